@@ -1,0 +1,110 @@
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
+import { PROFILE_FORMATS } from '../core/profile-formats.ts';
+import { DEFAULT_SGLANG_ENDPOINT } from '../llm/sglang-backend.ts';
+import { runGenerate, type CliIo } from './generate-command.ts';
+import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+import { EXIT, UsageError } from './usage-error.ts';
+
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command()
+    .name('raiden')
+    .description('Generate RAIDEN-R1 role-play training data (SBK and CM samples with verifiable keywords).')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .showHelpAfterError('(run with --help for every flag)');
+
+  const d = DEFAULT_COST_ASSUMPTIONS;
+  program
+    .command('generate')
+    .description('generate a dataset from character profiles on OpenAI-compatible (SGLang) endpoints')
+    .requiredOption('--profiles <path>', 'profile file (RAIDEN-R1 JSONL, npc.json, CharacterEval JSON, generic JSON/JSONL)')
+    .addOption(new Option('--format <format>', 'profile format, instead of detecting it').choices(PROFILE_FORMATS))
+    .option('--out <dir>', 'run directory (default: ./runs/<run id>, derived from the profiles and plan settings)')
+    .option('--endpoint <url>', `OpenAI-compatible server; repeat for several (default: ${DEFAULT_SGLANG_ENDPOINT})`, collect)
+    .option('--model <name>', 'model to request (default: the one GET /v1/models reports)')
+    .addOption(new Option('--api-key <key>', 'bearer token for the endpoints').env('RAIDEN_API_KEY'))
+    .option('--samples-per-profile <n>', 'SBK samples per profile', integerAtLeast(0), 2)
+    .option('--include-cm', 'add CM (conversation memory) samples', false)
+    .option('--cm-per-profile <n>', 'CM samples per profile (implies --include-cm; default 1)', integerAtLeast(0))
+    .option('--max-profiles <n>', 'use only the first N usable profiles', integerAtLeast(1))
+    .option('--language <lang>', 'prompt and output language: zh, en or auto (per profile)', oneOf(['zh', 'en', 'auto'] as const), 'auto')
+    .option('--concurrency <n>', 'maximum requests in flight over all endpoints', integerAtLeast(1), 64)
+    .option('--max-attempts <n>', 'model calls per sample slot before it is given up', integerAtLeast(1), 3)
+    .option('--validation-ratio <r>', 'share of profiles in validation.json', numberBetween(0, 1), 0.1)
+    .option('--seed <n>', 'seed for planning, splitting and focus choices', integerAtLeast(0), 42)
+    .option('--dry-run', 'call no model: write prompts.jsonl, print the plan and a cost estimate', false)
+    .option('--request-timeout <seconds>', 'give up on one HTTP request after this long (then retry)', positiveNumber, 300)
+    .option('--max-retries <n>', 'transport retries per call on connection errors, timeouts, 429 and 5xx', integerAtLeast(0), 6)
+    .option('--max-tokens <n>', 'max output tokens per model call', integerAtLeast(64), 2048)
+    .option('--temperature <t>', 'sampling temperature', numberBetween(0, 2), 0.8)
+    .option('--bedrock-input-usd <usd>', 'estimate: Bedrock USD per million input tokens', positiveNumber, d.bedrockInputUsdPerMTok)
+    .option('--bedrock-output-usd <usd>', 'estimate: Bedrock USD per million output tokens', positiveNumber, d.bedrockOutputUsdPerMTok)
+    .option('--gpu-usd-per-hour <usd>', 'estimate: p5en.48xlarge USD per hour', positiveNumber, d.gpuUsdPerHour)
+    .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond)
+    .action(async (opts: Record<string, unknown>) => {
+      setExit(
+        await runGenerate(
+          {
+            profiles: opts.profiles as string,
+            format: opts.format as never,
+            out: opts.out as string | undefined,
+            endpoint: (opts.endpoint as string[] | undefined) ?? [DEFAULT_SGLANG_ENDPOINT],
+            model: opts.model as string | undefined,
+            apiKey: opts.apiKey as string | undefined,
+            samplesPerProfile: opts.samplesPerProfile as number,
+            includeCm: opts.includeCm as boolean,
+            cmPerProfile: opts.cmPerProfile as number | undefined,
+            maxProfiles: opts.maxProfiles as number | undefined,
+            language: opts.language as 'zh' | 'en' | 'auto',
+            concurrency: opts.concurrency as number,
+            maxAttempts: opts.maxAttempts as number,
+            validationRatio: opts.validationRatio as number,
+            seed: opts.seed as number,
+            dryRun: opts.dryRun as boolean,
+            requestTimeout: opts.requestTimeout as number,
+            maxRetries: opts.maxRetries as number,
+            maxTokens: opts.maxTokens as number,
+            temperature: opts.temperature as number,
+            costs: {
+              ...d,
+              bedrockInputUsdPerMTok: opts.bedrockInputUsd as number,
+              bedrockOutputUsdPerMTok: opts.bedrockOutputUsd as number,
+              bedrockConcurrency: opts.concurrency as number,
+              gpuUsdPerHour: opts.gpuUsdPerHour as number,
+              sglangTokensPerSecond: opts.sglangTokensPerSecond as number,
+            },
+          },
+          io,
+        ),
+      );
+    });
+  return program;
+}
+
+/** Runs the CLI and returns its exit status: 0 done, 1 unexpected failure, 2 usage or input error, 3 incomplete. */
+export async function main(argv: readonly string[], io?: CliIo): Promise<number> {
+  let stop = false;
+  let exitCode: number = EXIT.ok;
+  const onSignal = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nraiden: stopping after the requests in flight (Ctrl-C again to quit now; accepted samples are already saved)\n');
+  };
+  const streams: CliIo = io ?? { stdout: process.stdout, stderr: process.stderr, stopRequested: () => stop };
+  if (io === undefined) process.on('SIGINT', onSignal);
+  try {
+    await buildProgram(streams, (code) => (exitCode = code)).parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof UsageError) {
+      streams.stderr.write(`raiden: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    streams.stderr.write(`raiden: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT.failure;
+  } finally {
+    if (io === undefined) process.off('SIGINT', onSignal);
+  }
+}

@@ -1,0 +1,217 @@
+import { findNameField, flattenFields, flattenValue, type InputRejection, type RawProfileRecord } from './profile.ts';
+
+export const PROFILE_FORMATS = ['raiden-jsonl', 'npc-json', 'charactereval', 'generic'] as const;
+export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
+
+/** The file as a whole cannot be read as profiles; the message says what to do. */
+export class ProfileFormatError extends Error {
+  override readonly name = 'ProfileFormatError';
+}
+
+export interface ParsedProfileSource {
+  readonly format: ProfileFormat;
+  readonly records: RawProfileRecord[];
+  readonly rejected: InputRejection[];
+}
+
+const REPLACEMENT_CHAR = '\uFFFD';
+
+/**
+ * Reads profile records out of decoded file text. `hadInvalidUtf8` marks that the decoder replaced bytes,
+ * so records holding a replacement character are rejected instead of being used with garbled text.
+ */
+export function parseProfileSource(
+  text: string,
+  file: string,
+  format?: ProfileFormat,
+  hadInvalidUtf8 = false,
+): ParsedProfileSource {
+  const source = text.replace(/^\uFEFF/u, '');
+  const whole = parseWholeJson(source);
+  const detected = format ?? detectFormat(source, whole, file);
+  const records: RawProfileRecord[] = [];
+  const rejected: InputRejection[] = [];
+  const corrupt = (raw: string): boolean => hadInvalidUtf8 && raw.includes(REPLACEMENT_CHAR);
+
+  if (detected === 'raiden-jsonl' || (detected === 'generic' && !whole.ok)) {
+    forEachJsonLine(source, file, rejected, (value, location, raw) => {
+      const record = detected === 'raiden-jsonl' ? raidenRecord(value, location) : genericRecord(value, location);
+      if (typeof record === 'string') rejected.push({ location, reason: record });
+      else records.push({ ...record, invalidUtf8: corrupt(raw) });
+    });
+    return { format: detected, records, rejected };
+  }
+
+  if (!whole.ok) {
+    throw new ProfileFormatError(`${file} is not valid JSON (${whole.error}); fix the syntax, or pass --format raiden-jsonl or --format generic for JSONL`);
+  }
+  const entries = topLevelEntries(whole.value, file, detected);
+  for (const { location, name, value } of entries) {
+    const record =
+      detected === 'npc-json' ? npcRecord(name, value, location)
+      : detected === 'charactereval' ? keyedRecord(name, value, location)
+      : genericRecord(value, location);
+    if (typeof record === 'string') rejected.push({ location, reason: record });
+    else records.push({ ...record, invalidUtf8: corrupt(JSON.stringify(value) + (name ?? '')) });
+  }
+  return { format: detected, records, rejected };
+}
+
+type WholeJson = { ok: true; value: unknown } | { ok: false; error: string };
+
+function parseWholeJson(source: string): WholeJson {
+  try {
+    return { ok: true, value: JSON.parse(source) };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  }
+}
+
+function detectFormat(source: string, whole: WholeJson, file: string): ProfileFormat {
+  const first = source.trimStart()[0];
+  if (whole.ok) {
+    const value = whole.value;
+    if (Array.isArray(value)) return 'generic';
+    if (isObject(value)) {
+      const values = Object.values(value);
+      if (values.length > 0 && values.every(isObject)) {
+        return values.some((inner) => 'npc_setting' in inner) ? 'npc-json' : 'charactereval';
+      }
+      if (findNameField(flattenFields(value)) !== undefined) return 'generic';
+    }
+    throw new ProfileFormatError(
+      `${file}: cannot tell the profile format (a JSON ${Array.isArray(value) ? 'array' : typeof value} that matches none of the known shapes); pass --format ${PROFILE_FORMATS.join('|')}`,
+    );
+  }
+  if (first === '{') {
+    for (const line of source.split('\n').slice(0, 50)) {
+      const parsed = parseWholeJson(line.trim());
+      if (parsed.ok && isObject(parsed.value)) {
+        return typeof parsed.value.prompt === 'string' && /<Character Setting>/iu.test(parsed.value.prompt) ? 'raiden-jsonl' : 'generic';
+      }
+    }
+    return 'generic';
+  }
+  if (first === '[') {
+    throw new ProfileFormatError(`${file} is not valid JSON (${whole.error}); fix the syntax`);
+  }
+  throw new ProfileFormatError(
+    `${file}: unknown profile format (expected JSON or JSONL); supported formats: ${PROFILE_FORMATS.join(', ')}; pass --format to choose one`,
+  );
+}
+
+function forEachJsonLine(
+  source: string,
+  file: string,
+  rejected: InputRejection[],
+  visit: (value: unknown, location: string, raw: string) => void,
+): void {
+  const lines = source.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const raw = (lines[index] ?? '').trim();
+    if (raw.length === 0) continue;
+    const location = `${file}:${index + 1}`;
+    const parsed = parseWholeJson(raw);
+    if (!parsed.ok) {
+      rejected.push({ location, reason: `malformed JSON line (${parsed.error})` });
+      continue;
+    }
+    visit(parsed.value, location, raw);
+  }
+}
+
+interface TopLevelEntry {
+  readonly location: string;
+  readonly name: string | undefined;
+  readonly value: unknown;
+}
+
+function topLevelEntries(value: unknown, file: string, format: ProfileFormat): TopLevelEntry[] {
+  if (Array.isArray(value)) {
+    return value.map((item, index) => ({ location: `${file}[${index}]`, name: undefined, value: item }));
+  }
+  if (!isObject(value)) throw new ProfileFormatError(`${file}: expected a JSON object or array of profiles`);
+  if (format === 'generic' && findNameField(flattenFields(value)) !== undefined) {
+    return [{ location: file, name: undefined, value }];
+  }
+  return Object.entries(value).map(([key, inner]) => ({ location: `${file} key ${JSON.stringify(key)}`, name: key, value: inner }));
+}
+
+type RecordOrReason = Omit<RawProfileRecord, 'invalidUtf8'> | string;
+
+function genericRecord(value: unknown, location: string): RecordOrReason {
+  if (!isObject(value)) return `expected a JSON object with a name field, got ${describe(value)}`;
+  const fields = flattenFields(value);
+  return { location, name: findNameField(fields), fields };
+}
+
+/** CharacterEval: `{ key: { 姓名, 性别, ... } }`; the key is how the character is known. */
+function keyedRecord(key: string | undefined, value: unknown, location: string): RecordOrReason {
+  if (!isObject(value)) return `expected an object of profile fields, got ${describe(value)}`;
+  const fields = flattenFields(value);
+  return { location, name: key?.trim() || findNameField(fields), fields };
+}
+
+/** RAIDEN benchmark npc.json: `{ key: { npc_type, npc_setting: "姓名: ...,\n性别: ...,\n..." } }`. */
+function npcRecord(key: string | undefined, value: unknown, location: string): RecordOrReason {
+  if (!isObject(value)) return `expected an object with npc_setting, got ${describe(value)}`;
+  const setting = value.npc_setting;
+  if (typeof setting !== 'string') return 'npc_setting is missing or not a string';
+  const fields = parseLabelledLines(setting);
+  const type = flattenValue(value.npc_type);
+  if (type.length > 0) fields.npc_type = type;
+  return { location, name: key?.trim() || findNameField(fields), fields };
+}
+
+/** Lines of `label: value,` (ASCII or full-width colon); a line without a label continues the previous value. */
+export function parseLabelledLines(setting: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let current: string | undefined;
+  for (const rawLine of setting.split(/\r?\n/u)) {
+    const line = rawLine.trim().replace(/[,，]$/u, '').trim();
+    if (line.length === 0) continue;
+    const match = /^([^:：]{1,30})[:：]\s*(.*)$/u.exec(line);
+    if (match) {
+      current = (match[1] ?? '').trim();
+      fields[current] = (match[2] ?? '').trim();
+    } else if (current !== undefined) {
+      fields[current] = `${fields[current]} ${line}`.trim();
+    } else {
+      fields.description = line;
+      current = 'description';
+    }
+  }
+  for (const key of Object.keys(fields)) if (fields[key] === '') delete fields[key];
+  return fields;
+}
+
+const RAIDEN_LABELS = ['Name', 'Gender', 'Age', 'Introduction', 'Detailed Description', '姓名', '性别', '年龄', '简介', '介绍', '详细描述'];
+const RAIDEN_LABEL_PATTERN = new RegExp(`(${RAIDEN_LABELS.join('|')})\\s*[:：]`, 'gu');
+
+/** RAIDEN-R1 JSONL: `{"prompt": "... <Character Setting> Name: ... Gender: ... </Character Setting> ..."}`. */
+function raidenRecord(value: unknown, location: string): RecordOrReason {
+  if (!isObject(value) || typeof value.prompt !== 'string') return 'expected an object with a string "prompt" field';
+  const block = /<Character Setting>([\s\S]*?)<\/Character Setting>/iu.exec(value.prompt);
+  if (!block) return 'prompt has no <Character Setting>...</Character Setting> block';
+  const body = block[1] ?? '';
+  const marks = [...body.matchAll(RAIDEN_LABEL_PATTERN)];
+  const fields: Record<string, string> = {};
+  marks.forEach((mark, index) => {
+    const start = (mark.index ?? 0) + mark[0].length;
+    const end = marks[index + 1]?.index ?? body.length;
+    const text = body.slice(start, end).trim();
+    if (text.length > 0) fields[mark[1] ?? ''] = text;
+  });
+  if (marks.length === 0 && body.trim().length > 0) fields.Description = body.trim();
+  return { location, name: findNameField(fields), fields };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,153 @@
+import { cjkRatio } from './text-normalize.ts';
+
+export type Language = 'zh' | 'en';
+
+/** One character, normalised from any input format. `text` is what prompts show and keywords are grounded in. */
+export interface Profile {
+  readonly id: string;
+  readonly name: string;
+  /** Other spellings of the character's own name (e.g. the 姓名 field when the key is a nickname). */
+  readonly aliases: readonly string[];
+  readonly language: Language;
+  readonly fields: Readonly<Record<string, string>>;
+  readonly text: string;
+  /** Where it came from, e.g. `roles.jsonl:12` or `profiles.json key "老默"`. */
+  readonly location: string;
+}
+
+/** A record that could not become a profile, reported with where it is and why. */
+export interface InputRejection {
+  readonly location: string;
+  readonly reason: string;
+}
+
+/** A record as a format parser sees it: a name candidate and flat string fields, not yet validated. */
+export interface RawProfileRecord {
+  readonly location: string;
+  readonly name: string | undefined;
+  readonly fields: Record<string, string>;
+  readonly invalidUtf8?: boolean;
+}
+
+/** Profiles longer than this cannot share a prompt with instructions and a conversation on a 32k context. */
+export const MAX_PROFILE_CHARS = 20_000;
+
+export const NAME_FIELDS = ['name', 'Name', 'NAME', '姓名', 'character_name', 'characterName', '名字'] as const;
+
+export function profileIdFromName(name: string): string {
+  return name
+    .normalize('NFKC')
+    .trim()
+    .replace(/[\s/\\#?%*:|"<>]+/gu, '_')
+    .replace(/^_+|_+$/gu, '');
+}
+
+export function detectLanguage(text: string): Language {
+  return cjkRatio(text) >= 0.2 ? 'zh' : 'en';
+}
+
+/** Flattens any JSON value to display text: arrays joined, nested objects as `key: value` pairs. */
+export function flattenValue(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) {
+    const parts = value.map(flattenValue).filter((part) => part.length > 0);
+    const joiner = parts.some((part) => cjkRatio(part) > 0.2) ? '、' : ', ';
+    return parts.join(joiner);
+  }
+  if (typeof value === 'object') {
+    return Object.entries(value as Record<string, unknown>)
+      .map(([key, inner]) => [key, flattenValue(inner)] as const)
+      .filter(([, inner]) => inner.length > 0)
+      .map(([key, inner]) => `${key}: ${inner}`)
+      .join('; ');
+  }
+  return '';
+}
+
+/** Turns an object's entries into flat string fields, dropping empty values. */
+export function flattenFields(record: Record<string, unknown>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(record)) {
+    const text = flattenValue(value);
+    if (text.length > 0) fields[key.trim()] = text;
+  }
+  return fields;
+}
+
+export function findNameField(fields: Record<string, string>): string | undefined {
+  for (const key of NAME_FIELDS) {
+    const value = fields[key];
+    if (value !== undefined && value.trim().length > 0) return value.trim();
+  }
+  return undefined;
+}
+
+export function renderProfileText(fields: Record<string, string>): string {
+  return Object.entries(fields)
+    .map(([key, value]) => `${key}: ${value}`)
+    .join('\n');
+}
+
+export interface NormalizedProfiles {
+  readonly profiles: Profile[];
+  readonly rejected: InputRejection[];
+}
+
+/** Validates raw records into profiles: one bad record is reported and skipped, never fatal. */
+export function normalizeProfiles(records: Iterable<RawProfileRecord>): NormalizedProfiles {
+  const profiles: Profile[] = [];
+  const rejected: InputRejection[] = [];
+  const firstSeen = new Map<string, string>();
+  for (const record of records) {
+    const reason = rejectionReason(record, firstSeen);
+    if (reason !== undefined) {
+      rejected.push({ location: record.location, reason });
+      continue;
+    }
+    const name = (record.name ?? '').trim();
+    const id = profileIdFromName(name);
+    firstSeen.set(id, record.location);
+    const text = renderProfileText(record.fields);
+    const aliases = NAME_FIELDS.map((key) => record.fields[key]?.trim())
+      .filter((alias): alias is string => alias !== undefined && alias.length > 0 && alias !== name);
+    profiles.push({
+      id,
+      name,
+      aliases: [...new Set(aliases)],
+      language: detectLanguage(text),
+      fields: record.fields,
+      text,
+      location: record.location,
+    });
+  }
+  return { profiles, rejected };
+}
+
+function rejectionReason(record: RawProfileRecord, firstSeen: Map<string, string>): string | undefined {
+  if (record.invalidUtf8) {
+    return 'contains bytes that are not valid UTF-8: re-save the file as UTF-8';
+  }
+  const name = record.name?.trim() ?? '';
+  if (name.length === 0) {
+    return `no character name: add one of the fields ${NAME_FIELDS.slice(0, 5).join(', ')}`;
+  }
+  const id = profileIdFromName(name);
+  if (id.length === 0) return `name ${JSON.stringify(name)} has no usable characters: give the character a real name`;
+  const described = Object.entries(record.fields).filter(
+    ([key, value]) => !(NAME_FIELDS as readonly string[]).includes(key) && value.trim().length > 0,
+  );
+  if (described.length === 0) {
+    return `profile of ${JSON.stringify(name)} has no usable text besides its name: add descriptive fields`;
+  }
+  const length = renderProfileText(record.fields).length;
+  if (length > MAX_PROFILE_CHARS) {
+    return `profile of ${JSON.stringify(name)} is ${length.toLocaleString('en-US')} characters; the limit is ${MAX_PROFILE_CHARS.toLocaleString('en-US')} so it fits in a prompt: shorten it`;
+  }
+  const first = firstSeen.get(id);
+  if (first !== undefined) {
+    return `duplicate character name ${JSON.stringify(name)} (first seen at ${first}): rename or remove one`;
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+import type { Language } from './profile.ts';
+
+export const SAMPLE_KINDS = ['SBK', 'CM'] as const;
+export type SampleKind = (typeof SAMPLE_KINDS)[number];
+export const QUESTION_TYPES = ['what', 'who', 'where', 'when', 'why', 'how'] as const;
+export type QuestionType = (typeof QUESTION_TYPES)[number];
+export const DIFFICULTIES = ['easy', 'medium', 'hard'] as const;
+export type Difficulty = (typeof DIFFICULTIES)[number];
+
+export interface ConversationTurn {
+  readonly role: 'user' | 'assistant';
+  readonly content: string;
+}
+
+export interface TokenUsage {
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+}
+
+/** One line of samples.jsonl. Field names match the existing Python RAIDEN-R1 tooling. */
+export interface Sample {
+  readonly id: string;
+  readonly character_name: string;
+  readonly character_profile: Readonly<Record<string, string>>;
+  readonly conversation_history: readonly ConversationTurn[];
+  readonly question: string;
+  readonly reasoning: string;
+  readonly answer: string;
+  readonly keywords: readonly string[];
+  readonly question_type: QuestionType;
+  readonly validation_method: 'single_term_validation' | 'multi_term_parsing';
+  readonly difficulty: Difficulty;
+  readonly metadata: SampleMetadata;
+}
+
+export interface SampleMetadata {
+  readonly kind: SampleKind;
+  readonly backend: string;
+  readonly model: string;
+  readonly language: Language;
+  readonly strategy: string;
+  readonly generated_at: string;
+  readonly usage: TokenUsage;
+  readonly attempt: number;
+  readonly focus: string;
+  readonly [extra: string]: unknown;
+}
+
+/** One line of rejects.jsonl: a model output that failed verification (or a call that failed for good). */
+export interface RejectRecord {
+  readonly slot_id: string;
+  readonly attempt: number;
+  readonly reason: string;
+  readonly detail: string;
+  readonly raw_output: string;
+  readonly backend: string;
+  readonly model: string;
+  readonly usage: TokenUsage;
+  readonly rejected_at: string;
+}
+
+/** Cut stored raw output so one runaway generation cannot bloat rejects.jsonl. */
+export const RAW_OUTPUT_LIMIT = 2_000;

@@ -1,0 +1,27 @@
+/** Canonical form used for every keyword and duplicate comparison: NFKC, case folded, whitespace collapsed. */
+export function normalizeText(value: string): string {
+  return value.normalize('NFKC').toLowerCase().replace(/\s+/gu, ' ').trim();
+}
+
+/** Question identity for duplicate detection: normalised, with punctuation and spaces removed. */
+export function questionFingerprint(question: string): string {
+  return normalizeText(question).replace(/[\s\p{P}\p{S}]+/gu, '');
+}
+
+const CJK = /[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]/gu;
+
+/** Share of CJK characters among the non-space characters of a text. */
+export function cjkRatio(text: string): number {
+  const letters = text.replace(/\s+/gu, '').length;
+  if (letters === 0) return 0;
+  return (text.match(CJK)?.length ?? 0) / letters;
+}
+
+/**
+ * Rough token count without a tokenizer: Claude and Qwen-class tokenizers spend about one token per CJK
+ * character and about one per four characters of Latin text.
+ */
+export function estimateTokens(text: string): number {
+  const cjk = text.match(CJK)?.length ?? 0;
+  return Math.ceil(cjk + (text.length - cjk) / 4);
+}

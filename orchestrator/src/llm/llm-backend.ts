@@ -1,0 +1,41 @@
+import type { ChatMessage } from '../core/prompts.ts';
+import type { ResponseSchema } from '../core/sample-schema.ts';
+
+export interface GenerateRequest {
+  readonly messages: readonly ChatMessage[];
+  readonly schema: ResponseSchema;
+  readonly maxTokens: number;
+  readonly temperature: number;
+}
+
+export interface GenerateResult {
+  readonly text: string;
+  readonly model: string;
+  readonly usage: { readonly inputTokens: number; readonly outputTokens: number };
+  /** HTTP requests this call made, including transport retries. */
+  readonly requests: number;
+}
+
+/** One model backend (SGLang over OpenAI-compatible HTTP, Bedrock Converse, ...), chosen by name. */
+export interface LlmBackend {
+  readonly name: string;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+  /** Requests currently waiting for a response (for the progress display). */
+  inFlight(): number;
+}
+
+/** A call that failed at the transport level after every retry; it counts as one failed attempt. */
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  constructor(
+    message: string,
+    readonly requests: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The backend cannot be used at all (unreachable, wrong key): the run stops, keeping what it has. */
+export class BackendUnavailableError extends Error {
+  override readonly name = 'BackendUnavailableError';
+}

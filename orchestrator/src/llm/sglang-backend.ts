@@ -1,0 +1,191 @@
+import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from './llm-backend.ts';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfterMs, sleep, type RetryPolicy } from './retry-policy.ts';
+
+export const DEFAULT_SGLANG_ENDPOINT = 'http://localhost:30000';
+
+export interface SglangBackendOptions {
+  /** Base URLs of OpenAI-compatible servers, e.g. the two ports of a 4+4 layout. */
+  readonly endpoints: readonly string[];
+  /** Model to request everywhere; when absent each endpoint's own served model is used. */
+  readonly model?: string | undefined;
+  readonly apiKey?: string | undefined;
+  readonly requestTimeoutMs?: number;
+  readonly retry?: RetryPolicy;
+}
+
+
+interface Endpoint {
+  readonly url: string;
+  readonly model: string;
+  outstanding: number;
+}
+
+const HOW_TO_START =
+  'start SGLang there (e.g. `python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --port 30000`), pass --endpoint URL, or use --dry-run to plan without a server';
+
+/** `http://host:30000/v1/` and `http://host:30000` name the same server. */
+export function normalizeEndpoint(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new BackendUnavailableError(`--endpoint ${JSON.stringify(url)} is not a URL: use the form http://host:30000`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new BackendUnavailableError(`--endpoint ${url} must use http or https`);
+  }
+  return parsed.toString().replace(/\/+$/u, '').replace(/\/v1$/u, '');
+}
+
+/**
+ * OpenAI-compatible backend for SGLang (or vLLM, or any server with /v1/chat/completions). Balances by
+ * least outstanding requests, so a slow server or port gets less work instead of a growing queue.
+ */
+export class SglangBackend implements LlmBackend {
+  readonly name = 'sglang';
+  private readonly endpoints: Endpoint[];
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+  private readonly retry: RetryPolicy;
+  private rotation = 0;
+
+  private constructor(endpoints: Endpoint[], options: SglangBackendOptions) {
+    this.endpoints = endpoints;
+    this.headers = authHeaders(options.apiKey);
+    this.timeoutMs = options.requestTimeoutMs ?? 300_000;
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+  }
+
+  /** Checks every endpoint answers `GET /v1/models` before any work is planned, and learns its model. */
+  static async connect(options: SglangBackendOptions): Promise<SglangBackend> {
+    const urls = [...new Set(options.endpoints.map(normalizeEndpoint))];
+    const endpoints = await Promise.all(
+      urls.map(async (url) => ({ url, model: options.model ?? (await servedModel(url, options.apiKey)), outstanding: 0 })),
+    );
+    if (options.model !== undefined) await Promise.all(urls.map((url) => servedModel(url, options.apiKey)));
+    return new SglangBackend(endpoints, options);
+  }
+
+  models(): string[] {
+    return [...new Set(this.endpoints.map((endpoint) => endpoint.model))];
+  }
+
+  inFlight(): number {
+    return this.endpoints.reduce((sum, endpoint) => sum + endpoint.outstanding, 0);
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    let lastError = '';
+    let requests = 0;
+    for (let retry = 0; retry <= this.retry.maxRetries; retry++) {
+      const endpoint = this.pickEndpoint();
+      endpoint.outstanding++;
+      let outcome: Attempt;
+      requests++;
+      try {
+        outcome = await this.post(endpoint, request);
+      } finally {
+        endpoint.outstanding--;
+      }
+      if (outcome.kind === 'ok') return { ...outcome.result, requests };
+      lastError = `${endpoint.url}: ${outcome.error}`;
+      if (outcome.kind === 'fatal') throw new BackendUnavailableError(lastError);
+      if (outcome.kind === 'final' || retry === this.retry.maxRetries) break;
+      await sleep(outcome.retryAfterMs ?? backoffDelayMs(retry, this.retry));
+    }
+    throw new TransportError(lastError, requests);
+  }
+
+  private pickEndpoint(): Endpoint {
+    this.rotation = (this.rotation + 1) % this.endpoints.length;
+    let best = this.endpoints[this.rotation] as Endpoint;
+    for (const endpoint of this.endpoints) if (endpoint.outstanding < best.outstanding) best = endpoint;
+    return best;
+  }
+
+  private async post(endpoint: Endpoint, request: GenerateRequest): Promise<Attempt> {
+    const body = JSON.stringify({
+      model: endpoint.model,
+      messages: request.messages,
+      response_format: { type: 'json_schema', json_schema: { name: request.schema.name, schema: request.schema.schema } },
+      max_tokens: request.maxTokens,
+      temperature: request.temperature,
+    });
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${endpoint.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...this.headers },
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      return { kind: 'retry', error: describeFetchError(error, this.timeoutMs) };
+    }
+    if (response.status === 401 || response.status === 403) {
+      return { kind: 'fatal', error: `HTTP ${response.status}: the server rejected the API key; pass --api-key or set RAIDEN_API_KEY` };
+    }
+    if (!response.ok) {
+      const error = `HTTP ${response.status} ${text.slice(0, 200)}`;
+      if (!isRetryableStatus(response.status)) return { kind: 'final', error };
+      return { kind: 'retry', error, retryAfterMs: parseRetryAfterMs(response.headers.get('retry-after')) };
+    }
+    try {
+      const completion = JSON.parse(text) as ChatCompletion;
+      const content = completion.choices?.[0]?.message?.content;
+      return {
+        kind: 'ok',
+        result: {
+          text: typeof content === 'string' ? content : '',
+          model: completion.model ?? endpoint.model,
+          usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+        },
+      };
+    } catch {
+      return { kind: 'retry', error: `response body is not JSON: ${text.slice(0, 120)}` };
+    }
+  }
+}
+
+type Attempt =
+  | { kind: 'ok'; result: Omit<GenerateResult, 'requests'> }
+  | { kind: 'retry'; error: string; retryAfterMs?: number | undefined }
+  | { kind: 'final'; error: string }
+  | { kind: 'fatal'; error: string };
+
+interface ChatCompletion {
+  model?: string;
+  choices?: { message?: { content?: unknown } }[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number };
+}
+
+function authHeaders(apiKey: string | undefined): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
+function describeFetchError(error: unknown, timeoutMs: number): string {
+  const err = error as Error & { cause?: { code?: string; message?: string } };
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no response within ${timeoutMs / 1000} s`;
+  return err.cause?.code ?? err.cause?.message ?? err.message;
+}
+
+async function servedModel(url: string, apiKey: string | undefined): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(`${url}/v1/models`, { headers: authHeaders(apiKey), signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    throw new BackendUnavailableError(`cannot reach ${url} (${describeFetchError(error, 10_000)}): ${HOW_TO_START}`);
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new BackendUnavailableError(`${url} rejected the API key (HTTP ${response.status}): pass --api-key or set RAIDEN_API_KEY`);
+  }
+  if (!response.ok) {
+    throw new BackendUnavailableError(`${url}/v1/models answered HTTP ${response.status}: is this an OpenAI-compatible server? ${HOW_TO_START}`);
+  }
+  const body = (await response.json().catch(() => ({}))) as { data?: { id?: unknown }[] };
+  const id = body.data?.[0]?.id;
+  if (typeof id !== 'string') throw new BackendUnavailableError(`${url}/v1/models lists no model: pass --model NAME`);
+  return id;
+}
