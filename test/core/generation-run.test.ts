@@ -1,0 +1,77 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runGeneration } from '../../orchestrator/src/core/generation-run.ts';
+import { planSlots } from '../../orchestrator/src/core/plan.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
+import { SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
+import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { faultSequence, startTestServer, type TestServer, type TestServerOptions } from '../support/openai-test-server.ts';
+import { SHARED_PROFILES } from '../support/run-cli.ts';
+
+const { profiles } = parseProfiles(readFileSync(SHARED_PROFILES), 'c.json');
+const byId = new Map(profiles.map((p) => [p.id, p]));
+let server: TestServer | undefined;
+afterEach(async () => server?.close());
+
+async function generate(serverOptions: TestServerOptions, settings: { profiles: number; sbk: number; cm: number; maxAttempts?: number; concurrency?: number }) {
+  server = await startTestServer(serverOptions);
+  const backend = await SglangBackend.connect({ endpoints: [server.url], retry: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 20 } });
+  const dir = mkdtempSync(join(tmpdir(), 'raiden-run-'));
+  const store = await LocalRunStore.open(dir);
+  const slots = planSlots(profiles, { samplesPerProfile: settings.sbk, cmPerProfile: settings.cm, maxProfiles: settings.profiles, language: 'auto', seed: 1 });
+  const outcome = await runGeneration({
+    profiles: byId, slots, backend, store, existing: [], concurrency: settings.concurrency ?? 8, maxAttempts: settings.maxAttempts ?? 3, strategy: 'sglang',
+  });
+  return { outcome, store, slots, samples: await store.loadSamples(), rejects: await store.loadRejects() };
+}
+
+describe('generation run', () => {
+  it('fills every slot with a verified sample on a healthy server', async () => {
+    const { outcome, samples, slots } = await generate({}, { profiles: 10, sbk: 2, cm: 1 });
+    expect(outcome.emptySlots).toEqual([]);
+    expect(samples.map((s) => s.id).sort()).toEqual(slots.map((s) => s.id).sort());
+    expect(outcome.counters.requests).toBe(30);
+    const cm = samples.find((s) => s.metadata.kind === 'CM');
+    expect(cm?.conversation_history.length).toBeGreaterThanOrEqual(2);
+    expect(samples.every((s) => s.keywords.every((k) => s.answer.includes(k)))).toBe(true);
+    expect(samples[0]?.metadata).toMatchObject({ backend: 'sglang', model: 'test-model', strategy: 'sglang', attempt: 1 });
+  });
+
+  it('records each rejected attempt with slot, reason and truncated raw output, then retries the slot', async () => {
+    const flaws = ['ungrounded', 'keyword_not_in_answer', 'malformed_content', 'think'] as const;
+    const { outcome, rejects, samples } = await generate({ fault: faultSequence(flaws) }, { profiles: 1, sbk: 1, cm: 0, concurrency: 1, maxAttempts: 5 });
+    expect(rejects.map((r) => r.reason)).toEqual(['keyword_not_in_profile', 'keyword_not_in_answer', 'invalid_json']);
+    expect(rejects.every((r) => r.slot_id === '老默/SBK/0' && r.raw_output.length > 0)).toBe(true);
+    // The fourth answer wraps valid JSON in <think>: it is accepted on attempt 4.
+    expect(samples[0]?.metadata.attempt).toBe(4);
+    expect(outcome.counters.rejectsByReason).toEqual({ keyword_not_in_profile: 1, keyword_not_in_answer: 1, invalid_json: 1 });
+  });
+
+  it('rejects duplicate questions within a profile', async () => {
+    // Request 1 is accepted; requests 2 and 3 (slot 1) ask the same question again and are rejected.
+    const { rejects, outcome } = await generate({ fault: (n) => (n <= 3 ? 'duplicate' : undefined) }, { profiles: 1, sbk: 3, cm: 0, concurrency: 1 });
+    expect(rejects.map((r) => [r.slot_id, r.reason])).toEqual([['老默/SBK/1', 'duplicate_question'], ['老默/SBK/1', 'duplicate_question']]);
+    expect(outcome.emptySlots).toEqual([]);
+  });
+
+  it('leaves a slot empty after max attempts and names it', async () => {
+    const { outcome, rejects } = await generate({ fault: (_n, body) => (JSON.stringify(body).includes('SBK sample') || JSON.stringify(body).includes('SBK 样本') ? 'ungrounded' : undefined) }, { profiles: 1, sbk: 1, cm: 1, maxAttempts: 2 });
+    expect(outcome.emptySlots).toEqual([{ slot_id: '老默/SBK/0', attempts: 2, last_reason: 'keyword_not_in_profile' }]);
+    expect(rejects).toHaveLength(2);
+    expect(outcome.counters.accepted).toBe(1);
+  });
+
+  it('counts transport failures apart from attempts', async () => {
+    const { outcome, samples } = await generate({ fault: faultSequence(['server_error', 'reset', 'rate_limit_no_header']) }, { profiles: 1, sbk: 1, cm: 0, concurrency: 1 });
+    expect(samples[0]?.metadata.attempt).toBe(1);
+    expect(outcome.counters.transportFailures).toBe(3);
+    expect(outcome.counters.requests).toBe(4);
+  });
+
+  it('never holds more than --concurrency requests in flight', async () => {
+    await generate({ latencyMs: 20 }, { profiles: 20, sbk: 2, cm: 0, concurrency: 5 });
+    expect(server?.stats.maxConcurrent).toBe(5);
+  });
+});

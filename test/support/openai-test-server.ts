@@ -1,0 +1,144 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { fakeSample, roughTokens, type ChatRequestBody, type OutputFlaw } from './fake-role-model.ts';
+
+/** Transport faults (the request fails) and output flaws (the request succeeds with a bad sample). */
+export type Fault =
+  | 'rate_limit'
+  | 'rate_limit_no_header'
+  | 'server_error'
+  | 'reset'
+  | 'hang'
+  | 'malformed_body'
+  | OutputFlaw;
+
+export interface TestServerOptions {
+  readonly model?: string;
+  readonly apiKey?: string;
+  /** Milliseconds before each chat completion answers. */
+  readonly latencyMs?: number;
+  /** Chooses a fault for the n-th chat request (1-based); undefined means a good answer. */
+  readonly fault?: (requestNumber: number, body: ChatRequestBody) => Fault | undefined;
+}
+
+export interface TestServer {
+  readonly url: string;
+  readonly stats: { chatRequests: number; modelsRequests: number; faults: Record<string, number>; maxConcurrent: number; missingResponseFormat: number };
+  close(): Promise<void>;
+}
+
+/** Serves the given faults in order, then good answers. */
+export function faultSequence(faults: readonly (Fault | undefined)[]): TestServerOptions['fault'] {
+  return (n) => faults[n - 1];
+}
+
+/** Injects `fault` on a deterministic pseudo-random `rate` share of requests. */
+export function faultRate(rate: number, fault: Fault, seed = 1): TestServerOptions['fault'] {
+  return (n) => {
+    const x = Math.sin(n * 12.9898 + seed * 78.233) * 43758.5453;
+    return x - Math.floor(x) < rate ? fault : undefined;
+  };
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+function json(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+/** An OpenAI-compatible HTTP server (`/v1/models`, `/v1/chat/completions`) with injectable latency and faults. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const model = options.model ?? 'test-model';
+  const stats: TestServer['stats'] = { chatRequests: 0, modelsRequests: 0, faults: {}, maxConcurrent: 0, missingResponseFormat: 0 };
+  const sockets = new Set<Socket>();
+  let concurrent = 0;
+
+  const server: Server = createServer(async (request, response) => {
+    if (options.apiKey !== undefined && request.headers.authorization !== `Bearer ${options.apiKey}`) {
+      json(response, 401, { error: { message: 'invalid api key' } });
+      return;
+    }
+    if (request.method === 'GET' && request.url === '/v1/models') {
+      stats.modelsRequests++;
+      json(response, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'test' }] });
+      return;
+    }
+    if (request.method !== 'POST' || request.url !== '/v1/chat/completions') {
+      json(response, 404, { error: { message: `no route ${request.method} ${request.url}` } });
+      return;
+    }
+    const body = JSON.parse(await readBody(request)) as ChatRequestBody;
+    const n = ++stats.chatRequests;
+    concurrent++;
+    stats.maxConcurrent = Math.max(stats.maxConcurrent, concurrent);
+    try {
+      const schema = body.response_format?.json_schema;
+      if (body.response_format?.type !== 'json_schema' || schema?.schema === undefined) {
+        stats.missingResponseFormat++;
+        json(response, 400, { error: { message: 'this test server requires response_format json_schema' } });
+        return;
+      }
+      const fault = options.fault?.(n, body);
+      if (fault !== undefined) stats.faults[fault] = (stats.faults[fault] ?? 0) + 1;
+      if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+      switch (fault) {
+        case 'rate_limit':
+          json(response, 429, { error: { message: 'rate limited' } }, { 'retry-after': '1' });
+          return;
+        case 'rate_limit_no_header':
+          json(response, 429, { error: { message: 'rate limited' } });
+          return;
+        case 'server_error':
+          json(response, 500, { error: { message: 'internal error' } });
+          return;
+        case 'reset':
+          request.socket.destroy();
+          return;
+        case 'hang':
+          return;
+        case 'malformed_body':
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end('{"id": "chatcmpl-1", "choices": [');
+          return;
+      }
+      const content = fakeSample(body, fault);
+      const required = schema.schema.required ?? [];
+      if (fault === undefined && !required.every((key) => content.includes(`"${key}"`))) {
+        throw new Error(`fake model output misses required fields of ${schema.name}`);
+      }
+      const prompt = body.messages?.map((m) => m.content).join('') ?? '';
+      json(response, 200, {
+        id: `chatcmpl-${n}`,
+        object: 'chat.completion',
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: roughTokens(prompt), completion_tokens: roughTokens(content), total_tokens: roughTokens(prompt) + roughTokens(content) },
+      });
+    } finally {
+      concurrent--;
+    }
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
