@@ -7,7 +7,7 @@ import { planSlots } from '../../orchestrator/src/core/plan.ts';
 import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
-import { faultSequence, startTestServer, type TestServer, type TestServerOptions } from '../support/openai-test-server.ts';
+import { faultSequence, startTestServer, type TestServer, type TestServerOptions } from '../../bench/simulated-sglang/server.ts';
 import { SHARED_PROFILES } from '../support/run-cli.ts';
 
 const { profiles } = parseProfiles(readFileSync(SHARED_PROFILES), 'c.json');

@@ -3,7 +3,7 @@ import { BackendUnavailableError, TransportError } from '../../orchestrator/src/
 import { backoffDelayMs, parseRetryAfterMs } from '../../orchestrator/src/llm/retry-policy.ts';
 import { normalizeEndpoint, SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
 import { responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
-import { faultSequence, startTestServer, type TestServer } from '../support/openai-test-server.ts';
+import { faultSequence, startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
 
 const request = {
   messages: [

@@ -93,7 +93,9 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
     };
     await claimRunDirectory(store, manifest, outDir);
 
+    // Loading both files repairs a tail torn by a crash before anything is appended after it.
     const existing = await store.loadSamples();
+    await store.loadRejects();
     const estimate = estimateSlots(slots, profiles, flags.costs);
     const doneIds = new Set(existing.map((sample) => sample.id));
     const counters = newCounters(slots.length, slots.filter((slot) => doneIds.has(slot.id)).length);

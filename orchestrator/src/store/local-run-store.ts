@@ -20,15 +20,19 @@ export class LocalRunStore implements RunStore {
   }
 
   async loadSamples(): Promise<Sample[]> {
-    return firstById(await this.loadJsonl<Sample>(SAMPLES_FILE));
+    const samples = firstById(await this.loadJsonl<Sample>(SAMPLES_FILE));
+    this.fd(SAMPLES_FILE);
+    return samples;
   }
 
   async appendSample(sample: Sample): Promise<void> {
     this.append(SAMPLES_FILE, JSON.stringify(sample));
   }
 
-  loadRejects(): Promise<RejectRecord[]> {
-    return this.loadJsonl<RejectRecord>(REJECTS_FILE);
+  async loadRejects(): Promise<RejectRecord[]> {
+    const rejects = await this.loadJsonl<RejectRecord>(REJECTS_FILE);
+    this.fd(REJECTS_FILE);
+    return rejects;
   }
 
   async appendReject(reject: RejectRecord): Promise<void> {
@@ -80,14 +84,19 @@ export class LocalRunStore implements RunStore {
     return parsed.records;
   }
 
-  private append(name: string, line: string): void {
+  /** Opens (and so creates) an append-only file once; every run directory has both JSONL files, even if empty. */
+  private fd(name: string): number {
     let fd = this.fds.get(name);
     if (fd === undefined) {
       fd = openSync(join(this.location, name), 'a');
       this.fds.set(name, fd);
     }
+    return fd;
+  }
+
+  private append(name: string, line: string): void {
     // One synchronous write per line: the line reaches the kernel before the sample counts as accepted.
-    writeSync(fd, `${line}\n`);
+    writeSync(this.fd(name), `${line}\n`);
   }
 }
 

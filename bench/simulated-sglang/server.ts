@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { fakeSample, roughTokens, type ChatRequestBody, type OutputFlaw } from './fake-role-model.ts';
+import { fakeSample, roughTokens, type ChatRequestBody, type OutputFlaw } from './role-model.ts';
 
 /** Transport faults (the request fails) and output flaws (the request succeeds with a bad sample). */
 export type Fault =
