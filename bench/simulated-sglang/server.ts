@@ -13,6 +13,8 @@ export type Fault =
   | OutputFlaw;
 
 export interface TestServerOptions {
+  /** Port to listen on; 0 (the default) picks a free one. */
+  readonly port?: number;
   readonly model?: string;
   readonly apiKey?: string;
   /** Milliseconds before each chat completion answers. */
@@ -130,7 +132,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
