@@ -7,7 +7,7 @@ import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
 import type { Sample } from '../../orchestrator/src/core/sample.ts';
 import { parseJsonLines } from '../../orchestrator/src/store/jsonl.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../../bench/simulated-sglang/server.ts';
-import { ROOT, SHARED_PROFILES, readJson, readJsonl, runCli, startCli } from '../support/run-cli.ts';
+import { ROOT, CHARACTEREVAL_PROFILES, readJson, readJsonl, runCli, startCli } from '../support/run-cli.ts';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -26,7 +26,7 @@ describe('raiden generate end to end', () => {
   it('turns the 78 CharacterEval profiles into a verified dataset with every output of the contract', async () => {
     const { url } = await serve();
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', SHARED_PROFILES, '--endpoint', url, '--include-cm', '--out', out, '--concurrency', '16']);
+    const result = await runCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', url, '--include-cm', '--out', out, '--concurrency', '16']);
     expect(result.stderr).not.toMatch(/unexpected/);
     expect(result.code).toBe(0);
 
@@ -75,10 +75,15 @@ describe('raiden generate end to end', () => {
   it('resumes after kill -9: keeps every accepted sample, drops a torn line, requests only the missing slots', async () => {
     const srv = await serve({ latencyMs: 40 });
     const out = tempDir();
-    const args = ['generate', '--profiles', SHARED_PROFILES, '--endpoint', srv.url, '--out', out, '--concurrency', '4'];
+    const args = ['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', srv.url, '--out', out, '--concurrency', '4'];
     const child = startCli(args);
     const samplesFile = join(out, 'samples.jsonl');
-    while (!existsSync(samplesFile) || readFileSync(samplesFile, 'utf8').split('\n').length < 30) await new Promise((r) => setTimeout(r, 20));
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    while (!existsSync(samplesFile) || readFileSync(samplesFile, 'utf8').split('\n').length < 30) {
+      if (exited) throw new Error('the CLI exited before it could be killed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('close', resolve));
     // Lines the kill left whole; then tear the tail the way a kill in the middle of write(2) would.
@@ -154,7 +159,7 @@ describe('raiden generate end to end', () => {
 
   it('writes every prompt and prints an estimate in a dry run, without any network', async () => {
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', SHARED_PROFILES, '--include-cm', '--dry-run', '--out', out, '--endpoint', 'http://127.0.0.1:9']);
+    const result = await runCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--include-cm', '--dry-run', '--out', out, '--endpoint', 'http://127.0.0.1:9']);
     expect(result.code).toBe(0);
     const prompts = readJsonl<{ slot_id: string; messages: unknown[] }>(join(out, 'prompts.jsonl'));
     expect(prompts).toHaveLength(234);

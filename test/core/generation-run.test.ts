@@ -8,9 +8,9 @@ import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { faultSequence, startTestServer, type TestServer, type TestServerOptions } from '../../bench/simulated-sglang/server.ts';
-import { SHARED_PROFILES } from '../support/run-cli.ts';
+import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 
-const { profiles } = parseProfiles(readFileSync(SHARED_PROFILES), 'c.json');
+const { profiles } = parseProfiles(readFileSync(CHARACTEREVAL_PROFILES), 'c.json');
 const byId = new Map(profiles.map((p) => [p.id, p]));
 let server: TestServer | undefined;
 afterEach(async () => server?.close());

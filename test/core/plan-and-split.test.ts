@@ -6,7 +6,7 @@ import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { buildMessages } from '../../orchestrator/src/core/prompts.ts';
 import type { Sample } from '../../orchestrator/src/core/sample.ts';
 
-const { profiles } = parseProfiles(readFileSync(new URL('../../../shared/data/charactereval_profiles.json', import.meta.url)), 'c.json');
+const { profiles } = parseProfiles(readFileSync(new URL('../fixtures/charactereval_profiles.json', import.meta.url)), 'c.json');
 const settings = { samplesPerProfile: 3, cmPerProfile: 2, language: 'auto' as const, seed: 7 };
 
 describe('planning', () => {

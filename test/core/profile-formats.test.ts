@@ -5,7 +5,7 @@ import { ProfileFormatError } from '../../orchestrator/src/core/profile-formats.
 import { MAX_PROFILE_CHARS } from '../../orchestrator/src/core/profile.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
-const SHARED = new URL('../../../shared/data/charactereval_profiles.json', import.meta.url);
+const SHARED = new URL('../fixtures/charactereval_profiles.json', import.meta.url);
 
 describe('profile formats', () => {
   it('reads the CharacterEval file: 78 profiles keyed by name, all Chinese', () => {

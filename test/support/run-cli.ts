@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'bin/raiden.mjs');
-export const SHARED_PROFILES = join(ROOT, '../shared/data/charactereval_profiles.json');
+export const CHARACTEREVAL_PROFILES = join(ROOT, 'test/fixtures/charactereval_profiles.json');
 
 export interface CliResult {
   readonly code: number | null;
