@@ -1,0 +1,253 @@
+/**
+ * Renders the fleet's user-data from the templates in userdata/: one job per file, each filled from an
+ * explicit placeholder map. Pure (reads only the template files), so tests render and run it directly.
+ *
+ * EC2 caps user-data at 16 KB, which a few servers' units would pass. So the first job (settings, the
+ * only one holding CloudFormation tokens) stays plain text and the other jobs travel gzipped and
+ * base64-encoded; the boot script unpacks them to /var/lib/raiden/boot-jobs.sh and sources them.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { Token } from 'aws-cdk-lib';
+import type { ServerSpec } from '../../fleet-layout.ts';
+import { defaultServedModelName, modelCacheDirName, parseModelSource } from '../../model-source.ts';
+import { NVME_MOUNT, SGLANG_READY_PATH } from '../../sglang-defaults.ts';
+
+export const USERDATA_DIR = fileURLToPath(new URL('../../../userdata/', import.meta.url));
+
+/** The jobs of the boot script, in the order they run. */
+export const USER_DATA_JOBS = [
+  'settings.sh',
+  'arm-max-lifetime.sh',
+  'ship-logs.sh',
+  'check-gpus.sh',
+  'prepare-model-cache.sh',
+  'fetch-secrets.sh',
+  'install-sglang.sh',
+  'stage-weights.sh',
+  'write-server-units.sh',
+  'start-servers.sh',
+  'arm-idle-watchdog.sh',
+] as const;
+
+export const MODEL_CACHE = `${NVME_MOUNT}/models`;
+export const SGLANG_VENV = '/opt/raiden/venv';
+export const LOG_DIR = '/var/log/raiden';
+
+// EC2 rejects user-data over 16 KB. Tokens (bucket and log group names, ARNs) grow when CloudFormation
+// resolves them, so keep a margin.
+const USER_DATA_LIMIT_BYTES = 16 * 1024;
+const TOKEN_GROWTH_MARGIN_BYTES = 1024;
+const PACKED_JOBS = '/var/lib/raiden/boot-jobs.sh';
+
+export interface UserDataSettings {
+  readonly region: string;
+  readonly logGroupName: string;
+  readonly apiKeySecretArn: string;
+  /** Secret holding a Hugging Face token; omitted for public models or S3-staged weights. */
+  readonly hfTokenSecretId?: string;
+  /** The deployment's weights bucket, where `weights:<prefix>` models live. */
+  readonly weightsBucketName: string;
+  readonly servers: readonly ServerSpec[];
+  readonly runtime: 'docker' | 'pip';
+  readonly image: string;
+  readonly pipVersion: string;
+  readonly memFractionStatic: number;
+  readonly contextLength?: number;
+  readonly idleMinutes: number;
+  readonly maxHours: number;
+  readonly healthTimeoutMinutes: number;
+}
+
+/** The user-data as EC2 receives it: plain settings, then the other jobs gzipped. */
+export function renderUserData(settings: UserDataSettings): string {
+  const [settingsJob, ...jobs] = renderJobs(settings);
+  const packedJobs = jobs.join('\n');
+  if (Token.isUnresolved(packedJobs)) {
+    throw new Error('user-data: only userdata/settings.sh may hold CloudFormation values; the other jobs are compressed');
+  }
+  const packed = gzipSync(packedJobs, { level: 9 }).toString('base64').replace(/.{1,76}/g, '$&\n');
+  const script =
+    `${header()}${settingsJob}\n` +
+    `# Jobs ${USER_DATA_JOBS.slice(1).join(', ')} from userdata/, gzipped for the 16 KB user-data limit.\n` +
+    `base64 -d > "\${RAIDEN_ROOT}${PACKED_JOBS}.gz" <<'RAIDEN_JOBS'\n${packed}RAIDEN_JOBS\n` +
+    `gunzip -f "\${RAIDEN_ROOT}${PACKED_JOBS}.gz"\n` +
+    `# shellcheck source=/dev/null\n. "\${RAIDEN_ROOT}${PACKED_JOBS}"\n`;
+  const bytes = Buffer.byteLength(script);
+  if (bytes > USER_DATA_LIMIT_BYTES - TOKEN_GROWTH_MARGIN_BYTES) {
+    throw new Error(
+      `user-data is ${bytes} bytes, too close to EC2's ${USER_DATA_LIMIT_BYTES}-byte limit: use fewer servers, ` +
+        `shorter model references or fewer extraArgs`,
+    );
+  }
+  return script;
+}
+
+/** The same boot script uncompressed, as one readable file (for shellcheck and review). */
+export function renderBootScript(settings: UserDataSettings): string {
+  return `${header()}${renderJobs(settings).join('\n')}`;
+}
+
+function header(): string {
+  return `#!/bin/bash\n# raiden GPU fleet boot script, rendered at synth time from userdata/.\n`;
+}
+
+function renderJobs(settings: UserDataSettings): string[] {
+  const units = settings.servers.map((server) => serverUnitName(server));
+  const ports = settings.servers.map((server) => String(server.port));
+  const values: Record<string, string> = {
+    REGION: shellQuote(settings.region),
+    LOG_GROUP: shellQuote(settings.logGroupName),
+    WEIGHTS_BUCKET: shellQuote(settings.weightsBucketName),
+    API_KEY_SECRET: shellQuote(settings.apiKeySecretArn),
+    HF_TOKEN_SECRET: shellQuote(settings.hfTokenSecretId ?? ''),
+    SGLANG_RUNTIME: shellQuote(settings.runtime),
+    SGLANG_IMAGE: shellQuote(settings.image),
+    SGLANG_PIP_VERSION: shellQuote(settings.pipVersion),
+    VENV: shellQuote(SGLANG_VENV),
+    MODEL_CACHE: shellQuote(MODEL_CACHE),
+    GPUS_NEEDED: String(new Set(settings.servers.flatMap((s) => s.gpus)).size),
+    SERVER_UNITS: shellQuote(units.join(' ')),
+    SERVER_PORTS: shellQuote(ports.join(' ')),
+    HEALTH_TIMEOUT_SECONDS: String(settings.healthTimeoutMinutes * 60),
+    IDLE_MINUTES: String(settings.idleMinutes),
+    NVME_MOUNT,
+    READY_PATH: SGLANG_READY_PATH,
+    SCALE_IN_SCRIPT: readTemplate('raiden-scale-in.sh').trimEnd(),
+    MAX_LIFETIME_SERVICE: renderTemplate('raiden-max-lifetime.service', { MAX_HOURS: String(settings.maxHours) }).trimEnd(),
+    MAX_LIFETIME_TIMER: renderTemplate('raiden-max-lifetime.timer', { MAX_HOURS: String(settings.maxHours) }).trimEnd(),
+    CLOUDWATCH_AGENT_CONFIG: cloudWatchAgentConfig(settings.servers),
+    STAGE_COMMANDS: stageCommands(settings.servers),
+    SERVER_UNIT_FILES: settings.servers
+      .map((server) => heredoc(`/etc/systemd/system/${serverUnitName(server)}`, renderServerUnit(server, settings)))
+      .join('\n'),
+    WATCHDOG_SCRIPT: readTemplate('raiden-watchdog.sh').trimEnd(),
+    WATCHDOG_SERVICE: renderTemplate('raiden-watchdog.service', { IDLE_MINUTES: String(settings.idleMinutes) }).trimEnd(),
+    WATCHDOG_TIMER: readTemplate('raiden-watchdog.timer').trimEnd(),
+  };
+  const used = new Set<string>();
+  const jobs = USER_DATA_JOBS.map((job) => renderTemplate(job, values, used));
+  const unused = Object.keys(values).filter((key) => !used.has(key));
+  if (unused.length > 0) {
+    throw new Error(`user-data placeholders ${unused.join(', ')} are filled but no template in ${USERDATA_DIR} uses them`);
+  }
+  return jobs;
+}
+
+/** One SGLang server's systemd unit. */
+export function renderServerUnit(server: ServerSpec, settings: UserDataSettings): string {
+  const source = parseModelSource(server.model);
+  if (!source) throw new Error(`servers "${server.name}": model "${server.model}" is not a model reference`);
+  const optional = [
+    ...(settings.contextLength ? ['--context-length', String(settings.contextLength)] : []),
+    ...server.extraArgs,
+  ];
+  const container = `sglang-${server.name}`;
+  const docker = settings.runtime === 'docker';
+  return renderTemplate('sglang-server.service', {
+    NAME: server.name,
+    MODEL: server.model,
+    CUDA_VISIBLE_DEVICES: server.gpus.join(','),
+    PORT: String(server.port),
+    NCCL_PORT: String(server.ncclPort),
+    TP: String(server.tp),
+    DP: String(server.dp),
+    AFTER_UNITS: docker ? ' docker.service' : '',
+    CLEANUP_COMMAND: docker ? `/usr/bin/docker rm -f ${container}` : '/bin/true',
+    // The container sees every GPU; CUDA_VISIBLE_DEVICES (passed through with -e) picks this server's.
+    LAUNCH_COMMAND: docker
+      ? `/usr/bin/docker run --rm --name ${container} --gpus all --network host --ipc host --ulimit memlock=-1 ` +
+        `--ulimit stack=67108864 -e CUDA_VISIBLE_DEVICES --env-file /etc/raiden/sglang.env ` +
+        `-v ${NVME_MOUNT}:${NVME_MOUNT} ${settings.image} python3 -m sglang.launch_server`
+      : `${SGLANG_VENV}/bin/python -m sglang.launch_server`,
+    MODEL_PATH: `${MODEL_CACHE}/${modelCacheDirName(server.model)}`,
+    SERVED_MODEL_NAME: defaultServedModelName(source),
+    MEM_FRACTION_STATIC: String(settings.memFractionStatic),
+    OPTIONAL_ARGS: optional.map((arg) => ` ${arg}`).join(''),
+  });
+}
+
+export function serverUnitName(server: ServerSpec): string {
+  return `sglang-${server.name}.service`;
+}
+
+/**
+ * Fills every `{{NAME}}` in a template. A placeholder without a value is an error, so nothing is left
+ * unreplaced; `used` collects the names a caller's map actually filled.
+ */
+export function renderTemplate(name: string, values: Readonly<Record<string, string>>, used?: Set<string>): string {
+  const template = readTemplate(name);
+  const missing = new Set<string>();
+  const rendered = template.replace(/\{\{([A-Z0-9_]+)\}\}/g, (_match, key: string) => {
+    const value = values[key];
+    if (value === undefined) {
+      missing.add(key);
+      return '';
+    }
+    used?.add(key);
+    return value;
+  });
+  if (missing.size > 0) {
+    throw new Error(`userdata/${name} uses placeholders with no value: ${[...missing].join(', ')}`);
+  }
+  if (!used) {
+    const unused = Object.keys(values).filter((key) => !template.includes(`{{${key}}}`));
+    if (unused.length > 0) throw new Error(`userdata/${name} has no placeholders ${unused.join(', ')}`);
+  }
+  return rendered;
+}
+
+function readTemplate(name: string): string {
+  return readFileSync(`${USERDATA_DIR}${name}`, 'utf8').replace(/^#!.*\n/, '');
+}
+
+function stageCommands(servers: readonly ServerSpec[]): string {
+  const models = [...new Set(servers.map((server) => server.model))];
+  return models
+    .map((model) => {
+      const source = parseModelSource(model);
+      const dir = shellQuote(modelCacheDirName(model));
+      switch (source?.kind) {
+        case 'huggingface':
+          return `stage_model hf ${shellQuote(source.id)} ${dir}`;
+        case 'weights-bucket':
+          return `stage_model s3 "s3://\${RAIDEN_WEIGHTS_BUCKET}"${shellQuote(`/${source.prefix}/`)} ${dir}`;
+        case 's3':
+          return `stage_model s3 ${shellQuote(`s3://${source.bucket}/${source.prefix}/`)} ${dir}`;
+        default:
+          throw new Error(`model "${model}" is not a model reference`);
+      }
+    })
+    .join('\n');
+}
+
+/** Agent config; written with an unquoted heredoc, so the shell fills in ${RAIDEN_LOG_GROUP}. */
+function cloudWatchAgentConfig(servers: readonly ServerSpec[]): string {
+  const files = ['user-data', 'watchdog', 'max-lifetime', ...servers.map((server) => `sglang-${server.name}`)];
+  const config = {
+    agent: { run_as_user: 'root' },
+    logs: {
+      force_flush_interval: 5,
+      logs_collected: {
+        files: {
+          collect_list: files.map((file) => ({
+            file_path: `${LOG_DIR}/${file}.log`,
+            log_group_name: '${RAIDEN_LOG_GROUP}',
+            log_stream_name: `{instance_id}/${file}`,
+          })),
+        },
+      },
+    },
+  };
+  return JSON.stringify(config, undefined, 1);
+}
+
+function heredoc(path: string, content: string): string {
+  return `cat > "\${RAIDEN_ROOT}${path}" <<'RAIDEN_UNIT'\n${content.trimEnd()}\nRAIDEN_UNIT`;
+}
+
+/** Single-quotes a value for bash. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}

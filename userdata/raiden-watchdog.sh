@@ -1,0 +1,40 @@
+#!/bin/bash
+# raiden idle watchdog, run every minute by raiden-watchdog.timer. Sums SGLang's running and queued
+# requests over every server's /metrics; after RAIDEN_IDLE_MINUTES of zero it scales the instance in.
+# A server that does not answer counts as idle: a crash-looping server serves nobody and must not keep
+# an 8-GPU instance billed until the lifetime limit.
+set -euo pipefail
+RAIDEN_ROOT="${RAIDEN_ROOT:-}"
+# shellcheck source=/dev/null
+. "${RAIDEN_ROOT}/etc/raiden/fleet.env"
+api_key="$(sed -n 's/^SGLANG_API_KEY=//p' "${RAIDEN_ROOT}/etc/raiden/sglang.env")"
+idle_since_file="${RAIDEN_ROOT}/var/lib/raiden/idle-since"
+now="$(date +%s)"
+
+requests=0
+for port in $RAIDEN_SERVER_PORTS; do
+  if metrics="$(curl -fsS --max-time 10 -H "Authorization: Bearer ${api_key}" "http://127.0.0.1:${port}/metrics")"; then
+    count="$(printf '%s\n' "$metrics" | awk '$1 ~ /^sglang:num_(running|queue)_reqs($|\{)/ { sum += $NF } END { printf "%d", sum }')"
+    requests=$((requests + count))
+  else
+    echo "raiden-watchdog: no metrics from port ${port}; counting it as idle"
+  fi
+done
+
+if [ "$requests" -gt 0 ]; then
+  rm -f "$idle_since_file"
+  echo "raiden-watchdog: busy, ${requests} running or queued requests"
+  exit 0
+fi
+if [ ! -s "$idle_since_file" ]; then
+  echo "$now" > "$idle_since_file"
+  echo "raiden-watchdog: idle, starting the ${RAIDEN_IDLE_MINUTES}-minute idle timer"
+  exit 0
+fi
+idle_seconds=$((now - $(cat "$idle_since_file")))
+if [ "$idle_seconds" -lt $((RAIDEN_IDLE_MINUTES * 60)) ]; then
+  echo "raiden-watchdog: idle for ${idle_seconds}s of $((RAIDEN_IDLE_MINUTES * 60))s"
+  exit 0
+fi
+echo "raiden-watchdog: idle for ${idle_seconds}s; scaling in"
+exec "${RAIDEN_ROOT}/usr/local/bin/raiden-scale-in" "idle for ${RAIDEN_IDLE_MINUTES} minutes"
