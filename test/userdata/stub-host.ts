@@ -51,7 +51,7 @@ export interface StubHost {
   exists(path: string): boolean;
   /** Serves this text at http://127.0.0.1:<port>/metrics; null makes the port refuse connections. */
   setMetrics(port: number, text: string | null): void;
-  run(scriptPath: string, extraEnv?: NodeJS.ProcessEnv): { status: number | null; output: string };
+  run(scriptPath: string, extraEnv?: NodeJS.ProcessEnv, args?: string[]): { status: number | null; output: string };
   dispose(): void;
 }
 
@@ -86,8 +86,8 @@ export function createStubHost(): StubHost {
       if (text === null) rmSync(file, { force: true });
       else writeFileSync(file, text);
     },
-    run(scriptPath, extraEnv = {}) {
-      const result = spawnSync('bash', [scriptPath], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 30_000 });
+    run(scriptPath, extraEnv = {}, args = []) {
+      const result = spawnSync('bash', [scriptPath, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 30_000 });
       return { status: result.status, output: `${result.stdout}${result.stderr}` };
     },
     dispose: () => rmSync(base, { recursive: true, force: true }),

@@ -164,6 +164,14 @@ export class GpuFleet extends Construct {
           }
         : { launchTemplate: this.launchTemplate }),
     });
+    if (spot) {
+      Validations.of(this.autoScalingGroup).acknowledge({
+        id: 'AwsSolutions-EC26',
+        reason:
+          'The rule cannot follow the launch template reference inside a mixed-instances policy; that ' +
+          'template has a single, encrypted root volume (blockDevices above).',
+      });
+    }
     if (size.desired > 0) {
       Validations.of(this.autoScalingGroup).acknowledge({
         id: '@aws-cdk/aws-autoscaling:desiredCapacitySet',
