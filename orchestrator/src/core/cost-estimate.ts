@@ -1,25 +1,31 @@
+import { BEDROCK_PRICES, bedrockPrice, DEFAULT_BEDROCK_MODEL, P5EN_USD_PER_HOUR } from './model-prices.ts';
 import type { SampleKind } from './sample.ts';
 
 /** Prices and speeds the estimate rests on; every one is shown next to the estimate and overridable by a flag. */
 export interface CostAssumptions {
-  /** Claude Sonnet 4.5 on Bedrock, on-demand, us-east-1 (USD per million tokens, as of 2026). */
+  /** The Bedrock model's on-demand price, from the price table in model-prices.ts (USD per million tokens). */
   readonly bedrockInputUsdPerMTok: number;
   readonly bedrockOutputUsdPerMTok: number;
+  /** Batch inference price as a share of on-demand. */
+  readonly bedrockBatchFactor: number;
   /** Output tokens per second one Bedrock request streams at. */
   readonly bedrockTokensPerSecondPerRequest: number;
   readonly bedrockConcurrency: number;
-  /** p5en.48xlarge on-demand in us-east-1 after the mid-2025 price cut (USD per hour). */
+  /** p5en.48xlarge on demand (USD per hour), from the price table. */
   readonly gpuUsdPerHour: number;
   /** Aggregate output tokens per second of the whole p5en (all servers together). */
   readonly sglangTokensPerSecond: number;
 }
 
+const defaultBedrockPrice = bedrockPrice(DEFAULT_BEDROCK_MODEL) ?? (BEDROCK_PRICES['anthropic.claude-sonnet-4-5'] as NonNullable<ReturnType<typeof bedrockPrice>>);
+
 export const DEFAULT_COST_ASSUMPTIONS: CostAssumptions = {
-  bedrockInputUsdPerMTok: 3,
-  bedrockOutputUsdPerMTok: 15,
+  bedrockInputUsdPerMTok: defaultBedrockPrice.inputUsdPerMTok,
+  bedrockOutputUsdPerMTok: defaultBedrockPrice.outputUsdPerMTok,
+  bedrockBatchFactor: defaultBedrockPrice.batchFactor,
   bedrockTokensPerSecondPerRequest: 50,
   bedrockConcurrency: 64,
-  gpuUsdPerHour: 63,
+  gpuUsdPerHour: P5EN_USD_PER_HOUR,
   sglangTokensPerSecond: 2_500,
 };
 
@@ -33,7 +39,8 @@ export interface RunEstimate {
   readonly slots: number;
   readonly inputTokens: number;
   readonly outputTokens: number;
-  readonly bedrock: { readonly usd: number; readonly hours: number };
+  /** On demand; `batch_usd` is the same tokens through batch inference (hours to a day of waiting instead). */
+  readonly bedrock: { readonly usd: number; readonly hours: number; readonly batch_usd: number };
   readonly sglang: { readonly usd: number; readonly hours: number };
 }
 
@@ -46,14 +53,12 @@ export function estimateRun(prompts: readonly { inputTokens: number; kind: Sampl
   }
   const bedrockHours = outputTokens / (assumptions.bedrockTokensPerSecondPerRequest * assumptions.bedrockConcurrency) / 3600;
   const sglangHours = outputTokens / assumptions.sglangTokensPerSecond / 3600;
+  const bedrockUsd = (inputTokens * assumptions.bedrockInputUsdPerMTok + outputTokens * assumptions.bedrockOutputUsdPerMTok) / 1e6;
   return {
     slots: prompts.length,
     inputTokens,
     outputTokens,
-    bedrock: {
-      usd: (inputTokens * assumptions.bedrockInputUsdPerMTok + outputTokens * assumptions.bedrockOutputUsdPerMTok) / 1e6,
-      hours: bedrockHours,
-    },
+    bedrock: { usd: bedrockUsd, hours: bedrockHours, batch_usd: bedrockUsd * assumptions.bedrockBatchFactor },
     sglang: { usd: sglangHours * assumptions.gpuUsdPerHour, hours: sglangHours },
   };
 }

@@ -1,12 +1,14 @@
-import { BackendUnavailableError, TransportError, type LlmBackend } from '../llm/llm-backend.ts';
+import { BackendUnavailableError, TransportError, type GenerateResult, type LlmBackend } from '../llm/llm-backend.ts';
 import type { RunStore } from '../store/run-store.ts';
+import type { Candidate, CandidateDecision, CandidateReview } from './candidate-review.ts';
 import { verifySample, type SampleContent } from './keyword-verifier.ts';
 import { parseModelJson } from './model-output.ts';
 import { describeFocus, type Slot } from './plan.ts';
 import type { Profile } from './profile.ts';
-import { buildMessages } from './prompts.ts';
+import { buildMessages, type ChatMessage } from './prompts.ts';
+import { storedUsage } from './review-call.ts';
 import { responseSchema } from './sample-schema.ts';
-import { RAW_OUTPUT_LIMIT, type RejectRecord, type Sample } from './sample.ts';
+import { RAW_OUTPUT_LIMIT, type RejectRecord, type ReviewCall, type Sample } from './sample.ts';
 import { questionFingerprint } from './text-normalize.ts';
 
 export interface GenerationOptions {
@@ -24,6 +26,16 @@ export interface GenerationOptions {
   readonly now?: () => Date;
   /** Checked before each new slot: true stops taking work (in-flight slots still finish). */
   readonly shouldStop?: () => boolean;
+  /** The backend for a slot (tiered strategy); `backend` when absent. */
+  readonly backendFor?: (slot: Slot) => LlmBackend;
+  /** The prompt for a slot (few-shot seeds of the iterative strategy); buildMessages when absent. */
+  readonly messagesFor?: (profile: Profile, slot: Slot) => ChatMessage[];
+  /** Model calls per attempt (filter strategy): every verified one is a candidate for `review`. */
+  readonly candidates?: number;
+  /** Judge and quality gates: picks the candidate to keep. Without it the first verified output is kept. */
+  readonly review?: CandidateReview;
+  /** Added to every sample's metadata (e.g. the tier of the tiered strategy). */
+  readonly metadataFor?: (slot: Slot) => Readonly<Record<string, unknown>>;
 }
 
 /** Live counters, read by the progress display while the run goes on. */
@@ -87,7 +99,17 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
   let fatalError: string | undefined;
   const now = options.now ?? (() => new Date());
 
-  const record = async (slot: Slot, attempt: number, reason: string, detail: string, raw: string, model: string, usage: Usage) => {
+  const record = async (
+    slot: Slot,
+    backend: LlmBackend,
+    attempt: number,
+    reason: string,
+    detail: string,
+    raw: string,
+    model: string,
+    usage: Usage,
+    decision?: CandidateDecision,
+  ) => {
     live.rejected++;
     live.rejectsByReason[reason] = (live.rejectsByReason[reason] ?? 0) + 1;
     const reject: RejectRecord = {
@@ -96,54 +118,114 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
       reason,
       detail,
       raw_output: raw.length > RAW_OUTPUT_LIMIT ? `${raw.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${raw.length - RAW_OUTPUT_LIMIT} chars]` : raw,
-      backend: options.backend.name,
+      backend: backend.name,
       model,
-      usage: { input_tokens: usage.inputTokens, output_tokens: usage.outputTokens },
+      usage: storedUsage(usage),
       rejected_at: now().toISOString(),
+      ...(decision !== undefined && Object.keys(decision.review).length > 0 ? { review: decision.review } : {}),
+      ...(decision !== undefined && decision.calls.length > 0 ? { review_calls: decision.calls } : {}),
     };
     await options.store.appendReject(reject);
+  };
+
+  const countCalls = (calls: readonly ReviewCall[]) => {
+    for (const call of calls) {
+      live.requests++;
+      live.inputTokens += call.usage.input_tokens;
+      live.outputTokens += call.usage.output_tokens;
+    }
   };
 
   const fillSlot = async (slot: Slot): Promise<void> => {
     const profile = options.profiles.get(slot.profileId);
     if (profile === undefined) throw new Error(`slot ${slot.id} refers to unknown profile ${slot.profileId}`);
-    const schema = responseSchema(slot.kind);
-    const messages = buildMessages(profile, slot);
+    const backend = options.backendFor?.(slot) ?? options.backend;
+    const request = {
+      messages: options.messagesFor?.(profile, slot) ?? buildMessages(profile, slot),
+      schema: responseSchema(slot.kind),
+      maxTokens: options.maxTokens ?? 2048,
+      temperature: options.temperature ?? 0.8,
+    };
     const accepted = questionsOf(questions, profile.id);
     let lastReason = '';
     for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
       if (fatalError !== undefined) return;
-      let result;
-      try {
-        result = await options.backend.generate({ messages, schema, maxTokens: options.maxTokens ?? 2048, temperature: options.temperature ?? 0.8 });
-      } catch (error) {
-        if (error instanceof BackendUnavailableError) {
-          fatalError = error.message;
+      const calls = await Promise.allSettled(Array.from({ length: options.candidates ?? 1 }, () => backend.generate(request)));
+      const candidates: Candidate[] = [];
+      for (const call of calls) {
+        if (call.status === 'rejected') {
+          const error: unknown = call.reason;
+          if (error instanceof BackendUnavailableError) {
+            fatalError ??= error.message;
+            continue;
+          }
+          if (!(error instanceof TransportError)) throw error;
+          live.requests += error.requests;
+          live.transportFailures += error.requests;
+          lastReason = 'transport_error';
+          await record(slot, backend, attempt, lastReason, error.message, '', '', { inputTokens: 0, outputTokens: 0 });
+          continue;
+        }
+        const result = call.value;
+        live.requests += result.requests;
+        live.transportFailures += result.requests - 1;
+        live.inputTokens += result.usage.inputTokens;
+        live.outputTokens += result.usage.outputTokens;
+        const parsed = parseModelJson(result.text);
+        const verdict = parsed.ok
+          ? verifySample(parsed.value, { kind: slot.kind, profileText: profile.text, names: [profile.name, ...profile.aliases], acceptedQuestions: accepted })
+          : ({ ok: false, reason: 'invalid_json', detail: parsed.error } as const);
+        if (!verdict.ok) {
+          lastReason = verdict.reason;
+          await record(slot, backend, attempt, verdict.reason, verdict.detail, result.text, result.model, result.usage);
+          continue;
+        }
+        candidates.push({ content: verdict.content, result });
+      }
+      if (fatalError !== undefined) return;
+      if (candidates.length === 0) continue;
+
+      let keep = 0;
+      let decisions: readonly CandidateDecision[] = [];
+      if (options.review !== undefined) {
+        let outcome;
+        try {
+          outcome = await options.review({ slot, profile, candidates });
+        } catch (error) {
+          if (!(error instanceof BackendUnavailableError)) throw error;
+          fatalError ??= error.message;
           return;
         }
-        if (!(error instanceof TransportError)) throw error;
-        live.requests += error.requests;
-        live.transportFailures += error.requests;
-        lastReason = 'transport_error';
-        await record(slot, attempt, lastReason, error.message, '', '', { inputTokens: 0, outputTokens: 0 });
-        continue;
+        decisions = outcome.decisions;
+        for (const decision of decisions) countCalls(decision.calls);
+        for (const [index, candidate] of candidates.entries()) {
+          const decision = decisions[index];
+          if (index === outcome.keep || decision === undefined) continue;
+          lastReason = decision.reason ?? 'not_kept';
+          await record(slot, backend, attempt, lastReason, decision.detail ?? '', candidate.result.text, candidate.result.model, candidate.result.usage, decision);
+        }
+        if (outcome.keep === undefined) continue;
+        keep = outcome.keep;
       }
-      live.requests += result.requests;
-      live.transportFailures += result.requests - 1;
-      live.inputTokens += result.usage.inputTokens;
-      live.outputTokens += result.usage.outputTokens;
-      const parsed = parseModelJson(result.text);
-      const verdict = parsed.ok
-        ? verifySample(parsed.value, { kind: slot.kind, profileText: profile.text, names: [profile.name, ...profile.aliases], acceptedQuestions: accepted })
-        : ({ ok: false, reason: 'invalid_json', detail: parsed.error } as const);
-      if (!verdict.ok) {
-        lastReason = verdict.reason;
-        await record(slot, attempt, verdict.reason, verdict.detail, result.text, result.model, result.usage);
+      const chosen = candidates[keep] as Candidate;
+      const fingerprint = questionFingerprint(chosen.content.question);
+      // A review awaits other models, so a concurrent slot of this profile may have taken the question meanwhile.
+      if (accepted.has(fingerprint)) {
+        lastReason = 'duplicate_question';
+        await record(slot, backend, attempt, lastReason, `question duplicates one accepted meanwhile: ${JSON.stringify(chosen.content.question)}`, chosen.result.text, chosen.result.model, chosen.result.usage);
         continue;
       }
       // Claim the question before the write, so a concurrent slot of this profile sees it as taken.
-      accepted.add(questionFingerprint(verdict.content.question));
-      await options.store.appendSample(toSample(slot, profile, verdict.content, { ...result, attempt, strategy: options.strategy, backend: options.backend.name, at: now() }));
+      accepted.add(fingerprint);
+      const decision = decisions[keep];
+      const extra = {
+        ...options.metadataFor?.(slot),
+        ...decision?.review,
+        ...(decision !== undefined && decision.calls.length > 0 ? { review_calls: decision.calls } : {}),
+      };
+      await options.store.appendSample(
+        toSample(slot, profile, chosen.content, { ...chosen.result, attempt, strategy: options.strategy, backend: backend.name, at: now() }, extra),
+      );
       live.accepted++;
       newSamples++;
       return;
@@ -163,10 +245,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
   return { counters: live, emptySlots, newSamples, ...(fatalError !== undefined ? { fatalError } : {}) };
 }
 
-interface Usage {
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-}
+type Usage = GenerateResult['usage'];
 
 function questionsOf(map: Map<string, Set<string>>, profileId: string): Set<string> {
   let set = map.get(profileId);
@@ -186,7 +265,7 @@ interface Provenance {
   readonly at: Date;
 }
 
-function toSample(slot: Slot, profile: Profile, content: SampleContent, provenance: Provenance): Sample {
+function toSample(slot: Slot, profile: Profile, content: SampleContent, provenance: Provenance, extra: Readonly<Record<string, unknown>>): Sample {
   return {
     id: slot.id,
     character_name: profile.name,
@@ -206,9 +285,10 @@ function toSample(slot: Slot, profile: Profile, content: SampleContent, provenan
       language: slot.language,
       strategy: provenance.strategy,
       generated_at: provenance.at.toISOString(),
-      usage: { input_tokens: provenance.usage.inputTokens, output_tokens: provenance.usage.outputTokens },
+      usage: storedUsage(provenance.usage),
       attempt: provenance.attempt,
       focus: describeFocus(slot.focus),
+      ...extra,
     },
   };
 }

@@ -66,3 +66,14 @@ export function buildMessages(profile: Profile, slot: Slot): ChatMessage[] {
 }
 
 export const PROFILE_TAGS = { open: PROFILE_OPEN, close: PROFILE_CLOSE } as const;
+
+/**
+ * Splits a user message after its profile block: the part before is shared by every slot of the profile
+ * (a Bedrock cachePoint goes there), the rest varies per slot. Undefined when there is no profile block.
+ */
+export function splitAtSharedPrefix(content: string): [shared: string, rest: string] | undefined {
+  const end = content.lastIndexOf(PROFILE_CLOSE);
+  if (end < 0) return undefined;
+  const at = end + PROFILE_CLOSE.length;
+  return [content.slice(0, at), content.slice(at)];
+}

@@ -15,6 +15,17 @@ export interface ConversationTurn {
 export interface TokenUsage {
   readonly input_tokens: number;
   readonly output_tokens: number;
+  /** Bedrock prompt caching: input tokens read from / written to the cache, priced apart from input_tokens. */
+  readonly cache_read_input_tokens?: number;
+  readonly cache_write_input_tokens?: number;
+}
+
+/** A model call made to review a candidate (judge, quality gate, evaluation), kept so its cost is counted. */
+export interface ReviewCall {
+  readonly purpose: string;
+  readonly backend: string;
+  readonly model: string;
+  readonly usage: TokenUsage;
 }
 
 /** One line of samples.jsonl. Field names match the existing Python RAIDEN-R1 tooling. */
@@ -57,6 +68,9 @@ export interface RejectRecord {
   readonly model: string;
   readonly usage: TokenUsage;
   readonly rejected_at: string;
+  /** Judge verdicts and gate decisions about this candidate (filter strategy, quality gates). */
+  readonly review?: Readonly<Record<string, unknown>>;
+  readonly review_calls?: readonly ReviewCall[];
 }
 
 /** Cut stored raw output so one runaway generation cannot bloat rejects.jsonl. */

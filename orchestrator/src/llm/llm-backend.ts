@@ -11,9 +11,17 @@ export interface GenerateRequest {
 export interface GenerateResult {
   readonly text: string;
   readonly model: string;
-  readonly usage: { readonly inputTokens: number; readonly outputTokens: number };
+  readonly usage: TokenUsage;
   /** HTTP requests this call made, including transport retries. */
   readonly requests: number;
+}
+
+export interface TokenUsage {
+  /** Input tokens billed at the full rate (on Bedrock: not read from or written to the prompt cache). */
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cacheReadInputTokens?: number;
+  readonly cacheWriteInputTokens?: number;
 }
 
 /** One model backend (SGLang over OpenAI-compatible HTTP, Bedrock Converse, ...), chosen by name. */
