@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { EngineModel, type EngineModelOptions, type EngineStats } from './engine-model.ts';
 import { fakeSample, roughTokens, type ChatRequestBody, type OutputFlaw } from './role-model.ts';
 
 /** Transport faults (the request fails) and output flaws (the request succeeds with a bad sample). */
@@ -21,11 +22,15 @@ export interface TestServerOptions {
   readonly latencyMs?: number;
   /** Chooses a fault for the n-th chat request (1-based); undefined means a good answer. */
   readonly fault?: (requestNumber: number, body: ChatRequestBody) => Fault | undefined;
+  /** Models SGLang's slots, timing and prefix cache instead of a fixed latency (benchmarks). */
+  readonly engine?: EngineModelOptions;
 }
 
 export interface TestServer {
   readonly url: string;
   readonly stats: { chatRequests: number; modelsRequests: number; faults: Record<string, number>; maxConcurrent: number; missingResponseFormat: number };
+  /** The engine model's counters, when the server runs one. */
+  readonly engine?: EngineStats;
   close(): Promise<void>;
 }
 
@@ -39,6 +44,25 @@ export function faultRate(rate: number, fault: Fault, seed = 1): TestServerOptio
   return (n) => {
     const x = Math.sin(n * 12.9898 + seed * 78.233) * 43758.5453;
     return x - Math.floor(x) < rate ? fault : undefined;
+  };
+}
+
+const TRANSPORT_FAULTS: readonly Fault[] = ['server_error', 'reset', 'rate_limit_no_header'];
+const OUTPUT_FLAWS: readonly Fault[] = ['ungrounded', 'malformed_content', 'keyword_not_in_answer'];
+
+/**
+ * Independent pseudo-random transport faults (500, reset, 429) and invalid outputs (ungrounded keyword,
+ * truncated JSON, keyword missing from the answer) at the given rates, reproducible from the seed.
+ */
+export function mixedFaults(transportRate: number, invalidRate: number, seed = 1): TestServerOptions['fault'] {
+  const random = (n: number, salt: number) => {
+    const x = Math.sin(n * 12.9898 + seed * 78.233 + salt * 37.719) * 43758.5453;
+    return x - Math.floor(x);
+  };
+  return (n) => {
+    if (random(n, 1) < transportRate) return TRANSPORT_FAULTS[n % TRANSPORT_FAULTS.length];
+    if (random(n, 2) < invalidRate) return OUTPUT_FLAWS[n % OUTPUT_FLAWS.length];
+    return undefined;
   };
 }
 
@@ -62,6 +86,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const stats: TestServer['stats'] = { chatRequests: 0, modelsRequests: 0, faults: {}, maxConcurrent: 0, missingResponseFormat: 0 };
   const sockets = new Set<Socket>();
   let concurrent = 0;
+  const engine = options.engine ? new EngineModel(options.engine) : undefined;
 
   const server: Server = createServer(async (request, response) => {
     if (options.apiKey !== undefined && request.headers.authorization !== `Bearer ${options.apiKey}`) {
@@ -71,6 +96,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     if (request.method === 'GET' && request.url === '/v1/models') {
       stats.modelsRequests++;
       json(response, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'test' }] });
+      return;
+    }
+    if (request.method === 'GET' && request.url === '/sim/stats') {
+      json(response, 200, { ...stats, engine: engine?.stats });
       return;
     }
     if (request.method !== 'POST' || request.url !== '/v1/chat/completions') {
@@ -91,6 +120,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       const fault = options.fault?.(n, body);
       if (fault !== undefined) stats.faults[fault] = (stats.faults[fault] ?? 0) + 1;
       if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+      const prompt = body.messages?.map((m) => m.content).join('\n') ?? '';
       switch (fault) {
         case 'rate_limit':
           json(response, 429, { error: { message: 'rate limited' } }, { 'retry-after': '1' });
@@ -111,12 +141,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
           response.end('{"id": "chatcmpl-1", "choices": [');
           return;
       }
+      if (engine) await engine.serve(prompt, schema.name ?? '');
       const content = fakeSample(body, fault);
       const required = schema.schema.required ?? [];
       if (fault === undefined && !required.every((key) => content.includes(`"${key}"`))) {
         throw new Error(`fake model output misses required fields of ${schema.name}`);
       }
-      const prompt = body.messages?.map((m) => m.content).join('') ?? '';
       json(response, 200, {
         id: `chatcmpl-${n}`,
         object: 'chat.completion',
@@ -137,6 +167,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return {
     url: `http://127.0.0.1:${port}`,
     stats,
+    ...(engine ? { engine: engine.stats } : {}),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

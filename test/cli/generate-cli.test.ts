@@ -2,10 +2,9 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { datasetStats } from '../../orchestrator/src/core/dataset-stats.ts';
+import type { DatasetStatsResult } from '../../orchestrator/src/core/dataset-stats.ts';
 import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
 import type { Sample } from '../../orchestrator/src/core/sample.ts';
-import { parseJsonLines } from '../../orchestrator/src/store/jsonl.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../../bench/simulated-sglang/server.ts';
 import { ROOT, CHARACTEREVAL_PROFILES, readJson, readJsonl, runCli, startCli } from '../support/run-cli.ts';
 
@@ -24,9 +23,10 @@ const profileOf = (sample: Sample) => sample.id.split('/')[0];
 
 describe('raiden generate end to end', () => {
   it('turns the 78 CharacterEval profiles into a verified dataset with every output of the contract', async () => {
-    const { url } = await serve();
+    const srv = await serve({ latencyMs: 5 });
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', url, '--include-cm', '--out', out, '--concurrency', '16']);
+    const result = await runCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', srv.url, '--include-cm', '--out', out, '--concurrency', '16']);
+    expect(srv.stats.maxConcurrent).toBe(16);
     expect(result.stderr).not.toMatch(/unexpected/);
     expect(result.code).toBe(0);
 
@@ -54,7 +54,7 @@ describe('raiden generate end to end', () => {
     expect(report.tokens.this_invocation.input).toBeGreaterThan(0);
     expect(report.tokens.by_model['sglang:test-model']?.samples).toBe(234);
     expect(report.throughput.samples_per_s).toBeGreaterThan(0);
-    const stats = readJson<ReturnType<typeof datasetStats>>(join(out, 'dataset_stats.json'));
+    const stats = readJson<DatasetStatsResult>(join(out, 'dataset_stats.json'));
     expect(stats.by_kind).toEqual({ CM: 78, SBK: 156 });
     expect(stats.splits.validation.profiles).toBe(8);
     expect(readFileSync(join(out, 'rejects.jsonl'), 'utf8')).toBe('');
@@ -87,7 +87,8 @@ describe('raiden generate end to end', () => {
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('close', resolve));
     // Lines the kill left whole; then tear the tail the way a kill in the middle of write(2) would.
-    const kept = parseJsonLines(readFileSync(samplesFile, 'utf8')).records.length;
+    const written = readFileSync(samplesFile, 'utf8');
+    const kept = written.slice(0, written.lastIndexOf('\n') + 1).split('\n').filter(Boolean).length;
     appendFileSync(samplesFile, '{"id": "老默/SBK/9", "question": "torn wri');
     expect(kept).toBeGreaterThanOrEqual(29);
     const before = srv.stats.chatRequests;

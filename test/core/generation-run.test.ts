@@ -8,6 +8,7 @@ import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { faultSequence, startTestServer, type TestServer, type TestServerOptions } from '../../bench/simulated-sglang/server.ts';
+import { collect } from '../support/collect.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 
 const { profiles } = parseProfiles(readFileSync(CHARACTEREVAL_PROFILES), 'c.json');
@@ -24,7 +25,7 @@ async function generate(serverOptions: TestServerOptions, settings: { profiles: 
   const outcome = await runGeneration({
     profiles: byId, slots, backend, store, existing: [], concurrency: settings.concurrency ?? 8, maxAttempts: settings.maxAttempts ?? 3, strategy: 'sglang',
   });
-  return { outcome, store, slots, samples: await store.loadSamples(), rejects: await store.loadRejects() };
+  return { outcome, store, slots, samples: await collect(store.readSamples()), rejects: await collect(store.readRejects()) };
 }
 
 describe('generation run', () => {

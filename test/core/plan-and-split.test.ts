@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { splitByProfile } from '../../orchestrator/src/core/dataset-split.ts';
+import { chooseValidationProfiles } from '../../orchestrator/src/core/dataset-split.ts';
 import { planSlots } from '../../orchestrator/src/core/plan.ts';
 import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { buildMessages } from '../../orchestrator/src/core/prompts.ts';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
 
 const { profiles } = parseProfiles(readFileSync(new URL('../fixtures/charactereval_profiles.json', import.meta.url)), 'c.json');
 const settings = { samplesPerProfile: 3, cmPerProfile: 2, language: 'auto' as const, seed: 7 };
@@ -58,21 +57,19 @@ describe('planning', () => {
 
 describe('train/validation split', () => {
   const ids = profiles.map((p) => p.id);
-  const samples = planSlots(profiles, settings).map((s) => ({ id: s.id }) as Sample);
 
-  it('never puts one character in both files', () => {
-    const split = splitByProfile(samples, ids, 0.1, 42);
-    const train = new Set(split.train.map((s) => s.id.split('/')[0]));
-    const validation = new Set(split.validation.map((s) => s.id.split('/')[0]));
-    expect([...train].filter((id) => validation.has(id))).toEqual([]);
-    expect(validation.size).toBe(8);
-    expect(split.train.length + split.validation.length).toBe(samples.length);
+  it('chooses the ratio of profiles, stable for a seed', () => {
+    const chosen = chooseValidationProfiles(ids, 0.1, 42);
+    expect(chosen.size).toBe(8);
+    expect([...chosen].every((id) => ids.includes(id))).toBe(true);
+    expect(chooseValidationProfiles(ids, 0.1, 42)).toEqual(chosen);
+    expect(chooseValidationProfiles(ids, 0.1, 43)).not.toEqual(chosen);
   });
 
-  it('is stable for a seed and keeps at least one profile on each side', () => {
-    expect(splitByProfile(samples, ids, 0.1, 42)).toEqual(splitByProfile(samples, ids, 0.1, 42));
-    expect(splitByProfile(samples, ids, 0.01, 42).validationProfiles).toHaveLength(1);
-    expect(splitByProfile(samples, ids, 1, 42).validationProfiles).toHaveLength(78);
-    expect(splitByProfile(samples, ids, 0, 42).validation).toEqual([]);
+  it('keeps at least one profile on each side when the ratio is between 0 and 1', () => {
+    expect(chooseValidationProfiles(ids, 0.001, 42).size).toBe(1);
+    expect(chooseValidationProfiles(ids, 0.999, 42).size).toBe(77);
+    expect(chooseValidationProfiles(ids, 1, 42).size).toBe(78);
+    expect(chooseValidationProfiles(ids, 0, 42).size).toBe(0);
   });
 });

@@ -79,6 +79,25 @@ describe('SGLang backend over real HTTP', () => {
     expect(fast.stats.chatRequests).toBeGreaterThan(slow.stats.chatRequests * 2);
   });
 
+  it('never has more than maxInFlight requests on the wire', async () => {
+    const server = await serve({ latencyMs: 20 });
+    const backend = await SglangBackend.connect({ endpoints: [server.url], retry: fastRetry, maxInFlight: 3 });
+    await Promise.all(Array.from({ length: 12 }, () => backend.generate(request)));
+    expect(server.stats.maxConcurrent).toBe(3);
+    expect(server.stats.chatRequests).toBe(12);
+  });
+
+  it('frees its place while a call waits out Retry-After, so other calls go ahead', async () => {
+    const server = await serve({ fault: faultSequence(['rate_limit']) });
+    const backend = await SglangBackend.connect({ endpoints: [server.url], retry: fastRetry, maxInFlight: 1 });
+    const finished: string[] = [];
+    const first = backend.generate(request).then(() => finished.push('throttled call'));
+    await new Promise((r) => setTimeout(r, 50));
+    const second = backend.generate(request).then(() => finished.push('second call'));
+    await Promise.all([first, second]);
+    expect(finished).toEqual(['second call', 'throttled call']);
+  });
+
   it('sends the API key and explains a rejected one', async () => {
     const server = await serve({ apiKey: 'sekret' });
     await expect(SglangBackend.connect({ endpoints: [server.url], apiKey: 'wrong' })).rejects.toThrow(/rejected the API key.*--api-key or set RAIDEN_API_KEY/);

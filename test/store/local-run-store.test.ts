@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Sample } from '../../orchestrator/src/core/sample.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { collect } from '../support/collect.ts';
 
 const sample = (id: string) => ({ id, question: `q ${id}` }) as unknown as Sample;
 
@@ -12,7 +13,8 @@ describe('local run store', () => {
     const dir = mkdtempSync(join(tmpdir(), 'raiden-store-'));
     writeFileSync(join(dir, 'samples.jsonl'), `${JSON.stringify(sample('a/SBK/0'))}\n{"id": "a/SBK/1", "questi`);
     const store = await LocalRunStore.open(dir);
-    expect((await store.loadSamples()).map((s) => s.id)).toEqual(['a/SBK/0']);
+    await store.prepareAppends();
+    expect((await collect(store.readSamples())).map((s) => s.id)).toEqual(['a/SBK/0']);
     await store.appendSample(sample('a/SBK/1'));
     store.close();
     const lines = readFileSync(join(dir, 'samples.jsonl'), 'utf8').trimEnd().split('\n');
@@ -23,9 +25,19 @@ describe('local run store', () => {
     const dir = mkdtempSync(join(tmpdir(), 'raiden-store-'));
     appendFileSync(join(dir, 'samples.jsonl'), [sample('a/SBK/0'), { ...sample('a/SBK/0'), question: 'later' }].map((s) => JSON.stringify(s)).join('\n') + '\n');
     const store = await LocalRunStore.open(dir);
-    const loaded = await store.loadSamples();
+    const loaded = await collect(store.readSamples());
     expect(loaded).toHaveLength(1);
     expect(loaded[0]?.question).toBe('q a/SBK/0');
+  });
+
+  it('creates both JSONL files and cuts a tail with no newline at all', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raiden-store-'));
+    writeFileSync(join(dir, 'rejects.jsonl'), '{"slot_id": "a/SBK/0", "rea');
+    const store = await LocalRunStore.open(dir);
+    await store.prepareAppends();
+    store.close();
+    expect(readFileSync(join(dir, 'samples.jsonl'), 'utf8')).toBe('');
+    expect(readFileSync(join(dir, 'rejects.jsonl'), 'utf8')).toBe('');
   });
 
   it('replaces JSON files atomically and streams lines', async () => {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { estimateRun, type CostAssumptions, type RunEstimate } from '../core/cost-estimate.ts';
 import { finalizeRun } from '../core/finalize-run.ts';
-import { newCounters, runGeneration } from '../core/generation-run.ts';
+import { newCounters, runGeneration, type ExistingSample } from '../core/generation-run.ts';
 import { planSlots, type LanguageChoice, type PlanSettings, type Slot } from '../core/plan.ts';
 import type { Profile } from '../core/profile.ts';
 import { ProfileFormatError, type ProfileFormat } from '../core/profile-formats.ts';
@@ -51,6 +51,7 @@ export interface CliIo {
 }
 
 const STRATEGY = 'sglang';
+const WORKERS_PER_REQUEST_SLOT = 2;
 
 export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<number> {
   const startedAt = new Date();
@@ -93,9 +94,9 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
     };
     await claimRunDirectory(store, manifest, outDir);
 
-    // Loading both files repairs a tail torn by a crash before anything is appended after it.
-    const existing = await store.loadSamples();
-    await store.loadRejects();
+    await store.prepareAppends();
+    const existing: ExistingSample[] = [];
+    for await (const sample of store.readSamples()) existing.push({ id: sample.id, question: sample.question });
     const estimate = estimateSlots(slots, profiles, flags.costs);
     const doneIds = new Set(existing.map((sample) => sample.id));
     const counters = newCounters(slots.length, slots.filter((slot) => doneIds.has(slot.id)).length);
@@ -111,7 +112,9 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
         backend,
         store,
         existing,
-        concurrency: flags.concurrency,
+        // Twice as many workers as requests allowed in flight: while some verify, write or back off, the
+        // others already wait at the in-flight limit with their next request, so no server slot idles.
+        concurrency: flags.concurrency * WORKERS_PER_REQUEST_SLOT,
         maxAttempts: flags.maxAttempts,
         strategy: STRATEGY,
         maxTokens: flags.maxTokens,
@@ -131,9 +134,7 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
       plan: { profiles: profileIds.length, slots: slots.length, sbk: countKind(slots, 'SBK'), cm: countKind(slots, 'CM') },
       counters: outcome.counters,
       emptySlots: outcome.emptySlots,
-      samples: dataset.samples,
-      rejects: await store.loadRejects(),
-      split: dataset.split,
+      dataset,
       estimate,
       stoppedReason,
     });
@@ -174,6 +175,7 @@ async function connect(flags: GenerateFlags): Promise<SglangBackend> {
       apiKey: flags.apiKey,
       requestTimeoutMs: flags.requestTimeout * 1000,
       retry: { maxRetries: flags.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
+      maxInFlight: flags.concurrency,
     });
   } catch (error) {
     if (error instanceof BackendUnavailableError) throw new UsageError(error.message);

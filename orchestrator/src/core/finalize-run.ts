@@ -1,6 +1,6 @@
 import type { RunStore } from '../store/run-store.ts';
-import { datasetStats } from './dataset-stats.ts';
-import { profileIdOf, splitByProfile, type DatasetSplit } from './dataset-split.ts';
+import { DatasetStats, type DatasetStatsResult } from './dataset-stats.ts';
+import { chooseValidationProfiles, profileIdOf } from './dataset-split.ts';
 import type { Sample } from './sample.ts';
 
 export interface FinalizeOptions {
@@ -9,19 +9,89 @@ export interface FinalizeOptions {
   readonly seed: number;
 }
 
-export interface FinalizedDataset {
-  readonly samples: Sample[];
-  readonly split: DatasetSplit;
+export interface ModelUsage {
+  samples: number;
+  rejects: number;
+  input_tokens: number;
+  output_tokens: number;
 }
 
-/** Writes train.json, validation.json and dataset_stats.json from every accepted sample in the store. */
-export async function finalizeRun(store: RunStore, options: FinalizeOptions): Promise<FinalizedDataset> {
-  const samples = await store.loadSamples();
-  const planned = new Set(options.profileIds);
-  const inPlan = samples.filter((sample) => planned.has(profileIdOf(sample.id)));
-  const split = splitByProfile(inPlan, options.profileIds, options.validationRatio, options.seed);
-  await store.writeJson('train.json', split.train);
-  await store.writeJson('validation.json', split.validation);
-  await store.writeJson('dataset_stats.json', datasetStats(inPlan, split));
-  return { samples: inPlan, split };
+/** What the finished dataset holds, summarised for the report without keeping the samples in memory. */
+export interface DatasetSummary {
+  readonly samples: number;
+  readonly train: number;
+  readonly validation: number;
+  readonly validationProfiles: number;
+  readonly stats: DatasetStatsResult;
+  readonly rejects: number;
+  readonly rejectsByReason: Record<string, number>;
+  /** Tokens per `backend:model` over every response this run directory has seen (accepted or rejected). */
+  readonly usageByModel: Record<string, ModelUsage>;
 }
+
+/**
+ * Writes train.json, validation.json (JSON arrays, one sample per line, in acceptance order) and
+ * dataset_stats.json by streaming samples.jsonl twice, so memory stays flat however large the run.
+ */
+export async function finalizeRun(store: RunStore, options: FinalizeOptions): Promise<DatasetSummary> {
+  const planned = new Set(options.profileIds);
+  const validationProfiles = chooseValidationProfiles(options.profileIds, options.validationRatio, options.seed);
+  const stats = new DatasetStats();
+  const usageByModel: Record<string, ModelUsage> = {};
+  const usage = (backend: string, model: string) => (usageByModel[`${backend}:${model}`] ??= { samples: 0, rejects: 0, input_tokens: 0, output_tokens: 0 });
+
+  const split = (wantValidation: boolean) =>
+    jsonArrayLines(
+      (async function* () {
+        for await (const sample of store.readSamples()) {
+          const profileId = profileIdOf(sample.id);
+          if (!planned.has(profileId) || validationProfiles.has(profileId) !== wantValidation) continue;
+          stats.add(sample, profileId, wantValidation);
+          const row = usage(sample.metadata.backend, sample.metadata.model);
+          row.samples++;
+          row.input_tokens += sample.metadata.usage.input_tokens;
+          row.output_tokens += sample.metadata.usage.output_tokens;
+          yield sample;
+        }
+      })(),
+    );
+  await store.writeLines('train.json', split(false));
+  await store.writeLines('validation.json', split(true));
+  const dataset = stats.result();
+  await store.writeJson('dataset_stats.json', dataset);
+
+  let rejects = 0;
+  const rejectsByReason: Record<string, number> = {};
+  for await (const reject of store.readRejects()) {
+    rejects++;
+    rejectsByReason[reject.reason] = (rejectsByReason[reject.reason] ?? 0) + 1;
+    if (reject.model === '') continue;
+    const row = usage(reject.backend, reject.model);
+    row.rejects++;
+    row.input_tokens += reject.usage.input_tokens;
+    row.output_tokens += reject.usage.output_tokens;
+  }
+  return {
+    samples: dataset.samples,
+    train: dataset.splits.train.samples,
+    validation: dataset.splits.validation.samples,
+    validationProfiles: validationProfiles.size,
+    stats: dataset,
+    rejects,
+    rejectsByReason,
+    usageByModel,
+  };
+}
+
+/** A JSON array written line by line: `[`, one compact sample per line with commas, `]`. */
+async function* jsonArrayLines(samples: AsyncIterable<Sample>): AsyncGenerator<string> {
+  let previous: string | undefined;
+  yield '[';
+  for await (const sample of samples) {
+    if (previous !== undefined) yield `${previous},`;
+    previous = JSON.stringify(sample);
+  }
+  if (previous !== undefined) yield previous;
+  yield ']';
+}
+

@@ -11,13 +11,16 @@ import { responseSchema } from './sample-schema.ts';
 import { RAW_OUTPUT_LIMIT, type RejectRecord, type ReviewCall, type Sample } from './sample.ts';
 import { questionFingerprint } from './text-normalize.ts';
 
+/** What a resumed run needs of an accepted sample; the rest stays on disk. */
+export type ExistingSample = Pick<Sample, 'id' | 'question'>;
+
 export interface GenerationOptions {
   readonly profiles: ReadonlyMap<string, Profile>;
   readonly slots: readonly Slot[];
   readonly backend: LlmBackend;
   readonly store: RunStore;
   /** Samples already accepted in this run directory: their slots are skipped, their questions count for duplicates. */
-  readonly existing: readonly Sample[];
+  readonly existing: readonly ExistingSample[];
   readonly concurrency: number;
   readonly maxAttempts: number;
   readonly strategy: string;

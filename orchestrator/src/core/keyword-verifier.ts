@@ -72,7 +72,7 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
 
   const answer = normalizeText(content.answer);
   const question = normalizeText(content.question);
-  const grounding = normalizeText(context.kind === 'SBK' ? context.profileText : content.conversation_history.map((turn) => turn.content).join('\n'));
+  const grounding = context.kind === 'SBK' ? normalizedProfile(context.profileText) : normalizeText(content.conversation_history.map((turn) => turn.content).join('\n'));
   const names = new Set(context.names.map(normalizeText));
   for (const keyword of content.keywords) {
     const key = normalizeText(keyword);
@@ -93,6 +93,19 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
     return reject('duplicate_question', `question duplicates one already accepted for this profile: ${JSON.stringify(content.question)}`);
   }
   return { ok: true, content };
+}
+
+/** Profiles are normalised once, not once per attempt: with ~1 KB profiles NFKC was a top CPU cost. */
+const normalizedProfiles = new Map<string, string>();
+
+function normalizedProfile(text: string): string {
+  let normalized = normalizedProfiles.get(text);
+  if (normalized === undefined) {
+    if (normalizedProfiles.size >= 4096) normalizedProfiles.clear();
+    normalized = normalizeText(text);
+    normalizedProfiles.set(text, normalized);
+  }
+  return normalized;
 }
 
 function reject(reason: RejectReason, detail: string): Verdict {

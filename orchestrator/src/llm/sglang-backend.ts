@@ -1,4 +1,7 @@
 import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from './llm-backend.ts';
+import type { ResponseSchema } from '../core/sample-schema.ts';
+import { HttpTransportError, sendHttp, type HttpResponse } from './http-client.ts';
+import { InFlightLimit } from './in-flight-limit.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfterMs, sleep, type RetryPolicy } from './retry-policy.ts';
 
 export const DEFAULT_SGLANG_ENDPOINT = 'http://localhost:30000';
@@ -11,11 +14,14 @@ export interface SglangBackendOptions {
   readonly apiKey?: string | undefined;
   readonly requestTimeoutMs?: number;
   readonly retry?: RetryPolicy;
+  /** Requests in flight over all endpoints; unbounded when absent (the caller's workers bound it). */
+  readonly maxInFlight?: number;
 }
 
 
 interface Endpoint {
   readonly url: string;
+  readonly chatUrl: URL;
   readonly model: string;
   outstanding: number;
 }
@@ -48,19 +54,26 @@ export class SglangBackend implements LlmBackend {
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
   private rotation = 0;
+  private readonly limit: InFlightLimit;
 
   private constructor(endpoints: Endpoint[], options: SglangBackendOptions) {
     this.endpoints = endpoints;
-    this.headers = authHeaders(options.apiKey);
+    this.headers = { 'content-type': 'application/json', ...authHeaders(options.apiKey) };
     this.timeoutMs = options.requestTimeoutMs ?? 300_000;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.limit = new InFlightLimit(options.maxInFlight ?? Number.POSITIVE_INFINITY);
   }
 
   /** Checks every endpoint answers `GET /v1/models` before any work is planned, and learns its model. */
   static async connect(options: SglangBackendOptions): Promise<SglangBackend> {
     const urls = [...new Set(options.endpoints.map(normalizeEndpoint))];
     const endpoints = await Promise.all(
-      urls.map(async (url) => ({ url, model: options.model ?? (await servedModel(url, options.apiKey)), outstanding: 0 })),
+      urls.map(async (url) => ({
+        url,
+        chatUrl: new URL(`${url}/v1/chat/completions`),
+        model: options.model ?? (await servedModel(url, options.apiKey)),
+        outstanding: 0,
+      })),
     );
     if (options.model !== undefined) await Promise.all(urls.map((url) => servedModel(url, options.apiKey)));
     return new SglangBackend(endpoints, options);
@@ -78,6 +91,7 @@ export class SglangBackend implements LlmBackend {
     let lastError = '';
     let requests = 0;
     for (let retry = 0; retry <= this.retry.maxRetries; retry++) {
+      await this.limit.acquire();
       const endpoint = this.pickEndpoint();
       endpoint.outstanding++;
       let outcome: Attempt;
@@ -86,6 +100,7 @@ export class SglangBackend implements LlmBackend {
         outcome = await this.post(endpoint, request);
       } finally {
         endpoint.outstanding--;
+        this.limit.release();
       }
       if (outcome.kind === 'ok') return { ...outcome.result, requests };
       lastError = `${endpoint.url}: ${outcome.error}`;
@@ -104,33 +119,21 @@ export class SglangBackend implements LlmBackend {
   }
 
   private async post(endpoint: Endpoint, request: GenerateRequest): Promise<Attempt> {
-    const body = JSON.stringify({
-      model: endpoint.model,
-      messages: request.messages,
-      response_format: { type: 'json_schema', json_schema: { name: request.schema.name, schema: request.schema.schema } },
-      max_tokens: request.maxTokens,
-      temperature: request.temperature,
-    });
-    let response: Response;
-    let text: string;
+    const body = `{"model":${JSON.stringify(endpoint.model)},"messages":${JSON.stringify(request.messages)},"response_format":${responseFormatJson(request.schema)},"max_tokens":${request.maxTokens},"temperature":${request.temperature}}`;
+    let response: HttpResponse;
     try {
-      response = await fetch(`${endpoint.url}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.headers },
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      text = await response.text();
+      response = await sendHttp(endpoint.chatUrl, 'POST', this.headers, body, this.timeoutMs);
     } catch (error) {
-      return { kind: 'retry', error: describeFetchError(error, this.timeoutMs) };
+      return { kind: 'retry', error: describeTransportError(error) };
     }
+    const text = response.body;
     if (response.status === 401 || response.status === 403) {
       return { kind: 'fatal', error: `HTTP ${response.status}: the server rejected the API key; pass --api-key or set RAIDEN_API_KEY` };
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status >= 300) {
       const error = `HTTP ${response.status} ${text.slice(0, 200)}`;
       if (!isRetryableStatus(response.status)) return { kind: 'final', error };
-      return { kind: 'retry', error, retryAfterMs: parseRetryAfterMs(response.headers.get('retry-after')) };
+      return { kind: 'retry', error, retryAfterMs: parseRetryAfterMs(response.retryAfter) };
     }
     try {
       const completion = JSON.parse(text) as ChatCompletion;
@@ -161,31 +164,45 @@ interface ChatCompletion {
   usage?: { prompt_tokens?: number; completion_tokens?: number };
 }
 
+/** The schema is the same for every request of a kind: serialise it once, not once per request. */
+const responseFormats = new WeakMap<ResponseSchema, string>();
+
+function responseFormatJson(schema: ResponseSchema): string {
+  let json = responseFormats.get(schema);
+  if (json === undefined) {
+    json = JSON.stringify({ type: 'json_schema', json_schema: { name: schema.name, schema: schema.schema } });
+    responseFormats.set(schema, json);
+  }
+  return json;
+}
+
 function authHeaders(apiKey: string | undefined): Record<string, string> {
   return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 }
 
-function describeFetchError(error: unknown, timeoutMs: number): string {
-  const err = error as Error & { cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no response within ${timeoutMs / 1000} s`;
-  return err.cause?.code ?? err.cause?.message ?? err.message;
+function describeTransportError(error: unknown): string {
+  return error instanceof HttpTransportError ? `${error.code}: ${error.message}` : (error as Error).message;
 }
 
 async function servedModel(url: string, apiKey: string | undefined): Promise<string> {
-  let response: Response;
+  let response: HttpResponse;
   try {
-    response = await fetch(`${url}/v1/models`, { headers: authHeaders(apiKey), signal: AbortSignal.timeout(10_000) });
+    response = await sendHttp(new URL(`${url}/v1/models`), 'GET', authHeaders(apiKey), undefined, 10_000);
   } catch (error) {
-    throw new BackendUnavailableError(`cannot reach ${url} (${describeFetchError(error, 10_000)}): ${HOW_TO_START}`);
+    throw new BackendUnavailableError(`cannot reach ${url} (${error instanceof HttpTransportError ? error.code : (error as Error).message}): ${HOW_TO_START}`);
   }
   if (response.status === 401 || response.status === 403) {
     throw new BackendUnavailableError(`${url} rejected the API key (HTTP ${response.status}): pass --api-key or set RAIDEN_API_KEY`);
   }
-  if (!response.ok) {
+  if (response.status !== 200) {
     throw new BackendUnavailableError(`${url}/v1/models answered HTTP ${response.status}: is this an OpenAI-compatible server? ${HOW_TO_START}`);
   }
-  const body = (await response.json().catch(() => ({}))) as { data?: { id?: unknown }[] };
-  const id = body.data?.[0]?.id;
+  let id: unknown;
+  try {
+    id = (JSON.parse(response.body) as { data?: { id?: unknown }[] }).data?.[0]?.id;
+  } catch {
+    id = undefined;
+  }
   if (typeof id !== 'string') throw new BackendUnavailableError(`${url}/v1/models lists no model: pass --model NAME`);
   return id;
 }

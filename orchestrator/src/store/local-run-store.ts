@@ -1,14 +1,14 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RejectRecord, Sample } from '../core/sample.ts';
-import { firstById, parseJsonLines } from './jsonl.ts';
+import { firstById, readJsonLines, repairTornTail } from './jsonl.ts';
 import type { RunStore } from './run-store.ts';
 
 export const SAMPLES_FILE = 'samples.jsonl';
 export const REJECTS_FILE = 'rejects.jsonl';
 
-/** A run directory on local disk. Appends are single write(2) calls on O_APPEND files: a kill leaves whole lines plus at most one partial tail. */
+/** A run directory on local disk. Appends are single write(2) calls on O_APPEND files: a kill leaves whole lines plus at most one torn tail. */
 export class LocalRunStore implements RunStore {
   private readonly fds = new Map<string, number>();
 
@@ -19,20 +19,27 @@ export class LocalRunStore implements RunStore {
     return new LocalRunStore(directory);
   }
 
-  async loadSamples(): Promise<Sample[]> {
-    const samples = firstById(await this.loadJsonl<Sample>(SAMPLES_FILE));
-    this.fd(SAMPLES_FILE);
-    return samples;
+  /**
+   * Repairs a tail torn by a crash and creates both JSONL files, so appends start on a clean line and
+   * every run directory has both files, even if empty. Call before the first append.
+   */
+  async prepareAppends(): Promise<void> {
+    for (const name of [SAMPLES_FILE, REJECTS_FILE]) {
+      await repairTornTail(join(this.location, name));
+      this.fd(name);
+    }
+  }
+
+  readSamples(): AsyncIterable<Sample> {
+    return firstById(readJsonLines<Sample>(join(this.location, SAMPLES_FILE)));
   }
 
   async appendSample(sample: Sample): Promise<void> {
     this.append(SAMPLES_FILE, JSON.stringify(sample));
   }
 
-  async loadRejects(): Promise<RejectRecord[]> {
-    const rejects = await this.loadJsonl<RejectRecord>(REJECTS_FILE);
-    this.fd(REJECTS_FILE);
-    return rejects;
+  readRejects(): AsyncIterable<RejectRecord> {
+    return readJsonLines<RejectRecord>(join(this.location, REJECTS_FILE));
   }
 
   async appendReject(reject: RejectRecord): Promise<void> {
@@ -50,12 +57,12 @@ export class LocalRunStore implements RunStore {
     await rename(`${target}.tmp`, target);
   }
 
-  async writeLines(name: string, lines: Iterable<string>): Promise<void> {
+  async writeLines(name: string, lines: Iterable<string> | AsyncIterable<string>): Promise<void> {
     const target = join(this.location, name);
     const handle = await open(`${target}.tmp`, 'w');
     try {
       let buffer = '';
-      for (const line of lines) {
+      for await (const line of lines) {
         buffer += `${line}\n`;
         if (buffer.length >= 1 << 20) {
           await handle.write(buffer);
@@ -74,17 +81,6 @@ export class LocalRunStore implements RunStore {
     this.fds.clear();
   }
 
-  /** Reads a JSONL file and cuts off a partial last line left by a crash, so later appends start clean. */
-  private async loadJsonl<T>(name: string): Promise<T[]> {
-    const path = join(this.location, name);
-    const text = await readFile(path, 'utf8').catch(missingAsUndefined);
-    if (text === undefined) return [];
-    const parsed = parseJsonLines<T>(text);
-    if (parsed.damagedTail) await truncate(path, parsed.validBytes);
-    return parsed.records;
-  }
-
-  /** Opens (and so creates) an append-only file once; every run directory has both JSONL files, even if empty. */
   private fd(name: string): number {
     let fd = this.fds.get(name);
     if (fd === undefined) {
