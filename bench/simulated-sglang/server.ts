@@ -28,7 +28,15 @@ export interface TestServerOptions {
 
 export interface TestServer {
   readonly url: string;
-  readonly stats: { chatRequests: number; modelsRequests: number; faults: Record<string, number>; maxConcurrent: number; missingResponseFormat: number };
+  readonly stats: {
+    chatRequests: number;
+    modelsRequests: number;
+    faults: Record<string, number>;
+    maxConcurrent: number;
+    missingResponseFormat: number;
+    /** Chat requests per requested model name. */
+    models: Record<string, number>;
+  };
   /** The engine model's counters, when the server runs one. */
   readonly engine?: EngineStats;
   close(): Promise<void>;
@@ -83,7 +91,7 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
 /** An OpenAI-compatible HTTP server (`/v1/models`, `/v1/chat/completions`) with injectable latency and faults. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const model = options.model ?? 'test-model';
-  const stats: TestServer['stats'] = { chatRequests: 0, modelsRequests: 0, faults: {}, maxConcurrent: 0, missingResponseFormat: 0 };
+  const stats: TestServer['stats'] = { chatRequests: 0, modelsRequests: 0, faults: {}, maxConcurrent: 0, missingResponseFormat: 0, models: {} };
   const sockets = new Set<Socket>();
   let concurrent = 0;
   const engine = options.engine ? new EngineModel(options.engine) : undefined;
@@ -108,6 +116,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     }
     const body = JSON.parse(await readBody(request)) as ChatRequestBody;
     const n = ++stats.chatRequests;
+    stats.models[body.model ?? ''] = (stats.models[body.model ?? ''] ?? 0) + 1;
     concurrent++;
     stats.maxConcurrent = Math.max(stats.maxConcurrent, concurrent);
     try {

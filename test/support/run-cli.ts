@@ -13,12 +13,16 @@ export interface CliResult {
 }
 
 /** Starts the real `raiden` command in a child process (same Node binary as the tests). */
-export function startCli(args: readonly string[], cwd = ROOT): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, RAIDEN_API_KEY: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, RAIDEN_API_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export function runCli(args: readonly string[], cwd = ROOT): Promise<CliResult> {
-  const child = startCli(args, cwd);
+export function runCli(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
+  return collectOutput(startCli(args, cwd, env));
+}
+
+/** Waits for a started CLI to exit, with everything it printed. */
+export function collectOutput(child: ChildProcess): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
