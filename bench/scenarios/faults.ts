@@ -22,6 +22,7 @@ export async function faultsScenario(context: BenchContext, baseline: Saturation
       { label: 'extra requests (requests - slots)', value: String(extra) },
       { label: 'injected faults seen (transport failures + rejected outputs)', value: String(injected), target: '= extra requests', met: injected === extra },
       { label: 'throughput kept (samples/s with faults / without)', value: fmt(kept, 3) },
+      { label: 'ceiling for it: share of decode work that went to accepted samples (slots / requests decoded)', value: fmt(slots / faulty.served, 3) },
       { label: 'slot utilisation while warm', value: fmt(faulty.utilisation, 3) },
     ],
   };

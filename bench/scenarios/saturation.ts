@@ -11,7 +11,8 @@ export interface SaturationRun {
   readonly slots: number;
   readonly utilisation: number;
   readonly overall: number;
-  readonly accepted: number;
+  /** Requests the engine decoded (transport faults never reach it). */
+  readonly served: number;
   readonly requests: number;
   readonly wallMs: number;
   readonly cpuMs: number;
@@ -44,7 +45,7 @@ export async function saturationRun(context: BenchContext, slots: number, extraS
       slots,
       utilisation,
       overall,
-      accepted: engine.served,
+      served: engine.served,
       requests: stats.chatRequests,
       wallMs: child.wallMs,
       cpuMs: child.cpuMs,
