@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { estimateRun, type CostAssumptions, type RunEstimate } from '../core/cost-estimate.ts';
 import { finalizeRun } from '../core/finalize-run.ts';
-import { newCounters, runGeneration, type ExistingSample } from '../core/generation-run.ts';
+import { newCounters, type ExistingSample } from '../core/generation-run.ts';
 import { planSlots, type LanguageChoice, type PlanSettings, type Slot } from '../core/plan.ts';
 import type { Profile } from '../core/profile.ts';
 import { ProfileFormatError, type ProfileFormat } from '../core/profile-formats.ts';
@@ -17,6 +17,8 @@ import { SglangBackend } from '../llm/sglang-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import { ProgressDisplay, type ProgressOutput } from './progress-display.ts';
 import { formatDuration, formatUsd, textTable } from './text-table.ts';
+import { backendSummaryRows, runStrategy, strategyRunId, strategyValidationRatio } from './strategy-run.ts';
+import { connectRun, DEFAULT_STRATEGY_FLAGS, type StrategyFlags } from './strategy-setup.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export interface GenerateFlags {
@@ -41,6 +43,8 @@ export interface GenerateFlags {
   readonly maxTokens: number;
   readonly temperature: number;
   readonly costs: CostAssumptions;
+  /** Backends, strategy and quality gates; the SGLang-only defaults when absent. */
+  readonly strategy?: StrategyFlags;
 }
 
 export interface CliIo {
@@ -50,7 +54,6 @@ export interface CliIo {
   readonly stopRequested?: () => boolean;
 }
 
-const STRATEGY = 'sglang';
 const WORKERS_PER_REQUEST_SLOT = 2;
 
 export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<number> {
@@ -76,14 +79,15 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
   const profiles = new Map(loaded.profiles.map((profile) => [profile.id, profile]));
   const profileIds = [...new Set(slots.map((slot) => slot.profileId))];
   const digest = sha256(bytes);
-  const runId = deriveRunId(flags.profiles, digest, loaded.format, settings);
+  const strategyFlags = flags.strategy ?? DEFAULT_STRATEGY_FLAGS;
+  const runId = strategyRunId(deriveRunId(flags.profiles, digest, loaded.format, settings), strategyFlags.strategy);
   const outDir = flags.out ?? join('runs', runId);
   const store = await LocalRunStore.open(outDir);
 
   try {
     if (flags.dryRun) return await dryRun({ flags, io, loaded, slots, profiles, profileIds, store });
 
-    const backend = await connect(flags);
+    const backend = await connectRun(strategyFlags, flags, (model, endpoints) => connect(flags, model, endpoints));
     const manifest: RunManifest = {
       run_id: runId,
       created_at: startedAt.toISOString(),
@@ -105,26 +109,31 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
     );
     const progress = new ProgressDisplay(counters, () => backend.inFlight(), io.stderr);
     progress.start();
-    const outcome = await runGeneration(
-      {
+    const validationRatio = strategyValidationRatio(strategyFlags, flags.validationRatio, profileIds.length);
+    const outcome = await runStrategy({
+      run: backend,
+      flags: strategyFlags,
+      profileIds,
+      validationRatio,
+      seed: flags.seed,
+      store,
+      counters,
+      generation: {
         profiles,
         slots,
-        backend,
         store,
         existing,
         // Twice as many workers as requests allowed in flight: while some verify, write or back off, the
         // others already wait at the in-flight limit with their next request, so no server slot idles.
         concurrency: flags.concurrency * WORKERS_PER_REQUEST_SLOT,
         maxAttempts: flags.maxAttempts,
-        strategy: STRATEGY,
         maxTokens: flags.maxTokens,
         temperature: flags.temperature,
         ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}),
       },
-      counters,
-    ).finally(() => progress.stop());
+    }).finally(() => progress.stop());
 
-    const dataset = await finalizeRun(store, { profileIds, validationRatio: flags.validationRatio, seed: flags.seed });
+    const dataset = await finalizeRun(store, { profileIds, validationRatio, seed: flags.seed });
     const stoppedReason = outcome.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
     const report = buildReport({
       runId,
@@ -138,8 +147,10 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
       estimate,
       stoppedReason,
     });
-    await store.writeJson('report.json', report);
-    io.stdout.write(`${summaryTable(report)}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, rejects.jsonl\n`);
+    const sections = await outcome.reportSections(report.wall_time_s);
+    await store.writeJson('report.json', { ...report, ...sections });
+    const backendTable = strategyFlags.strategy === 'sglang' && backend.gates.length === 0 ? '' : `\n\n${textTable(backendSummaryRows(sections))}`;
+    io.stdout.write(`${summaryTable(report)}${backendTable}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, rejects.jsonl\n`);
     if (stoppedReason !== undefined) {
       io.stderr.write(`raiden: stopped early (${stoppedReason}); ${report.samples.accepted} samples are kept; run the same command again to continue\n`);
       return EXIT.failure;
@@ -167,11 +178,11 @@ function reportInputRejections(loaded: LoadedProfiles, io: CliIo): void {
   for (const rejection of loaded.rejected) io.stderr.write(`raiden: skipped profile at ${rejection.location}: ${rejection.reason}\n`);
 }
 
-async function connect(flags: GenerateFlags): Promise<SglangBackend> {
+async function connect(flags: GenerateFlags, model = flags.model, endpoints = flags.endpoint): Promise<SglangBackend> {
   try {
     return await SglangBackend.connect({
-      endpoints: flags.endpoint,
-      model: flags.model,
+      endpoints,
+      model,
       apiKey: flags.apiKey,
       requestTimeoutMs: flags.requestTimeout * 1000,
       retry: { maxRetries: flags.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },

@@ -1,9 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
+import { DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import { DEFAULT_SGLANG_ENDPOINT } from '../llm/sglang-backend.ts';
+import { runEvaluate } from './evaluate-command.ts';
 import { runGenerate, type CliIo } from './generate-command.ts';
 import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+import { addStrategyOptions, bedrockEstimatePrices, strategyFlagsFrom } from './strategy-options.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
@@ -15,9 +18,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for every flag)');
 
   const d = DEFAULT_COST_ASSUMPTIONS;
-  program
+  const generate = program
     .command('generate')
-    .description('generate a dataset from character profiles on OpenAI-compatible (SGLang) endpoints')
+    .description('generate a dataset from character profiles on SGLang (OpenAI-compatible) endpoints, Bedrock, or both')
     .requiredOption('--profiles <path>', 'profile file (RAIDEN-R1 JSONL, npc.json, CharacterEval JSON, generic JSON/JSONL)')
     .addOption(new Option('--format <format>', 'profile format, instead of detecting it').choices(PROFILE_FORMATS))
     .option('--out <dir>', 'run directory (default: ./runs/<run id>, derived from the profiles and plan settings)')
@@ -38,42 +41,73 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--max-retries <n>', 'transport retries per call on connection errors, timeouts, 429 and 5xx', integerAtLeast(0), 6)
     .option('--max-tokens <n>', 'max output tokens per model call', integerAtLeast(64), 2048)
     .option('--temperature <t>', 'sampling temperature', numberBetween(0, 2), 0.8)
-    .option('--bedrock-input-usd <usd>', 'estimate: Bedrock USD per million input tokens', positiveNumber, d.bedrockInputUsdPerMTok)
-    .option('--bedrock-output-usd <usd>', 'estimate: Bedrock USD per million output tokens', positiveNumber, d.bedrockOutputUsdPerMTok)
+    .option('--bedrock-input-usd <usd>', 'estimate: Bedrock USD per million input tokens (default: the price table for --bedrock-model)', positiveNumber)
+    .option('--bedrock-output-usd <usd>', 'estimate: Bedrock USD per million output tokens (default: the price table for --bedrock-model)', positiveNumber)
     .option('--gpu-usd-per-hour <usd>', 'estimate: p5en.48xlarge USD per hour', positiveNumber, d.gpuUsdPerHour)
-    .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond)
+    .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond);
+  addStrategyOptions(generate).action(async (opts: Record<string, unknown>) => {
+    setExit(
+      await runGenerate(
+        {
+          profiles: opts.profiles as string,
+          format: opts.format as never,
+          out: opts.out as string | undefined,
+          endpoint: (opts.endpoint as string[] | undefined) ?? [DEFAULT_SGLANG_ENDPOINT],
+          model: opts.model as string | undefined,
+          apiKey: opts.apiKey as string | undefined,
+          samplesPerProfile: opts.samplesPerProfile as number,
+          includeCm: opts.includeCm as boolean,
+          cmPerProfile: opts.cmPerProfile as number | undefined,
+          maxProfiles: opts.maxProfiles as number | undefined,
+          language: opts.language as 'zh' | 'en' | 'auto',
+          concurrency: opts.concurrency as number,
+          maxAttempts: opts.maxAttempts as number,
+          validationRatio: opts.validationRatio as number,
+          seed: opts.seed as number,
+          dryRun: opts.dryRun as boolean,
+          requestTimeout: opts.requestTimeout as number,
+          maxRetries: opts.maxRetries as number,
+          maxTokens: opts.maxTokens as number,
+          temperature: opts.temperature as number,
+          costs: {
+            ...d,
+            ...bedrockEstimatePrices(opts, { input: d.bedrockInputUsdPerMTok, output: d.bedrockOutputUsdPerMTok, batchFactor: d.bedrockBatchFactor }),
+            bedrockConcurrency: opts.concurrency as number,
+            gpuUsdPerHour: opts.gpuUsdPerHour as number,
+            sglangTokensPerSecond: opts.sglangTokensPerSecond as number,
+          },
+          strategy: strategyFlagsFrom(opts),
+        },
+        io,
+      ),
+    );
+  });
+
+  program
+    .command('evaluate')
+    .description('score the samples of an existing run with a Bedrock judge model; writes evaluation.jsonl and evaluation_report.json')
+    .requiredOption('--run <dir>', 'run directory of raiden generate (holds samples.jsonl)')
+    .option('--judge-model <id>', 'Bedrock model id or inference profile id of the judge', DEFAULT_BEDROCK_MODEL)
+    .addOption(new Option('--bedrock-region <region>', 'Bedrock region (default: AWS_REGION, then us-east-1)').env('AWS_REGION'))
+    .option('--bedrock-endpoint <url>', 'Bedrock Runtime endpoint URL (a VPC endpoint, or a local test server)')
+    .option('--min-score <s>', 'lowest judge score (1-10) that passes', numberBetween(1, 10), 7)
+    .option('--sample <n>', 'judge a seeded sample of N samples instead of all', integerAtLeast(1))
+    .option('--concurrency <n>', 'ceiling of judge requests in flight', integerAtLeast(1), 16)
+    .option('--seed <n>', 'seed of the sample choice', integerAtLeast(0), 42)
+    .option('--price-file <path>', 'JSON price overrides merged over the built-in price table')
     .action(async (opts: Record<string, unknown>) => {
       setExit(
-        await runGenerate(
+        await runEvaluate(
           {
-            profiles: opts.profiles as string,
-            format: opts.format as never,
-            out: opts.out as string | undefined,
-            endpoint: (opts.endpoint as string[] | undefined) ?? [DEFAULT_SGLANG_ENDPOINT],
-            model: opts.model as string | undefined,
-            apiKey: opts.apiKey as string | undefined,
-            samplesPerProfile: opts.samplesPerProfile as number,
-            includeCm: opts.includeCm as boolean,
-            cmPerProfile: opts.cmPerProfile as number | undefined,
-            maxProfiles: opts.maxProfiles as number | undefined,
-            language: opts.language as 'zh' | 'en' | 'auto',
+            run: opts.run as string,
+            judgeModel: opts.judgeModel as string,
+            bedrockRegion: opts.bedrockRegion as string | undefined,
+            bedrockEndpoint: opts.bedrockEndpoint as string | undefined,
+            minScore: opts.minScore as number,
+            sample: opts.sample as number | undefined,
             concurrency: opts.concurrency as number,
-            maxAttempts: opts.maxAttempts as number,
-            validationRatio: opts.validationRatio as number,
             seed: opts.seed as number,
-            dryRun: opts.dryRun as boolean,
-            requestTimeout: opts.requestTimeout as number,
-            maxRetries: opts.maxRetries as number,
-            maxTokens: opts.maxTokens as number,
-            temperature: opts.temperature as number,
-            costs: {
-              ...d,
-              bedrockInputUsdPerMTok: opts.bedrockInputUsd as number,
-              bedrockOutputUsdPerMTok: opts.bedrockOutputUsd as number,
-              bedrockConcurrency: opts.concurrency as number,
-              gpuUsdPerHour: opts.gpuUsdPerHour as number,
-              sglangTokensPerSecond: opts.sglangTokensPerSecond as number,
-            },
+            priceFile: opts.priceFile as string | undefined,
           },
           io,
         ),

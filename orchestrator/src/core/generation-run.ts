@@ -185,8 +185,11 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
         }
         candidates.push({ content: verdict.content, result });
       }
-      if (fatalError !== undefined) return;
-      if (candidates.length === 0) continue;
+      // A sample already generated is kept even when the backend failed meanwhile: it cost a call.
+      if (candidates.length === 0) {
+        if (fatalError !== undefined) return;
+        continue;
+      }
 
       let keep = 0;
       let decisions: readonly CandidateDecision[] = [];

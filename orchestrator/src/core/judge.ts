@@ -41,7 +41,7 @@ export interface JudgeVerdict {
 
 export type JudgeOutcome = { ok: true; verdict: JudgeVerdict } | { ok: false; error: string; calls: ReviewCall[] };
 
-export function judgeMessages(profile: Profile, kind: SampleKind, content: SampleContent): ChatMessage[] {
+export function judgeMessages(profile: Pick<Profile, 'text'>, kind: SampleKind, content: SampleContent): ChatMessage[] {
   const sample = {
     kind,
     ...(kind === 'CM' ? { conversation_history: content.conversation_history } : {}),
@@ -64,7 +64,7 @@ export function judgeMessages(profile: Profile, kind: SampleKind, content: Sampl
  * returned as an error (the candidate then counts as not judged); BackendUnavailableError propagates so the
  * run stops.
  */
-export async function judgeSample(judge: LlmBackend, profile: Profile, kind: SampleKind, content: SampleContent, purpose = 'judge'): Promise<JudgeOutcome> {
+export async function judgeSample(judge: LlmBackend, profile: Pick<Profile, 'text'>, kind: SampleKind, content: SampleContent, purpose = 'judge'): Promise<JudgeOutcome> {
   const calls: ReviewCall[] = [];
   let error = '';
   // One retry: a judge that answered off-schema once usually answers on the second try.

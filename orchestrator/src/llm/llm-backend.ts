@@ -30,6 +30,8 @@ export interface LlmBackend {
   generate(request: GenerateRequest): Promise<GenerateResult>;
   /** Requests currently waiting for a response (for the progress display). */
   inFlight(): number;
+  /** The models this backend calls, for messages and the report. */
+  models?(): string[];
 }
 
 /** A call that failed at the transport level after every retry; it counts as one failed attempt. */

@@ -1,0 +1,111 @@
+import { bedrockPrice, tokenCostUsd, type Prices, type TokenCounts } from './model-prices.ts';
+import type { EvaluationRecord } from './sample-evaluation.ts';
+import type { RejectRecord, ReviewCall, Sample, TokenUsage } from './sample.ts';
+
+/** Tokens and calls of one `backend:model` over everything a run directory holds. */
+export interface ModelLedgerRow {
+  readonly backend: string;
+  readonly model: string;
+  samples: number;
+  rejects: number;
+  /** Judge, gate and evaluation calls this model answered. */
+  review_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_write_input_tokens: number;
+}
+
+export type UsageLedger = Record<string, ModelLedgerRow>;
+
+function addUsage(row: ModelLedgerRow, usage: TokenUsage): void {
+  row.input_tokens += usage.input_tokens;
+  row.output_tokens += usage.output_tokens;
+  row.cache_read_input_tokens += usage.cache_read_input_tokens ?? 0;
+  row.cache_write_input_tokens += usage.cache_write_input_tokens ?? 0;
+}
+
+/** Sums every model call the run directory records: samples, rejects, and the review calls on both. */
+export async function buildUsageLedger(samples: Iterable<Sample> | AsyncIterable<Sample>, rejects: Iterable<RejectRecord> | AsyncIterable<RejectRecord>, evaluations: readonly EvaluationRecord[] = []): Promise<UsageLedger> {
+  const ledger: UsageLedger = {};
+  const row = (backend: string, model: string) =>
+    (ledger[`${backend}:${model}`] ??= { backend, model, samples: 0, rejects: 0, review_calls: 0, input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_write_input_tokens: 0 });
+  const addCalls = (calls: unknown) => {
+    if (!Array.isArray(calls)) return;
+    for (const call of calls as ReviewCall[]) {
+      const entry = row(call.backend, call.model);
+      entry.review_calls++;
+      addUsage(entry, call.usage);
+    }
+  };
+  for await (const sample of samples) {
+    const entry = row(sample.metadata.backend, sample.metadata.model);
+    entry.samples++;
+    addUsage(entry, sample.metadata.usage);
+    addCalls(sample.metadata.review_calls);
+  }
+  for await (const reject of rejects) {
+    if (reject.model !== '') {
+      const entry = row(reject.backend, reject.model);
+      entry.rejects++;
+      addUsage(entry, reject.usage);
+    }
+    addCalls(reject.review_calls);
+  }
+  for (const record of evaluations) addCalls(record.judge_calls);
+  return ledger;
+}
+
+const usd = (value: number) => Math.round(value * 10_000) / 10_000;
+
+/**
+ * Cost per backend and model: Bedrock from tokens and the price table (cache reads and writes at their own
+ * rates), SGLang as GPU time (this invocation's wall time on one p5en.48xlarge, which bills whether busy
+ * or not).
+ */
+export function costReport(ledger: UsageLedger, prices: Prices, options: { readonly wallSeconds: number; readonly sglangInstances?: number }) {
+  const byModel: Record<string, ModelLedgerRow & { usd: number | null; price: string }> = {};
+  const backends: Record<string, { samples: number; rejects: number; review_calls: number; input_tokens: number; output_tokens: number; usd: number | null }> = {};
+  let total = 0;
+  const instances = options.sglangInstances ?? 1;
+  const gpuHours = (options.wallSeconds / 3600) * instances;
+  for (const [key, row] of Object.entries(ledger)) {
+    let cost: number | null = null;
+    let price = 'GPU time: see sglang below';
+    if (row.backend === 'bedrock') {
+      const found = bedrockPrice(row.model, prices.bedrock);
+      if (found !== undefined) {
+        cost = tokenCostUsd(row as TokenCounts, found);
+        price = `$${found.inputUsdPerMTok}/$${found.outputUsdPerMTok} per M input/output tokens${found.cacheReadUsdPerMTok !== undefined ? `, cache read $${usd(found.cacheReadUsdPerMTok)}` : ''}`;
+      } else {
+        price = 'not in the price table: add it with --price-file';
+      }
+    }
+    byModel[key] = { ...row, usd: cost === null ? null : usd(cost), price };
+    const backend = (backends[row.backend] ??= { samples: 0, rejects: 0, review_calls: 0, input_tokens: 0, output_tokens: 0, usd: 0 });
+    backend.samples += row.samples;
+    backend.rejects += row.rejects;
+    backend.review_calls += row.review_calls;
+    backend.input_tokens += row.input_tokens + row.cache_read_input_tokens + row.cache_write_input_tokens;
+    backend.output_tokens += row.output_tokens;
+    if (row.backend === 'bedrock') {
+      backend.usd = cost === null || backend.usd === null ? null : usd(backend.usd + cost);
+      total += cost ?? 0;
+    }
+  }
+  const sglangUsed = backends.sglang !== undefined;
+  const sglangUsd = sglangUsed ? gpuHours * prices.gpuUsdPerHour : 0;
+  if (backends.sglang !== undefined) backends.sglang.usd = usd(sglangUsd);
+  total += sglangUsd;
+  return {
+    prices_as_of: prices.asOf,
+    by_model: byModel,
+    by_backend: backends,
+    sglang: sglangUsed
+      ? { gpu_hours: usd(gpuHours), usd_per_hour: prices.gpuUsdPerHour, usd: usd(sglangUsd), basis: `wall time of this invocation on ${instances} p5en.48xlarge (billed while up, busy or not)` }
+      : null,
+    total_usd: usd(total),
+  };
+}
+
+export type CostReport = ReturnType<typeof costReport>;
