@@ -66,7 +66,7 @@ describe('Bedrock backend with a mocked Converse', () => {
     const b = backend({ initialConcurrency: 8, maxConcurrency: 16 });
     const results = await Promise.all(Array.from({ length: 8 }, () => b.generate(request)));
     expect(results.map((r) => r.requests)).toEqual(Array(8).fill(2));
-    // Eight simultaneous throttles are one congestion signal: one halving, not eight.
+    // Eight simultaneous throttles are one congestion signal: one cut, not eight.
     expect(b.limiterStats()).toMatchObject({ throttles: 8, cuts: 1 });
     expect(b.limiterStats().limit).toBeLessThan(8);
   });
@@ -75,8 +75,8 @@ describe('Bedrock backend with a mocked Converse', () => {
     bedrock.on(ConverseCommand).rejectsOnce(throttle()).rejectsOnce(throttle()).rejectsOnce(throttle()).resolves(toolResponse(sample));
     const b = backend({ initialConcurrency: 8, maxConcurrency: 16 });
     expect((await b.generate(request)).requests).toBe(4);
-    // 8 -> 4 -> 2 -> 1, then the success adds 1/limit = 1.
-    expect(b.limiterStats()).toMatchObject({ throttles: 3, cuts: 3, limit: 2 });
+    // 8 -> 6.4 -> 5.1 -> 4.1 (x0.8 each), then the success adds 1/limit.
+    expect(b.limiterStats()).toMatchObject({ throttles: 3, cuts: 3, limit: 4 });
   });
 
   it('gives up on a slot after the retries with a TransportError that counts the requests', async () => {

@@ -22,7 +22,10 @@ export interface BedrockBackendOptions {
   readonly retry?: RetryPolicy;
   readonly requestTimeoutMs?: number;
   readonly breaker?: CircuitBreakerOptions;
-  /** HTTP attempts the AWS SDK itself makes per request (its standard retry mode); 1 leaves all retrying to this backend. */
+  /**
+   * HTTP attempts the AWS SDK itself makes per request. Default 1: retries belong to this backend, so the
+   * limiter sees every throttle at once (SDK retries hid them and held 67% of a throttle limit, not 76-81%).
+   */
   readonly sdkMaxAttempts?: number;
   /** Send cachePoints; defaults to what the price table says about the model. */
   readonly promptCaching?: boolean;
@@ -93,7 +96,7 @@ export class BedrockBackend implements LlmBackend {
     const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
     this.client =
       options.client ??
-      new BedrockRuntimeClient({ region, maxAttempts: options.sdkMaxAttempts ?? 2, ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}) });
+      new BedrockRuntimeClient({ region, maxAttempts: options.sdkMaxAttempts ?? 1, ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}) });
     const max = options.maxConcurrency ?? DEFAULT_BEDROCK_MAX_CONCURRENCY;
     this.limiter = new AdaptiveLimiter({ initial: Math.min(options.initialConcurrency ?? 4, max), max });
     this.breaker = new CircuitBreaker(`Bedrock ${options.modelId}`, options.breaker ?? DEFAULT_CIRCUIT_BREAKER);
