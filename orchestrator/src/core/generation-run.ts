@@ -104,7 +104,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
 
   const record = async (
     slot: Slot,
-    backend: LlmBackend,
+    backend: string,
     attempt: number,
     reason: string,
     detail: string,
@@ -121,7 +121,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
       reason,
       detail,
       raw_output: raw.length > RAW_OUTPUT_LIMIT ? `${raw.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${raw.length - RAW_OUTPUT_LIMIT} chars]` : raw,
-      backend: backend.name,
+      backend,
       model,
       usage: storedUsage(usage),
       rejected_at: now().toISOString(),
@@ -166,7 +166,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
           live.requests += error.requests;
           live.transportFailures += error.requests;
           lastReason = 'transport_error';
-          await record(slot, backend, attempt, lastReason, error.message, '', '', { inputTokens: 0, outputTokens: 0 });
+          await record(slot, backend.name, attempt, lastReason, error.message, '', '', { inputTokens: 0, outputTokens: 0 });
           continue;
         }
         const result = call.value;
@@ -180,7 +180,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
           : ({ ok: false, reason: 'invalid_json', detail: parsed.error } as const);
         if (!verdict.ok) {
           lastReason = verdict.reason;
-          await record(slot, backend, attempt, verdict.reason, verdict.detail, result.text, result.model, result.usage);
+          await record(slot, result.backend ?? backend.name, attempt, verdict.reason, verdict.detail, result.text, result.model, result.usage);
           continue;
         }
         candidates.push({ content: verdict.content, result });
@@ -208,7 +208,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
           const decision = decisions[index];
           if (index === outcome.keep || decision === undefined) continue;
           lastReason = decision.reason ?? 'not_kept';
-          await record(slot, backend, attempt, lastReason, decision.detail ?? '', candidate.result.text, candidate.result.model, candidate.result.usage, decision);
+          await record(slot, candidate.result.backend ?? backend.name, attempt, lastReason, decision.detail ?? '', candidate.result.text, candidate.result.model, candidate.result.usage, decision);
         }
         if (outcome.keep === undefined) continue;
         keep = outcome.keep;
@@ -218,7 +218,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
       // A review awaits other models, so a concurrent slot of this profile may have taken the question meanwhile.
       if (accepted.has(fingerprint)) {
         lastReason = 'duplicate_question';
-        await record(slot, backend, attempt, lastReason, `question duplicates one accepted meanwhile: ${JSON.stringify(chosen.content.question)}`, chosen.result.text, chosen.result.model, chosen.result.usage);
+        await record(slot, chosen.result.backend ?? backend.name, attempt, lastReason, `question duplicates one accepted meanwhile: ${JSON.stringify(chosen.content.question)}`, chosen.result.text, chosen.result.model, chosen.result.usage);
         continue;
       }
       // Claim the question before the write, so a concurrent slot of this profile sees it as taken.
@@ -230,7 +230,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
         ...(decision !== undefined && decision.calls.length > 0 ? { review_calls: decision.calls } : {}),
       };
       await options.store.appendSample(
-        toSample(slot, profile, chosen.content, { ...chosen.result, attempt, strategy: options.strategy, backend: backend.name, at: now() }, extra),
+        toSample(slot, profile, chosen.content, { ...chosen.result, attempt, strategy: options.strategy, backend: chosen.result.backend ?? backend.name, at: now() }, extra),
       );
       live.accepted++;
       newSamples++;

@@ -72,10 +72,10 @@ export function costReport(ledger: UsageLedger, prices: Prices, options: { reado
   for (const [key, row] of Object.entries(ledger)) {
     let cost: number | null = null;
     let price = 'GPU time: see sglang below';
-    if (row.backend === 'bedrock') {
+    if (row.backend === 'bedrock' || row.backend === 'bedrock-batch') {
       const found = bedrockPrice(row.model, prices.bedrock);
       if (found !== undefined) {
-        cost = tokenCostUsd(row as TokenCounts, found);
+        cost = tokenCostUsd(row as TokenCounts, found, { batch: row.backend === 'bedrock-batch' });
         price = `$${found.inputUsdPerMTok}/$${found.outputUsdPerMTok} per M input/output tokens${found.cacheReadUsdPerMTok !== undefined ? `, cache read $${usd(found.cacheReadUsdPerMTok)}` : ''}`;
       } else {
         price = 'not in the price table: add it with --price-file';
@@ -88,7 +88,7 @@ export function costReport(ledger: UsageLedger, prices: Prices, options: { reado
     backend.review_calls += row.review_calls;
     backend.input_tokens += row.input_tokens + row.cache_read_input_tokens + row.cache_write_input_tokens;
     backend.output_tokens += row.output_tokens;
-    if (row.backend === 'bedrock') {
+    if (row.backend !== 'sglang') {
       backend.usd = cost === null || backend.usd === null ? null : usd(backend.usd + cost);
       total += cost ?? 0;
     }

@@ -14,6 +14,8 @@ export interface GenerateResult {
   readonly usage: TokenUsage;
   /** HTTP requests this call made, including transport retries. */
   readonly requests: number;
+  /** Who answered, when it differs from the backend called (a batch result served by a wrapper). */
+  readonly backend?: string;
 }
 
 export interface TokenUsage {

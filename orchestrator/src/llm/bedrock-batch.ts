@@ -1,0 +1,177 @@
+import { CreateModelInvocationJobCommand, GetModelInvocationJobCommand, type BedrockClient, type ModelInvocationJobStatus } from '@aws-sdk/client-bedrock';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
+import { createHash } from 'node:crypto';
+import { converseBody, readConverseOutput } from './bedrock-converse.ts';
+import type { GenerateRequest, GenerateResult, LlmBackend } from './llm-backend.ts';
+import { sleep } from './retry-policy.ts';
+
+/** Bedrock batch inference refuses a job with fewer records than this. */
+export const MIN_BATCH_RECORDS = 100;
+/** Default records-per-job quota; larger sets are split into several jobs of equal size. */
+export const MAX_BATCH_RECORDS = 50_000;
+
+export interface BatchJobOptions {
+  readonly bedrock: BedrockClient;
+  readonly s3: S3Client;
+  readonly modelId: string;
+  /** A service role Bedrock assumes to read the input and write the output (s3:GetObject, s3:PutObject, s3:ListBucket). */
+  readonly roleArn: string;
+  /** `s3://bucket/prefix`: input goes under `<prefix>/input/`, Bedrock writes under `<prefix>/output/`. */
+  readonly s3Uri: string;
+  readonly jobName: string;
+  readonly promptCaching?: boolean;
+  readonly pollIntervalMs?: number;
+  /** Bedrock's own limit for the job, after which it expires with what it has done (24 to 168 hours). */
+  readonly timeoutHours?: number;
+  readonly maxRecordsPerJob?: number;
+  readonly onStatus?: (jobArn: string, status: string) => void;
+}
+
+export type BatchRecordResult = { readonly ok: true; readonly result: GenerateResult } | { readonly ok: false; readonly error: string };
+
+export interface BatchOutcome {
+  readonly jobs: readonly { readonly jobArn: string; readonly status: ModelInvocationJobStatus | string; readonly records: number }[];
+  /** By the caller's request key; records with no output line (expired, stopped) are absent. */
+  readonly results: ReadonlyMap<string, BatchRecordResult>;
+  /** Keys no output line answered: run them on demand. */
+  readonly missing: readonly string[];
+}
+
+const TERMINAL = new Set(['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
+
+function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/u.exec(uri);
+  if (match === null) throw new Error(`${uri} is not an S3 URI: use s3://bucket/prefix`);
+  return { bucket: match[1] ?? '', prefix: (match[2] ?? '').replace(/\/+$/u, '') };
+}
+
+const join = (...parts: string[]) => parts.filter((part) => part !== '').join('/');
+
+/** Bedrock record ids are alphanumeric; slot ids hold slashes and CJK, so each record gets a positional id. */
+export function batchRecordId(job: number, index: number): string {
+  return `R${String(job).padStart(3, '0')}${String(index).padStart(8, '0')}`;
+}
+
+/** Splits n records into jobs of equal size within [MIN, max], so the last job is never too small. */
+export function splitIntoJobs<T>(items: readonly T[], max = MAX_BATCH_RECORDS): T[][] {
+  if (items.length < MIN_BATCH_RECORDS) throw new Error(`batch inference needs at least ${MIN_BATCH_RECORDS} records per job, got ${items.length}: run them on demand`);
+  const jobs = Math.ceil(items.length / max);
+  const size = Math.ceil(items.length / jobs);
+  return Array.from({ length: jobs }, (_, job) => items.slice(job * size, (job + 1) * size));
+}
+
+interface OutputLine {
+  recordId?: string;
+  modelOutput?: Pick<ConverseCommandOutput, 'output' | 'usage' | 'stopReason'>;
+  error?: { errorCode?: number | string; errorMessage?: string };
+}
+
+/**
+ * Runs requests through Bedrock batch inference (Converse format): writes the JSONL input to S3, creates
+ * the job(s), waits, and matches every output line to its request by recordId. Completed,
+ * PartiallyCompleted (some records carry an error), Expired and Stopped (some records have no line) all
+ * return what exists; only Failed throws.
+ */
+export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest>, options: BatchJobOptions): Promise<BatchOutcome> {
+  const { bucket, prefix } = parseS3Uri(options.s3Uri);
+  const chunks = splitIntoJobs([...requests.entries()], options.maxRecordsPerJob);
+  const jobs: { jobArn: string; status: string; records: number }[] = [];
+  const results = new Map<string, BatchRecordResult>();
+  await Promise.all(
+    chunks.map(async (chunk, job) => {
+      const keyOf = new Map<string, string>();
+      const lines = chunk.map(([key, request], index) => {
+        const recordId = batchRecordId(job, index);
+        keyOf.set(recordId, key);
+        return JSON.stringify({ recordId, modelInput: converseBody(request, options.promptCaching ?? false) });
+      });
+      const jobName = `${options.jobName}-${job}`.slice(0, 63);
+      const inputKey = join(prefix, 'input', `${jobName}.jsonl`);
+      await options.s3.send(new PutObjectCommand({ Bucket: bucket, Key: inputKey, Body: `${lines.join('\n')}\n`, ContentType: 'application/jsonl' }));
+      const created = await options.bedrock.send(
+        new CreateModelInvocationJobCommand({
+          jobName,
+          roleArn: options.roleArn,
+          modelId: options.modelId,
+          modelInvocationType: 'Converse',
+          clientRequestToken: createHash('sha256').update(`${jobName}\n${lines.length}\n${lines[0] ?? ''}`).digest('hex').slice(0, 32),
+          inputDataConfig: { s3InputDataConfig: { s3Uri: `s3://${bucket}/${inputKey}`, s3InputFormat: 'JSONL' } },
+          outputDataConfig: { s3OutputDataConfig: { s3Uri: `s3://${bucket}/${join(prefix, 'output')}/` } },
+          timeoutDurationInHours: options.timeoutHours ?? 24,
+        }),
+      );
+      const jobArn = created.jobArn ?? '';
+      let status = 'Submitted';
+      let state;
+      for (;;) {
+        state = await options.bedrock.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
+        if (state.status !== status) options.onStatus?.(jobArn, state.status ?? 'unknown');
+        status = state.status ?? status;
+        if (TERMINAL.has(status)) break;
+        await sleep(options.pollIntervalMs ?? 60_000);
+      }
+      jobs.push({ jobArn, status, records: chunk.length });
+      if (status === 'Failed') throw new Error(`Bedrock batch job ${jobArn} failed: ${state.message ?? 'no message'}`);
+      // Bedrock writes <output prefix>/<job id>/<input file name>.out, plus manifest.json.out.
+      const jobId = jobArn.split('/').pop() ?? '';
+      const listed = await options.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: join(prefix, 'output', jobId) + '/' }));
+      for (const object of listed.Contents ?? []) {
+        if (object.Key === undefined || !object.Key.endsWith('.jsonl.out')) continue;
+        const body = await (await options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body?.transformToString('utf8');
+        for (const text of (body ?? '').split('\n')) {
+          if (text.trim() === '') continue;
+          const line = JSON.parse(text) as OutputLine;
+          const key = line.recordId === undefined ? undefined : keyOf.get(line.recordId);
+          if (key === undefined) continue;
+          if (line.modelOutput !== undefined) {
+            const answer = readConverseOutput(line.modelOutput);
+            results.set(key, { ok: true, result: { text: answer.text, model: options.modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND } });
+          } else {
+            results.set(key, { ok: false, error: `batch record error ${line.error?.errorCode ?? ''}: ${line.error?.errorMessage ?? 'no message'}` });
+          }
+        }
+      }
+    }),
+  );
+  return { jobs, results, missing: [...requests.keys()].filter((key) => !results.has(key)) };
+}
+
+/** The key a request is matched by: the same slot prompt always gives the same key. */
+export function requestKey(request: GenerateRequest): string {
+  return createHash('sha256').update(JSON.stringify([request.schema.name, request.messages])).digest('hex');
+}
+
+/** The backend name batch answers carry, so the report prices them at the batch discount. */
+export const BATCH_BACKEND = 'bedrock-batch';
+
+/**
+ * Answers each request once from batch results, then on demand: runGeneration verifies batch outputs
+ * like any other, and a slot whose batch answer was rejected (or missing) is retried on the live backend.
+ */
+export class BatchPrefetchBackend implements LlmBackend {
+  readonly name: string;
+
+  constructor(
+    private readonly prefetched: Map<string, GenerateResult>,
+    private readonly live: LlmBackend,
+  ) {
+    this.name = live.name;
+  }
+
+  models(): string[] {
+    return this.live.models?.() ?? [];
+  }
+
+  inFlight(): number {
+    return this.live.inFlight();
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    const key = requestKey(request);
+    const ready = this.prefetched.get(key);
+    if (ready === undefined) return this.live.generate(request);
+    this.prefetched.delete(key);
+    return ready;
+  }
+}
