@@ -1,0 +1,143 @@
+/**
+ * How the AWS workflow cuts a run into GenerateBatch invocations. Pure: the Plan Lambda and the tests call
+ * it; nothing here knows about S3 or Lambda beyond the time budget it plans for.
+ */
+import { EXPECTED_OUTPUT_TOKENS } from './cost-estimate.ts';
+import type { Slot } from './plan.ts';
+import type { Profile } from './profile.ts';
+import { buildMessages } from './prompts.ts';
+import type { SampleKind } from './sample.ts';
+import { estimateTokens } from './text-normalize.ts';
+
+export type BatchBackend = 'sglang' | 'bedrock';
+
+/** Model calls one GenerateBatch keeps in flight. */
+export const BATCH_REQUESTS_IN_FLIGHT = 16;
+
+/**
+ * Seconds of work one batch is planned for: a third of Lambda's 15-minute limit, so a slow server or a
+ * run of retries still ends in time. A batch that nears the limit anyway stops taking slots and is retried,
+ * resuming from the samples it already wrote.
+ */
+export const BATCH_TIME_BUDGET_SECONDS = 300;
+
+/** Output tokens per second of one request on a busy server (SGLang under load, or Bedrock streaming). */
+const DECODE_TOKENS_PER_SECOND = 30;
+/** Model calls per slot on average: rejected attempts are retried. */
+const CALLS_PER_SLOT = 1.5;
+/** Never more than this many slots in one batch, however fast the estimate says they are. */
+export const MAX_SLOTS_PER_BATCH = 256;
+
+export interface Batch {
+  /** `b00000`, `b00001`, ...: stable for the same plan, so a rerun of a run finds its batches' samples. */
+  readonly id: string;
+  readonly backend: BatchBackend;
+  readonly profileIds: readonly string[];
+  readonly slots: readonly Slot[];
+}
+
+/** One line of the batch manifest the Distributed Map reads. Small: the batch's work lives in S3. */
+export interface ManifestItem {
+  readonly batchId: string;
+  /** S3 key of the batch file (profiles and slots). */
+  readonly key: string;
+  readonly backend: BatchBackend;
+  readonly slots: number;
+  readonly profiles: number;
+}
+
+export interface BatchPlanOptions {
+  /** The backend that writes a profile's samples (tiered: validation profiles on Bedrock). */
+  readonly backendOf: (profileId: string) => BatchBackend;
+  /** Fixed slots per batch instead of the time-budget sizing. */
+  readonly maxSlots?: number | undefined;
+}
+
+/** Estimated seconds of model time one slot takes, spread over a batch's requests in flight. */
+export function slotSeconds(kind: SampleKind): number {
+  return (EXPECTED_OUTPUT_TOKENS[kind] / DECODE_TOKENS_PER_SECOND) * CALLS_PER_SLOT;
+}
+
+/**
+ * Groups slots into batches. All slots of one profile go into the same batch (they share the cached
+ * prompt prefix and the duplicate-question check), unless a single profile alone exceeds a batch; batches
+ * never mix backends. `slots` must be profile-grouped, as planSlots returns them.
+ */
+export function planBatches(slots: readonly Slot[], options: BatchPlanOptions): Batch[] {
+  const budget = BATCH_TIME_BUDGET_SECONDS * BATCH_REQUESTS_IN_FLIGHT;
+  const maxSlots = options.maxSlots ?? MAX_SLOTS_PER_BATCH;
+  const batches: Batch[] = [];
+  const open = new Map<BatchBackend, { profileIds: string[]; slots: Slot[]; seconds: number }>();
+  const close = (backend: BatchBackend) => {
+    const batch = open.get(backend);
+    if (batch === undefined || batch.slots.length === 0) return;
+    batches.push({ id: batchId(batches.length), backend, profileIds: batch.profileIds, slots: batch.slots });
+    open.delete(backend);
+  };
+  for (const group of profileGroups(slots)) {
+    const backend = options.backendOf(group[0]?.profileId ?? '');
+    const seconds = group.reduce((sum, slot) => sum + slotSeconds(slot.kind), 0);
+    const current = open.get(backend);
+    if (current !== undefined && (current.slots.length + group.length > maxSlots || current.seconds + seconds > budget)) close(backend);
+    // A profile too large for one batch gets batches of its own, cut in plan order.
+    let rest = group;
+    while (rest.length > 0) {
+      const batch = open.get(backend) ?? { profileIds: [], slots: [], seconds: 0 };
+      open.set(backend, batch);
+      let taken = 0;
+      while (taken < rest.length && batch.slots.length < maxSlots) {
+        const slot = rest[taken] as Slot;
+        if (batch.slots.length > 0 && batch.seconds + slotSeconds(slot.kind) > budget) break;
+        batch.slots.push(slot);
+        batch.seconds += slotSeconds(slot.kind);
+        taken++;
+      }
+      if (!batch.profileIds.includes(group[0]?.profileId ?? '')) batch.profileIds.push(group[0]?.profileId ?? '');
+      rest = rest.slice(taken);
+      if (rest.length > 0) close(backend);
+    }
+  }
+  close('sglang');
+  close('bedrock');
+  return batches;
+}
+
+function batchId(index: number): string {
+  return `b${String(index).padStart(5, '0')}`;
+}
+
+function profileGroups(slots: readonly Slot[]): Slot[][] {
+  const groups: Slot[][] = [];
+  for (const slot of slots) {
+    const last = groups[groups.length - 1];
+    if (last !== undefined && last[0]?.profileId === slot.profileId) last.push(slot);
+    else groups.push([slot]);
+  }
+  return groups;
+}
+
+/** Requests each backend can serve at once: the SGLang fleet's, and Bedrock's quota share for this run. */
+export interface BackendCapacity {
+  readonly sglangRequests: number;
+  readonly bedrockRequests: number;
+}
+
+/**
+ * The Distributed Map's MaxConcurrency: as many batches at once as the backends can serve, each batch
+ * keeping BATCH_REQUESTS_IN_FLIGHT requests in flight. More would only queue requests inside the servers.
+ */
+export function mapConcurrency(batches: readonly Batch[], capacity: BackendCapacity): number {
+  const uses = (backend: BatchBackend) => batches.some((batch) => batch.backend === backend);
+  const share = (requests: number) => Math.max(1, Math.ceil(requests / BATCH_REQUESTS_IN_FLIGHT));
+  const total = (uses('sglang') ? share(capacity.sglangRequests) : 0) + (uses('bedrock') ? share(capacity.bedrockRequests) : 0);
+  return Math.max(1, Math.min(total, batches.length));
+}
+
+export function manifestLines(items: readonly ManifestItem[]): string[] {
+  return items.map((item) => JSON.stringify(item));
+}
+
+/** Prompt tokens of a slot, counted the way the dry-run estimate counts them. */
+export function slotPromptTokens(profile: Profile, slot: Slot): number {
+  return buildMessages(profile, slot).reduce((sum, message) => sum + estimateTokens(message.content), 0);
+}

@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { RejectRecord, Sample } from '../core/sample.ts';
+import { firstById } from './jsonl.ts';
+import type { RunStore } from './run-store.ts';
+
+export interface S3RunStoreOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Key prefix of the run, ending in `/`, e.g. `runs/<run id>/`. */
+  readonly prefix: string;
+  /**
+   * Where this writer's samples and rejects go: a batch id in the workflow. Reads with a partition see
+   * only that partition (a batch resuming itself); reads without one see the whole run (Finalize).
+   * @default 'main'
+   */
+  readonly partition?: string;
+  /** Objects fetched at once while streaming samples or rejects. */
+  readonly readConcurrency?: number;
+}
+
+/** S3 wants parts of at least 5 MiB (but the last); larger parts mean fewer requests for big files. */
+const PART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A run under an S3 prefix. S3 has no append, so every accepted sample is its own object, keyed by its
+ * id: writing it again (a retried batch) replaces the same object instead of adding a duplicate, and a
+ * batch that resumes lists its partition to learn which slots are done. Finalize streams the objects back
+ * in key order into the run's JSONL and JSON files.
+ */
+export class S3RunStore implements RunStore {
+  readonly location: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly partition: string | undefined;
+  private readonly readConcurrency: number;
+
+  constructor(options: S3RunStoreOptions) {
+    if (!options.prefix.endsWith('/')) throw new Error(`S3RunStore prefix ${JSON.stringify(options.prefix)} must end with "/"`);
+    this.client = options.client;
+    this.bucket = options.bucket;
+    this.prefix = options.prefix;
+    this.partition = options.partition;
+    this.readConcurrency = options.readConcurrency ?? 32;
+    this.location = `s3://${options.bucket}/${options.prefix}`;
+  }
+
+  async prepareAppends(): Promise<void> {}
+
+  readSamples(): AsyncIterable<Sample> {
+    return firstById(this.readObjects<Sample>(this.partitionPrefix('samples')));
+  }
+
+  async appendSample(sample: Sample): Promise<void> {
+    await this.put(`${this.partitionPrefix('samples')}${objectKeyOf(sample.id)}.json`, JSON.stringify(sample));
+  }
+
+  readRejects(): AsyncIterable<RejectRecord> {
+    return this.readObjects<RejectRecord>(this.partitionPrefix('rejects'));
+  }
+
+  async appendReject(reject: RejectRecord): Promise<void> {
+    // A slot may be rejected again at the same attempt by a retried batch: every record gets its own key.
+    const key = `${this.partitionPrefix('rejects')}${objectKeyOf(reject.slot_id)}/${reject.attempt}-${Date.now()}-${randomUUID().slice(0, 8)}.json`;
+    await this.put(key, JSON.stringify(reject));
+  }
+
+  async readJson<T>(name: string): Promise<T | undefined> {
+    return this.getJson<T>(`${this.prefix}${name}`);
+  }
+
+  /** One PUT: S3 replaces an object atomically, so readers see the old or the new document. */
+  async writeJson(name: string, value: unknown): Promise<void> {
+    await this.put(`${this.prefix}${name}`, `${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Streams lines into one object: a single PUT when small, a multipart upload otherwise (any size, flat memory). */
+  async writeLines(name: string, lines: Iterable<string> | AsyncIterable<string>): Promise<void> {
+    const key = `${this.prefix}${name}`;
+    let chunks: Buffer[] = [];
+    let buffered = 0;
+    let uploadId: string | undefined;
+    const parts: CompletedPart[] = [];
+    const flush = async () => {
+      uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType(name) }))).UploadId;
+      const PartNumber = parts.length + 1;
+      const { ETag } = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber, Body: Buffer.concat(chunks) }));
+      parts.push({ PartNumber, ETag });
+      chunks = [];
+      buffered = 0;
+    };
+    try {
+      for await (const line of lines) {
+        const bytes = Buffer.from(`${line}\n`, 'utf8');
+        chunks.push(bytes);
+        buffered += bytes.length;
+        if (buffered >= PART_BYTES) await flush();
+      }
+      if (uploadId === undefined) {
+        await this.put(key, Buffer.concat(chunks));
+        return;
+      }
+      if (buffered > 0) await flush();
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    } catch (error) {
+      // An abandoned upload keeps billing for its parts; the buckets' lifecycle rule is only the backstop.
+      if (uploadId !== undefined) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Every JSON object under `<prefix><subPrefix>`, in key order (e.g. the per-batch results). */
+  listJson<T>(subPrefix: string): AsyncIterable<T> {
+    return this.readObjects<T>(`${this.prefix}${subPrefix}`);
+  }
+
+  /** Objects under `<prefix><subPrefix>`, counted without reading them. */
+  async countObjects(subPrefix: string): Promise<number> {
+    let count = 0;
+    for await (const _key of this.listKeys(`${this.prefix}${subPrefix}`)) count++;
+    return count;
+  }
+
+  private partitionPrefix(kind: 'samples' | 'rejects'): string {
+    return `${this.prefix}parts/${kind}/${this.partition === undefined ? '' : `${this.partition}/`}`;
+  }
+
+  private async put(key: string, body: string | Buffer): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType(key) }));
+  }
+
+  private async getJson<T>(key: string): Promise<T | undefined> {
+    let text: string;
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      text = (await object.Body?.transformToString('utf8')) ?? '';
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // Never written by this store (a PUT is all or nothing): skip it like a corrupt JSONL line.
+      return undefined;
+    }
+  }
+
+  private async *listKeys(prefix: string): AsyncGenerator<string> {
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken }));
+      for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken !== undefined);
+  }
+
+  /** Fetches up to readConcurrency objects ahead while yielding them in key order. */
+  private async *readObjects<T>(prefix: string): AsyncGenerator<T> {
+    const ahead: Promise<T | undefined>[] = [];
+    for await (const key of this.listKeys(prefix)) {
+      const fetch = this.getJson<T>(key);
+      // Awaited in order below; marking it handled keeps an early failure from crashing the process first.
+      fetch.catch(() => undefined);
+      ahead.push(fetch);
+      if (ahead.length >= this.readConcurrency) {
+        const value = await ahead.shift();
+        if (value !== undefined) yield value;
+      }
+    }
+    for (const fetch of ahead) {
+      const value = await fetch;
+      if (value !== undefined) yield value;
+    }
+  }
+}
+
+/** Sample and slot ids (`<profile>/<kind>/<index>`) as key segments, each URI-encoded. */
+export function objectKeyOf(id: string): string {
+  return id.split('/').map(encodeURIComponent).join('/');
+}
+
+function contentType(name: string): string {
+  return name.endsWith('.jsonl') ? 'application/x-ndjson' : name.endsWith('.json') ? 'application/json' : 'text/plain';
+}
+
+/** Splits `s3://bucket/key` into its parts; undefined when it is not an S3 URL. */
+export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/u.exec(url);
+  return match ? { bucket: match[1] as string, key: match[2] as string } : undefined;
+}
