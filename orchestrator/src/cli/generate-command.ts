@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { estimateRun, type CostAssumptions, type RunEstimate } from '../core/cost-estimate.ts';
+import { baseModelId, DEFAULT_BEDROCK_MODEL, PRICES_AS_OF } from '../core/model-prices.ts';
 import { finalizeRun } from '../core/finalize-run.ts';
 import { newCounters, type ExistingSample } from '../core/generation-run.ts';
 import { planSlots, type LanguageChoice, type PlanSettings, type Slot } from '../core/plan.ts';
@@ -256,15 +257,20 @@ async function dryRun({ flags, io, loaded, slots, profiles, profileIds, store }:
       '',
       textTable([
         ['backend', 'time', 'cost', 'assumptions'],
-        ['Bedrock (Claude Sonnet)', formatDuration(estimate.bedrock.hours * 3600), formatUsd(estimate.bedrock.usd), `$${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`],
+        [bedrockLabel(flags.strategy?.bedrockModel), formatDuration(estimate.bedrock.hours * 3600), formatUsd(estimate.bedrock.usd), `$${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`],
+        ['Bedrock batch inference', 'hours, up to 24 h', formatUsd(estimate.bedrock.batch_usd), `${Math.round((1 - c.bedrockBatchFactor) * 100)}% off on-demand; jobs of at least 100 records; prices as of ${PRICES_AS_OF}`],
         ['SGLang on 1 p5en.48xlarge', formatDuration(estimate.sglang.hours * 3600), formatUsd(estimate.sglang.usd), `$${c.gpuUsdPerHour}/h; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s for the instance; excludes ~10-20 min of boot and weight loading`],
       ]),
       '',
-      'Override the assumptions with --bedrock-input-usd, --bedrock-output-usd, --gpu-usd-per-hour and --sglang-tokens-per-second.',
+      'Override the assumptions with --bedrock-input-usd, --bedrock-output-usd, --gpu-usd-per-hour and --sglang-tokens-per-second (Bedrock prices default to the price table entry for --bedrock-model).',
       '',
     ].join('\n'),
   );
   return EXIT.ok;
+}
+
+function bedrockLabel(model = DEFAULT_BEDROCK_MODEL): string {
+  return model === DEFAULT_BEDROCK_MODEL ? 'Bedrock (Claude Sonnet)' : `Bedrock (${baseModelId(model)})`;
 }
 
 function summaryTable(report: ReturnType<typeof buildReport>): string {
