@@ -1,21 +1,13 @@
 import { BedrockRuntimeClient, ConverseCommand, ThrottlingException, ValidationException, InternalServerException, AccessDeniedException } from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
 import { BedrockBackend, classifyBedrockError } from '../../orchestrator/src/llm/bedrock-backend.ts';
 import { BackendUnavailableError, TransportError } from '../../orchestrator/src/llm/llm-backend.ts';
 import { TEST_CREDENTIALS } from '../support/bedrock-test-server.ts';
+import { SBK_REQUEST } from '../support/generate-request.ts';
 
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
-const request = {
-  messages: [
-    { role: 'system' as const, content: 'instructions' },
-    { role: 'user' as const, content: '<character_profile>\nname: Ann\nbio: a baker in Tallinn\n</character_profile>\n\nTask: write SBK sample number 1 for Ann.\nFocus: the profile field "bio"; prefer a "what" question.' },
-  ],
-  schema: responseSchema('SBK'),
-  maxTokens: 512,
-  temperature: 0.7,
-};
+const request = SBK_REQUEST;
 const fastRetry = { maxRetries: 3, baseDelayMs: 1, maxDelayMs: 5 };
 const sample = { question: 'Where do you bake?', reasoning: 'I am asked where.', answer: 'In Tallinn, of course.', keywords: ['Tallinn'], question_type: 'where', difficulty: 'easy' };
 const toolResponse = (input: unknown, usage = { inputTokens: 100, outputTokens: 40, totalTokens: 140 }) => ({

@@ -1,19 +1,11 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { afterEach, describe, expect, it } from 'vitest';
-import { responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
 import { BedrockBackend } from '../../orchestrator/src/llm/bedrock-backend.ts';
 import { startBedrockTestServer, TEST_CREDENTIALS, type BedrockTestServer } from '../support/bedrock-test-server.ts';
+import { SBK_REQUEST } from '../support/generate-request.ts';
 
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
-const request = {
-  messages: [
-    { role: 'system' as const, content: 'instructions' },
-    { role: 'user' as const, content: '<character_profile>\nname: Ann\nbio: a baker in Tallinn\n</character_profile>\n\nTask: write SBK sample number 1 for Ann.\nFocus: the profile field "bio"; prefer a "what" question.' },
-  ],
-  schema: responseSchema('SBK'),
-  maxTokens: 512,
-  temperature: 0.7,
-};
+const request = SBK_REQUEST;
 const fastRetry = { maxRetries: 3, baseDelayMs: 1, maxDelayMs: 5 };
 
 describe('Bedrock backend against a Bedrock-compatible HTTP/2 server (real SDK parsing and retries)', () => {

@@ -2,18 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BackendUnavailableError, TransportError } from '../../orchestrator/src/llm/llm-backend.ts';
 import { backoffDelayMs, parseRetryAfterMs } from '../../orchestrator/src/llm/retry-policy.ts';
 import { normalizeEndpoint, SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
-import { responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
 import { faultSequence, startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
+import { SBK_REQUEST } from '../support/generate-request.ts';
 
-const request = {
-  messages: [
-    { role: 'system' as const, content: 'instructions' },
-    { role: 'user' as const, content: '<character_profile>\nname: Ann\nbio: a baker in Tallinn\n</character_profile>\n\nTask: write SBK sample number 1 for Ann.\nFocus: the profile field "bio"; prefer a "what" question.' },
-  ],
-  schema: responseSchema('SBK'),
-  maxTokens: 512,
-  temperature: 0.7,
-};
+const request = SBK_REQUEST;
 const fastRetry = { maxRetries: 4, baseDelayMs: 10, maxDelayMs: 50 };
 
 let servers: TestServer[] = [];
