@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { bedrockThrottlingScenario } from './scenarios/bedrock-throttling.ts';
 import { costPerSampleScenario } from './scenarios/cost-per-sample.ts';
 import { faultsScenario } from './scenarios/faults.ts';
 import { prefixReuseScenario } from './scenarios/prefix-reuse.ts';
@@ -31,6 +32,8 @@ try {
   results.push(await scaleMemoryScenario(context));
   log('faults');
   results.push(await faultsScenario(context, run64));
+  log('bedrock throttling');
+  results.push(await bedrockThrottlingScenario(context));
 } finally {
   rmSync(context.workDir, { recursive: true, force: true });
 }
@@ -55,9 +58,10 @@ const markdown = [
   '`raiden generate` pipeline (in its own process) against the simulated SGLang server in',
   '`bench/simulated-sglang/` (in another process): decode slots with a FIFO queue beyond them, service time =',
   'prefill of the uncached prompt part + output tokens x per-token time with lognormal spread, and a bounded',
-  'LRU radix prefix cache. Time is scaled down about 50x from a real p5en so a run takes minutes; the',
-  'figures are ratios, so they hold at real speed unless the orchestrator itself is the bottleneck, which',
-  'is what they test.',
+  'LRU radix prefix cache. Bedrock is simulated by `bench/simulated-bedrock/`, an HTTP/2 server the real AWS',
+  'SDK talks to, with a token-bucket throttle. Time is scaled down about 50x from a real p5en so a run takes',
+  'a minute; the figures are ratios, so they hold at real speed unless the orchestrator itself is the',
+  'bottleneck, which is what they test. Reproduce with `npm run bench` (`npm run bench:quick` for a smaller run).',
   '',
   `- Date: ${new Date().toISOString().slice(0, 10)}`,
   `- Machine: ${machine}`,

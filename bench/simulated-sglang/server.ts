@@ -106,6 +106,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       json(response, 200, { object: 'list', data: [{ id: model, object: 'model', owned_by: 'test' }] });
       return;
     }
+    // SGLang's readiness probe: 200 once the model generates (the orchestrator polls it after scale-up).
+    if (request.method === 'GET' && request.url === '/health_generate') {
+      json(response, 200, {});
+      return;
+    }
     if (request.method === 'GET' && request.url === '/sim/stats') {
       json(response, 200, { ...stats, engine: engine?.stats });
       return;

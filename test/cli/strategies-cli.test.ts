@@ -7,7 +7,7 @@ import type { EvaluationRecord } from '../../orchestrator/src/core/sample-evalua
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
 import type { StrategyReportSections } from '../../orchestrator/src/cli/strategy-run.ts';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
-import { startBedrockTestServer, type BedrockTestServer, type BedrockTestServerOptions } from '../support/bedrock-test-server.ts';
+import { startBedrockTestServer, type BedrockTestServer, type BedrockTestServerOptions } from '../../bench/simulated-bedrock/server.ts';
 import { CHARACTEREVAL_PROFILES, readJson, readJsonl, runCli } from '../support/run-cli.ts';
 
 // The CLI runs in a child process that inherits these: dummy credentials for the SDK's signer.

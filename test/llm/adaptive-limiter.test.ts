@@ -11,7 +11,7 @@ import { BedrockBackend } from '../../orchestrator/src/llm/bedrock-backend.ts';
 import { CircuitBreaker } from '../../orchestrator/src/llm/circuit-breaker.ts';
 import { BackendUnavailableError } from '../../orchestrator/src/llm/llm-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
-import { startBedrockTestServer, TEST_CREDENTIALS, type BedrockTestServer } from '../support/bedrock-test-server.ts';
+import { startBedrockTestServer, TEST_CREDENTIALS, type BedrockTestServer } from '../../bench/simulated-bedrock/server.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 
 describe('adaptive limiter (AIMD)', () => {

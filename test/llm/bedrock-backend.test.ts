@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BedrockBackend, classifyBedrockError } from '../../orchestrator/src/llm/bedrock-backend.ts';
 import { BackendUnavailableError, TransportError } from '../../orchestrator/src/llm/llm-backend.ts';
-import { TEST_CREDENTIALS } from '../support/bedrock-test-server.ts';
+import { TEST_CREDENTIALS } from '../../bench/simulated-bedrock/server.ts';
 import { SBK_REQUEST } from '../support/generate-request.ts';
 
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';

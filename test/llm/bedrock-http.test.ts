@@ -1,7 +1,7 @@
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BedrockBackend } from '../../orchestrator/src/llm/bedrock-backend.ts';
-import { startBedrockTestServer, TEST_CREDENTIALS, type BedrockTestServer } from '../support/bedrock-test-server.ts';
+import { startBedrockTestServer, TEST_CREDENTIALS, type BedrockTestServer } from '../../bench/simulated-bedrock/server.ts';
 import { SBK_REQUEST } from '../support/generate-request.ts';
 
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';

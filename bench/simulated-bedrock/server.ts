@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { fakeSample, roughTokens } from '../../bench/simulated-sglang/role-model.ts';
+import { fakeSample, roughTokens } from '../simulated-sglang/role-model.ts';
 
 /**
  * A Bedrock Runtime stand-in that speaks what the real SDK speaks: HTTP/2 cleartext (the client's default
@@ -20,6 +20,8 @@ export interface ConverseWireRequest {
 
 export interface BedrockTestServerOptions {
   readonly latencyMs?: number;
+  /** Spread of the latency: each answer takes latencyMs x uniform(1 - spread, 1 + spread). */
+  readonly latencySpread?: number;
   /** Fault for the n-th Converse request (1-based). */
   readonly fault?: (n: number, modelId: string, body: ConverseWireRequest) => BedrockFault | undefined;
   /** Token bucket per server: more than `ratePerSecond` sustained (after `burst`) gets ThrottlingException. */
@@ -45,6 +47,8 @@ export interface BedrockTestServer {
     cacheReadTokens: number;
     firstSuccessAt?: number;
     lastSuccessAt?: number;
+    /** Date.now() of every answered request, for rate measurements. */
+    successTimes: number[];
   };
   close(): Promise<void>;
 }
@@ -86,7 +90,7 @@ const ERRORS: Partial<Record<BedrockFault, [number, string, string]>> = {
 
 export async function startBedrockTestServer(options: BedrockTestServerOptions = {}): Promise<BedrockTestServer> {
   const stats: BedrockTestServer['stats'] = {
-    requests: 0, succeeded: 0, throttled: 0, faults: {}, byModel: {}, byTool: {}, maxConcurrent: 0, unforcedToolChoice: 0, cachePoints: 0, cacheReadTokens: 0,
+    requests: 0, succeeded: 0, throttled: 0, faults: {}, byModel: {}, byTool: {}, maxConcurrent: 0, unforcedToolChoice: 0, cachePoints: 0, cacheReadTokens: 0, successTimes: [],
   };
   const cached = new Set<string>();
   const sessions = new Set<Http2Session>();
@@ -125,7 +129,10 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
     concurrent++;
     stats.maxConcurrent = Math.max(stats.maxConcurrent, concurrent);
     try {
-      if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+      if (options.latencyMs) {
+        const spread = options.latencySpread ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, (options.latencyMs ?? 0) * (1 - spread + 2 * spread * Math.random())));
+      }
       const fault = options.fault?.(n, modelId, body);
       if (fault !== undefined) stats.faults[fault] = (stats.faults[fault] ?? 0) + 1;
       const error = fault !== undefined ? ERRORS[fault] : undefined;
@@ -169,6 +176,7 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
       stats.succeeded++;
       stats.firstSuccessAt ??= Date.now();
       stats.lastSuccessAt = Date.now();
+      stats.successTimes.push(stats.lastSuccessAt);
       send(response, 200, {
         output: { message: { role: 'assistant', content } },
         stopReason: fault === 'no_tool' ? 'end_turn' : 'tool_use',
