@@ -1,78 +1,37 @@
-import { BedrockClient, CreateModelInvocationJobCommand, GetModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { BedrockClient } from '@aws-sdk/client-bedrock';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import S3rver from 's3rver';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runGeneration } from '../../orchestrator/src/core/generation-run.ts';
+import { runGeneration, slotRequest } from '../../orchestrator/src/core/generation-run.ts';
 import { planSlots } from '../../orchestrator/src/core/plan.ts';
 import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { buildMessages } from '../../orchestrator/src/core/prompts.ts';
 import { buildUsageLedger, costReport } from '../../orchestrator/src/core/run-cost.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
-import { responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
 import { BatchPrefetchBackend, requestKey, runBatchJobs, splitIntoJobs, type BatchJobOptions } from '../../orchestrator/src/llm/bedrock-batch.ts';
 import type { GenerateRequest, GenerateResult, LlmBackend } from '../../orchestrator/src/llm/llm-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { fakeSample } from '../../bench/simulated-sglang/role-model.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
+import { startLocalS3, type LocalS3 } from '../support/local-s3.ts';
+import { fakeBatchService, type BatchJobOutcome, type FakeBatchOptions } from '../support/fake-bedrock-batch.ts';
 
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const BUCKET = 'raiden-batch';
 const { profiles } = parseProfiles(readFileSync(CHARACTEREVAL_PROFILES), 'c.json');
 const byId = new Map(profiles.map((p) => [p.id, p]));
 const slots = planSlots(profiles, { samplesPerProfile: 2, language: 'auto', seed: 3, cmPerProfile: 0 }).slice(0, 120);
-const requestOf = (slotIndex: number): GenerateRequest => {
-  const slot = slots[slotIndex]!;
-  return { messages: buildMessages(byId.get(slot.profileId)!, slot), schema: responseSchema(slot.kind), maxTokens: 2048, temperature: 0.8 };
-};
+const requestOf = (slotIndex: number): GenerateRequest => slotRequest(byId.get(slots[slotIndex]!.profileId)!, slots[slotIndex]!, {});
 
-let server: S3rver;
+let local: LocalS3;
 let s3: S3Client;
 beforeAll(async () => {
-  server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: mkdtempSync(join(tmpdir(), 's3rver-')), configureBuckets: [{ name: BUCKET, configs: [] }] });
-  const { port } = (await server.run()) as { port: number };
-  s3 = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  local = await startLocalS3([BUCKET]);
+  s3 = local.client;
 });
-afterAll(async () => server.close());
-
-type Outcome = 'Completed' | 'PartiallyCompleted' | 'Expired' | 'Failed';
-
-/** Plays Bedrock: on the first status poll after creation, reads the JSONL input from S3 and writes the output like the service does. */
-function fakeBatchService(outcome: Outcome, options: { errorEvery?: number; processOnly?: number } = {}) {
-  const bedrock = mockClient(BedrockClient);
-  let jobs = 0;
-  const created = new Map<string, { input: string; output: string; polls: number }>();
-  bedrock.on(CreateModelInvocationJobCommand).callsFake((input) => {
-    const jobArn = `arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/job${++jobs}`;
-    created.set(jobArn, { input: input.inputDataConfig.s3InputDataConfig.s3Uri, output: input.outputDataConfig.s3OutputDataConfig.s3Uri, polls: 0 });
-    expect(input).toMatchObject({ modelId: MODEL, modelInvocationType: 'Converse', roleArn: expect.stringMatching(/^arn:aws:iam::/u) });
-    return { jobArn };
-  });
-  bedrock.on(GetModelInvocationJobCommand).callsFake(async ({ jobIdentifier }) => {
-    const job = created.get(jobIdentifier)!;
-    if (++job.polls < 2) return { jobArn: jobIdentifier, status: 'InProgress' };
-    if (outcome === 'Failed') return { jobArn: jobIdentifier, status: 'Failed', message: 'The role cannot read the input bucket.' };
-    const inputKey = job.input.replace(`s3://${BUCKET}/`, '');
-    const text = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: inputKey }))).Body!.transformToString();
-    const records = text.trim().split('\n').map((line) => JSON.parse(line) as { recordId: string; modelInput: { system: { text?: string }[]; messages: { content: { text?: string }[] }[] } });
-    const lines = records.slice(0, options.processOnly ?? records.length).map((record, index) => {
-      if (options.errorEvery !== undefined && index % options.errorEvery === 0) return { recordId: record.recordId, modelInput: record.modelInput, error: { errorCode: 400, errorMessage: 'Malformed input request' } };
-      const prompt = [...record.modelInput.system, ...record.modelInput.messages.flatMap((m) => m.content)].map((block) => block.text ?? '').join('\n');
-      const input = JSON.parse(fakeSample({ messages: [{ role: 'user', content: prompt }] }));
-      return { recordId: record.recordId, modelInput: record.modelInput, modelOutput: { output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't', name: 'raiden_sbk_sample', input } }] } }, stopReason: 'tool_use', usage: { inputTokens: 900, outputTokens: 120, totalTokens: 1020 } } };
-    });
-    const jobId = jobIdentifier.split('/').pop();
-    const outputPrefix = job.output.replace(`s3://${BUCKET}/`, '');
-    const file = inputKey.split('/').pop();
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${outputPrefix}${jobId}/${file}.out`, Body: lines.map((line) => JSON.stringify(line)).join('\n') }));
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${outputPrefix}${jobId}/manifest.json.out`, Body: JSON.stringify({ totalRecordCount: records.length }) }));
-    return { jobArn: jobIdentifier, status: outcome };
-  });
-  return bedrock;
-}
+afterAll(async () => local.close());
 
 /** The live on-demand backend: answers like the batch does and counts its calls. */
 class CountingBackend implements LlmBackend {
@@ -87,8 +46,8 @@ class CountingBackend implements LlmBackend {
   }
 }
 
-async function batchThenGenerate(outcome: Outcome, options: { errorEvery?: number; processOnly?: number } = {}) {
-  fakeBatchService(outcome, options);
+async function batchThenGenerate(outcome: BatchJobOutcome, options: FakeBatchOptions = {}) {
+  fakeBatchService(s3, BUCKET, MODEL, outcome, options);
   const requests = new Map(slots.map((_, index) => [requestKey(requestOf(index)), requestOf(index)]));
   const jobOptions: BatchJobOptions = { bedrock: new BedrockClient({ region: 'us-east-1' }), s3, modelId: MODEL, roleArn: 'arn:aws:iam::123456789012:role/raiden-batch', s3Uri: `s3://${BUCKET}/runs/${outcome}`, jobName: `raiden-${outcome.toLowerCase()}`, pollIntervalMs: 1 };
   const batch = await runBatchJobs(requests, jobOptions);

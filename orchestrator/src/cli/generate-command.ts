@@ -13,11 +13,13 @@ import { buildReport } from '../core/run-report.ts';
 import { deriveRunId, MANIFEST_FILE, manifestConflicts, manifestPlan, sha256, type RunManifest } from '../core/run-manifest.ts';
 import { responseSchema } from '../core/sample-schema.ts';
 import { estimateTokens } from '../core/text-normalize.ts';
+import type { GenerationBase } from '../core/strategies/strategy.ts';
 import { BackendUnavailableError } from '../llm/llm-backend.ts';
 import { SglangBackend } from '../llm/sglang-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import { ProgressDisplay, type ProgressOutput } from './progress-display.ts';
 import { formatDuration, formatUsd, textTable } from './text-table.ts';
+import { bedrockBatchDryRunNote, prefetchBedrockBatch } from './bedrock-batch-prefetch.ts';
 import { backendSummaryRows, runStrategy, strategyRunId, strategyValidationRatio } from './strategy-run.ts';
 import { connectRun, DEFAULT_STRATEGY_FLAGS, type StrategyFlags } from './strategy-setup.ts';
 import { EXIT, UsageError } from './usage-error.ts';
@@ -108,30 +110,32 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
     io.stderr.write(
       `raiden: run ${runId} in ${outDir}: ${profileIds.length} profiles, ${slots.length} slots (${counters.alreadyDone} already done), model ${backend.models().join(', ')}\n`,
     );
+    const generation: GenerationBase = {
+      profiles,
+      slots,
+      store,
+      existing,
+      // Twice as many workers as requests allowed in flight: while some verify, write or back off, the
+      // others already wait at the in-flight limit with their next request, so no server slot idles.
+      concurrency: flags.concurrency * WORKERS_PER_REQUEST_SLOT,
+      maxAttempts: flags.maxAttempts,
+      maxTokens: flags.maxTokens,
+      temperature: flags.temperature,
+      ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}),
+    };
+    const batch = await prefetchBedrockBatch({ run: backend, flags: strategyFlags, generation, runId, stderr: io.stderr });
     const progress = new ProgressDisplay(counters, () => backend.inFlight(), io.stderr);
     progress.start();
     const validationRatio = strategyValidationRatio(strategyFlags, flags.validationRatio, profileIds.length);
     const outcome = await runStrategy({
-      run: backend,
+      run: batch.run,
       flags: strategyFlags,
       profileIds,
       validationRatio,
       seed: flags.seed,
       store,
       counters,
-      generation: {
-        profiles,
-        slots,
-        store,
-        existing,
-        // Twice as many workers as requests allowed in flight: while some verify, write or back off, the
-        // others already wait at the in-flight limit with their next request, so no server slot idles.
-        concurrency: flags.concurrency * WORKERS_PER_REQUEST_SLOT,
-        maxAttempts: flags.maxAttempts,
-        maxTokens: flags.maxTokens,
-        temperature: flags.temperature,
-        ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}),
-      },
+      generation,
     }).finally(() => progress.stop());
 
     const dataset = await finalizeRun(store, { profileIds, validationRatio, seed: flags.seed });
@@ -149,7 +153,7 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
       stoppedReason,
     });
     const sections = await outcome.reportSections(report.wall_time_s);
-    await store.writeJson('report.json', { ...report, ...sections });
+    await store.writeJson('report.json', { ...report, ...sections, ...batch.report });
     const backendTable = strategyFlags.strategy === 'sglang' && backend.gates.length === 0 ? '' : `\n\n${textTable(backendSummaryRows(sections))}`;
     io.stdout.write(`${summaryTable(report)}${backendTable}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, rejects.jsonl\n`);
     if (stoppedReason !== undefined) {
@@ -261,6 +265,7 @@ async function dryRun({ flags, io, loaded, slots, profiles, profileIds, store }:
         ['Bedrock batch inference', 'hours, up to 24 h', formatUsd(estimate.bedrock.batch_usd), `${Math.round((1 - c.bedrockBatchFactor) * 100)}% off on-demand; jobs of at least 100 records; prices as of ${PRICES_AS_OF}`],
         ['SGLang on 1 p5en.48xlarge', formatDuration(estimate.sglang.hours * 3600), formatUsd(estimate.sglang.usd), `$${c.gpuUsdPerHour}/h; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s for the instance; excludes ~10-20 min of boot and weight loading`],
       ]),
+      ...bedrockBatchDryRunNote(flags.strategy?.bedrockBatch, slots.length),
       '',
       'Override the assumptions with --bedrock-input-usd, --bedrock-output-usd, --gpu-usd-per-hour and --sglang-tokens-per-second (Bedrock prices default to the price table entry for --bedrock-model).',
       '',

@@ -8,6 +8,14 @@ export function integerAtLeast(min: number) {
   };
 }
 
+export function integerBetween(min: number, max: number) {
+  return (value: string): number => {
+    const parsed = numberBetween(min, max)(value);
+    if (!Number.isInteger(parsed)) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    return parsed;
+  };
+}
+
 export function numberBetween(min: number, max: number) {
   return (value: string): number => {
     const parsed = Number(value);

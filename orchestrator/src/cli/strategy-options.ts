@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import { bedrockPrice, DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../core/strategies/strategy.ts';
 import { DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-backend.ts';
-import { collect, integerAtLeast, numberBetween, profileShare } from './option-parsers.ts';
+import { bedrockBatchFlagsFrom, DEFAULT_BATCH_POLL_SECONDS, DEFAULT_BATCH_TIMEOUT_HOURS } from './bedrock-batch-prefetch.ts';
+import { collect, integerAtLeast, integerBetween, numberBetween, positiveNumber, profileShare } from './option-parsers.ts';
 import { DEFAULT_STRATEGY_FLAGS, type ProfileShare, type StrategyFlags } from './strategy-setup.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -15,6 +16,10 @@ export function addStrategyOptions(command: Command): Command {
     .option('--bedrock-model <id>', 'Bedrock model id or inference profile id', DEFAULT_BEDROCK_MODEL)
     .addOption(new Option('--bedrock-region <region>', 'Bedrock region (default: AWS_REGION, then us-east-1)').env('AWS_REGION'))
     .option('--bedrock-endpoint <url>', 'Bedrock Runtime endpoint URL (a VPC endpoint, or a local test server)')
+    .option('--bedrock-batch <s3-uri>', 'bedrock: answer the open slots with batch inference first (at least 100; half price, takes hours); input and output under this s3://bucket/prefix')
+    .option('--bedrock-batch-role <arn>', 'with --bedrock-batch: the service role Bedrock assumes to read and write that S3 location')
+    .option('--bedrock-batch-timeout-hours <n>', `with --bedrock-batch: hours after which Bedrock stops a job and keeps what it did (default ${DEFAULT_BATCH_TIMEOUT_HOURS})`, integerBetween(24, 168))
+    .option('--bedrock-batch-poll-seconds <s>', `with --bedrock-batch: seconds between job status checks (default ${DEFAULT_BATCH_POLL_SECONDS})`, positiveNumber)
     .option('--bedrock-max-concurrency <n>', 'ceiling of Bedrock requests in flight per model; the adaptive limit starts at 4 and grows to it', integerAtLeast(1), DEFAULT_BEDROCK_MAX_CONCURRENCY)
     .option('--candidates <k>', 'filter: SGLang candidates per slot, judged by Bedrock', integerAtLeast(1), d.candidates)
     .option('--min-score <s>', 'filter and evaluation: lowest judge score (1-10) that passes', numberBetween(1, 10), d.minScore)
@@ -34,12 +39,14 @@ export function strategyFlagsFrom(opts: Record<string, unknown>): StrategyFlags 
   if (strategy !== undefined && backend !== undefined && strategy !== backend) {
     throw new UsageError(`--backend ${backend} and --strategy ${strategy} disagree: --backend picks a single-backend strategy; give one of them`);
   }
+  const chosen = strategy ?? backend ?? 'sglang';
   return {
-    strategy: strategy ?? backend ?? 'sglang',
+    strategy: chosen,
     bedrockModel: opts.bedrockModel as string,
     bedrockRegion: opts.bedrockRegion as string | undefined,
     bedrockEndpoint: opts.bedrockEndpoint as string | undefined,
     bedrockMaxConcurrency: opts.bedrockMaxConcurrency as number,
+    bedrockBatch: bedrockBatchFlagsFrom(opts, chosen),
     candidates: opts.candidates as number,
     minScore: opts.minScore as number,
     judgeModel: opts.judgeModel as string | undefined,

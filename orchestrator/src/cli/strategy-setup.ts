@@ -7,6 +7,7 @@ import type { Strategy, StrategyBackends, StrategyName } from '../core/strategie
 import { BedrockBackend, DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-backend.ts';
 import type { LlmBackend } from '../llm/llm-backend.ts';
 import { readJsonLines } from '../store/jsonl.ts';
+import type { BedrockBatchFlags } from './bedrock-batch-prefetch.ts';
 import { UsageError } from './usage-error.ts';
 
 /** A number of profiles (`20`) or a share of them (`0.1`). */
@@ -19,6 +20,8 @@ export interface StrategyFlags {
   readonly bedrockRegion?: string | undefined;
   readonly bedrockEndpoint?: string | undefined;
   readonly bedrockMaxConcurrency: number;
+  /** `--bedrock-batch`: batch inference answers the open slots first (bedrock strategy only). */
+  readonly bedrockBatch?: BedrockBatchFlags | undefined;
   readonly candidates: number;
   readonly minScore: number;
   readonly judgeModel?: string | undefined;

@@ -1,4 +1,4 @@
-import { BackendUnavailableError, TransportError, type GenerateResult, type LlmBackend } from '../llm/llm-backend.ts';
+import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../llm/llm-backend.ts';
 import type { RunStore } from '../store/run-store.ts';
 import type { Candidate, CandidateDecision, CandidateReview } from './candidate-review.ts';
 import { verifySample, type SampleContent } from './keyword-verifier.ts';
@@ -84,14 +84,29 @@ export function newCounters(totalSlots: number, alreadyDone: number): Generation
   };
 }
 
+/** The slots runGeneration still has to fill: those without an accepted sample. */
+export function openSlots(options: Pick<GenerationOptions, 'slots' | 'existing'>): Slot[] {
+  const done = new Set(options.existing.map((sample) => sample.id));
+  return options.slots.filter((slot) => !done.has(slot.id));
+}
+
+/** The model request runGeneration sends for a slot (batch inference builds the same, so the answers match). */
+export function slotRequest(profile: Profile, slot: Slot, options: Pick<GenerationOptions, 'messagesFor' | 'maxTokens' | 'temperature'>): GenerateRequest {
+  return {
+    messages: options.messagesFor?.(profile, slot) ?? buildMessages(profile, slot),
+    schema: responseSchema(slot.kind),
+    maxTokens: options.maxTokens ?? 2048,
+    temperature: options.temperature ?? 0.8,
+  };
+}
+
 /**
  * Fills every open slot: `concurrency` workers each take the next slot in plan order (profile-grouped)
  * and keep calling the model until a sample passes verification or `maxAttempts` is spent. No batch
  * barriers: a slow request only ever holds its own worker.
  */
 export async function runGeneration(options: GenerationOptions, counters?: GenerationCounters): Promise<GenerationOutcome> {
-  const done = new Set(options.existing.map((sample) => sample.id));
-  const open = options.slots.filter((slot) => !done.has(slot.id));
+  const open = openSlots(options);
   const live = counters ?? newCounters(options.slots.length, options.slots.length - open.length);
   const questions = new Map<string, Set<string>>();
   for (const sample of options.existing) questionsOf(questions, sample.id.split('/')[0] ?? '').add(questionFingerprint(sample.question));
@@ -143,12 +158,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
     const profile = options.profiles.get(slot.profileId);
     if (profile === undefined) throw new Error(`slot ${slot.id} refers to unknown profile ${slot.profileId}`);
     const backend = options.backendFor?.(slot) ?? options.backend;
-    const request = {
-      messages: options.messagesFor?.(profile, slot) ?? buildMessages(profile, slot),
-      schema: responseSchema(slot.kind),
-      maxTokens: options.maxTokens ?? 2048,
-      temperature: options.temperature ?? 0.8,
-    };
+    const request = slotRequest(profile, slot, options);
     const accepted = questionsOf(questions, profile.id);
     let lastReason = '';
     for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {

@@ -76,7 +76,7 @@ export function costReport(ledger: UsageLedger, prices: Prices, options: { reado
       const found = bedrockPrice(row.model, prices.bedrock);
       if (found !== undefined) {
         cost = tokenCostUsd(row as TokenCounts, found, { batch: row.backend === 'bedrock-batch' });
-        price = `$${found.inputUsdPerMTok}/$${found.outputUsdPerMTok} per M input/output tokens${found.cacheReadUsdPerMTok !== undefined ? `, cache read $${usd(found.cacheReadUsdPerMTok)}` : ''}`;
+        price = `$${found.inputUsdPerMTok}/$${found.outputUsdPerMTok} per M input/output tokens${found.cacheReadUsdPerMTok !== undefined ? `, cache read $${usd(found.cacheReadUsdPerMTok)}` : ''}${row.backend === 'bedrock-batch' ? `; batch inference at ${Math.round(found.batchFactor * 100)}% of that` : ''}`;
       } else {
         price = 'not in the price table: add it with --price-file';
       }

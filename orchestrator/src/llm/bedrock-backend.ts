@@ -33,6 +33,11 @@ export interface BedrockBackendOptions {
 
 export const DEFAULT_BEDROCK_MAX_CONCURRENCY = 32;
 
+/** The region given, else AWS_REGION / AWS_DEFAULT_REGION, then us-east-1. */
+export function bedrockRegion(region?: string): string {
+  return region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+}
+
 type Failure = 'throttle' | 'retry' | 'final' | 'fatal';
 
 /** Errors that mean the quota or the service is saturated: back off and lower the concurrency. */
@@ -93,7 +98,7 @@ export class BedrockBackend implements LlmBackend {
   constructor(options: BedrockBackendOptions) {
     this.modelId = options.modelId;
     this.promptCaching = options.promptCaching ?? supportsPromptCaching(options.modelId);
-    const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+    const region = bedrockRegion(options.region);
     this.client =
       options.client ??
       new BedrockRuntimeClient({ region, maxAttempts: options.sdkMaxAttempts ?? 1, ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}) });

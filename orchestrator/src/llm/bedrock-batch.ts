@@ -25,6 +25,7 @@ export interface BatchJobOptions {
   /** Bedrock's own limit for the job, after which it expires with what it has done (24 to 168 hours). */
   readonly timeoutHours?: number;
   readonly maxRecordsPerJob?: number;
+  /** Called with `Submitted` when a job is created, then on each status change. */
   readonly onStatus?: (jobArn: string, status: string) => void;
 }
 
@@ -38,9 +39,14 @@ export interface BatchOutcome {
   readonly missing: readonly string[];
 }
 
+/** A job ended as Failed: nothing of it is usable. */
+export class BatchJobFailedError extends Error {
+  override readonly name = 'BatchJobFailedError';
+}
+
 const TERMINAL = new Set(['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
 
-function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/u.exec(uri);
   if (match === null) throw new Error(`${uri} is not an S3 URI: use s3://bucket/prefix`);
   return { bucket: match[1] ?? '', prefix: (match[2] ?? '').replace(/\/+$/u, '') };
@@ -103,6 +109,7 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
       );
       const jobArn = created.jobArn ?? '';
       let status = 'Submitted';
+      options.onStatus?.(jobArn, status);
       let state;
       for (;;) {
         state = await options.bedrock.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
@@ -112,7 +119,7 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
         await sleep(options.pollIntervalMs ?? 60_000);
       }
       jobs.push({ jobArn, status, records: chunk.length });
-      if (status === 'Failed') throw new Error(`Bedrock batch job ${jobArn} failed: ${state.message ?? 'no message'}`);
+      if (status === 'Failed') throw new BatchJobFailedError(`Bedrock batch job ${jobArn} failed: ${state.message ?? 'no message'}`);
       // Bedrock writes <output prefix>/<job id>/<input file name>.out, plus manifest.json.out.
       const jobId = jobArn.split('/').pop() ?? '';
       const listed = await options.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: join(prefix, 'output', jobId) + '/' }));
