@@ -5,11 +5,13 @@ import type { RaidenConfig } from './config.ts';
 import { BedrockStack } from './stacks/bedrock-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
 import { FleetStack } from './stacks/fleet-stack.ts';
+import { OrchestratorStack } from './stacks/orchestrator-stack.ts';
 
 export interface RaidenStacks {
   readonly data: DataStack;
   readonly fleet: FleetStack;
   readonly bedrock: BedrockStack;
+  readonly orchestrator: OrchestratorStack;
 }
 
 /** Builds every stack from one parsed config. bin/raiden-app.ts and the tests both call this. */
@@ -57,6 +59,28 @@ export function createStacks(app: App, config: RaidenConfig): RaidenStacks {
 
   // The fleet stages weights from the data stack's bucket, which it names rather than imports.
   fleet.addStackDependency(data);
-  for (const stack of [data, bedrock, fleet]) Tags.of(stack).add('project', 'raiden-datagen');
-  return { data, fleet, bedrock };
+  // Named exports: the orchestrator's IAM findings then name the bucket by export, not by a hashed id.
+  const exported = (bucket: 'inputs' | 'outputs') => ({
+    arn: data.exportValue(data.buckets[bucket].bucketArn, { name: `${name('Data')}-${bucket}-bucket-arn` }),
+    name: data.exportValue(data.buckets[bucket].bucketName, { name: `${name('Data')}-${bucket}-bucket-name` }),
+  });
+  const orchestrator = new OrchestratorStack(app, name('Orchestrator'), {
+    env,
+    description: 'raiden-datagen: Step Functions workflow that generates datasets on SGLang or Bedrock and always tears the fleet down',
+    stateMachineName: `${config.stackPrefix.toLowerCase()}-generation`,
+    network: { vpc: fleet.vpc, subnets: fleet.subnets, securityGroup: fleet.orchestratorSecurityGroup },
+    buckets: { inputs: exported('inputs'), outputs: exported('outputs') },
+    fleet: { autoScalingGroupName: fleet.autoScalingGroupName, servers: fleet.servers, apiKeySecret: fleet.apiKeySecret },
+    bedrockPolicy: bedrock.policy,
+    settings: {
+      // The instances give up on their own after healthTimeoutMinutes; wait a little longer than that.
+      readinessTimeoutMinutes: Math.min(240, config.healthTimeoutMinutes + 10),
+      bedrockModel: config.bedrockModelIds[0],
+      logRetention,
+    },
+  });
+
+  orchestrator.addStackDependency(data);
+  for (const stack of [data, bedrock, fleet, orchestrator]) Tags.of(stack).add('project', 'raiden-datagen');
+  return { data, fleet, bedrock, orchestrator };
 }

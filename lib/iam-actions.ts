@@ -21,3 +21,22 @@ export const SELF_TAG_ACTIONS = ['ec2:CreateTags'];
 
 /** An instance scales its own group in: terminate itself and decrement the desired capacity. */
 export const SELF_SCALE_IN_ACTIONS = ['autoscaling:TerminateInstanceInAutoScalingGroup'];
+
+/** The orchestrator reads the fleet's size and members; Describe calls take no resource-level permissions. */
+export const FLEET_DESCRIBE_ACTIONS = ['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances'];
+
+/** The orchestrator scales the fleet up for a run and back to zero after it. */
+export const FLEET_SCALE_ACTIONS = ['autoscaling:SetDesiredCapacity'];
+
+/** FleetDown and the teardown backstop check that no other execution still needs the fleet. */
+export const EXECUTION_LIST_ACTIONS = ['states:ListExecutions'];
+
+/** The orchestrator's Lambdas read and write a run's objects (multipart uploads for large outputs). */
+export const RUN_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'];
+export const RUN_LIST_ACTIONS = ['s3:ListBucket'];
+
+/** Plan reads the profile file a run names. */
+export const PROFILE_READ_ACTIONS = ['s3:GetObject'];
+
+/** The Distributed Map reads the manifest and writes its Map Run results (multipart). */
+export const MAP_RUN_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'];

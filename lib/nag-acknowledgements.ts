@@ -36,6 +36,8 @@ function flattenReference(node: unknown): string {
       return `<${flattenReference(resource)}.${flattenReference(attribute)}>`;
     }
     if (record.Ref !== undefined) return `<${flattenReference(record.Ref)}>`;
+    // A named cross-stack import appears in findings as the export name itself.
+    if (typeof record['Fn::ImportValue'] === 'string') return record['Fn::ImportValue'];
   }
   return JSON.stringify(node);
 }

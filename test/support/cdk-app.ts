@@ -23,6 +23,7 @@ export interface SynthesizedApp {
   readonly data: Template;
   readonly fleet: Template;
   readonly bedrock: Template;
+  readonly orchestrator: Template;
   /** Violations cdk-nag reported as warnings (errors make synth throw). */
   readonly nagWarnings: string[];
 }
@@ -45,6 +46,7 @@ export function synthApp(context: Record<string, unknown> = {}): SynthesizedApp 
     data: Template.fromStack(stacks.data),
     fleet: Template.fromStack(stacks.fleet),
     bedrock: Template.fromStack(stacks.bedrock),
+    orchestrator: Template.fromStack(stacks.orchestrator),
     nagWarnings,
   };
 }

@@ -102,7 +102,8 @@ export function planBatches(slots: readonly Slot[], options: BatchPlanOptions): 
   return batches;
 }
 
-function batchId(index: number): string {
+/** The id of the batch at `index` in plan order. */
+export function batchId(index: number): string {
   return `b${String(index).padStart(5, '0')}`;
 }
 

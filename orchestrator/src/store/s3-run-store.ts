@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -12,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { RejectRecord, Sample } from '../core/sample.ts';
 import { firstById } from './jsonl.ts';
+import { REJECTS_FILE, SAMPLES_FILE } from './local-run-store.ts';
 import type { RunStore } from './run-store.ts';
 
 export interface S3RunStoreOptions {
@@ -27,6 +30,12 @@ export interface S3RunStoreOptions {
   readonly partition?: string;
   /** Objects fetched at once while streaming samples or rejects. */
   readonly readConcurrency?: number;
+  /**
+   * Read samples and rejects from the per-record objects (`parts`, while the run goes on) or from the
+   * consolidated samples.jsonl and rejects.jsonl that `consolidate` wrote (one streamed GET each).
+   * @default 'parts'
+   */
+  readonly readFrom?: 'parts' | 'jsonl';
 }
 
 /** S3 wants parts of at least 5 MiB (but the last); larger parts mean fewer requests for big files. */
@@ -45,6 +54,7 @@ export class S3RunStore implements RunStore {
   private readonly prefix: string;
   private readonly partition: string | undefined;
   private readonly readConcurrency: number;
+  private readonly readFrom: 'parts' | 'jsonl';
 
   constructor(options: S3RunStoreOptions) {
     if (!options.prefix.endsWith('/')) throw new Error(`S3RunStore prefix ${JSON.stringify(options.prefix)} must end with "/"`);
@@ -53,12 +63,14 @@ export class S3RunStore implements RunStore {
     this.prefix = options.prefix;
     this.partition = options.partition;
     this.readConcurrency = options.readConcurrency ?? 32;
+    this.readFrom = options.readFrom ?? 'parts';
     this.location = `s3://${options.bucket}/${options.prefix}`;
   }
 
   async prepareAppends(): Promise<void> {}
 
   readSamples(): AsyncIterable<Sample> {
+    if (this.readFrom === 'jsonl') return firstById(this.readJsonLines<Sample>(`${this.prefix}${SAMPLES_FILE}`));
     return firstById(this.readObjects<Sample>(this.partitionPrefix('samples')));
   }
 
@@ -67,7 +79,21 @@ export class S3RunStore implements RunStore {
   }
 
   readRejects(): AsyncIterable<RejectRecord> {
+    if (this.readFrom === 'jsonl') return this.readJsonLines<RejectRecord>(`${this.prefix}${REJECTS_FILE}`);
     return this.readObjects<RejectRecord>(this.partitionPrefix('rejects'));
+  }
+
+  /**
+   * Writes samples.jsonl and rejects.jsonl (the run's contract, as a local run directory has them) from
+   * the per-record objects, and returns a store that reads them back with one streamed GET each.
+   */
+  async consolidate(): Promise<S3RunStore> {
+    const lines = async function* (records: AsyncIterable<unknown>) {
+      for await (const record of records) yield JSON.stringify(record);
+    };
+    await this.writeLines(SAMPLES_FILE, lines(this.readSamples()));
+    await this.writeLines(REJECTS_FILE, lines(this.readRejects()));
+    return new S3RunStore({ client: this.client, bucket: this.bucket, prefix: this.prefix, readConcurrency: this.readConcurrency, readFrom: 'jsonl' });
   }
 
   async appendReject(reject: RejectRecord): Promise<void> {
@@ -164,6 +190,24 @@ export class S3RunStore implements RunStore {
       for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken !== undefined);
+  }
+
+  private async *readJsonLines<T>(key: string): AsyncGenerator<T> {
+    let body: Readable;
+    try {
+      body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body as Readable;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchKey') return;
+      throw error;
+    }
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+      if (line.trim().length === 0) continue;
+      try {
+        yield JSON.parse(line) as T;
+      } catch {
+        // Same rule as a local run directory: a corrupt line is skipped, every other record kept.
+      }
+    }
   }
 
   /** Fetches up to readConcurrency objects ahead while yielding them in key order. */

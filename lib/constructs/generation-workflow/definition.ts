@@ -1,0 +1,159 @@
+/**
+ * The state machine of DESIGN.md section 5, as CDK states:
+ *
+ *   Start -> Plan -> Run (Parallel, Catch -> TeardownRequested)
+ *                      NeedsFleet? -> FleetUp -> WaitForFleet -> FleetStatus -> FleetReady? (loop)
+ *                      Generate (Distributed Map over the manifest) -> GenerateBatch
+ *                      Finalize
+ *            -> TeardownRequested? (keep) -> OtherExecutions -> OthersRunning? -> FleetDown -> Outcome
+ *            -> Outcome: RunFailed (the original error) | FleetDownFailed | Succeeded
+ *
+ * Plan's own Catch joins the same teardown path, so every failure before or inside Run reaches FleetDown.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { EXECUTION_LIST_ACTIONS } from '../../iam-actions.ts';
+
+export interface WorkflowFunctions {
+  readonly plan: lambda.IFunction;
+  readonly fleetUp: lambda.IFunction;
+  readonly fleetStatus: lambda.IFunction;
+  readonly generateBatch: lambda.IFunction;
+  readonly finalize: lambda.IFunction;
+  readonly fleetDown: lambda.IFunction;
+}
+
+export interface WorkflowDefinitionProps {
+  readonly functions: WorkflowFunctions;
+  /** Prefix for the Map Run results; temporary (expired by the bucket's lifecycle rule). */
+  readonly mapResultsPrefix: string;
+  /** ARN of the state machine itself, for ListExecutions. */
+  readonly stateMachineArn: string;
+  readonly pollInterval: Duration;
+}
+
+/** The Lambdas' timeouts: each Task waits a little longer than its function may run. */
+export const FUNCTION_TIMEOUTS = {
+  plan: Duration.minutes(5),
+  fleetUp: Duration.minutes(1),
+  fleetStatus: Duration.minutes(1),
+  generateBatch: Duration.minutes(15),
+  finalize: Duration.minutes(15),
+  fleetDown: Duration.minutes(1),
+} as const;
+
+function invoke(scope: Construct, id: string, fn: lambda.IFunction, timeout: Duration, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
+  return new tasks.LambdaInvoke(scope, id, {
+    lambdaFunction: fn,
+    // The function's return value is the task's result: no SDK envelope to unwrap in every state.
+    payloadResponseOnly: true,
+    payload: sfn.TaskInput.fromObject(payload),
+    resultPath,
+    taskTimeout: sfn.Timeout.duration(timeout.plus(Duration.seconds(30))),
+  });
+}
+
+export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinitionProps): sfn.IChainable {
+  const fns = props.functions;
+  const runId = sfn.JsonPath.stringAt('$.plan.runId');
+
+  const start = new sfn.Pass(scope, 'Start', { comment: 'Keeps the input apart from what the states add', parameters: { input: sfn.JsonPath.entirePayload } });
+  const plan = invoke(
+    scope,
+    'Plan',
+    fns.plan,
+    FUNCTION_TIMEOUTS.plan,
+    {
+      input: sfn.JsonPath.objectAt('$.input'),
+      execution: { id: sfn.JsonPath.executionId, name: sfn.JsonPath.executionName, startTime: sfn.JsonPath.executionStartTime },
+    },
+    '$.plan',
+  );
+
+  const fleetUp = invoke(
+    scope,
+    'FleetUp',
+    fns.fleetUp,
+    FUNCTION_TIMEOUTS.fleetUp,
+    { runId, instances: sfn.JsonPath.numberAt('$.plan.instances'), readinessTimeoutSeconds: sfn.JsonPath.numberAt('$.plan.readinessTimeoutSeconds') },
+    '$.fleet',
+  );
+  const waitForFleet = new sfn.Wait(scope, 'WaitForFleet', { time: sfn.WaitTime.duration(props.pollInterval) });
+  const fleetStatus = invoke(scope, 'FleetStatus', fns.fleetStatus, FUNCTION_TIMEOUTS.fleetStatus, { runId, deadline: sfn.JsonPath.stringAt('$.fleet.deadline') }, '$.fleetStatus');
+
+  const generateBatch = new tasks.LambdaInvoke(scope, 'GenerateBatch', {
+    lambdaFunction: fns.generateBatch,
+    payloadResponseOnly: true,
+    taskTimeout: sfn.Timeout.duration(FUNCTION_TIMEOUTS.generateBatch.plus(Duration.seconds(30))),
+  });
+  // Out of Lambda time with slots left: the next invocation resumes from the samples already in S3.
+  generateBatch.addRetry({ errors: ['BatchIncomplete'], interval: Duration.seconds(1), backoffRate: 1, maxAttempts: 20 });
+  // A crashed or timed-out invocation resumes the same way; a backend hiccup gets a few slower tries.
+  generateBatch.addRetry({ errors: ['Lambda.Unknown', 'States.Timeout'], interval: Duration.seconds(5), maxAttempts: 2 });
+  generateBatch.addRetry({ errors: ['BackendUnavailable'], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 3 });
+  const generate = new sfn.DistributedMap(scope, 'Generate', {
+    comment: 'One child execution per batch of the manifest; concurrency sized by Plan to the backends',
+    label: 'Batches',
+    // The bucket by path: the construct's own policy grants only the temporary prefix (see MapRunBuckets).
+    itemReader: new sfn.S3JsonLItemReader({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), key: sfn.JsonPath.stringAt('$.plan.manifestKey') }),
+    itemSelector: { runId, batch: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
+    maxConcurrencyPath: sfn.JsonPath.stringAt('$.plan.maxConcurrency'),
+    toleratedFailurePercentagePath: sfn.JsonPath.stringAt('$.plan.toleratedFailurePercent'),
+    resultWriterV2: new sfn.ResultWriterV2({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), prefix: props.mapResultsPrefix }),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  generate.itemProcessor(generateBatch);
+  const finalize = invoke(scope, 'Finalize', fns.finalize, FUNCTION_TIMEOUTS.finalize, { runId }, '$.finalize');
+
+  const fleetReady = new sfn.Choice(scope, 'FleetReady').when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), generate).otherwise(waitForFleet);
+  fleetUp.next(waitForFleet);
+  waitForFleet.next(fleetStatus);
+  fleetStatus.next(fleetReady);
+  generate.next(finalize);
+  const needsFleet = new sfn.Choice(scope, 'NeedsFleet', { comment: 'Stand up the GPU fleet only when a batch runs on SGLang' })
+    .when(sfn.Condition.booleanEquals('$.plan.needsSglang', true), fleetUp)
+    .otherwise(generate);
+
+  const run = new sfn.Parallel(scope, 'Run', {
+    comment: 'Everything that needs the fleet; any error inside is caught so FleetDown still runs',
+    resultSelector: { finalize: sfn.JsonPath.objectAt('$[0].finalize') },
+    resultPath: '$.result',
+  });
+  run.branch(needsFleet);
+
+  const outcome = new sfn.Choice(scope, 'Outcome')
+    .when(sfn.Condition.isPresent('$.error'), new sfn.Fail(scope, 'RunFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' }))
+    .when(sfn.Condition.isPresent('$.fleetDownError'), new sfn.Fail(scope, 'FleetDownFailed', { errorPath: '$.fleetDownError.Error', causePath: '$.fleetDownError.Cause' }))
+    .otherwise(new sfn.Succeed(scope, 'Succeeded', { outputPath: '$.result.finalize' }));
+
+  const fleetDown = invoke(scope, 'FleetDown', fns.fleetDown, FUNCTION_TIMEOUTS.fleetDown, { runId: sfn.JsonPath.executionName }, '$.fleetDown');
+  fleetDown.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 });
+  fleetDown.addCatch(outcome, { resultPath: '$.fleetDownError' });
+  fleetDown.next(outcome);
+
+  const otherExecutions = new tasks.CallAwsService(scope, 'OtherExecutions', {
+    comment: 'This execution counts itself: more than one RUNNING means another run still needs the fleet',
+    service: 'sfn',
+    action: 'listExecutions',
+    parameters: { StateMachineArn: sfn.JsonPath.stateMachineId, StatusFilter: 'RUNNING', MaxResults: 2 },
+    iamResources: [props.stateMachineArn],
+    iamAction: EXECUTION_LIST_ACTIONS[0],
+    resultSelector: { running: sfn.JsonPath.arrayLength(sfn.JsonPath.listAt('$.Executions')) },
+    resultPath: '$.executions',
+  });
+  // Unable to tell whether another run needs the fleet: scaling down is the safe side.
+  otherExecutions.addCatch(fleetDown, { resultPath: '$.listExecutionsError' });
+  const othersRunning = new sfn.Choice(scope, 'OthersRunning').when(sfn.Condition.numberGreaterThan('$.executions.running', 1), outcome).otherwise(fleetDown);
+  otherExecutions.next(othersRunning);
+
+  const teardownRequested = new sfn.Choice(scope, 'TeardownRequested', { comment: '"teardown": "keep" leaves the fleet up (its idle watchdog still applies)' })
+    .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.teardown'), sfn.Condition.isString('$.input.teardown'), sfn.Condition.stringEquals('$.input.teardown', 'keep')), outcome)
+    .otherwise(otherExecutions);
+
+  plan.addCatch(teardownRequested, { errors: ['States.ALL'], resultPath: '$.error' });
+  run.addCatch(teardownRequested, { errors: ['States.ALL'], resultPath: '$.error' });
+  return start.next(plan).next(run).next(teardownRequested);
+}

@@ -1,0 +1,23 @@
+/**
+ * Names the CDK constructs and the handlers share: the Lambdas' environment variables and the run metrics.
+ * No imports, so the CDK app can use it without loading the handlers' dependencies.
+ */
+export const ENV = {
+  outputsBucket: 'RAIDEN_OUTPUTS_BUCKET',
+  tempPrefix: 'RAIDEN_TEMP_PREFIX',
+  autoScalingGroup: 'RAIDEN_ASG_NAME',
+  /** JSON list of the layout's servers: [{name, port, model, dp}]. */
+  servers: 'RAIDEN_SERVERS',
+  apiKeySecret: 'RAIDEN_API_KEY_SECRET_ARN',
+  stateMachineArn: 'RAIDEN_STATE_MACHINE_ARN',
+  readinessTimeoutMinutes: 'RAIDEN_READINESS_TIMEOUT_MINUTES',
+  bedrockModel: 'RAIDEN_BEDROCK_MODEL',
+  bedrockMaxConcurrency: 'RAIDEN_BEDROCK_MAX_CONCURRENCY',
+  sglangRequestsPerReplica: 'RAIDEN_SGLANG_REQUESTS_PER_REPLICA',
+  metricsNamespace: 'RAIDEN_METRICS_NAMESPACE',
+  /** An S3-compatible endpoint (path-style), instead of AWS S3: local runs and tests. */
+  s3Endpoint: 'RAIDEN_S3_ENDPOINT',
+} as const;
+
+/** The run metrics the handlers emit (EMF) and the dashboard graphs; all are counts. */
+export const RUN_METRIC_NAMES = ['SamplesAccepted', 'SamplesRejected', 'EmptySlots', 'Requests', 'TransportFailures', 'BackendErrors', 'InputTokens', 'OutputTokens'] as const;

@@ -1,0 +1,300 @@
+/**
+ * The synthesized generation workflow, executed on this machine: aws-local-stepfunctions runs the state
+ * machine from the orchestrator stack's template, its Lambda Tasks bound to the real handlers, S3 served
+ * by s3rver through @aws-sdk/client-s3, SGLang by the simulated server, Auto Scaling / EC2 / Step Functions
+ * by aws-sdk-client-mock.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import aslValidator from 'asl-validator';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
+import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
+import { synthApp } from '../support/cdk-app.ts';
+import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
+import { applyFunctionEnvironment, extractWorkflow, forEachState, runWorkflowLocally, type LocalRunResult, type SynthesizedWorkflow } from '../support/local-workflow.ts';
+import { readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
+
+const INPUTS = 'raiden-inputs-local';
+const OUTPUTS = 'raiden-outputs-local';
+const PROFILES_KEY = 'profiles/roles.zh.json';
+const PROFILES_FILE = join(ROOT, 'examples/profiles.zh.json');
+const BASE_INPUT = { profiles: `s3://${INPUTS}/${PROFILES_KEY}`, samplesPerProfile: 2, includeCm: true, maxProfiles: 3, batchSlots: 3 };
+
+const autoScaling = mockClient(AutoScalingClient);
+const ec2 = mockClient(EC2Client);
+const sfn = mockClient(SFNClient);
+
+let workflow: SynthesizedWorkflow;
+let s3: LocalS3;
+let sglang: TestServer;
+let restoreEnv: () => void;
+
+/** The fake fleet: desired capacity, whether its instance is in service, and what other runs are going. */
+const fleet = { desired: 0, max: 1, inServiceAfterChecks: 1, describeCalls: 0, vanishAfterReady: false, readyReported: false, otherRunning: false, setCalls: [] as number[] };
+
+beforeAll(async () => {
+  const app = synthApp();
+  workflow = extractWorkflow(app.stacks.orchestrator, app.orchestrator);
+  s3 = await startLocalS3([INPUTS, OUTPUTS]);
+  sglang = await startTestServer({ model: 'test-model' });
+  await s3.client.send(new PutObjectCommand({ Bucket: INPUTS, Key: PROFILES_KEY, Body: readFileSync(PROFILES_FILE) }));
+  restoreEnv = applyFunctionEnvironment(workflow, {
+    RAIDEN_OUTPUTS_BUCKET: OUTPUTS,
+    RAIDEN_S3_ENDPOINT: s3.endpoint,
+    RAIDEN_SERVERS: JSON.stringify([{ name: 'main', port: Number(new URL(sglang.url).port), model: 'test-model', dp: 1 }]),
+    RAIDEN_API_KEY_SECRET_ARN: undefined,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  });
+  resetAwsClients();
+});
+
+afterAll(async () => {
+  restoreEnv?.();
+  resetAwsClients();
+  await sglang?.close();
+  await s3?.close();
+});
+
+beforeEach(() => {
+  Object.assign(fleet, { desired: 0, max: 1, inServiceAfterChecks: 1, describeCalls: 0, vanishAfterReady: false, readyReported: false, otherRunning: false, setCalls: [] });
+  autoScaling.reset();
+  ec2.reset();
+  sfn.reset();
+  autoScaling.on(DescribeAutoScalingGroupsCommand).callsFake(() => {
+    fleet.describeCalls++;
+    const inService = fleet.desired > 0 && fleet.describeCalls > fleet.inServiceAfterChecks;
+    return {
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'raiden-gpu-fleet',
+          DesiredCapacity: fleet.desired,
+          MinSize: 0,
+          MaxSize: fleet.max,
+          Instances: fleet.desired > 0 ? [{ InstanceId: 'i-0123456789abcdef0', LifecycleState: inService ? 'InService' : 'Pending' }] : [],
+        },
+      ],
+    };
+  });
+  autoScaling.on(SetDesiredCapacityCommand).callsFake((input: { DesiredCapacity: number }) => {
+    fleet.setCalls.push(input.DesiredCapacity);
+    fleet.desired = input.DesiredCapacity;
+    return {};
+  });
+  ec2.on(DescribeInstancesCommand).callsFake(() => {
+    const gone = fleet.vanishAfterReady && fleet.readyReported;
+    fleet.readyReported = true;
+    return { Reservations: [{ Instances: [{ InstanceId: 'i-0123456789abcdef0', PrivateIpAddress: '127.0.0.1', State: { Name: gone ? 'terminated' : 'running' } }] }] };
+  });
+  sfn.on(ListExecutionsCommand).callsFake(() => ({
+    executions: [
+      { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:raiden-generation:this', status: 'RUNNING' },
+      ...(fleet.otherRunning ? [{ executionArn: 'arn:aws:states:us-east-1:000000000000:execution:raiden-generation:other', status: 'RUNNING' }] : []),
+    ],
+  }));
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+/** The handlers' structured log lines and EMF records of the current test. */
+let logLines: Record<string, unknown>[] = [];
+beforeEach(() => {
+  logLines = [];
+  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    logLines.push(JSON.parse(String(line)) as Record<string, unknown>);
+  });
+});
+
+const run = (input: unknown, executionName: string, inject?: Record<string, Error>): Promise<LocalRunResult> =>
+  runWorkflowLocally({ workflow, s3: s3.client, input, executionName, ...(inject ? { inject } : {}) });
+
+async function readRunFile(runId: string, name: string): Promise<string> {
+  const object = await s3.client.send(new GetObjectCommand({ Bucket: OUTPUTS, Key: `runs/${runId}/${name}` }));
+  return (await object.Body?.transformToString()) ?? '';
+}
+
+describe('the synthesized definition', () => {
+  it('is valid Amazon States Language', () => {
+    const { isValid, errorsText } = aslValidator(workflow.definition);
+    expect(errorsText('\n')).toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  it('has the shape of DESIGN.md section 5', () => {
+    const states = workflow.definition.States;
+    expect(workflow.definition.StartAt).toBe('Start');
+    expect(Object.keys(states)).toEqual(
+      expect.arrayContaining(['Start', 'Plan', 'Run', 'TeardownRequested', 'OtherExecutions', 'OthersRunning', 'FleetDown', 'Outcome', 'RunFailed', 'FleetDownFailed', 'Succeeded']),
+    );
+    const branch = (states.Run?.Branches as unknown as { States: Record<string, Record<string, unknown>> }[])[0];
+    expect(Object.keys(branch?.States ?? {})).toEqual(expect.arrayContaining(['NeedsFleet', 'FleetUp', 'WaitForFleet', 'FleetStatus', 'FleetReady', 'Generate', 'Finalize']));
+    const map = branch?.States.Generate as Record<string, unknown>;
+    expect(map).toMatchObject({
+      ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { 'Bucket.$': '$.plan.bucket', 'Key.$': '$.plan.manifestKey' } },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+      MaxConcurrencyPath: '$.plan.maxConcurrency',
+      ToleratedFailurePercentagePath: '$.plan.toleratedFailurePercent',
+      ResultWriter: expect.objectContaining({ Resource: 'arn:aws:states:::s3:putObject' }),
+    });
+    const generateBatch = (map.ItemProcessor as { States: Record<string, { Retry: { ErrorEquals: string[] }[] }> }).States.GenerateBatch;
+    expect(generateBatch?.Retry.map((retry) => retry.ErrorEquals[0])).toEqual(expect.arrayContaining(['BatchIncomplete', 'BackendUnavailable']));
+  });
+
+  it('every state inside Run is covered by its Catch, and Plan joins the same teardown', () => {
+    const states = workflow.definition.States;
+    expect(states.Run?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TeardownRequested' }]);
+    expect(states.Plan?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'TeardownRequested' }]);
+    // No state inside Run catches an error itself: every failure propagates to Run's Catch.
+    const inside: string[] = [];
+    for (const branch of states.Run?.Branches as never as Parameters<typeof forEachState>[0][]) {
+      forEachState(branch, (name, state) => {
+        inside.push(name);
+        expect(state.Catch, `${name} must not catch errors inside Run`).toBeUndefined();
+        expect(state.Type, `${name} must not end the execution from inside Run`).not.toBe('Succeed');
+      });
+    }
+    expect(inside).toEqual(expect.arrayContaining(['FleetUp', 'FleetStatus', 'Generate', 'GenerateBatch', 'Finalize']));
+    // Every path out of the teardown reaches Outcome, which alone decides between Fail and Succeed.
+    expect(states.FleetDown?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.fleetDownError', Next: 'Outcome' }]);
+    expect(states.RunFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+});
+
+describe('a local run of the workflow', () => {
+  it('produces the same dataset contract as raiden generate, then scales the fleet to zero', async () => {
+    const result = await run(BASE_INPUT, 'full-run');
+    expect(result.error).toBeUndefined();
+    expect(result.output).toMatchObject({ runId: 'full-run', status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 });
+    expect(fleet.setCalls).toEqual([1, 0]);
+    expect(result.entered).toEqual(expect.arrayContaining(['Plan', 'FleetUp', 'WaitForFleet', 'FleetStatus', 'GenerateBatch', 'Finalize', 'OtherExecutions', 'FleetDown', 'Succeeded']));
+    expect(result.entered.filter((name) => name === 'GenerateBatch')).toHaveLength(3);
+
+    const keys = ((await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: 'runs/full-run/', Delimiter: '/' }))).Contents ?? []).map((o) => o.Key?.split('/').pop());
+    const local = await runCli(['generate', '--profiles', PROFILES_FILE, '--endpoint', sglang.url, '--samples-per-profile', '2', '--include-cm', '--max-profiles', '3', '--out', join(ROOT, 'runs', `workflow-contract-${process.pid}`)]);
+    expect(local.code).toBe(0);
+    const localDir = join(ROOT, 'runs', `workflow-contract-${process.pid}`);
+    const contract = ['samples.jsonl', 'rejects.jsonl', 'train.json', 'validation.json', 'dataset_stats.json', 'report.json'];
+    expect(keys).toEqual(expect.arrayContaining(contract));
+
+    const samples = (await readRunFile('full-run', 'samples.jsonl')).trim().split('\n').map((line) => JSON.parse(line) as { id: string; metadata: Record<string, unknown> });
+    const localSamples = readJsonl<{ id: string; metadata: Record<string, unknown> }>(join(localDir, 'samples.jsonl'));
+    expect(samples.map((s) => s.id).sort()).toEqual(localSamples.map((s) => s.id).sort());
+    expect(Object.keys(samples[0] ?? {}).sort()).toEqual(Object.keys(localSamples[0] ?? {}).sort());
+    const train = JSON.parse(await readRunFile('full-run', 'train.json')) as { id: string }[];
+    const validation = JSON.parse(await readRunFile('full-run', 'validation.json')) as { id: string }[];
+    expect(train.length + validation.length).toBe(9);
+    const profileOf = (id: string) => id.split('/')[0];
+    const trainProfiles = new Set(train.map((s) => profileOf(s.id)));
+    expect(validation.filter((s) => trainProfiles.has(profileOf(s.id)))).toEqual([]);
+    expect(JSON.parse(await readRunFile('full-run', 'dataset_stats.json'))).toEqual(readJson(join(localDir, 'dataset_stats.json')));
+
+    const report = JSON.parse(await readRunFile('full-run', 'report.json')) as Record<string, unknown>;
+    const localReport = readJson(join(localDir, 'report.json'));
+    for (const key of Object.keys(localReport).filter((key) => key !== 'evaluation')) expect(report, `report.json lacks ${key}`).toHaveProperty(key);
+    expect(report).toMatchObject({
+      run_id: 'full-run',
+      status: 'complete',
+      plan: { profiles: 3, slots: 9, sbk: 6, cm: 3 },
+      samples: { accepted: 9, empty_slots: 0 },
+      requests: { this_invocation: 9 },
+      workflow: { batches: { total: 3, on_sglang: 3, on_bedrock: 0, finished: 3, failed: 0, unfinished_batch_ids: [] } },
+    });
+  });
+
+  it('resumes a run with the same runId instead of regenerating it', async () => {
+    const requestsBefore = sglang.stats.chatRequests;
+    const result = await run({ ...BASE_INPUT, runId: 'full-run' }, 'full-run-again');
+    expect(result.output).toMatchObject({ runId: 'full-run', status: 'complete', accepted: 9 });
+    expect(sglang.stats.chatRequests).toBe(requestsBefore);
+    const report = JSON.parse(await readRunFile('full-run', 'report.json')) as { samples: Record<string, number> };
+    expect(report.samples).toMatchObject({ accepted: 9, accepted_this_invocation: 0, already_done_before: 9 });
+  });
+
+  it('skips the fleet for a Bedrock-only run but still ends in FleetDown', async () => {
+    const result = await run({ ...BASE_INPUT, strategy: 'bedrock', samplesPerProfile: 0 }, 'bedrock-plan-only', { GenerateBatch: Object.assign(new Error('no Bedrock here'), { name: 'BackendUnavailable' }) });
+    expect(result.entered).not.toContain('FleetUp');
+    expect(result.entered).toContain('FleetDown');
+    expect(result.error).toMatchObject({ name: 'BackendUnavailable' });
+  });
+});
+
+describe('a failure in any state still reaches FleetDown, and the execution fails with the original error', () => {
+  it('Plan: a bad input names the field', async () => {
+    const result = await run({ ...BASE_INPUT, samplesPerProfile: -1 }, 'bad-input');
+    expect(result.error?.name).toBe('InvalidInput');
+    expect(result.error?.cause).toContain('samplesPerProfile -1');
+    expect(result.entered).toEqual(['Start', 'Plan', 'TeardownRequested', 'OtherExecutions', 'OthersRunning', 'FleetDown', 'Outcome', 'RunFailed']);
+  });
+
+  it('FleetUp: the auto-scaling call fails', async () => {
+    autoScaling.on(SetDesiredCapacityCommand).callsFake((input: { DesiredCapacity: number }) => {
+      if (input.DesiredCapacity > 0) throw Object.assign(new Error('Scaling activity in progress'), { name: 'ScalingActivityInProgressFault' });
+      fleet.setCalls.push(0);
+      return {};
+    });
+    Object.assign(fleet, { desired: 1, max: 2 });
+    const result = await run({ ...BASE_INPUT, instances: 2 }, 'fleet-up-fails');
+    expect(result.error?.name).toBe('ScalingActivityInProgressFault');
+    expect(result.entered).toContain('FleetDown');
+    expect(fleet.setCalls).toEqual([0]);
+  });
+
+  it('readiness: the servers never answer before the timeout', async () => {
+    fleet.inServiceAfterChecks = Number.POSITIVE_INFINITY;
+    const realNow = Date.now.bind(Date);
+    // After the first status check, jump past the readiness deadline instead of waiting the 70 minutes the template sets.
+    autoScaling.on(DescribeAutoScalingGroupsCommand).callsFake(() => {
+      fleet.describeCalls++;
+      if (fleet.describeCalls === 3) vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 86_400_000);
+      return { AutoScalingGroups: [{ AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: fleet.desired, MaxSize: 1, Instances: fleet.desired > 0 ? [{ InstanceId: 'i-1', LifecycleState: 'Pending' }] : [] }] };
+    });
+    const result = await run(BASE_INPUT, 'never-ready');
+    vi.restoreAllMocks();
+    expect(result.error?.name).toBe('FleetNotReady');
+    expect(result.error?.cause).toMatch(/was not ready by .*1 instance\(s\) launched, 0 in service/);
+    expect(result.entered.filter((name) => name === 'FleetStatus').length).toBeGreaterThanOrEqual(2);
+    expect(fleet.setCalls).toEqual([1, 0]);
+  });
+
+  it('a batch: the fleet disappears mid-run', async () => {
+    fleet.vanishAfterReady = true;
+    const result = await run(BASE_INPUT, 'fleet-vanished');
+    expect(result.error?.name).toBe('BackendUnavailable');
+    expect(result.error?.cause).toContain('no instance in service');
+    expect(result.entered).not.toContain('Finalize');
+    expect(fleet.setCalls).toEqual([1, 0]);
+  });
+
+  it('Finalize: the handler fails', async () => {
+    const result = await run(BASE_INPUT, 'finalize-fails', { Finalize: Object.assign(new Error('S3 is having a bad day'), { name: 'InternalError' }) });
+    expect(result.error).toEqual({ name: 'InternalError', cause: JSON.stringify({ errorType: 'InternalError', errorMessage: 'S3 is having a bad day' }) });
+    expect(result.entered.slice(-4)).toEqual(['OthersRunning', 'FleetDown', 'Outcome', 'RunFailed']);
+    expect(fleet.setCalls).toEqual([1, 0]);
+  });
+});
+
+describe('when FleetDown is skipped', () => {
+  it('"teardown": "keep" leaves the fleet up', async () => {
+    const result = await run({ ...BASE_INPUT, teardown: 'keep' }, 'keep-fleet');
+    expect(result.output).toMatchObject({ status: 'complete' });
+    expect(result.entered).not.toContain('FleetDown');
+    expect(result.entered).not.toContain('OtherExecutions');
+    expect(fleet.setCalls).toEqual([1]);
+  });
+
+  it('another execution still running keeps the fleet for it', async () => {
+    fleet.otherRunning = true;
+    const result = await run(BASE_INPUT, 'other-running');
+    expect(result.output).toMatchObject({ status: 'complete' });
+    expect(result.entered).toContain('OtherExecutions');
+    expect(result.entered).not.toContain('FleetDown');
+    expect(fleet.setCalls).toEqual([1]);
+  });
+});
