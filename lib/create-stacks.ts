@@ -6,6 +6,7 @@ import { BedrockStack } from './stacks/bedrock-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
 import { FleetStack } from './stacks/fleet-stack.ts';
 import { OrchestratorStack } from './stacks/orchestrator-stack.ts';
+import { PROJECT_TAG } from '../orchestrator/src/handlers/shared-names.ts';
 
 export interface RaidenStacks {
   readonly data: DataStack;
@@ -81,6 +82,6 @@ export function createStacks(app: App, config: RaidenConfig): RaidenStacks {
   });
 
   orchestrator.addStackDependency(data);
-  for (const stack of [data, bedrock, fleet, orchestrator]) Tags.of(stack).add('project', 'raiden-datagen');
+  for (const stack of [data, bedrock, fleet, orchestrator]) Tags.of(stack).add(PROJECT_TAG.key, PROJECT_TAG.value);
   return { data, fleet, bedrock, orchestrator };
 }

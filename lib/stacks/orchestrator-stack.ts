@@ -3,14 +3,12 @@ import type { StackProps } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG } from '../../orchestrator/src/handlers/shared-names.ts';
 import { RunDashboard } from '../constructs/dashboard/index.ts';
 import { GenerationWorkflow, METRICS_NAMESPACE, type WorkflowFleet, type WorkflowSettings } from '../constructs/generation-workflow/index.ts';
 import type { OrchestratorNetwork } from '../constructs/orchestrator-function/index.ts';
 import { TeardownBackstop } from '../constructs/teardown-backstop/index.ts';
 
-/** Tags on the state machine that tell `raiden start` where to upload profiles and where runs land. */
-export const INPUTS_BUCKET_TAG = 'raiden:inputs-bucket';
-export const OUTPUTS_BUCKET_TAG = 'raiden:outputs-bucket';
 
 /** A bucket of the data stack, by its exported ARN and name. */
 export interface ImportedBucket {

@@ -3,6 +3,7 @@ import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
 import { DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import { DEFAULT_SGLANG_ENDPOINT } from '../llm/sglang-backend.ts';
+import { addAwsCommands } from './aws-program.ts';
 import { runEvaluate } from './evaluate-command.ts';
 import { runGenerate, type CliIo } from './generate-command.ts';
 import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
@@ -113,6 +114,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         ),
       );
     });
+  addAwsCommands(program, io, setExit);
   return program;
 }
 

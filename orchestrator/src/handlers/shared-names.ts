@@ -21,3 +21,10 @@ export const ENV = {
 
 /** The run metrics the handlers emit (EMF) and the dashboard graphs; all are counts. */
 export const RUN_METRIC_NAMES = ['SamplesAccepted', 'SamplesRejected', 'EmptySlots', 'Requests', 'TransportFailures', 'BackendErrors', 'InputTokens', 'OutputTokens'] as const;
+
+/** Tags on the state machine that tell `raiden start` where to upload profiles and where runs land. */
+export const INPUTS_BUCKET_TAG = 'raiden:inputs-bucket';
+export const OUTPUTS_BUCKET_TAG = 'raiden:outputs-bucket';
+
+/** The tag every stack of this app carries; `raiden teardown` finds the fleets by it. */
+export const PROJECT_TAG = { key: 'project', value: 'raiden-datagen' } as const;

@@ -1,0 +1,258 @@
+/**
+ * `raiden start`, `raiden status` and `raiden teardown`: the deployed workflow driven from a terminal.
+ * The state machine is found by its fixed name; its tags say where profiles go and where runs land.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  DescribeMapRunCommand,
+  ListExecutionsCommand,
+  ListMapRunsCommand,
+  ListStateMachinesCommand,
+  ListTagsForResourceCommand,
+  SFNClient,
+  StartExecutionCommand,
+  type DescribeExecutionCommandOutput,
+} from '@aws-sdk/client-sfn';
+import { sha256 } from '../core/run-manifest.ts';
+import { parseWorkflowInput, WorkflowInputError } from '../core/workflow-input.ts';
+import type { FinalizeOutput } from '../handlers/finalize.ts';
+import { PLAN_FILE, type RunPlan } from '../handlers/run-files.ts';
+import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG, PROJECT_TAG } from '../handlers/shared-names.ts';
+import { S3RunStore } from '../store/s3-run-store.ts';
+import type { CliIo } from './generate-command.ts';
+import { formatDuration, textTable } from './text-table.ts';
+import { EXIT, UsageError } from './usage-error.ts';
+
+
+export interface AwsTarget {
+  readonly region?: string | undefined;
+  readonly stackPrefix: string;
+}
+
+export interface StartFlags extends AwsTarget {
+  readonly profiles: string;
+  /** Workflow input fields given on the command line; the rest get the workflow's defaults. */
+  readonly input: Record<string, unknown>;
+}
+
+interface Workflow {
+  readonly sfn: SFNClient;
+  readonly arn: string;
+  readonly region: string;
+  readonly inputsBucket: string;
+  readonly outputsBucket: string;
+}
+
+const clientConfig = (target: AwsTarget) => (target.region ? { region: target.region } : {});
+
+export function consoleUrl(region: string, executionArn: string): string {
+  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
+}
+
+async function findWorkflow(target: AwsTarget): Promise<Workflow> {
+  const sfn = new SFNClient(clientConfig(target));
+  const name = `${target.stackPrefix.toLowerCase()}-generation`;
+  const region = await sfn.config.region();
+  let arn: string | undefined;
+  let nextToken: string | undefined;
+  try {
+    do {
+      const page = await sfn.send(new ListStateMachinesCommand({ nextToken }));
+      arn = page.stateMachines?.find((machine) => machine.name === name)?.stateMachineArn;
+      nextToken = page.nextToken;
+    } while (arn === undefined && nextToken !== undefined);
+  } catch (error) {
+    throw awsUsageError(error, region);
+  }
+  if (arn === undefined) {
+    throw new UsageError(`no state machine ${name} in ${region}: deploy the stacks first (npx raiden deploy), or pass --region / --stack-prefix for another deployment`);
+  }
+  const { tags } = await sfn.send(new ListTagsForResourceCommand({ resourceArn: arn }));
+  const tag = (key: string) => tags?.find((t) => t.key === key)?.value;
+  const inputsBucket = tag(INPUTS_BUCKET_TAG);
+  const outputsBucket = tag(OUTPUTS_BUCKET_TAG);
+  if (!inputsBucket || !outputsBucket) throw new UsageError(`state machine ${arn} lacks the ${INPUTS_BUCKET_TAG} / ${OUTPUTS_BUCKET_TAG} tags: redeploy the orchestrator stack (npx raiden deploy)`);
+  return { sfn, arn, region, inputsBucket, outputsBucket };
+}
+
+function awsUsageError(error: unknown, region: string): Error {
+  const name = (error as { name?: string }).name ?? '';
+  if (/CredentialsProviderError|ExpiredToken|UnrecognizedClient|InvalidSignature/u.test(name)) {
+    return new UsageError(`no usable AWS credentials for ${region} (${name}): run aws configure / aws sso login, or set AWS_PROFILE`);
+  }
+  if (name === 'AccessDeniedException') return new UsageError(`access denied in ${region}: the credentials need states:ListStateMachines and states:StartExecution`);
+  return error as Error;
+}
+
+export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
+  const workflow = await findWorkflow(flags);
+  const profiles = flags.profiles.startsWith('s3://') ? flags.profiles : await uploadProfiles(flags, workflow, io);
+  const input = { profiles, ...flags.input };
+  try {
+    parseWorkflowInput(input);
+  } catch (error) {
+    if (error instanceof WorkflowInputError) throw new UsageError(error.message);
+    throw error;
+  }
+  const name = (flags.input.runId as string | undefined) ?? `run-${new Date().toISOString().replace(/[-:]|\.\d+Z$/gu, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  const { executionArn } = await workflow.sfn.send(new StartExecutionCommand({ stateMachineArn: workflow.arn, name, input: JSON.stringify(input) }));
+  io.stdout.write(
+    [
+      `Started run ${name}`,
+      `  execution: ${executionArn}`,
+      `  console:   ${consoleUrl(workflow.region, executionArn ?? '')}`,
+      `  dataset:   s3://${workflow.outputsBucket}/runs/${(flags.input.runId as string | undefined) ?? name}/`,
+      `Follow it with: npx raiden status ${name}`,
+      '',
+    ].join('\n'),
+  );
+  return EXIT.ok;
+}
+
+/** Uploads a local profile file to the inputs bucket, named by its content so a rerun reuses it. */
+async function uploadProfiles(flags: StartFlags, workflow: Workflow, io: CliIo): Promise<string> {
+  const bytes = await readFile(flags.profiles).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read --profiles ${flags.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}; give a local file or an s3:// URL`);
+  });
+  const extension = extname(flags.profiles);
+  const key = `profiles/${basename(flags.profiles, extension)}-${sha256(bytes).slice(0, 12)}${extension}`;
+  await new S3Client(clientConfig(flags)).send(new PutObjectCommand({ Bucket: workflow.inputsBucket, Key: key, Body: bytes }));
+  io.stderr.write(`raiden: uploaded ${flags.profiles} to s3://${workflow.inputsBucket}/${key}\n`);
+  return `s3://${workflow.inputsBucket}/${key}`;
+}
+
+export interface StatusFlags extends AwsTarget {
+  readonly execution?: string | undefined;
+  /** Seconds between two refreshes. */
+  readonly interval: number;
+}
+
+interface Progress {
+  readonly batchesDone: number;
+  readonly batchesTotal: number;
+  readonly samples: number;
+  readonly slots: number;
+}
+
+export async function runStatus(flags: StatusFlags, io: CliIo): Promise<number> {
+  const workflow = await findWorkflow(flags);
+  const executionArn = await resolveExecution(workflow, flags.execution);
+  const s3 = new S3Client(clientConfig(flags));
+  const started = Date.now();
+  let lastLine = '';
+  for (;;) {
+    const execution = await workflow.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    const runId = runIdOf(execution);
+    const progress = await readProgress(workflow, s3, executionArn, runId);
+    const line = progressLine(execution.status ?? 'UNKNOWN', progress, (Date.now() - (execution.startDate?.getTime() ?? started)) / 1000, io.stderr.isTTY === true);
+    if (io.stderr.isTTY) io.stderr.write(`\r${line}${' '.repeat(Math.max(0, lastLine.length - line.length))}`);
+    else if (line !== lastLine) io.stderr.write(`${line}\n`);
+    lastLine = line;
+    if (execution.status !== 'RUNNING') {
+      if (io.stderr.isTTY) io.stderr.write('\n');
+      return reportEnd(execution, workflow, runId, io);
+    }
+    if (io.stopRequested?.()) return EXIT.ok;
+    await new Promise((resolve) => setTimeout(resolve, flags.interval * 1000));
+  }
+}
+
+async function resolveExecution(workflow: Workflow, execution: string | undefined): Promise<string> {
+  if (execution?.startsWith('arn:')) return execution;
+  if (execution !== undefined) return `${workflow.arn.replace(':stateMachine:', ':execution:')}:${execution}`;
+  const { executions } = await workflow.sfn.send(new ListExecutionsCommand({ stateMachineArn: workflow.arn, maxResults: 1 }));
+  const latest = executions?.[0]?.executionArn;
+  if (latest === undefined) throw new UsageError(`no run of ${workflow.arn} yet: start one with npx raiden start --profiles ./roles.jsonl`);
+  return latest;
+}
+
+function runIdOf(execution: DescribeExecutionCommandOutput): string {
+  try {
+    const input = JSON.parse(execution.input ?? '{}') as { runId?: unknown };
+    if (typeof input.runId === 'string') return input.runId;
+  } catch {
+    // The console accepts any JSON; Plan reports a bad input itself.
+  }
+  return execution.name ?? '';
+}
+
+async function readProgress(workflow: Workflow, s3: S3Client, executionArn: string, runId: string): Promise<Progress> {
+  const store = new S3RunStore({ client: s3, bucket: workflow.outputsBucket, prefix: `runs/${runId}/` });
+  const plan = await store.readJson<RunPlan>(PLAN_FILE).catch(() => undefined);
+  const samples = plan === undefined ? 0 : await store.countObjects('parts/samples/').catch(() => 0);
+  let batchesDone = 0;
+  try {
+    const mapRun = (await workflow.sfn.send(new ListMapRunsCommand({ executionArn })))?.mapRuns?.[0]?.mapRunArn;
+    if (mapRun !== undefined) {
+      const counts = (await workflow.sfn.send(new DescribeMapRunCommand({ mapRunArn: mapRun })))?.itemCounts;
+      batchesDone = (counts?.succeeded ?? 0) + (counts?.failed ?? 0);
+    }
+  } catch {
+    // Before the Distributed Map starts there is no Map Run: no batch is done yet.
+  }
+  return { batchesDone, batchesTotal: plan?.batches.total ?? 0, samples, slots: plan?.slots.total ?? 0 };
+}
+
+export function progressLine(status: string, progress: Progress, elapsedSeconds: number, bar: boolean): string {
+  const width = 24;
+  const fraction = progress.slots > 0 ? Math.min(1, progress.samples / progress.slots) : 0;
+  const filled = Math.round(fraction * width);
+  const stats = `${status} | batches ${progress.batchesDone}/${progress.batchesTotal || '?'} | samples accepted ${progress.samples}/${progress.slots || '?'} | ${formatDuration(elapsedSeconds)}`;
+  return bar ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${stats}` : `[raiden] ${stats}`;
+}
+
+function reportEnd(execution: DescribeExecutionCommandOutput, workflow: Workflow, runId: string, io: CliIo): number {
+  if (execution.status === 'SUCCEEDED') {
+    const output = JSON.parse(execution.output ?? '{}') as Partial<FinalizeOutput>;
+    io.stdout.write(
+      `${textTable([
+        ['run', runId],
+        ['status', output.status ?? 'unknown'],
+        ['samples accepted', `${output.accepted ?? 0} of ${output.slots ?? 0} slots`],
+        ['empty slots', output.emptySlots ?? 0],
+        ['failed batches', output.failedBatches ?? 0],
+      ])}\n\nDataset and report.json in s3://${workflow.outputsBucket}/runs/${runId}/\n`,
+    );
+    return output.status === 'complete' ? EXIT.ok : EXIT.incomplete;
+  }
+  io.stderr.write(
+    `raiden: run ${runId} ${execution.status}${execution.error ? `: ${execution.error}` : ''}${execution.cause ? `\n  ${execution.cause}` : ''}\n` +
+      `  details: ${consoleUrl(workflow.region, execution.executionArn ?? '')}\n` +
+      `  samples accepted so far are kept in s3://${workflow.outputsBucket}/runs/${runId}/; start again with "runId": "${runId}" to resume\n`,
+  );
+  return EXIT.failure;
+}
+
+/** The emergency stop: every auto-scaling group of this app (any stack prefix) to zero, now. */
+export async function runTeardown(flags: { readonly region?: string | undefined }, io: CliIo): Promise<number> {
+  const client = new AutoScalingClient(flags.region ? { region: flags.region } : {});
+  const region = await client.config.region();
+  const groups: AutoScalingGroup[] = [];
+  let NextToken: string | undefined;
+  try {
+    do {
+      const page = await client.send(new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: `tag:${PROJECT_TAG.key}`, Values: [PROJECT_TAG.value] }], NextToken }));
+      groups.push(...(page.AutoScalingGroups ?? []));
+      NextToken = page.NextToken;
+    } while (NextToken !== undefined);
+  } catch (error) {
+    throw awsUsageError(error, region);
+  }
+  if (groups.length === 0) {
+    io.stdout.write(`No auto-scaling group tagged ${PROJECT_TAG.key}=${PROJECT_TAG.value} in ${region}: nothing to stop (pass --region for another region).\n`);
+    return EXIT.ok;
+  }
+  const rows: (string | number)[][] = [['auto-scaling group', 'instances before', 'desired now']];
+  for (const group of groups) {
+    const name = group.AutoScalingGroupName ?? '';
+    if ((group.DesiredCapacity ?? 0) > 0) await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: 0, HonorCooldown: false }));
+    rows.push([name, group.Instances?.length ?? 0, 0]);
+  }
+  io.stdout.write(`${textTable(rows)}\n\nEvery GPU fleet of raiden-datagen in ${region} is scaling to zero; instances terminate within minutes.\n`);
+  return EXIT.ok;
+}

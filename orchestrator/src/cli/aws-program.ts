@@ -1,0 +1,96 @@
+/** The commands that drive the deployed workflow on AWS: start, status, teardown, deploy, destroy. */
+import { Option, type Command } from 'commander';
+import { PROFILE_FORMATS } from '../core/profile-formats.ts';
+import { WORKFLOW_STRATEGIES } from '../core/workflow-input.ts';
+import { runStart, runStatus, runTeardown } from './aws-commands.ts';
+import { runCdk } from './cdk-commands.ts';
+import type { CliIo } from './generate-command.ts';
+import { integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+
+/** `raiden start` flag -> workflow input field. */
+const INPUT_FIELDS: Record<string, string> = {
+  format: 'format',
+  samplesPerProfile: 'samplesPerProfile',
+  cmPerProfile: 'cmPerProfile',
+  maxProfiles: 'maxProfiles',
+  strategy: 'strategy',
+  language: 'language',
+  runId: 'runId',
+  seed: 'seed',
+  maxAttempts: 'maxAttempts',
+  validationRatio: 'validationRatio',
+  model: 'model',
+  bedrockModel: 'bedrockModel',
+  maxTokens: 'maxTokens',
+  temperature: 'temperature',
+  instances: 'instances',
+  readinessTimeout: 'readinessTimeoutMinutes',
+  toleratedFailurePercent: 'toleratedFailurePercent',
+  batchSlots: 'batchSlots',
+};
+
+export function addAwsCommands(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const target = (command: Command) =>
+    command
+      .addOption(new Option('--region <region>', 'AWS region of the deployment (default: AWS_REGION or your profile)').env('AWS_REGION'))
+      .option('--stack-prefix <prefix>', 'stackPrefix the stacks were deployed with', 'Raiden');
+
+  target(
+    program
+      .command('start')
+      .description('start a run of the deployed workflow (uploads local profiles first) and print its console link')
+      .requiredOption('--profiles <path>', 'a local profile file (uploaded to the inputs bucket) or an s3:// URL')
+      .addOption(new Option('--format <format>', 'profile format, instead of detecting it').choices(PROFILE_FORMATS))
+      .option('--samples-per-profile <n>', 'SBK samples per profile (default 2)', integerAtLeast(0))
+      .option('--include-cm', 'add CM (conversation memory) samples')
+      .option('--cm-per-profile <n>', 'CM samples per profile (implies --include-cm; default 1)', integerAtLeast(0))
+      .option('--max-profiles <n>', 'use only the first N usable profiles', integerAtLeast(1))
+      .option('--strategy <name>', `backend per batch: ${WORKFLOW_STRATEGIES.join(', ')} (default sglang)`, oneOf(WORKFLOW_STRATEGIES))
+      .option('--language <lang>', 'zh, en or auto (default auto, per profile)', oneOf(['zh', 'en', 'auto'] as const))
+      .option('--run-id <id>', 'run id (the dataset goes to runs/<id>/); reuse one to resume it (default: the execution name)')
+      .option('--seed <n>', 'seed for planning, splitting and focus choices (default 42)', integerAtLeast(0))
+      .option('--max-attempts <n>', 'model calls per slot before it is given up (default 3)', integerAtLeast(1))
+      .option('--validation-ratio <r>', 'share of profiles in validation.json (default 0.1)', numberBetween(0, 1))
+      .option('--model <name>', 'SGLang model name (default: what each server serves)')
+      .option('--bedrock-model <id>', 'Bedrock model or inference profile id (default: the deployment\'s first)')
+      .option('--max-tokens <n>', 'max output tokens per call (default 2048)', integerAtLeast(64))
+      .option('--temperature <t>', 'sampling temperature (default 0.8)', numberBetween(0, 2))
+      .option('--instances <n>', 'GPU instances to stand up (default 1, capped by maxInstances)', integerAtLeast(1))
+      .option('--readiness-timeout <minutes>', 'minutes to wait for every SGLang server before failing the run', integerAtLeast(5))
+      .option('--tolerated-failure-percent <p>', 'share of batches that may fail without failing the run (default 5)', numberBetween(0, 100))
+      .option('--batch-slots <n>', 'slots per batch instead of the automatic sizing', integerAtLeast(1))
+      .option('--keep-fleet', 'leave the GPU fleet up after the run ("teardown": "keep"); its idle watchdog still applies'),
+  ).action(async (opts: Record<string, unknown>) => {
+    const input: Record<string, unknown> = {};
+    for (const [flag, field] of Object.entries(INPUT_FIELDS)) if (opts[flag] !== undefined) input[field] = opts[flag];
+    if (opts.includeCm === true || opts.cmPerProfile !== undefined) input.includeCm = true;
+    if (opts.keepFleet === true) input.teardown = 'keep';
+    setExit(await runStart({ profiles: opts.profiles as string, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string, input }, io));
+  });
+
+  target(
+    program
+      .command('status')
+      .description('follow a run (default: the latest) with a progress bar until it ends')
+      .argument('[execution]', 'execution name or ARN (default: the latest run)')
+      .option('--interval <seconds>', 'seconds between refreshes', positiveNumber, 5),
+  ).action(async (execution: string | undefined, opts: Record<string, unknown>) => {
+    setExit(await runStatus({ execution, interval: opts.interval as number, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string }, io));
+  });
+
+  program
+    .command('teardown')
+    .description('emergency stop: scale every GPU fleet of this app to zero now')
+    .addOption(new Option('--region <region>', 'AWS region (default: AWS_REGION or your profile)').env('AWS_REGION'))
+    .action(async (opts: Record<string, unknown>) => setExit(await runTeardown({ region: opts.region as string | undefined }, io)));
+
+  for (const action of ['deploy', 'destroy'] as const) {
+    program
+      .command(action)
+      .description(`cdk ${action} --all with this project's cdk.json; extra arguments go to cdk (e.g. -c layout=tp4x2)`)
+      .argument('[cdkArgs...]', 'passed to cdk as they are')
+      .allowUnknownOption()
+      .helpOption('--raiden-help', 'show this help')
+      .action(async (cdkArgs: string[]) => setExit(await runCdk(action, cdkArgs, io)));
+  }
+}

@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DescribeExecutionCommand,
+  DescribeMapRunCommand,
+  ListMapRunsCommand,
+  ListStateMachinesCommand,
+  ListTagsForResourceCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../orchestrator/src/cli/main.ts';
+import { ROOT } from '../support/run-cli.ts';
+
+const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
+const autoScaling = mockClient(AutoScalingClient);
+const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:raiden-generation';
+
+function io() {
+  const out = { stdout: '', stderr: '' };
+  return {
+    out,
+    streams: { stdout: { write: (text: string) => (out.stdout += text) }, stderr: { isTTY: false, write: (text: string) => (out.stderr += text) } },
+  };
+}
+const body = (value: unknown) => ({ Body: { transformToString: async () => JSON.stringify(value) } }) as never;
+
+beforeEach(() => {
+  sfn.reset();
+  s3.reset();
+  autoScaling.reset();
+  sfn.on(ListStateMachinesCommand).resolves({ stateMachines: [{ name: 'other', stateMachineArn: 'x' } as never, { name: 'raiden-generation', stateMachineArn: MACHINE } as never] });
+  sfn.on(ListTagsForResourceCommand).resolves({ tags: [{ key: 'raiden:inputs-bucket', value: 'in-bucket' }, { key: 'raiden:outputs-bucket', value: 'out-bucket' }] });
+});
+
+describe('raiden start', () => {
+  it('uploads a local profile file, starts an execution with the given flags, and prints the console link', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${MACHINE.replace(':stateMachine:', ':execution:')}:my-run` });
+    s3.on(PutObjectCommand).resolves({});
+    const { out, streams } = io();
+    const code = await main(['start', '--region', 'eu-west-1', '--profiles', join(ROOT, 'examples/profiles.zh.json'), '--samples-per-profile', '3', '--include-cm', '--run-id', 'my-run', '--keep-fleet'], streams);
+    expect(code).toBe(0);
+    const key = s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Key;
+    expect(key).toMatch(/^profiles\/profiles\.zh-[0-9a-f]{12}\.json$/);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '')).toEqual({
+      profiles: `s3://in-bucket/${key}`,
+      samplesPerProfile: 3,
+      includeCm: true,
+      runId: 'my-run',
+      teardown: 'keep',
+    });
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({ stateMachineArn: MACHINE, name: 'my-run' });
+    expect(out.stdout).toContain('https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:raiden-generation:my-run');
+    expect(out.stdout).toContain('npx raiden status my-run');
+  });
+
+  it('passes an s3:// URL through and checks the input before starting anything', async () => {
+    const { out, streams } = io();
+    expect(await main(['start', '--region', 'eu-west-1', '--profiles', 's3://BAD_BUCKET/x'], streams)).toBe(2);
+    expect(out.stderr).toMatch(/profiles "s3:\/\/BAD_BUCKET\/x": expected an S3 URL/);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('says how to deploy when the state machine is missing', async () => {
+    sfn.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
+    const { out, streams } = io();
+    expect(await main(['start', '--region', 'eu-west-1', '--profiles', 's3://in-bucket/x.json'], streams)).toBe(2);
+    expect(out.stderr).toContain('no state machine raiden-generation in eu-west-1: deploy the stacks first (npx raiden deploy)');
+  });
+});
+
+describe('raiden status', () => {
+  it('shows batches and samples until the run ends, then the summary; exit 0 when complete', async () => {
+    const execution = `${MACHINE.replace(':stateMachine:', ':execution:')}:run-1`;
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ executionArn: execution, name: 'run-1', status: 'RUNNING', input: '{"profiles":"s3://in-bucket/x"}', startDate: new Date() } as never)
+      .resolves({ executionArn: execution, name: 'run-1', status: 'SUCCEEDED', input: '{}', output: JSON.stringify({ status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 }), startDate: new Date() } as never);
+    sfn.on(ListMapRunsCommand).resolves({ mapRuns: [{ mapRunArn: 'map-run' } as never] });
+    sfn.on(DescribeMapRunCommand).resolves({ itemCounts: { succeeded: 2, failed: 0, total: 3 } } as never);
+    s3.on(GetObjectCommand, { Key: 'runs/run-1/plan.json' }).resolves(body({ batches: { total: 3 }, slots: { total: 9 } }));
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'a' }, { Key: 'b' }, { Key: 'c' }, { Key: 'd' }, { Key: 'e' }, { Key: 'f' }] });
+    const { out, streams } = io();
+    expect(await main(['status', 'run-1', '--region', 'eu-west-1', '--interval', '0.01'], streams)).toBe(0);
+    expect(out.stderr).toContain('[raiden] RUNNING | batches 2/3 | samples accepted 6/9');
+    expect(out.stdout).toMatch(/samples accepted\s+9 of 9 slots/);
+    expect(out.stdout).toContain('s3://out-bucket/runs/run-1/');
+  });
+
+  it('a failed run: prints the error and how to resume, exit 1', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ executionArn: 'arn:x', name: 'run-2', status: 'FAILED', error: 'FleetNotReady', cause: 'the fleet was not ready', input: '{"runId":"kept"}' } as never);
+    s3.on(GetObjectCommand).rejects(Object.assign(new Error('no'), { name: 'NoSuchKey' }));
+    const { out, streams } = io();
+    expect(await main(['status', 'run-2', '--region', 'eu-west-1'], streams)).toBe(1);
+    expect(out.stderr).toContain('raiden: run kept FAILED: FleetNotReady');
+    expect(out.stderr).toContain('start again with "runId": "kept" to resume');
+  });
+});
+
+describe('raiden teardown', () => {
+  it('scales every fleet tagged project=raiden-datagen to zero', async () => {
+    autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        { AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: 1, Instances: [{ InstanceId: 'i-1' }] } as never,
+        { AutoScalingGroupName: 'dev-gpu-fleet', DesiredCapacity: 0, Instances: [] } as never,
+      ],
+    });
+    autoScaling.on(SetDesiredCapacityCommand).resolves({});
+    const { out, streams } = io();
+    expect(await main(['teardown', '--region', 'eu-west-1'], streams)).toBe(0);
+    expect(autoScaling.commandCalls(DescribeAutoScalingGroupsCommand)[0]?.args[0].input.Filters).toEqual([{ Name: 'tag:project', Values: ['raiden-datagen'] }]);
+    expect(autoScaling.commandCalls(SetDesiredCapacityCommand).map((call) => call.args[0].input)).toEqual([{ AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: 0, HonorCooldown: false }]);
+    expect(out.stdout).toContain('raiden-gpu-fleet');
+    expect(out.stdout).toContain('scaling to zero');
+  });
+});
