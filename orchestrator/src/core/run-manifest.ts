@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { LanguageChoice, PlanSettings } from './plan.ts';
 import type { ProfileFormat } from './profile-formats.ts';
+import type { RunStore } from '../store/run-store.ts';
 
 /** run.json: what a run directory was created for, so a rerun can prove it continues the same plan. */
 export interface RunManifest {
@@ -60,4 +61,15 @@ export function manifestConflicts(existing: RunManifest, wanted: RunManifest): s
     }
   }
   return conflicts;
+}
+
+/**
+ * Claims a run's store for this manifest: writes run.json when there is none, and otherwise returns the
+ * plan settings that differ from the existing run (empty when the run can be resumed).
+ */
+export async function claimRun(store: Pick<RunStore, 'readJson' | 'writeJson'>, manifest: RunManifest): Promise<string[]> {
+  const existing = await store.readJson<RunManifest>(MANIFEST_FILE);
+  if (existing !== undefined) return manifestConflicts(existing, manifest);
+  await store.writeJson(MANIFEST_FILE, manifest);
+  return [];
 }

@@ -10,7 +10,7 @@ import { planSlots, type Slot } from '../core/plan.ts';
 import type { Profile } from '../core/profile.ts';
 import { ProfileFormatError } from '../core/profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from '../core/profile-loader.ts';
-import { MANIFEST_FILE, manifestConflicts, manifestPlan, sha256, type RunManifest } from '../core/run-manifest.ts';
+import { claimRun, manifestPlan, sha256 } from '../core/run-manifest.ts';
 import { BUILT_IN_WORKFLOW_DEFAULTS, cmPerProfileOf, parseWorkflowInput, WorkflowInputError, type WorkflowInput } from '../core/workflow-input.ts';
 import { parseS3Url } from '../store/s3-run-store.ts';
 import { awsClients, ENV, fleetServers, numberEnv } from './handler-env.ts';
@@ -49,7 +49,11 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
   if (slots.length === 0) throw new WorkflowInputError(['samplesPerProfile is 0 and includeCm is false: nothing to generate; set samplesPerProfile or includeCm']);
 
   const store = runStore(s3, runId);
-  await claimRun(store, { run_id: runId, created_at: event.execution.startTime, profiles_file: input.profiles, profiles_sha256: sha256(bytes), format: loaded.format, plan: manifestPlan(settings) });
+  // A run id is the unit of resume: the same id with other settings would mix two datasets.
+  const conflicts = await claimRun(store, { run_id: runId, created_at: event.execution.startTime, profiles_file: input.profiles, profiles_sha256: sha256(bytes), format: loaded.format, plan: manifestPlan(settings) });
+  if (conflicts.length > 0) {
+    throw new WorkflowInputError([`runId ${runId} already holds a run with other settings (${conflicts.join('; ')}): start with the original settings to resume it, or give another runId`]);
+  }
 
   const profileIds = [...new Set(slots.map((slot) => slot.profileId))];
   const gold = input.strategy === 'tiered' ? chooseValidationProfiles(profileIds, input.validationRatio, input.seed) : new Set<string>();
@@ -135,21 +139,6 @@ function loadProfiles(bytes: Uint8Array, input: WorkflowInput): LoadedProfiles {
   } catch (error) {
     if (error instanceof ProfileFormatError) throw new WorkflowInputError([`profiles ${input.profiles}: ${error.message}`]);
     throw error;
-  }
-}
-
-/** A run id is the unit of resume: the same id with other settings would mix two datasets. */
-async function claimRun(store: ReturnType<typeof runStore>, manifest: RunManifest): Promise<void> {
-  const existing = await store.readJson<RunManifest>(MANIFEST_FILE);
-  if (existing === undefined) {
-    await store.writeJson(MANIFEST_FILE, manifest);
-    return;
-  }
-  const conflicts = manifestConflicts(existing, manifest);
-  if (conflicts.length > 0) {
-    throw new WorkflowInputError([
-      `runId ${manifest.run_id} already holds a run with other settings (${conflicts.join('; ')}): start with the original settings to resume it, or give another runId`,
-    ]);
   }
 }
 

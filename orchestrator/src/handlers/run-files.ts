@@ -4,9 +4,8 @@
  * expires the temp prefix).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { BatchBackend, ManifestItem } from '../core/batch-plan.ts';
+import type { Batch, BatchBackend, ManifestItem } from '../core/batch-plan.ts';
 import type { RunEstimate } from '../core/cost-estimate.ts';
-import type { Slot } from '../core/plan.ts';
 import type { InputRejection, Profile } from '../core/profile.ts';
 import type { WorkflowInput } from '../core/workflow-input.ts';
 import { S3RunStore } from '../store/s3-run-store.ts';
@@ -49,15 +48,13 @@ export interface BatchSettings {
 }
 
 /** A batch file: everything one GenerateBatch needs, so the Map item stays a few bytes. */
-export interface BatchFile {
+export interface BatchFile extends Pick<Batch, 'backend' | 'slots'> {
   readonly runId: string;
   /** The execution whose Plan wrote this file; its results are counted in that execution's report. */
   readonly executionArn: string;
   readonly batchId: string;
-  readonly backend: BatchBackend;
   readonly settings: BatchSettings;
   readonly profiles: readonly Profile[];
-  readonly slots: readonly Slot[];
 }
 
 /** plan.json: what Plan decided, read by Finalize for the report and by `raiden status` for progress. */
