@@ -73,3 +73,15 @@ describe('train/validation split', () => {
     expect(chooseValidationProfiles(ids, 0, 42).size).toBe(0);
   });
 });
+
+describe('prompt token estimate', () => {
+  it('matches the estimate of the built prompt', async () => {
+    const { estimatePromptTokens } = await import('../../orchestrator/src/core/prompts.ts');
+    const { estimateTokens } = await import('../../orchestrator/src/core/text-normalize.ts');
+    for (const slot of planSlots(profiles, settings).slice(0, 40)) {
+      const profile = profiles.find((p) => p.id === slot.profileId)!;
+      const built = buildMessages(profile, slot).reduce((sum, m) => sum + estimateTokens(m.content), 0);
+      expect(Math.abs(estimatePromptTokens(profile, slot) - built)).toBeLessThanOrEqual(2);
+    }
+  });
+});

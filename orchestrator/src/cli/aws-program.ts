@@ -2,8 +2,8 @@
 import { Option, type Command } from 'commander';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import { WORKFLOW_STRATEGIES } from '../core/workflow-input.ts';
-import { runStart, runStatus, runTeardown } from './aws-commands.ts';
-import { runCdk } from './cdk-commands.ts';
+// The AWS commands load the AWS SDK and execa: imported when one runs, so `raiden generate` never pays for them.
+const awsCommands = () => import('./aws-commands.ts');
 import type { CliIo } from './generate-command.ts';
 import { integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
 
@@ -65,7 +65,7 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
     for (const [flag, field] of Object.entries(INPUT_FIELDS)) if (opts[flag] !== undefined) input[field] = opts[flag];
     if (opts.includeCm === true || opts.cmPerProfile !== undefined) input.includeCm = true;
     if (opts.keepFleet === true) input.teardown = 'keep';
-    setExit(await runStart({ profiles: opts.profiles as string, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string, input }, io));
+    setExit(await (await awsCommands()).runStart({ profiles: opts.profiles as string, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string, input }, io));
   });
 
   target(
@@ -75,14 +75,14 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .argument('[execution]', 'execution name or ARN (default: the latest run)')
       .option('--interval <seconds>', 'seconds between refreshes', positiveNumber, 5),
   ).action(async (execution: string | undefined, opts: Record<string, unknown>) => {
-    setExit(await runStatus({ execution, interval: opts.interval as number, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string }, io));
+    setExit(await (await awsCommands()).runStatus({ execution, interval: opts.interval as number, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string }, io));
   });
 
   program
     .command('teardown')
     .description('emergency stop: scale every GPU fleet of this app to zero now')
     .addOption(new Option('--region <region>', 'AWS region (default: AWS_REGION or your profile)').env('AWS_REGION'))
-    .action(async (opts: Record<string, unknown>) => setExit(await runTeardown({ region: opts.region as string | undefined }, io)));
+    .action(async (opts: Record<string, unknown>) => setExit(await (await awsCommands()).runTeardown({ region: opts.region as string | undefined }, io)));
 
   for (const action of ['deploy', 'destroy'] as const) {
     program
@@ -91,6 +91,6 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .argument('[cdkArgs...]', 'passed to cdk as they are')
       .allowUnknownOption()
       .helpOption('--raiden-help', 'show this help')
-      .action(async (cdkArgs: string[]) => setExit(await runCdk(action, cdkArgs, io)));
+      .action(async (cdkArgs: string[]) => setExit(await (await import('./cdk-commands.ts')).runCdk(action, cdkArgs, io)));
   }
 }

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { buildUsageLedger, costReport } from '../core/run-cost.ts';
 import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../core/sample-evaluation.ts';
 import type { Sample } from '../core/sample.ts';
-import { BedrockBackend } from '../llm/bedrock-backend.ts';
 import { BackendUnavailableError } from '../llm/llm-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import type { CliIo } from './generate-command.ts';
@@ -40,6 +39,7 @@ export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<numb
     for await (const sample of store.readSamples()) samples.push(sample);
     if (samples.length === 0) throw new UsageError(`${samplesFile} holds no samples yet: run raiden generate first`);
     const chosen = chooseForEvaluation(samples, flags.sample ?? samples.length, flags.seed);
+    const { BedrockBackend } = await import('../llm/bedrock-backend.ts');
     const judge = new BedrockBackend({ modelId: flags.judgeModel, region: flags.bedrockRegion, endpoint: flags.bedrockEndpoint, maxConcurrency: flags.concurrency });
     io.stderr.write(`raiden: judging ${chosen.length} of ${samples.length} samples in ${flags.run} with bedrock:${flags.judgeModel}\n`);
     let records;

@@ -8,7 +8,7 @@ import { planSlots, type LanguageChoice, type PlanSettings, type Slot } from '..
 import type { Profile } from '../core/profile.ts';
 import { ProfileFormatError, type ProfileFormat } from '../core/profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from '../core/profile-loader.ts';
-import { buildMessages } from '../core/prompts.ts';
+import { buildMessages, estimatePromptTokens } from '../core/prompts.ts';
 import { buildReport } from '../core/run-report.ts';
 import { deriveRunId, MANIFEST_FILE, manifestConflicts, manifestPlan, sha256, type RunManifest } from '../core/run-manifest.ts';
 import { responseSchema } from '../core/sample-schema.ts';
@@ -19,7 +19,6 @@ import { SglangBackend } from '../llm/sglang-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import { ProgressDisplay, type ProgressOutput } from './progress-display.ts';
 import { formatDuration, formatUsd, textTable } from './text-table.ts';
-import { bedrockBatchDryRunNote, prefetchBedrockBatch } from './bedrock-batch-prefetch.ts';
 import { backendSummaryRows, runStrategy, strategyRunId, strategyValidationRatio } from './strategy-run.ts';
 import { connectRun, DEFAULT_STRATEGY_FLAGS, type StrategyFlags } from './strategy-setup.ts';
 import { EXIT, UsageError } from './usage-error.ts';
@@ -123,7 +122,10 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
       temperature: flags.temperature,
       ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}),
     };
-    const batch = await prefetchBedrockBatch({ run: backend, flags: strategyFlags, generation, runId, stderr: io.stderr });
+    const batch =
+      strategyFlags.bedrockBatch === undefined
+        ? { run: backend, report: {} }
+        : await (await import('./bedrock-batch-prefetch.ts')).prefetchBedrockBatch({ run: backend, flags: strategyFlags, generation, runId, stderr: io.stderr });
     const progress = new ProgressDisplay(counters, () => backend.inFlight(), io.stderr);
     progress.start();
     const validationRatio = strategyValidationRatio(strategyFlags, flags.validationRatio, profileIds.length);
@@ -219,7 +221,7 @@ function countKind(slots: readonly Slot[], kind: Slot['kind']): number {
 
 function estimateSlots(slots: readonly Slot[], profiles: ReadonlyMap<string, Profile>, costs: CostAssumptions): RunEstimate {
   return estimateRun(
-    slots.map((slot) => ({ kind: slot.kind, inputTokens: promptTokens(buildMessages(profiles.get(slot.profileId) as Profile, slot)) })),
+    slots.map((slot) => ({ kind: slot.kind, inputTokens: estimatePromptTokens(profiles.get(slot.profileId) as Profile, slot) })),
     costs,
   );
 }
@@ -265,7 +267,7 @@ async function dryRun({ flags, io, loaded, slots, profiles, profileIds, store }:
         ['Bedrock batch inference', 'hours, up to 24 h', formatUsd(estimate.bedrock.batch_usd), `${Math.round((1 - c.bedrockBatchFactor) * 100)}% off on-demand; jobs of at least 100 records; prices as of ${PRICES_AS_OF}`],
         ['SGLang on 1 p5en.48xlarge', formatDuration(estimate.sglang.hours * 3600), formatUsd(estimate.sglang.usd), `$${c.gpuUsdPerHour}/h; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s for the instance; excludes ~10-20 min of boot and weight loading`],
       ]),
-      ...bedrockBatchDryRunNote(flags.strategy?.bedrockBatch, slots.length),
+      ...(flags.strategy?.bedrockBatch === undefined ? [] : (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRunNote(flags.strategy.bedrockBatch, slots.length)),
       '',
       'Override the assumptions with --bedrock-input-usd, --bedrock-output-usd, --gpu-usd-per-hour and --sglang-tokens-per-second (Bedrock prices default to the price table entry for --bedrock-model).',
       '',

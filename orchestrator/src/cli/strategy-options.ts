@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { bedrockPrice, DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { STRATEGY_NAMES, type StrategyName } from '../core/strategies/strategy.ts';
-import { DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-backend.ts';
+import { DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-settings.ts';
 import { bedrockBatchFlagsFrom, DEFAULT_BATCH_POLL_SECONDS, DEFAULT_BATCH_TIMEOUT_HOURS } from './bedrock-batch-prefetch.ts';
 import { collect, integerAtLeast, integerBetween, numberBetween, positiveNumber, profileShare } from './option-parsers.ts';
 import { DEFAULT_STRATEGY_FLAGS, type ProfileShare, type StrategyFlags } from './strategy-setup.ts';

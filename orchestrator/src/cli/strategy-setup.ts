@@ -4,7 +4,11 @@ import { difficultyGate, keywordAgreementGate, type GateModel, type QualityGate 
 import type { Sample } from '../core/sample.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
 import type { Strategy, StrategyBackends, StrategyName } from '../core/strategies/strategy.ts';
-import { BedrockBackend, DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-backend.ts';
+import type * as BedrockModuleNamespace from '../llm/bedrock-backend.ts';
+import type { BedrockBackend } from '../llm/bedrock-backend.ts';
+
+type BedrockModule = typeof BedrockModuleNamespace;
+import { DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-settings.ts';
 import type { LlmBackend } from '../llm/llm-backend.ts';
 import { readJsonLines } from '../store/jsonl.ts';
 import type { BedrockBatchFlags } from './bedrock-batch-prefetch.ts';
@@ -70,10 +74,13 @@ export async function connectRun(
   const strategy = strategyByName(flags.strategy);
   const prices = await loadPricesFlag(flags.priceFile);
   const bedrockBackends = new Map<string, BedrockBackend>();
-  const bedrock = (modelId: string) => {
+  let bedrockModule: BedrockModule | undefined;
+  const bedrock = async (modelId: string) => {
     let backend = bedrockBackends.get(modelId);
     if (backend === undefined) {
-      backend = new BedrockBackend({
+      // Loaded on first use: an SGLang-only run never pays for the AWS SDK.
+      bedrockModule ??= await import('../llm/bedrock-backend.ts');
+      backend = new bedrockModule.BedrockBackend({
         modelId,
         region: flags.bedrockRegion,
         endpoint: flags.bedrockEndpoint,
@@ -88,12 +95,12 @@ export async function connectRun(
   const all: LlmBackend[] = [];
   const backends: { -readonly [K in keyof StrategyBackends]: StrategyBackends[K] } = {};
   if (strategy.needs.sglang) all.push((backends.sglang = await connectSglang()));
-  if (strategy.needs.bedrock) backends.bedrock = bedrock(flags.bedrockModel);
-  if (strategy.needs.judge) backends.judge = bedrock(flags.judgeModel ?? flags.bedrockModel);
+  if (strategy.needs.bedrock) backends.bedrock = await bedrock(flags.bedrockModel);
+  if (strategy.needs.judge) backends.judge = await bedrock(flags.judgeModel ?? flags.bedrockModel);
 
   const gateModel = async (spec: string, flag: string): Promise<GateModel> => {
     const { kind, model, endpoint } = parseModelSpec(spec, flag);
-    if (kind === 'bedrock') return { label: `bedrock:${model}`, backend: bedrock(model) };
+    if (kind === 'bedrock') return { label: `bedrock:${model}`, backend: await bedrock(model) };
     const backend = await connectSglang(model, endpoint === undefined ? undefined : [endpoint]);
     all.push(backend);
     return { label: `sglang:${model}`, backend };

@@ -1,7 +1,6 @@
 import type { RunStore } from '../store/run-store.ts';
 import { DatasetStats, type DatasetStatsResult } from './dataset-stats.ts';
 import { chooseValidationProfiles, profileIdOf } from './dataset-split.ts';
-import type { Sample } from './sample.ts';
 
 export interface FinalizeOptions {
   readonly profileIds: readonly string[];
@@ -31,7 +30,7 @@ export interface DatasetSummary {
 
 /**
  * Writes train.json, validation.json (JSON arrays, one sample per line, in acceptance order) and
- * dataset_stats.json by streaming samples.jsonl twice, so memory stays flat however large the run.
+ * dataset_stats.json in one streaming pass over samples.jsonl, so memory stays flat however large the run.
  */
 export async function finalizeRun(store: RunStore, options: FinalizeOptions): Promise<DatasetSummary> {
   const planned = new Set(options.profileIds);
@@ -40,23 +39,25 @@ export async function finalizeRun(store: RunStore, options: FinalizeOptions): Pr
   const usageByModel: Record<string, ModelUsage> = {};
   const usage = (backend: string, model: string) => (usageByModel[`${backend}:${model}`] ??= { samples: 0, rejects: 0, input_tokens: 0, output_tokens: 0 });
 
-  const split = (wantValidation: boolean) =>
-    jsonArrayLines(
-      (async function* () {
-        for await (const sample of store.readSamples()) {
-          const profileId = profileIdOf(sample.id);
-          if (!planned.has(profileId) || validationProfiles.has(profileId) !== wantValidation) continue;
-          stats.add(sample, profileId, wantValidation);
-          const row = usage(sample.metadata.backend, sample.metadata.model);
-          row.samples++;
-          row.input_tokens += sample.metadata.usage.input_tokens;
-          row.output_tokens += sample.metadata.usage.output_tokens;
-          yield sample;
-        }
-      })(),
-    );
-  await store.writeLines('train.json', split(false));
-  await store.writeLines('validation.json', split(true));
+  // One pass over samples.jsonl: training samples stream straight to train.json; validation samples (the
+  // small share the split ratio gives) are held as JSON text until train.json is closed.
+  const validationLines: string[] = [];
+  const train = async function* () {
+    for await (const sample of store.readSamples()) {
+      const profileId = profileIdOf(sample.id);
+      if (!planned.has(profileId)) continue;
+      const inValidation = validationProfiles.has(profileId);
+      stats.add(sample, profileId, inValidation);
+      const row = usage(sample.metadata.backend, sample.metadata.model);
+      row.samples++;
+      row.input_tokens += sample.metadata.usage.input_tokens;
+      row.output_tokens += sample.metadata.usage.output_tokens;
+      if (inValidation) validationLines.push(JSON.stringify(sample));
+      else yield JSON.stringify(sample);
+    }
+  };
+  await store.writeLines('train.json', jsonArrayLines(train()));
+  await store.writeLines('validation.json', jsonArrayLines(validationLines));
   const dataset = stats.result();
   await store.writeJson('dataset_stats.json', dataset);
 
@@ -84,14 +85,13 @@ export async function finalizeRun(store: RunStore, options: FinalizeOptions): Pr
 }
 
 /** A JSON array written line by line: `[`, one compact sample per line with commas, `]`. */
-async function* jsonArrayLines(samples: AsyncIterable<Sample>): AsyncGenerator<string> {
+async function* jsonArrayLines(lines: AsyncIterable<string> | Iterable<string>): AsyncGenerator<string> {
   let previous: string | undefined;
   yield '[';
-  for await (const sample of samples) {
+  for await (const line of lines) {
     if (previous !== undefined) yield `${previous},`;
-    previous = JSON.stringify(sample);
+    previous = line;
   }
   if (previous !== undefined) yield previous;
   yield ']';
 }
-

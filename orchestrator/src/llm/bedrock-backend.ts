@@ -3,6 +3,7 @@ import { supportsPromptCaching } from '../core/model-prices.ts';
 import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter.ts';
 import { converseBody, readConverseOutput } from './bedrock-converse.ts';
 import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts';
+import { bedrockRegion, DEFAULT_BEDROCK_MAX_CONCURRENCY } from './bedrock-settings.ts';
 import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from './llm-backend.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy.ts';
 
@@ -31,13 +32,8 @@ export interface BedrockBackendOptions {
   readonly promptCaching?: boolean;
 }
 
-export const DEFAULT_BEDROCK_MAX_CONCURRENCY = 32;
 
 /** The region given, else AWS_REGION / AWS_DEFAULT_REGION, then us-east-1. */
-export function bedrockRegion(region?: string): string {
-  return region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-}
-
 type Failure = 'throttle' | 'retry' | 'final' | 'fatal';
 
 /** Errors that mean the quota or the service is saturated: back off and lower the concurrency. */

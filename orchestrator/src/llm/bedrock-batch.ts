@@ -6,8 +6,7 @@ import { converseBody, readConverseOutput } from './bedrock-converse.ts';
 import type { GenerateRequest, GenerateResult, LlmBackend } from './llm-backend.ts';
 import { sleep } from './retry-policy.ts';
 
-/** Bedrock batch inference refuses a job with fewer records than this. */
-export const MIN_BATCH_RECORDS = 100;
+import { MIN_BATCH_RECORDS } from './bedrock-settings.ts';
 /** Default records-per-job quota; larger sets are split into several jobs of equal size. */
 export const MAX_BATCH_RECORDS = 50_000;
 

@@ -23,12 +23,24 @@ export class HttpTransportError extends Error {
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
 /** One HTTP request with a whole-exchange timeout; resolves with any status, rejects only on transport failure. */
+/** Request options of a URL, worked out once per URL instead of once per request. */
+const targets = new WeakMap<URL, { hostname: string; port: string; path: string }>();
+
+function targetOf(url: URL): { hostname: string; port: string; path: string } {
+  let target = targets.get(url);
+  if (target === undefined) {
+    target = { hostname: url.hostname.replace(/^\[|\]$/gu, ''), port: url.port, path: `${url.pathname}${url.search}` };
+    targets.set(url, target);
+  }
+  return target;
+}
+
 export function sendHttp(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<HttpResponse> {
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
     const request = (secure ? httpsRequest : httpRequest)(
-      url,
       {
+        ...targetOf(url),
         method,
         agent: secure ? agents.https : agents.http,
         headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },

@@ -119,7 +119,7 @@ export class SglangBackend implements LlmBackend {
   }
 
   private async post(endpoint: Endpoint, request: GenerateRequest): Promise<Attempt> {
-    const body = `{"model":${JSON.stringify(endpoint.model)},"messages":${JSON.stringify(request.messages)},"response_format":${responseFormatJson(request.schema)},"max_tokens":${request.maxTokens},"temperature":${request.temperature}}`;
+    const body = `{"model":${JSON.stringify(endpoint.model)},"messages":${messagesJson(request.messages)},"response_format":${responseFormatJson(request.schema)},"max_tokens":${request.maxTokens},"temperature":${request.temperature}}`;
     let response: HttpResponse;
     try {
       response = await sendHttp(endpoint.chatUrl, 'POST', this.headers, body, this.timeoutMs);
@@ -174,6 +174,23 @@ function responseFormatJson(schema: ResponseSchema): string {
     responseFormats.set(schema, json);
   }
   return json;
+}
+
+/** Instructions are the same few strings in every request: serialise each once, not once per request. */
+const systemJson = new Map<string, string>();
+
+function messagesJson(messages: GenerateRequest['messages']): string {
+  const parts = messages.map((message) => {
+    if (message.role !== 'system') return JSON.stringify(message);
+    let json = systemJson.get(message.content);
+    if (json === undefined) {
+      if (systemJson.size >= 64) systemJson.clear();
+      json = JSON.stringify(message);
+      systemJson.set(message.content, json);
+    }
+    return json;
+  });
+  return `[${parts.join(',')}]`;
 }
 
 function authHeaders(apiKey: string | undefined): Record<string, string> {
