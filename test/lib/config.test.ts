@@ -45,8 +45,8 @@ describe('config defaults', () => {
     }
   });
 
-  it('docs/infrastructure.md lists every setting', () => {
-    const docs = readFileSync(join(import.meta.dirname, '../../docs/infrastructure.md'), 'utf8');
+  it('README lists every setting', () => {
+    const docs = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
     expect(SETTING_KEYS.filter((key) => !docs.includes(`\`${key}\``))).toEqual([]);
   });
 });
