@@ -10,7 +10,7 @@ import { ProfileFormatError, type ProfileFormat } from '../core/profile-formats.
 import { parseProfiles, type LoadedProfiles } from '../core/profile-loader.ts';
 import { buildMessages, estimatePromptTokens } from '../core/prompts.ts';
 import { buildReport } from '../core/run-report.ts';
-import { deriveRunId, MANIFEST_FILE, manifestConflicts, manifestPlan, sha256, type RunManifest } from '../core/run-manifest.ts';
+import { claimRun, deriveRunId, manifestPlan, type RunManifest, sha256 } from '../core/run-manifest.ts';
 import { responseSchema } from '../core/sample-schema.ts';
 import { estimateTokens } from '../core/text-normalize.ts';
 import type { GenerationBase } from '../core/strategies/strategy.ts';
@@ -202,12 +202,7 @@ async function connect(flags: GenerateFlags, model = flags.model, endpoints = fl
 }
 
 async function claimRunDirectory(store: LocalRunStore, manifest: RunManifest, outDir: string): Promise<void> {
-  const existing = await store.readJson<RunManifest>(MANIFEST_FILE);
-  if (existing === undefined) {
-    await store.writeJson(MANIFEST_FILE, manifest);
-    return;
-  }
-  const conflicts = manifestConflicts(existing, manifest);
+  const conflicts = await claimRun(store, manifest);
   if (conflicts.length > 0) {
     throw new UsageError(
       `${outDir} holds a run with other settings, so it cannot be resumed with these:\n  ${conflicts.join('\n  ')}\nUse the original settings to resume it, or pass another --out for a new run`,
