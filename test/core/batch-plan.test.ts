@@ -64,14 +64,28 @@ describe('workflow input', () => {
       maxAttempts: 3,
       instances: 1,
       readinessTimeoutMinutes: 45,
+      candidates: 3,
+      minScore: 7,
+      seedProfiles: 0.1,
+      evaluateSamples: 50,
     });
+  });
+
+  it('accepts every strategy of raiden generate, with the strategy settings', () => {
+    for (const strategy of ['sglang', 'bedrock', 'tiered', 'filter', 'iterative']) expect(parseWorkflowInput({ profiles: 's3://b-1/x', strategy }).strategy).toBe(strategy);
+    expect(parseWorkflowInput({ profiles: 's3://b-1/x', strategy: 'iterative', seedProfiles: 20, judgeModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' })).toMatchObject({ seedProfiles: 20, judgeModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' });
   });
 
   it.each([
     [{}, /profiles \(missing\): profiles is required/],
     [{ profiles: './roles.jsonl' }, /profiles "\.\/roles\.jsonl": expected an S3 URL/],
     [{ profiles: 's3://b-1/x', samplesPerProfile: -1 }, /samplesPerProfile -1/],
-    [{ profiles: 's3://b-1/x', strategy: 'filter' }, /strategy "filter": .*sglang.*bedrock.*tiered/],
+    [{ profiles: 's3://b-1/x', strategy: 'cascade' }, /strategy "cascade": .*sglang.*bedrock.*tiered.*filter.*iterative/],
+    [{ profiles: 's3://b-1/x', candidates: 0 }, /candidates 0/],
+    [{ profiles: 's3://b-1/x', minScore: 11 }, /minScore 11/],
+    [{ profiles: 's3://b-1/x', seedProfiles: 0 }, /seedProfiles 0/],
+    [{ profiles: 's3://b-1/x', seedProfiles: 2.5 }, /seedProfiles 2\.5: expected a number of profiles/],
+    [{ profiles: 's3://b-1/x', evaluateSamples: -1 }, /evaluateSamples -1/],
     [{ profiles: 's3://b-1/x', teardown: 'never' }, /teardown "never"/],
     [{ profiles: 's3://b-1/x', samplesPerProfil: 3 }, /unknown field "samplesPerProfil": remove it or use one of profiles, /],
     [[1, 2], /must be a JSON object/],

@@ -45,13 +45,13 @@ describe('orchestrator stack', () => {
     });
   });
 
-  it('IAM: scale only the fleet group, list only this state machine, Bedrock policy on GenerateBatch only', () => {
+  it('IAM: scale only the fleet group, list only this state machine, Bedrock policy on GenerateBatch and Finalize only', () => {
     const policies = JSON.stringify(app.orchestrator.findResources('AWS::IAM::Policy'));
     expect(policies).toContain(':autoScalingGroup:*:autoScalingGroupName/raiden-gpu-fleet');
     expect(policies).toContain(':stateMachine:raiden-generation');
     expect(policies).not.toMatch(/"Action":"s3:\*"|"s3:GetObject\*"|"s3:List\*"/);
     const roles = Object.entries(app.orchestrator.findResources('AWS::IAM::Role')).filter(([, role]) => JSON.stringify(role).includes('Raiden-Bedrock:'));
-    expect(roles.map(([id]) => id)).toEqual([expect.stringMatching(/GenerateBatch/)]);
+    expect(roles.map(([id]) => id).sort()).toEqual([expect.stringMatching(/Finalize/), expect.stringMatching(/GenerateBatch/)]);
   });
 
   it('outputs the state machine ARN, the console link and a start command', () => {

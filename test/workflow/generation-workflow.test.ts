@@ -13,7 +13,9 @@ import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import aslValidator from 'asl-validator';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startBedrockTestServer, type BedrockFault, type BedrockTestServer } from '../../bench/simulated-bedrock/server.ts';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
+import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
 import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
 import { synthApp } from '../support/cdk-app.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
@@ -33,6 +35,10 @@ const sfn = mockClient(SFNClient);
 let workflow: SynthesizedWorkflow;
 let s3: LocalS3;
 let sglang: TestServer;
+let bedrock: BedrockTestServer;
+/** Fault the Bedrock test server answers every sample request with (judge requests are never faulted). */
+let bedrockSampleFault: BedrockFault | undefined;
+let judgeCalls = 0;
 let restoreEnv: () => void;
 
 /** The fake fleet: desired capacity, whether its instance is in service, and what other runs are going. */
@@ -43,12 +49,18 @@ beforeAll(async () => {
   workflow = extractWorkflow(app.stacks.orchestrator, app.orchestrator);
   s3 = await startLocalS3([INPUTS, OUTPUTS]);
   sglang = await startTestServer({ model: 'test-model' });
+  bedrock = await startBedrockTestServer({
+    fault: (_n, _model, body) => (body.toolConfig?.tools?.[0]?.toolSpec?.name === 'raiden_judge_verdict' ? undefined : bedrockSampleFault),
+    // Every fourth verdict is below the minimum of 7; the others pass with 8 or 9.
+    judge: () => ({ score: ++judgeCalls % 4 === 0 ? 6 : 8 + (judgeCalls % 2), reason: 'simulated verdict' }),
+  });
   await s3.client.send(new PutObjectCommand({ Bucket: INPUTS, Key: PROFILES_KEY, Body: readFileSync(PROFILES_FILE) }));
   restoreEnv = applyFunctionEnvironment(workflow, {
     RAIDEN_OUTPUTS_BUCKET: OUTPUTS,
     RAIDEN_S3_ENDPOINT: s3.endpoint,
     RAIDEN_SERVERS: JSON.stringify([{ name: 'main', port: Number(new URL(sglang.url).port), model: 'test-model', dp: 1 }]),
     RAIDEN_API_KEY_SECRET_ARN: undefined,
+    RAIDEN_BEDROCK_ENDPOINT: bedrock.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
@@ -60,10 +72,12 @@ afterAll(async () => {
   restoreEnv?.();
   resetAwsClients();
   await sglang?.close();
+  await bedrock?.close();
   await s3?.close();
 });
 
 beforeEach(() => {
+  bedrockSampleFault = undefined;
   Object.assign(fleet, { desired: 0, max: 1, inServiceAfterChecks: 1, describeCalls: 0, vanishAfterReady: false, readyReported: false, otherRunning: false, setCalls: [] });
   autoScaling.reset();
   ec2.reset();
@@ -120,6 +134,20 @@ async function readRunFile(runId: string, name: string): Promise<string> {
   return (await object.Body?.transformToString()) ?? '';
 }
 
+const DATASET_CONTRACT = ['samples.jsonl', 'rejects.jsonl', 'train.json', 'validation.json', 'dataset_stats.json', 'report.json'];
+
+/** The run's dataset files as Finalize wrote them. */
+async function readDataset(runId: string) {
+  const keys = ((await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: `runs/${runId}/`, Delimiter: '/' }))).Contents ?? []).map((o) => o.Key?.split('/').pop());
+  const lines = async <T>(name: string) => (await readRunFile(runId, name)).split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as T);
+  return {
+    keys,
+    samples: await lines<Sample>('samples.jsonl'),
+    rejects: await lines<RejectRecord>('rejects.jsonl'),
+    report: JSON.parse(await readRunFile(runId, 'report.json')) as Record<string, unknown> & { backends: Record<string, { samples: number; rejects: number; review_calls: number }> },
+  };
+}
+
 describe('the synthesized definition', () => {
   it('is valid Amazon States Language', () => {
     const { isValid, errorsText } = aslValidator(workflow.definition);
@@ -134,7 +162,9 @@ describe('the synthesized definition', () => {
       expect.arrayContaining(['Start', 'Plan', 'Run', 'TeardownRequested', 'OtherExecutions', 'OthersRunning', 'FleetDown', 'Outcome', 'RunFailed', 'FleetDownFailed', 'Succeeded']),
     );
     const branch = (states.Run?.Branches as unknown as { States: Record<string, Record<string, unknown>> }[])[0];
-    expect(Object.keys(branch?.States ?? {})).toEqual(expect.arrayContaining(['NeedsFleet', 'FleetUp', 'WaitForFleet', 'FleetStatus', 'FleetReady', 'Generate', 'Finalize']));
+    expect(Object.keys(branch?.States ?? {})).toEqual(expect.arrayContaining(['NeedsFleet', 'FleetUp', 'WaitForFleet', 'FleetStatus', 'FleetReady', 'SeedPhase', 'Seed', 'HasBatches', 'Generate', 'Finalize']));
+    // iterative: the seed batches run in their own Distributed Map, which leads to Generate.
+    expect(branch?.States.Seed).toMatchObject({ Next: 'HasBatches', ItemReader: { Parameters: { 'Key.$': '$.plan.seedManifestKey' } }, MaxConcurrencyPath: '$.plan.seedMaxConcurrency' });
     const map = branch?.States.Generate as Record<string, unknown>;
     expect(map).toMatchObject({
       ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { 'Bucket.$': '$.plan.bucket', 'Key.$': '$.plan.manifestKey' } },
@@ -160,7 +190,7 @@ describe('the synthesized definition', () => {
         expect(state.Type, `${name} must not end the execution from inside Run`).not.toBe('Succeed');
       });
     }
-    expect(inside).toEqual(expect.arrayContaining(['FleetUp', 'FleetStatus', 'Generate', 'GenerateBatch', 'Finalize']));
+    expect(inside).toEqual(expect.arrayContaining(['FleetUp', 'FleetStatus', 'Seed', 'SeedBatch', 'Generate', 'GenerateBatch', 'Finalize']));
     // Every path out of the teardown reaches Outcome, which alone decides between Fail and Succeed.
     expect(states.FleetDown?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.fleetDownError', Next: 'Outcome' }]);
     expect(states.RunFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
@@ -296,5 +326,77 @@ describe('when FleetDown is skipped', () => {
     expect(result.entered).toContain('OtherExecutions');
     expect(result.entered).not.toContain('FleetDown');
     expect(fleet.setCalls).toEqual([1]);
+  });
+});
+
+describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', () => {
+  it('filter: SGLang writes candidates in each batch, Bedrock judges them, verdicts in metadata and rejects', async () => {
+    const result = await run({ ...BASE_INPUT, strategy: 'filter' }, 'filter-run');
+    expect(result.error).toBeUndefined();
+    expect(result.output).toMatchObject({ runId: 'filter-run', status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 });
+    expect(result.entered).not.toContain('SeedBatch');
+    expect(fleet.setCalls).toEqual([1, 0]);
+
+    const { keys, samples, rejects, report } = await readDataset('filter-run');
+    expect(keys).toEqual(expect.arrayContaining(DATASET_CONTRACT));
+    expect(samples).toHaveLength(9);
+    for (const sample of samples) {
+      expect(sample.metadata).toMatchObject({ backend: 'sglang', strategy: 'filter', judge: { backend: 'bedrock', min_score: 7 } });
+      expect((sample.metadata.judge as { score: number }).score).toBeGreaterThanOrEqual(7);
+      expect(sample.metadata.review_calls).toEqual(expect.arrayContaining([expect.objectContaining({ backend: 'bedrock' })]));
+    }
+    // Three candidates per slot: the other two are rejected with the judge's verdict.
+    const judged = rejects.filter((reject) => reject.reason === 'judge_not_best' || reject.reason === 'judge_below_min_score');
+    expect(judged.length).toBeGreaterThanOrEqual(18);
+    expect(judged.every((reject) => (reject.review as { judge?: { score?: number } } | undefined)?.judge?.score !== undefined)).toBe(true);
+    expect(bedrock.stats.byTool.raiden_sbk_sample ?? 0).toBe(0);
+    expect(report).toMatchObject({ strategy: { name: 'filter', candidates: 3, min_score: 7 }, samples: { accepted: 9 } });
+    expect(report.backends.sglang?.samples).toBe(9);
+    expect(report.backends.bedrock?.review_calls).toBeGreaterThanOrEqual(27);
+  });
+
+  it('iterative: seed batches on Bedrock finish before the expansion batches, which use them as few-shot; Finalize evaluates', async () => {
+    const result = await run({ ...BASE_INPUT, strategy: 'iterative', seedProfiles: 1 }, 'iterative-run');
+    expect(result.error).toBeUndefined();
+    expect(result.output).toMatchObject({ runId: 'iterative-run', status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 });
+    const seedBatches = result.entered.flatMap((name, index) => (name === 'SeedBatch' ? [index] : []));
+    const expandBatches = result.entered.flatMap((name, index) => (name === 'GenerateBatch' ? [index] : []));
+    expect(seedBatches).toHaveLength(1);
+    expect(expandBatches).toHaveLength(2);
+    expect(Math.max(...seedBatches)).toBeLessThan(Math.min(...expandBatches));
+    expect(fleet.setCalls).toEqual([1, 0]);
+
+    const { keys, samples, report } = await readDataset('iterative-run');
+    expect(keys).toEqual(expect.arrayContaining([...DATASET_CONTRACT, 'evaluation.jsonl']));
+    const seeds = samples.filter((sample) => sample.metadata.phase === 'seed');
+    const expanded = samples.filter((sample) => sample.metadata.phase === 'expand');
+    expect(seeds).toHaveLength(3);
+    expect(new Set(seeds.map((sample) => sample.id.split('/')[0])).size).toBe(1);
+    expect(seeds.every((sample) => sample.metadata.backend === 'bedrock' && sample.metadata.strategy === 'iterative')).toBe(true);
+    expect(expanded).toHaveLength(6);
+    expect(expanded.every((sample) => sample.metadata.backend === 'sglang' && sample.metadata.few_shot_seeds === true)).toBe(true);
+    expect(report.backends).toMatchObject({ bedrock: { samples: 3, review_calls: 6 }, sglang: { samples: 6 } });
+    expect(report).toMatchObject({ strategy: { name: 'iterative', seed_profiles: 1, seed_batches: 1 }, workflow: { batches: { total: 3, seed: 1, on_bedrock: 1, on_sglang: 2 } } });
+    const evaluation = report.evaluation as { judged: number; passed: number; pass_rate: number };
+    expect(evaluation.judged).toBe(6);
+    expect(evaluation.pass_rate).toBeCloseTo(evaluation.passed / 6, 3);
+    expect((await readRunFile('iterative-run', 'evaluation.jsonl')).trim().split('\n')).toHaveLength(6);
+  });
+
+  it('iterative: a failure in the seed phase still reaches FleetDown, and no expansion batch runs', async () => {
+    bedrockSampleFault = 'access_denied';
+    const result = await run({ ...BASE_INPUT, strategy: 'iterative', seedProfiles: 1 }, 'iterative-seed-fails');
+    expect(result.error?.name).toBe('BackendUnavailable');
+    expect(result.entered).toContain('SeedBatch');
+    expect(result.entered).not.toContain('GenerateBatch');
+    expect(result.entered).not.toContain('Finalize');
+    expect(result.entered.slice(-4)).toEqual(['OthersRunning', 'FleetDown', 'Outcome', 'RunFailed']);
+    expect(fleet.setCalls).toEqual([1, 0]);
+  });
+
+  it('a bad strategy setting names the field', async () => {
+    const result = await run({ ...BASE_INPUT, strategy: 'iterative', seedProfiles: 1.5 }, 'bad-seed-profiles');
+    expect(result.error?.name).toBe('InvalidInput');
+    expect(result.error?.cause).toContain('seedProfiles 1.5');
   });
 });

@@ -3,7 +3,8 @@
  *
  *   Start -> Plan -> Run (Parallel, Catch -> TeardownRequested)
  *                      NeedsFleet? -> FleetUp -> WaitForFleet -> FleetStatus -> FleetReady? (loop)
- *                      Generate (Distributed Map over the manifest) -> GenerateBatch
+ *                      SeedPhase? -> Seed (Distributed Map over the seed manifest, iterative) -> SeedBatch
+ *                      HasBatches? -> Generate (Distributed Map over the manifest) -> GenerateBatch
  *                      Finalize
  *            -> TeardownRequested? (keep) -> OtherExecutions -> OthersRunning? -> FleetDown -> Outcome
  *            -> Outcome: RunFailed (the original error) | FleetDownFailed | Succeeded
@@ -56,6 +57,40 @@ function invoke(scope: Construct, id: string, fn: lambda.IFunction, timeout: Dur
   });
 }
 
+interface BatchMapSettings {
+  readonly comment: string;
+  readonly label: string;
+  readonly manifestKeyPath: string;
+  readonly maxConcurrencyPath: string;
+}
+
+/** A Distributed Map over a manifest of Plan's, one GenerateBatch invocation (state `taskId`) per batch. */
+function batchMap(scope: Construct, id: string, taskId: string, fn: lambda.IFunction, props: WorkflowDefinitionProps, settings: BatchMapSettings): sfn.DistributedMap {
+  const task = new tasks.LambdaInvoke(scope, taskId, {
+    lambdaFunction: fn,
+    payloadResponseOnly: true,
+    taskTimeout: sfn.Timeout.duration(FUNCTION_TIMEOUTS.generateBatch.plus(Duration.seconds(30))),
+  });
+  // Out of Lambda time with slots left: the next invocation resumes from the samples already in S3.
+  task.addRetry({ errors: ['BatchIncomplete'], interval: Duration.seconds(1), backoffRate: 1, maxAttempts: 20 });
+  // A crashed or timed-out invocation resumes the same way; a backend hiccup gets a few slower tries.
+  task.addRetry({ errors: ['Lambda.Unknown', 'States.Timeout'], interval: Duration.seconds(5), maxAttempts: 2 });
+  task.addRetry({ errors: ['BackendUnavailable'], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 3 });
+  const map = new sfn.DistributedMap(scope, id, {
+    comment: settings.comment,
+    label: settings.label,
+    // The bucket by path: the construct's own policy grants only the temporary prefix (see MapRunBuckets).
+    itemReader: new sfn.S3JsonLItemReader({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), key: sfn.JsonPath.stringAt(settings.manifestKeyPath) }),
+    itemSelector: { runId: sfn.JsonPath.stringAt('$.plan.runId'), batch: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
+    maxConcurrencyPath: sfn.JsonPath.stringAt(settings.maxConcurrencyPath),
+    toleratedFailurePercentagePath: sfn.JsonPath.stringAt('$.plan.toleratedFailurePercent'),
+    resultWriterV2: new sfn.ResultWriterV2({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), prefix: props.mapResultsPrefix }),
+    resultPath: sfn.JsonPath.DISCARD,
+  });
+  map.itemProcessor(task);
+  return map;
+}
+
 export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinitionProps): sfn.IChainable {
   const fns = props.functions;
   const runId = sfn.JsonPath.stringAt('$.plan.runId');
@@ -84,38 +119,36 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
   const waitForFleet = new sfn.Wait(scope, 'WaitForFleet', { time: sfn.WaitTime.duration(props.pollInterval) });
   const fleetStatus = invoke(scope, 'FleetStatus', fns.fleetStatus, FUNCTION_TIMEOUTS.fleetStatus, { runId, deadline: sfn.JsonPath.stringAt('$.fleet.deadline') }, '$.fleetStatus');
 
-  const generateBatch = new tasks.LambdaInvoke(scope, 'GenerateBatch', {
-    lambdaFunction: fns.generateBatch,
-    payloadResponseOnly: true,
-    taskTimeout: sfn.Timeout.duration(FUNCTION_TIMEOUTS.generateBatch.plus(Duration.seconds(30))),
+  // iterative: the seed batches (Bedrock) all finish before the expansion batches read their samples.
+  const seed = batchMap(scope, 'Seed', 'SeedBatch', fns.generateBatch, props, {
+    comment: 'iterative: the seed batches, whose samples are the few-shot examples of the Generate batches',
+    label: 'SeedBatches',
+    manifestKeyPath: '$.plan.seedManifestKey',
+    maxConcurrencyPath: '$.plan.seedMaxConcurrency',
   });
-  // Out of Lambda time with slots left: the next invocation resumes from the samples already in S3.
-  generateBatch.addRetry({ errors: ['BatchIncomplete'], interval: Duration.seconds(1), backoffRate: 1, maxAttempts: 20 });
-  // A crashed or timed-out invocation resumes the same way; a backend hiccup gets a few slower tries.
-  generateBatch.addRetry({ errors: ['Lambda.Unknown', 'States.Timeout'], interval: Duration.seconds(5), maxAttempts: 2 });
-  generateBatch.addRetry({ errors: ['BackendUnavailable'], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 3 });
-  const generate = new sfn.DistributedMap(scope, 'Generate', {
+  const generate = batchMap(scope, 'Generate', 'GenerateBatch', fns.generateBatch, props, {
     comment: 'One child execution per batch of the manifest; concurrency sized by Plan to the backends',
     label: 'Batches',
-    // The bucket by path: the construct's own policy grants only the temporary prefix (see MapRunBuckets).
-    itemReader: new sfn.S3JsonLItemReader({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), key: sfn.JsonPath.stringAt('$.plan.manifestKey') }),
-    itemSelector: { runId, batch: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
-    maxConcurrencyPath: sfn.JsonPath.stringAt('$.plan.maxConcurrency'),
-    toleratedFailurePercentagePath: sfn.JsonPath.stringAt('$.plan.toleratedFailurePercent'),
-    resultWriterV2: new sfn.ResultWriterV2({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), prefix: props.mapResultsPrefix }),
-    resultPath: sfn.JsonPath.DISCARD,
+    manifestKeyPath: '$.plan.manifestKey',
+    maxConcurrencyPath: '$.plan.maxConcurrency',
   });
-  generate.itemProcessor(generateBatch);
   const finalize = invoke(scope, 'Finalize', fns.finalize, FUNCTION_TIMEOUTS.finalize, { runId }, '$.finalize');
+  const hasBatches = new sfn.Choice(scope, 'HasBatches', { comment: 'iterative with every profile a seed leaves Generate nothing to do' })
+    .when(sfn.Condition.numberGreaterThan('$.plan.batches', 0), generate)
+    .otherwise(finalize);
+  const seedPhase = new sfn.Choice(scope, 'SeedPhase', { comment: 'Only the iterative strategy has seed batches' })
+    .when(sfn.Condition.numberGreaterThan('$.plan.seedBatches', 0), seed)
+    .otherwise(hasBatches);
+  seed.next(hasBatches);
 
-  const fleetReady = new sfn.Choice(scope, 'FleetReady').when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), generate).otherwise(waitForFleet);
+  const fleetReady = new sfn.Choice(scope, 'FleetReady').when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), seedPhase).otherwise(waitForFleet);
   fleetUp.next(waitForFleet);
   waitForFleet.next(fleetStatus);
   fleetStatus.next(fleetReady);
   generate.next(finalize);
   const needsFleet = new sfn.Choice(scope, 'NeedsFleet', { comment: 'Stand up the GPU fleet only when a batch runs on SGLang' })
     .when(sfn.Condition.booleanEquals('$.plan.needsSglang', true), fleetUp)
-    .otherwise(generate);
+    .otherwise(seedPhase);
 
   const run = new sfn.Parallel(scope, 'Run', {
     comment: 'Everything that needs the fleet; any error inside is caught so FleetDown still runs',

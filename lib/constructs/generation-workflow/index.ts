@@ -54,7 +54,7 @@ export interface GenerationWorkflowProps {
   readonly network: OrchestratorNetwork;
   readonly buckets: { readonly inputs: s3.IBucket; readonly outputs: s3.IBucket };
   readonly fleet: WorkflowFleet;
-  /** Lets GenerateBatch call the configured Bedrock models. */
+  /** Lets GenerateBatch and Finalize call the configured Bedrock models. */
   readonly bedrockPolicy: iam.IManagedPolicy;
   /**
    * @default - see WorkflowSettings
@@ -113,7 +113,7 @@ export class GenerationWorkflow extends Construct {
       fleetUp: make('fleetUp', 'fleet-up', 'raiden FleetUp: raise the GPU fleet for a run'),
       fleetStatus: make('fleetStatus', 'fleet-status', "raiden FleetStatus: poll every server's /health_generate", { apiKey: true }),
       generateBatch: make('generateBatch', 'generate-batch', 'raiden GenerateBatch: fill one batch of slots on SGLang or Bedrock', { memorySize: 1024, apiKey: true }),
-      finalize: make('finalize', 'finalize', 'raiden Finalize: merge, split, stats and report', { memorySize: 2048 }),
+      finalize: make('finalize', 'finalize', 'raiden Finalize: merge, split, stats, evaluation and report', { memorySize: 2048 }),
       fleetDown: make('fleetDown', 'fleet-down', 'raiden FleetDown: scale the GPU fleet to zero'),
     };
 
@@ -133,7 +133,9 @@ export class GenerationWorkflow extends Construct {
     ]);
     grantStatements(this.functions.generateBatch, runAccess);
     grantStatements(this.functions.finalize, runAccess);
+    // GenerateBatch writes and judges on Bedrock; Finalize evaluates the iterative strategy's output.
     this.functions.generateBatch.role?.addManagedPolicy(props.bedrockPolicy);
+    this.functions.finalize.role?.addManagedPolicy(props.bedrockPolicy);
     this.autoScalingGroupArn = stack.formatArn({
       service: 'autoscaling',
       resource: 'autoScalingGroup',

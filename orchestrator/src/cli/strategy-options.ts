@@ -4,7 +4,8 @@ import { STRATEGY_NAMES, type StrategyName } from '../core/strategies/strategy.t
 import { DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-settings.ts';
 import { bedrockBatchFlagsFrom, DEFAULT_BATCH_POLL_SECONDS, DEFAULT_BATCH_TIMEOUT_HOURS } from './bedrock-batch-prefetch.ts';
 import { collect, integerAtLeast, integerBetween, numberBetween, positiveNumber, profileShare } from './option-parsers.ts';
-import { DEFAULT_STRATEGY_FLAGS, type ProfileShare, type StrategyFlags } from './strategy-setup.ts';
+import type { ProfileShare } from '../core/dataset-split.ts';
+import { DEFAULT_STRATEGY_FLAGS, type StrategyFlags } from './strategy-setup.ts';
 import { UsageError } from './usage-error.ts';
 
 /** `--strategy`, `--backend`, the Bedrock flags and the quality gates of `raiden generate`. */

@@ -1,13 +1,11 @@
-import { chooseValidationProfiles } from '../core/dataset-split.ts';
+import { chooseSeedProfiles, chooseValidationProfiles, countOf } from '../core/dataset-split.ts';
 import type { GenerationCounters } from '../core/generation-run.ts';
-import { hash32 } from '../core/rng.ts';
 import { buildUsageLedger, costReport, type CostReport } from '../core/run-cost.ts';
-import type { EvaluationRecord, EvaluationSummary } from '../core/sample-evaluation.ts';
+import { EVALUATION_FILE, type EvaluationRecord, type EvaluationSummary } from '../core/sample-evaluation.ts';
 import type { GenerationBase, StrategyName, StrategyOutcome } from '../core/strategies/strategy.ts';
 import type { RunStore } from '../store/run-store.ts';
-import { countOf, loadSeedData, type ConnectedRun, type StrategyFlags } from './strategy-setup.ts';
+import { loadSeedData, type ConnectedRun, type StrategyFlags } from './strategy-setup.ts';
 
-export const EVALUATION_FILE = 'evaluation.jsonl';
 
 /** Runs of other strategies get their own default directory, so they never resume an SGLang-only run. */
 export function strategyRunId(runId: string, strategy: StrategyName): string {
@@ -18,12 +16,6 @@ export function strategyRunId(runId: string, strategy: StrategyName): string {
 export function strategyValidationRatio(flags: StrategyFlags, validationRatio: number, profiles: number): number {
   if (flags.validationProfiles === undefined || profiles === 0) return validationRatio;
   return countOf(flags.validationProfiles, profiles) / profiles;
-}
-
-/** The seed profiles of the iterative strategy: a seeded choice apart from the validation choice. */
-function chooseSeedProfiles(profileIds: readonly string[], count: number, seed: number): Set<string> {
-  const ranked = [...profileIds].sort((a, b) => hash32(`${seed}:seed:${a}`) - hash32(`${seed}:seed:${b}`) || (a < b ? -1 : 1));
-  return new Set(ranked.slice(0, Math.max(0, count)));
 }
 
 export interface StrategyRunInput {

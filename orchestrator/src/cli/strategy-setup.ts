@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import type { ProfileShare } from '../core/dataset-split.ts';
 import { DEFAULT_BEDROCK_MODEL, DEFAULT_PRICES, mergePriceFile, type Prices } from '../core/model-prices.ts';
 import { difficultyGate, keywordAgreementGate, type GateModel, type QualityGate } from '../core/quality-gates.ts';
 import type { Sample } from '../core/sample.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
+import { STRATEGY_DEFAULTS } from '../core/strategies/strategy.ts';
 import type { Strategy, StrategyBackends, StrategyName } from '../core/strategies/strategy.ts';
 import type * as BedrockModuleNamespace from '../llm/bedrock-backend.ts';
 import type { BedrockBackend } from '../llm/bedrock-backend.ts';
@@ -14,8 +16,6 @@ import { readJsonLines } from '../store/jsonl.ts';
 import type { BedrockBatchFlags } from './bedrock-batch-prefetch.ts';
 import { UsageError } from './usage-error.ts';
 
-/** A number of profiles (`20`) or a share of them (`0.1`). */
-export type ProfileShare = { readonly count: number } | { readonly share: number };
 
 /** The flags of `raiden generate` that choose backends, strategy and quality gates. */
 export interface StrategyFlags {
@@ -42,16 +42,9 @@ export const DEFAULT_STRATEGY_FLAGS: StrategyFlags = {
   strategy: 'sglang',
   bedrockModel: DEFAULT_BEDROCK_MODEL,
   bedrockMaxConcurrency: DEFAULT_BEDROCK_MAX_CONCURRENCY,
-  candidates: 3,
-  minScore: 7,
-  seedProfiles: { share: 0.1 },
-  evaluateSamples: 50,
+  ...STRATEGY_DEFAULTS,
   keywordAgreementModels: [],
 };
-
-export function countOf(share: ProfileShare, total: number): number {
-  return 'count' in share ? Math.min(share.count, total) : Math.round(total * share.share);
-}
 
 /** Connects the run's SGLang endpoints (checking each answers), optionally for another model or endpoint. */
 export type SglangConnector = (model?: string, endpoints?: readonly string[]) => Promise<LlmBackend>;

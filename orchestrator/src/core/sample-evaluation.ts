@@ -5,6 +5,9 @@ import { renderProfileText } from './profile.ts';
 import { hash32 } from './rng.ts';
 import type { ReviewCall, Sample } from './sample.ts';
 
+/** The judge's verdicts on the evaluated samples, one per line, in the run directory. */
+export const EVALUATION_FILE = 'evaluation.jsonl';
+
 /** One line of evaluation.jsonl: the judge's verdict on one accepted sample. */
 export interface EvaluationRecord {
   readonly sample_id: string;

@@ -4,12 +4,14 @@
  * message that names it.
  */
 import { z } from 'zod';
+import type { ProfileShare } from './dataset-split.ts';
 import { DEFAULT_BEDROCK_MODEL } from './model-prices.ts';
 import { PROFILE_FORMATS } from './profile-formats.ts';
+import { STRATEGY_DEFAULTS, STRATEGY_NAMES, type StrategyName } from './strategies/strategy.ts';
 
-/** Strategies the workflow schedules batch by batch; filter and iterative need the whole run at once. */
-export const WORKFLOW_STRATEGIES = ['sglang', 'bedrock', 'tiered'] as const;
-export type WorkflowStrategy = (typeof WORKFLOW_STRATEGIES)[number];
+/** Every strategy of `raiden generate` runs in the workflow too (iterative in two phases of batches). */
+export const WORKFLOW_STRATEGIES = STRATEGY_NAMES;
+export type WorkflowStrategy = StrategyName;
 
 export const TEARDOWN_MODES = ['always', 'keep'] as const;
 
@@ -47,6 +49,20 @@ export function workflowInputSchema(defaults: WorkflowDefaults = BUILT_IN_WORKFL
       /** SGLang model name; by default each server's own. */
       model: z.string().min(1).optional(),
       bedrockModel: z.string().min(1).default(defaults.bedrockModel),
+      /** filter: SGLang candidates per slot, judged by Bedrock. */
+      candidates: wholeNumber(1, 10).default(STRATEGY_DEFAULTS.candidates),
+      /** filter and iterative's evaluation: lowest judge score (1-10) that passes. */
+      minScore: z.number().min(1).max(10).default(STRATEGY_DEFAULTS.minScore),
+      /** filter and iterative: the Bedrock judge model; by default bedrockModel. */
+      judgeModel: z.string().min(1).optional(),
+      /** iterative: profiles Bedrock writes seeds for, a count (20) or a share (0.1); at least one. */
+      seedProfiles: z
+        .number()
+        .positive()
+        .refine((value) => value < 1 || Number.isInteger(value), 'expected a number of profiles (e.g. 20) or a share of them (e.g. 0.1)')
+        .default(shareValue(STRATEGY_DEFAULTS.seedProfiles)),
+      /** iterative: SGLang samples the judge evaluates in Finalize. */
+      evaluateSamples: wholeNumber(0, 10_000).default(STRATEGY_DEFAULTS.evaluateSamples),
       maxTokens: wholeNumber(64, 32_768).default(2048),
       temperature: z.number().min(0).max(2).default(0.8),
       /** GPU instances to stand up (capped by the auto-scaling group's maximum). */
@@ -57,6 +73,15 @@ export function workflowInputSchema(defaults: WorkflowDefaults = BUILT_IN_WORKFL
       batchSlots: wholeNumber(1, 1000).optional(),
     })
     .strict();
+}
+
+function shareValue(share: ProfileShare): number {
+  return 'count' in share ? share.count : share.share;
+}
+
+/** seedProfiles as `raiden generate --seed-profiles` reads it: a whole number counts, a fraction is a share. */
+export function seedProfilesShare(value: number): ProfileShare {
+  return value >= 1 ? { count: value } : { share: value };
 }
 
 export type WorkflowInput = z.infer<ReturnType<typeof workflowInputSchema>>;

@@ -3,12 +3,17 @@
  * (samples.jsonl, rejects.jsonl, train.json, validation.json, dataset_stats.json, report.json) under
  * `runs/<run id>/`, with the counters of every batch invocation summed into the report.
  */
-import { batchId } from '../core/batch-plan.ts';
+import { BATCH_REQUESTS_IN_FLIGHT, batchId } from '../core/batch-plan.ts';
 import { finalizeRun } from '../core/finalize-run.ts';
 import { newCounters, type EmptySlot, type GenerationCounters } from '../core/generation-run.ts';
 import { DEFAULT_PRICES } from '../core/model-prices.ts';
 import { buildUsageLedger, costReport } from '../core/run-cost.ts';
 import { buildReport } from '../core/run-report.ts';
+import type { Sample } from '../core/sample.ts';
+import { EVALUATION_FILE } from '../core/sample-evaluation.ts';
+import { evaluateOutput } from '../core/strategies/iterative.ts';
+import type { RunStore } from '../store/run-store.ts';
+import { bedrockModel } from './bedrock-models.ts';
 import { awsClients } from './handler-env.ts';
 import { logger } from './observability.ts';
 import { outputsBucket, PLAN_FILE, RESULTS_PREFIX, runStore, type BatchResult, type RunPlan } from './run-files.ts';
@@ -50,6 +55,8 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
 
   const store = await parts.consolidate();
   const dataset = await finalizeRun(store, { profileIds: plan.profileIds, validationRatio: plan.input.validationRatio, seed: plan.input.seed });
+  const evaluation = plan.input.strategy === 'iterative' ? await evaluateExpansion(store, plan, counters) : undefined;
+  if (evaluation !== undefined) await store.writeLines(EVALUATION_FILE, evaluation.records.map((record) => JSON.stringify(record)));
   const report = buildReport({
     runId: plan.runId,
     startedAt: new Date(plan.startedAt),
@@ -61,15 +68,21 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
     dataset,
     estimate: plan.estimate,
   });
-  const cost = costReport(await buildUsageLedger(store.readSamples(), store.readRejects()), DEFAULT_PRICES, {
+  const cost = costReport(await buildUsageLedger(store.readSamples(), store.readRejects(), evaluation?.records), DEFAULT_PRICES, {
     wallSeconds: report.wall_time_s,
     sglangInstances: plan.batches.sglang > 0 ? plan.input.instances : 0,
   });
   await store.writeJson('report.json', {
     ...report,
-    strategy: { name: plan.input.strategy, models: Object.keys(dataset.usageByModel) },
+    strategy: {
+      name: plan.input.strategy,
+      models: Object.keys(dataset.usageByModel),
+      ...(plan.input.strategy === 'filter' ? { candidates: plan.input.candidates, min_score: plan.input.minScore, judge_model: plan.input.judgeModel ?? plan.input.bedrockModel } : {}),
+      ...(plan.input.strategy === 'iterative' ? { seed_profiles: plan.seedProfiles, seed_batches: plan.batches.seed } : {}),
+    },
     backends: cost.by_backend,
     cost: { prices_as_of: cost.prices_as_of, by_model: cost.by_model, sglang: cost.sglang, total_usd: cost.total_usd },
+    ...(evaluation !== undefined ? { evaluation: evaluation.summary } : {}),
     workflow: {
       execution_arn: plan.executionArn,
       input: plan.input,
@@ -77,6 +90,7 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
         total: plan.batches.total,
         on_sglang: plan.batches.sglang,
         on_bedrock: plan.batches.bedrock,
+        seed: plan.batches.seed,
         finished: finished.length,
         failed: failedBatches,
         unfinished_batch_ids: unfinishedIds(plan.batches.total, latest),
@@ -86,6 +100,15 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
   const uri = `s3://${outputsBucket()}/runs/${plan.runId}/report.json`;
   log.info('run finalized', { status: report.status, accepted: report.samples.accepted, slots: plan.slots.total, emptySlots: emptySlots.length, failedBatches, report: uri });
   return { runId: plan.runId, status: report.status, accepted: report.samples.accepted, slots: plan.slots.total, emptySlots: emptySlots.length, failedBatches, report: uri };
+}
+
+/** iterative: the judge scores a seeded choice of the expansion phase's samples (the seeds are Bedrock's own). */
+async function evaluateExpansion(store: RunStore, plan: RunPlan, counters: GenerationCounters) {
+  const output: Sample[] = [];
+  for await (const sample of store.readSamples()) if (sample.metadata.phase === 'expand') output.push(sample);
+  const { input } = plan;
+  const settings = { evaluateCount: input.evaluateSamples, minScore: input.minScore, seed: input.seed, concurrency: BATCH_REQUESTS_IN_FLIGHT };
+  return evaluateOutput(output, bedrockModel(input.judgeModel ?? input.bedrockModel), settings, counters);
 }
 
 function addCounters(counters: GenerationCounters, result: BatchResult): void {

@@ -3,19 +3,19 @@
  * the manifest the Distributed Map reads, and plan.json (with the estimate) to S3.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { BATCH_REQUESTS_IN_FLIGHT, manifestLines, mapConcurrency, planBatches, slotPromptTokens, type ManifestItem } from '../core/batch-plan.ts';
+import { BATCH_REQUESTS_IN_FLIGHT, manifestLines, mapConcurrency, planBatches, slotPromptTokens, type Batch, type ManifestItem } from '../core/batch-plan.ts';
 import { DEFAULT_COST_ASSUMPTIONS, estimateRun } from '../core/cost-estimate.ts';
-import { chooseValidationProfiles } from '../core/dataset-split.ts';
+import { chooseSeedProfiles, chooseValidationProfiles, countOf } from '../core/dataset-split.ts';
 import { planSlots, type Slot } from '../core/plan.ts';
 import type { Profile } from '../core/profile.ts';
 import { ProfileFormatError } from '../core/profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from '../core/profile-loader.ts';
 import { claimRun, manifestPlan, sha256 } from '../core/run-manifest.ts';
-import { BUILT_IN_WORKFLOW_DEFAULTS, cmPerProfileOf, parseWorkflowInput, WorkflowInputError, type WorkflowInput } from '../core/workflow-input.ts';
+import { BUILT_IN_WORKFLOW_DEFAULTS, cmPerProfileOf, parseWorkflowInput, seedProfilesShare, WorkflowInputError, type WorkflowInput } from '../core/workflow-input.ts';
 import { parseS3Url } from '../store/s3-run-store.ts';
 import { awsClients, ENV, fleetServers, numberEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
-import { outputsBucket, PLAN_FILE, runStore, tempPrefix, tempStore, type BatchFile, type PlanOutput, type RunPlan } from './run-files.ts';
+import { outputsBucket, PLAN_FILE, runStore, tempPrefix, tempStore, type BatchFile, type BatchPhase, type BatchSettings, type PlanOutput, type RunPlan } from './run-files.ts';
 
 export interface PlanEvent {
   /** The execution input as the user wrote it. */
@@ -56,38 +56,66 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
   }
 
   const profileIds = [...new Set(slots.map((slot) => slot.profileId))];
-  const gold = input.strategy === 'tiered' ? chooseValidationProfiles(profileIds, input.validationRatio, input.seed) : new Set<string>();
+  // Profiles written on Bedrock: tiered's validation profiles, iterative's seed profiles, or all of them.
+  const onBedrock =
+    input.strategy === 'tiered'
+      ? chooseValidationProfiles(profileIds, input.validationRatio, input.seed)
+      : input.strategy === 'iterative'
+        ? chooseSeedProfiles(profileIds, Math.max(1, countOf(seedProfilesShare(input.seedProfiles), profileIds.length)), input.seed)
+        : new Set<string>();
   const batches = planBatches(slots, {
-    backendOf: (id) => (input.strategy === 'bedrock' || gold.has(id) ? 'bedrock' : 'sglang'),
+    backendOf: (id) => (input.strategy === 'bedrock' || onBedrock.has(id) ? 'bedrock' : 'sglang'),
     maxSlots: input.batchSlots,
   });
+  // iterative: the Bedrock batches are the seeds, run (by the Seed map) before every SGLang batch.
+  const seedBatches = input.strategy === 'iterative' ? batches.filter((batch) => batch.backend === 'bedrock') : [];
+  const mainBatches = batches.filter((batch) => !seedBatches.includes(batch));
+  const phaseOf = (batch: Batch): BatchPhase | undefined => (input.strategy !== 'iterative' ? undefined : batch.backend === 'bedrock' ? 'seed' : 'expand');
   const profiles = new Map(loaded.profiles.map((profile) => [profile.id, profile]));
   const temp = tempPrefix(runId);
   const bucket = outputsBucket();
-  const items: ManifestItem[] = batches.map((batch) => ({ batchId: batch.id, key: `${temp}batches/${batch.id}.json`, backend: batch.backend, slots: batch.slots.length, profiles: batch.profileIds.length }));
+  const itemOf = (batch: Batch): ManifestItem => ({ batchId: batch.id, key: `${temp}batches/${batch.id}.json`, backend: batch.backend, slots: batch.slots.length, profiles: batch.profileIds.length });
   const batchStore = tempStore(s3, runId);
+  const batchSettings: BatchSettings = {
+    strategy: input.strategy,
+    maxAttempts: input.maxAttempts,
+    maxTokens: input.maxTokens,
+    temperature: input.temperature,
+    model: input.model,
+    bedrockModel: input.bedrockModel,
+    candidates: input.candidates,
+    minScore: input.minScore,
+    judgeModel: input.judgeModel ?? input.bedrockModel,
+  };
   await inParallel(batches, WRITE_CONCURRENCY, async (batch) => {
+    const phase = phaseOf(batch);
     const file: BatchFile = {
       runId,
       executionArn: event.execution.id,
       batchId: batch.id,
       backend: batch.backend,
-      settings: { strategy: input.strategy, maxAttempts: input.maxAttempts, maxTokens: input.maxTokens, temperature: input.temperature, model: input.model, bedrockModel: input.bedrockModel },
+      settings: batchSettings,
       profiles: batch.profileIds.map((id) => profiles.get(id) as Profile),
       slots: batch.slots,
+      ...(phase !== undefined ? { phase } : {}),
+      ...(phase === 'expand' ? { seedBatchIds: seedBatches.map((seedBatch) => seedBatch.id) } : {}),
     };
     await batchStore.writeJson(`batches/${batch.id}.json`, file);
   });
   const manifestKey = `${temp}manifest.jsonl`;
-  await batchStore.writeLines('manifest.jsonl', manifestLines(items));
+  const seedManifestKey = `${temp}seed-manifest.jsonl`;
+  await batchStore.writeLines('manifest.jsonl', manifestLines(mainBatches.map(itemOf)));
+  await batchStore.writeLines('seed-manifest.jsonl', manifestLines(seedBatches.map(itemOf)));
 
   const servers = fleetServers();
   const sglangBatches = batches.filter((batch) => batch.backend === 'sglang').length;
   const replicas = servers.reduce((sum, server) => sum + Math.max(1, server.dp), 0) * input.instances;
-  const maxConcurrency = mapConcurrency(batches, {
+  const capacity = {
     sglangRequests: replicas * numberEnv(ENV.sglangRequestsPerReplica, DEFAULT_REQUESTS_PER_REPLICA),
     bedrockRequests: numberEnv(ENV.bedrockMaxConcurrency, DEFAULT_BEDROCK_REQUESTS),
-  });
+  };
+  const maxConcurrency = mapConcurrency(mainBatches, capacity);
+  const seedMaxConcurrency = mapConcurrency(seedBatches, capacity);
   const plan: RunPlan = {
     runId,
     executionArn: event.execution.id,
@@ -96,10 +124,11 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     profiles: { file: input.profiles, format: loaded.format, usable: loaded.profiles.length, rejected: loaded.rejected },
     profileIds,
     slots: { total: slots.length, sbk: countKind(slots, 'SBK'), cm: countKind(slots, 'CM') },
-    batches: { total: batches.length, sglang: sglangBatches, bedrock: batches.length - sglangBatches },
+    batches: { total: batches.length, sglang: sglangBatches, bedrock: batches.length - sglangBatches, seed: seedBatches.length },
+    seedProfiles: input.strategy === 'iterative' ? onBedrock.size : 0,
     estimate: estimateRun(
       slots.map((slot) => ({ kind: slot.kind, inputTokens: slotPromptTokens(profiles.get(slot.profileId) as Profile, slot) })),
-      { ...DEFAULT_COST_ASSUMPTIONS, bedrockConcurrency: BATCH_REQUESTS_IN_FLIGHT * maxConcurrency },
+      { ...DEFAULT_COST_ASSUMPTIONS, bedrockConcurrency: BATCH_REQUESTS_IN_FLIGHT * Math.max(maxConcurrency, seedMaxConcurrency) },
     ),
   };
   await store.writeJson(PLAN_FILE, plan);
@@ -109,7 +138,10 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     runUri: `s3://${bucket}/runs/${runId}/`,
     bucket,
     manifestKey,
-    batches: batches.length,
+    batches: mainBatches.length,
+    seedManifestKey,
+    seedBatches: seedBatches.length,
+    seedMaxConcurrency,
     slots: slots.length,
     needsSglang: sglangBatches > 0,
     maxConcurrency,

@@ -45,7 +45,14 @@ export interface BatchSettings {
   readonly temperature: number;
   readonly model?: string | undefined;
   readonly bedrockModel: string;
+  /** filter: SGLang candidates per slot, judged by judgeModel at minScore. */
+  readonly candidates: number;
+  readonly minScore: number;
+  readonly judgeModel: string;
 }
+
+/** iterative: seed batches (Bedrock) run in the Seed map, expansion batches (SGLang) after them. */
+export type BatchPhase = 'seed' | 'expand';
 
 /** A batch file: everything one GenerateBatch needs, so the Map item stays a few bytes. */
 export interface BatchFile extends Pick<Batch, 'backend' | 'slots'> {
@@ -55,6 +62,9 @@ export interface BatchFile extends Pick<Batch, 'backend' | 'slots'> {
   readonly batchId: string;
   readonly settings: BatchSettings;
   readonly profiles: readonly Profile[];
+  readonly phase?: BatchPhase;
+  /** expand: the seed batches, whose accepted samples are this batch's few-shot examples. */
+  readonly seedBatchIds?: readonly string[];
 }
 
 /** plan.json: what Plan decided, read by Finalize for the report and by `raiden status` for progress. */
@@ -66,7 +76,9 @@ export interface RunPlan {
   readonly profiles: { readonly file: string; readonly format: string; readonly usable: number; readonly rejected: readonly InputRejection[] };
   readonly profileIds: readonly string[];
   readonly slots: { readonly total: number; readonly sbk: number; readonly cm: number };
-  readonly batches: { readonly total: number; readonly sglang: number; readonly bedrock: number };
+  readonly batches: { readonly total: number; readonly sglang: number; readonly bedrock: number; readonly seed: number };
+  /** iterative: profiles Bedrock writes seeds for. */
+  readonly seedProfiles: number;
   readonly estimate: RunEstimate;
 }
 
@@ -76,8 +88,13 @@ export interface PlanOutput {
   readonly runUri: string;
   /** The outputs bucket: the Distributed Map reads the manifest from it and writes its results there. */
   readonly bucket: string;
+  /** The batches of the Generate map (iterative: the expansion batches). */
   readonly manifestKey: string;
   readonly batches: number;
+  /** iterative: the seed batches, run by the Seed map before Generate; 0 otherwise. */
+  readonly seedManifestKey: string;
+  readonly seedBatches: number;
+  readonly seedMaxConcurrency: number;
   readonly slots: number;
   readonly needsSglang: boolean;
   readonly maxConcurrency: number;

@@ -13,6 +13,8 @@ export const ENV = {
   readinessTimeoutMinutes: 'RAIDEN_READINESS_TIMEOUT_MINUTES',
   bedrockModel: 'RAIDEN_BEDROCK_MODEL',
   bedrockMaxConcurrency: 'RAIDEN_BEDROCK_MAX_CONCURRENCY',
+  /** A Bedrock Runtime endpoint (a VPC endpoint, or a local test server) instead of the regional one. */
+  bedrockEndpoint: 'RAIDEN_BEDROCK_ENDPOINT',
   sglangRequestsPerReplica: 'RAIDEN_SGLANG_REQUESTS_PER_REPLICA',
   metricsNamespace: 'RAIDEN_METRICS_NAMESPACE',
   /** An S3-compatible endpoint (path-style), instead of AWS S3: local runs and tests. */

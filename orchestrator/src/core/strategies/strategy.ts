@@ -1,11 +1,25 @@
 import type { LlmBackend } from '../../llm/llm-backend.ts';
+import type { ProfileShare } from '../dataset-split.ts';
 import type { GenerationCounters, GenerationOptions, GenerationOutcome } from '../generation-run.ts';
+import { DEFAULT_MIN_SCORE } from '../judge.ts';
 import type { QualityGate } from '../quality-gates.ts';
 import type { EvaluationRecord, EvaluationSummary } from '../sample-evaluation.ts';
 import type { Sample } from '../sample.ts';
 
 export const STRATEGY_NAMES = ['sglang', 'bedrock', 'tiered', 'filter', 'iterative'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/** Defaults of the strategy settings, shared by `raiden generate` and the workflow input. */
+export const STRATEGY_DEFAULTS = {
+  /** filter: SGLang candidates per slot. */
+  candidates: 3,
+  /** filter and evaluation: lowest judge score that passes. */
+  minScore: DEFAULT_MIN_SCORE,
+  /** iterative: profiles Bedrock writes seeds for (a share of the profiles, at least one). */
+  seedProfiles: { share: 0.1 } as ProfileShare,
+  /** iterative: SGLang samples the judge evaluates. */
+  evaluateSamples: 50,
+} as const;
 
 /** The backends a run has connected, by role. A strategy says which it needs before any is connected. */
 export interface StrategyBackends {
