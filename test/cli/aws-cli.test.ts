@@ -58,6 +58,37 @@ describe('raiden start', () => {
     expect(out.stdout).toContain('npx raiden status my-run');
   });
 
+  it('maps the strategy flags of filter and iterative to their input fields', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${MACHINE.replace(':stateMachine:', ':execution:')}:it` });
+    const { out, streams } = io();
+    const args = ['start', '--region', 'eu-west-1', '--profiles', 's3://in-bucket/roles.jsonl', '--strategy', 'iterative', '--candidates', '4', '--min-score', '8', '--judge-model', 'us.anthropic.claude-haiku-4-5', '--seed-profiles', '0.2', '--evaluate-samples', '10'];
+    expect(await main(args, streams), out.stderr).toBe(0);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '')).toEqual({
+      profiles: 's3://in-bucket/roles.jsonl',
+      strategy: 'iterative',
+      candidates: 4,
+      minScore: 8,
+      judgeModel: 'us.anthropic.claude-haiku-4-5',
+      seedProfiles: 0.2,
+      evaluateSamples: 10,
+    });
+  });
+
+  it('asks for a region instead of crashing when none is configured', async () => {
+    const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION, AWS_CONFIG_FILE: process.env.AWS_CONFIG_FILE };
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    process.env.AWS_CONFIG_FILE = join(ROOT, 'no-such-aws-config');
+    try {
+      const { out, streams } = io();
+      expect(await main(['start', '--profiles', 's3://in-bucket/roles.jsonl'], streams)).toBe(2);
+      expect(out.stderr).toMatch(/no AWS region: pass --region, set AWS_REGION/);
+      expect(out.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      for (const [key, value] of Object.entries(saved)) if (value === undefined) delete process.env[key]; else process.env[key] = value;
+    }
+  });
+
   it('passes an s3:// URL through and checks the input before starting anything', async () => {
     const { out, streams } = io();
     expect(await main(['start', '--region', 'eu-west-1', '--profiles', 's3://BAD_BUCKET/x'], streams)).toBe(2);

@@ -50,6 +50,15 @@ interface Workflow {
 
 const clientConfig = (target: AwsTarget) => (target.region ? { region: target.region } : {});
 
+/** The client's region, from --region, AWS_REGION or the profile; none at all is a usage error, not a crash. */
+async function regionOf(client: { config: { region: () => Promise<string> } }): Promise<string> {
+  try {
+    return await client.config.region();
+  } catch {
+    throw new UsageError('no AWS region: pass --region, set AWS_REGION, or configure one for your profile (aws configure)');
+  }
+}
+
 export function consoleUrl(region: string, executionArn: string): string {
   return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}`;
 }
@@ -57,7 +66,7 @@ export function consoleUrl(region: string, executionArn: string): string {
 async function findWorkflow(target: AwsTarget): Promise<Workflow> {
   const sfn = new SFNClient(clientConfig(target));
   const name = `${target.stackPrefix.toLowerCase()}-generation`;
-  const region = await sfn.config.region();
+  const region = await regionOf(sfn);
   let arn: string | undefined;
   let nextToken: string | undefined;
   try {
@@ -231,7 +240,7 @@ function reportEnd(execution: DescribeExecutionCommandOutput, workflow: Workflow
 /** The emergency stop: every auto-scaling group of this app (any stack prefix) to zero, now. */
 export async function runTeardown(flags: { readonly region?: string | undefined }, io: CliIo): Promise<number> {
   const client = new AutoScalingClient(flags.region ? { region: flags.region } : {});
-  const region = await client.config.region();
+  const region = await regionOf(client);
   const groups: AutoScalingGroup[] = [];
   let NextToken: string | undefined;
   try {

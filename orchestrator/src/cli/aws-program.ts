@@ -2,10 +2,11 @@
 import { Option, type Command } from 'commander';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import { WORKFLOW_STRATEGIES } from '../core/workflow-input.ts';
-// The AWS commands load the AWS SDK and execa: imported when one runs, so `raiden generate` never pays for them.
-const awsCommands = () => import('./aws-commands.ts');
 import type { CliIo } from './generate-command.ts';
 import { integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+
+// The AWS commands load the AWS SDK and execa: imported when one runs, so `raiden generate` never pays for them.
+const awsCommands = () => import('./aws-commands.ts');
 
 /** `raiden start` flag -> workflow input field. */
 const INPUT_FIELDS: Record<string, string> = {
@@ -27,6 +28,11 @@ const INPUT_FIELDS: Record<string, string> = {
   readinessTimeout: 'readinessTimeoutMinutes',
   toleratedFailurePercent: 'toleratedFailurePercent',
   batchSlots: 'batchSlots',
+  candidates: 'candidates',
+  minScore: 'minScore',
+  judgeModel: 'judgeModel',
+  seedProfiles: 'seedProfiles',
+  evaluateSamples: 'evaluateSamples',
 };
 
 export function addAwsCommands(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -53,6 +59,11 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .option('--validation-ratio <r>', 'share of profiles in validation.json (default 0.1)', numberBetween(0, 1))
       .option('--model <name>', 'SGLang model name (default: what each server serves)')
       .option('--bedrock-model <id>', 'Bedrock model or inference profile id (default: the deployment\'s first)')
+      .option('--candidates <k>', 'filter: SGLang candidates per slot (default 3)', integerAtLeast(1))
+      .option('--min-score <s>', 'filter: lowest judge score (1-10) a kept candidate may have (default 7)', numberBetween(1, 10))
+      .option('--judge-model <id>', 'filter and iterative: Bedrock judge model (default: --bedrock-model)')
+      .option('--seed-profiles <n>', 'iterative: profiles Bedrock writes seeds for, a count or a share (default 0.1)', positiveNumber)
+      .option('--evaluate-samples <n>', 'iterative: SGLang samples the judge evaluates (default 50)', integerAtLeast(0))
       .option('--max-tokens <n>', 'max output tokens per call (default 2048)', integerAtLeast(64))
       .option('--temperature <t>', 'sampling temperature (default 0.8)', numberBetween(0, 2))
       .option('--instances <n>', 'GPU instances to stand up (default 1, capped by maxInstances)', integerAtLeast(1))
