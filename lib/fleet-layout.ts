@@ -8,18 +8,6 @@ import { MODEL_REFERENCE_HELP, parseModelSource } from './model-source.ts';
 export const LAYOUT_PRESETS = ['tp8', 'tp4x2', 'dp8'] as const;
 export type LayoutPreset = (typeof LAYOUT_PRESETS)[number];
 
-/** One SGLang server as a user writes it in the `servers` context list. */
-export interface ServerInput {
-  readonly name: string;
-  readonly model: string;
-  readonly gpus: readonly number[];
-  readonly tp: number;
-  readonly dp: number;
-  readonly port: number;
-  readonly ncclPort?: number;
-  readonly extraArgs?: readonly string[];
-}
-
 /** A validated server with every default filled in. */
 export interface ServerSpec {
   readonly name: string;
@@ -31,6 +19,12 @@ export interface ServerSpec {
   readonly ncclPort: number;
   readonly extraArgs: readonly string[];
 }
+
+/** One SGLang server as a user writes it in the `servers` context list: NCCL port and extra args optional. */
+export type ServerInput = Omit<ServerSpec, 'ncclPort' | 'extraArgs'> & {
+  readonly ncclPort?: number;
+  readonly extraArgs?: readonly string[];
+};
 
 export interface InstanceGpus {
   readonly instanceType: string;
