@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { DEFAULT_INSTANCE_TYPE, instanceFacts } from './instance-types.ts';
 import { LAYOUT_PRESETS, layoutProblems, presetServers, withDefaults } from './fleet-layout.ts';
+import { modelFitAdvice } from './model-fit.ts';
 import type { ServerInput, ServerSpec } from './fleet-layout.ts';
 import { DEFAULT_DLAMI_SSM_PARAMETER, DEFAULT_SGLANG_IMAGE, DEFAULT_SGLANG_PIP_VERSION } from './sglang-defaults.ts';
 
@@ -256,6 +257,11 @@ export function resolveConfig(settings: RaidenSettings, env: Record<string, stri
     problems.push(
       ...layoutProblems(resolvedServers, { instanceType: settings.instanceType, gpuCount }, settings.servers ? 'servers' : `layout ${layoutName}`),
     );
+  }
+  if (facts) {
+    const fit = modelFitAdvice(resolvedServers, facts.gpuMemoryGiB, settings.memFractionStatic);
+    problems.push(...fit.problems);
+    notes.push(...fit.notes);
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
