@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { estimateRun, type CostAssumptions, type RunEstimate } from '../core/cost-estimate.ts';
 import { baseModelId, DEFAULT_BEDROCK_MODEL, PRICES_AS_OF } from '../core/model-prices.ts';
 import { finalizeRun } from '../core/finalize-run.ts';
-import { newCounters, type ExistingSample } from '../core/generation-run.ts';
+import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST, type ExistingSample } from '../core/generation-run.ts';
 import { planSlots, type LanguageChoice, type PlanSettings, type Slot } from '../core/plan.ts';
 import type { Profile } from '../core/profile.ts';
 import { ProfileFormatError, type ProfileFormat } from '../core/profile-formats.ts';
@@ -55,8 +55,6 @@ export interface CliIo {
   /** Set by a signal handler: workers finish the request in hand and take no new slot. */
   readonly stopRequested?: () => boolean;
 }
-
-const WORKERS_PER_REQUEST_SLOT = 2;
 
 export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<number> {
   const startedAt = new Date();
@@ -114,9 +112,7 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
       slots,
       store,
       existing,
-      // Twice as many workers as requests allowed in flight: while some verify, write or back off, the
-      // others already wait at the in-flight limit with their next request, so no server slot idles.
-      concurrency: flags.concurrency * WORKERS_PER_REQUEST_SLOT,
+      concurrency: flags.concurrency * WORKERS_PER_IN_FLIGHT_REQUEST,
       maxAttempts: flags.maxAttempts,
       maxTokens: flags.maxTokens,
       temperature: flags.temperature,

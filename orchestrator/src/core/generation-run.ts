@@ -1,6 +1,7 @@
 import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../llm/llm-backend.ts';
 import type { RunStore } from '../store/run-store.ts';
 import type { Candidate, CandidateDecision, CandidateReview } from './candidate-review.ts';
+import { profileIdOf } from './dataset-split.ts';
 import { verifySample, type SampleContent } from './keyword-verifier.ts';
 import { parseModelJson } from './model-output.ts';
 import { describeFocus, type Slot } from './plan.ts';
@@ -10,6 +11,12 @@ import { storedUsage } from './review-call.ts';
 import { responseSchema } from './sample-schema.ts';
 import { RAW_OUTPUT_LIMIT, type RejectRecord, type ReviewCall, type Sample } from './sample.ts';
 import { questionFingerprint } from './text-normalize.ts';
+
+/**
+ * Workers per request allowed in flight: while some verify, write or back off, the others already wait at
+ * the in-flight limit with their next request, so no server slot idles between requests.
+ */
+export const WORKERS_PER_IN_FLIGHT_REQUEST = 2;
 
 /** What a resumed run needs of an accepted sample; the rest stays on disk. */
 export type ExistingSample = Pick<Sample, 'id' | 'question'>;
@@ -109,7 +116,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
   const open = openSlots(options);
   const live = counters ?? newCounters(options.slots.length, options.slots.length - open.length);
   const questions = new Map<string, Set<string>>();
-  for (const sample of options.existing) questionsOf(questions, sample.id.split('/')[0] ?? '').add(questionFingerprint(sample.question));
+  for (const sample of options.existing) questionsOf(questions, profileIdOf(sample.id)).add(questionFingerprint(sample.question));
 
   const emptySlots: EmptySlot[] = [];
   let next = 0;

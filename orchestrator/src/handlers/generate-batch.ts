@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { BATCH_REQUESTS_IN_FLIGHT } from '../core/batch-plan.ts';
-import { newCounters, openSlots, type ExistingSample, type GenerationOutcome } from '../core/generation-run.ts';
+import { newCounters, openSlots, WORKERS_PER_IN_FLIGHT_REQUEST, type ExistingSample, type GenerationOutcome } from '../core/generation-run.ts';
 import type { Sample } from '../core/sample.ts';
 import { runExpandPhase, runSeedPhase } from '../core/strategies/iterative.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
@@ -60,8 +60,7 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
     slots: batch.slots,
     store,
     existing,
-    // Twice the requests in flight, so workers that verify or write never leave a request slot idle.
-    concurrency: BATCH_REQUESTS_IN_FLIGHT * 2,
+    concurrency: BATCH_REQUESTS_IN_FLIGHT * WORKERS_PER_IN_FLIGHT_REQUEST,
     maxAttempts: batch.settings.maxAttempts,
     maxTokens: batch.settings.maxTokens,
     temperature: batch.settings.temperature,

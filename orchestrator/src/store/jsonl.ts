@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat, truncate } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 
 /**
  * Cuts a JSONL file back to its last complete line. An append-only writer killed mid-write leaves a last
@@ -36,8 +37,12 @@ export async function repairTornTail(path: string): Promise<boolean> {
 export async function* readJsonLines<T>(path: string): AsyncGenerator<T> {
   const exists = await stat(path).then(() => true, () => false);
   if (!exists) return;
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) {
+  yield* parseJsonLineStream<T>(createReadStream(path, { encoding: 'utf8' }));
+}
+
+/** Streams the parseable records of JSONL text from any readable stream (a file, an S3 object body). */
+export async function* parseJsonLineStream<T>(input: Readable): AsyncGenerator<T> {
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     if (line.trim().length === 0) continue;
     try {
       yield JSON.parse(line) as T;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -13,7 +12,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { RejectRecord, Sample } from '../core/sample.ts';
-import { firstById } from './jsonl.ts';
+import { firstById, parseJsonLineStream } from './jsonl.ts';
 import { REJECTS_FILE, SAMPLES_FILE } from './local-run-store.ts';
 import type { RunStore } from './run-store.ts';
 
@@ -200,14 +199,8 @@ export class S3RunStore implements RunStore {
       if ((error as { name?: string }).name === 'NoSuchKey') return;
       throw error;
     }
-    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
-      if (line.trim().length === 0) continue;
-      try {
-        yield JSON.parse(line) as T;
-      } catch {
-        // Same rule as a local run directory: a corrupt line is skipped, every other record kept.
-      }
-    }
+    // Same rule as a local run directory: a corrupt line is skipped, every other record kept.
+    yield* parseJsonLineStream<T>(body);
   }
 
   /** Fetches up to readConcurrency objects ahead while yielding them in key order. */
