@@ -52,6 +52,21 @@ describe('raiden generate options', () => {
     expect(samples.every((s) => s.metadata.language === 'en')).toBe(true);
   });
 
+  it('quits at once on a second Ctrl-C, with status 130', async () => {
+    const server = await serve({ latencyMs: 5_000 });
+    const out = tempDir();
+    const child = startCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', server.url, '--concurrency', '2', '--out', out]);
+    const done = collectOutput(child);
+    while (server.stats.chatRequests < 2) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGINT');
+    const result = await done;
+    // The requests in flight take 5 s; only the second Ctrl-C ends the process before they answer.
+    expect(result.code).toBe(130);
+    expect(server.stats.chatRequests).toBe(2);
+  });
+
   it('stops taking new slots on Ctrl-C, keeps what was accepted, and a rerun finishes the job', async () => {
     const server = await serve({ latencyMs: 50 });
     const out = tempDir();
