@@ -6,7 +6,7 @@ import { BedrockStack } from './stacks/bedrock-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
 import { FleetStack } from './stacks/fleet-stack.ts';
 import { OrchestratorStack } from './stacks/orchestrator-stack.ts';
-import { PROJECT_TAG } from '../orchestrator/src/handlers/shared-names.ts';
+import { PROJECT_TAG } from '../orchestrator/src/contract/deployed-names.ts';
 
 export interface RaidenStacks {
   readonly data: DataStack;

@@ -3,7 +3,7 @@ import type { StackProps } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG } from '../../orchestrator/src/handlers/shared-names.ts';
+import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG } from '../../orchestrator/src/contract/deployed-names.ts';
 import { RunDashboard } from '../constructs/dashboard/index.ts';
 import { GenerationWorkflow, METRICS_NAMESPACE, type WorkflowFleet, type WorkflowSettings } from '../constructs/generation-workflow/index.ts';
 import type { OrchestratorNetwork } from '../constructs/orchestrator-function/index.ts';

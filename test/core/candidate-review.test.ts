@@ -4,7 +4,7 @@ import type { SampleContent } from '../../orchestrator/src/core/keyword-verifier
 import type { Slot } from '../../orchestrator/src/core/plan.ts';
 import type { Profile } from '../../orchestrator/src/core/profile.ts';
 import type { QualityGate } from '../../orchestrator/src/core/quality-gates.ts';
-import { TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../../orchestrator/src/llm/llm-backend.ts';
+import { TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
 
 const profile: Profile = { id: 'ann', name: 'Ann', aliases: [], language: 'en', fields: { bio: 'a baker in Tallinn' }, text: 'bio: a baker in Tallinn', location: 'test' };
 const slot: Slot = { id: 'ann/SBK/0', profileId: 'ann', kind: 'SBK', index: 0, language: 'en', focus: { field: 'bio', questionType: 'where' } };

@@ -9,7 +9,7 @@ import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { AdaptiveLimiter } from '../../orchestrator/src/llm/adaptive-limiter.ts';
 import { BedrockBackend } from '../../orchestrator/src/llm/bedrock-backend.ts';
 import { CircuitBreaker } from '../../orchestrator/src/llm/circuit-breaker.ts';
-import { BackendUnavailableError } from '../../orchestrator/src/llm/llm-backend.ts';
+import { BackendUnavailableError } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { startBedrockTestServer, TEST_CREDENTIALS, type BedrockTestServer } from '../../bench/simulated-bedrock/server.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';

@@ -2,7 +2,7 @@ import { BedrockRuntimeClient, ConverseCommand, ThrottlingException, ValidationE
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BedrockBackend, classifyBedrockError } from '../../orchestrator/src/llm/bedrock-backend.ts';
-import { BackendUnavailableError, TransportError } from '../../orchestrator/src/llm/llm-backend.ts';
+import { BackendUnavailableError, TransportError } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { TEST_CREDENTIALS } from '../../bench/simulated-bedrock/server.ts';
 import { SBK_REQUEST } from '../support/generate-request.ts';
 

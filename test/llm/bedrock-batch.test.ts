@@ -11,7 +11,7 @@ import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { buildUsageLedger, costReport } from '../../orchestrator/src/core/run-cost.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
 import { BatchPrefetchBackend, requestKey, runBatchJobs, splitIntoJobs, type BatchJobOptions } from '../../orchestrator/src/llm/bedrock-batch.ts';
-import type { GenerateRequest, GenerateResult, LlmBackend } from '../../orchestrator/src/llm/llm-backend.ts';
+import type { GenerateRequest, GenerateResult, LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { fakeSample } from '../../bench/simulated-sglang/role-model.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';

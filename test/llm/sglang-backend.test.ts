@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackendUnavailableError, TransportError } from '../../orchestrator/src/llm/llm-backend.ts';
+import { BackendUnavailableError, TransportError } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { backoffDelayMs, parseRetryAfterMs } from '../../orchestrator/src/llm/retry-policy.ts';
 import { normalizeEndpoint, SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
 import { faultSequence, startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';

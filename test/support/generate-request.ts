@@ -1,5 +1,5 @@
 import { responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
-import type { GenerateRequest } from '../../orchestrator/src/llm/llm-backend.ts';
+import type { GenerateRequest } from '../../orchestrator/src/core/ports/llm-backend.ts';
 
 /** One SBK model call as runGeneration builds it: instructions, then the profile block, then the task. */
 export const SBK_REQUEST: GenerateRequest = {

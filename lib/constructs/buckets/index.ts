@@ -1,9 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-
-/** Prefix for a run's temporary files (batch manifests, map results); a lifecycle rule expires them. */
-export const TEMP_PREFIX = 'tmp/';
+import { DEFAULT_TEMP_PREFIX as TEMP_PREFIX } from '../../../orchestrator/src/contract/run-layout.ts';
 const ACCESS_LOG_DAYS = 90;
 const NONCURRENT_OUTPUT_DAYS = 30;
 

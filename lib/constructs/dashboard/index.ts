@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { RUN_METRIC_NAMES } from '../../../orchestrator/src/handlers/shared-names.ts';
+import type { RUN_METRIC_NAMES } from '../../../orchestrator/src/contract/deployed-names.ts';
 
 export interface RunDashboardProps {
   readonly dashboardName: string;

@@ -6,11 +6,11 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ENV } from '../../../orchestrator/src/handlers/shared-names.ts';
+import { DEFAULT_METRICS_NAMESPACE, ENV } from '../../../orchestrator/src/contract/deployed-names.ts';
+import { DEFAULT_TEMP_PREFIX as TEMP_PREFIX, RUNS_PREFIX } from '../../../orchestrator/src/contract/run-layout.ts';
 import type { ServerSpec } from '../../fleet-layout.ts';
 import { FLEET_DESCRIBE_ACTIONS, FLEET_SCALE_ACTIONS, MAP_RUN_OBJECT_ACTIONS, PROFILE_READ_ACTIONS, RUN_LIST_ACTIONS, RUN_OBJECT_ACTIONS } from '../../iam-actions.ts';
 import { acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
-import { TEMP_PREFIX } from '../buckets/index.ts';
 import { OrchestratorFunction, type OrchestratorNetwork } from '../orchestrator-function/index.ts';
 import { buildWorkflowDefinition, FUNCTION_TIMEOUTS, type WorkflowFunctions } from './definition.ts';
 
@@ -62,11 +62,8 @@ export interface GenerationWorkflowProps {
   readonly settings?: WorkflowSettings;
 }
 
-/** Where a run's dataset lives in the outputs bucket (runs/<run id>/). */
-const RUNS_PREFIX = 'runs/';
-
 /** Name of the metrics namespace the handlers write to (EMF). */
-export const METRICS_NAMESPACE = 'Raiden';
+export const METRICS_NAMESPACE = DEFAULT_METRICS_NAMESPACE;
 
 /**
  * The generation workflow: its six Lambdas and the Step Functions state machine that runs them (Plan,

@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ENV } from '../../../orchestrator/src/handlers/shared-names.ts';
+import { ENV } from '../../../orchestrator/src/contract/deployed-names.ts';
 import { EXECUTION_LIST_ACTIONS, FLEET_DESCRIBE_ACTIONS, FLEET_SCALE_ACTIONS } from '../../iam-actions.ts';
 import { acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
 import { OrchestratorFunction, type OrchestratorNetwork } from '../orchestrator-function/index.ts';

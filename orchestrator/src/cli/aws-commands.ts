@@ -22,7 +22,7 @@ import { sha256 } from '../core/run-manifest.ts';
 import { parseWorkflowInput, WorkflowInputError } from '../core/workflow-input.ts';
 import type { FinalizeOutput } from '../handlers/finalize.ts';
 import { PLAN_FILE, type RunPlan } from '../handlers/run-files.ts';
-import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG, PROJECT_TAG } from '../handlers/shared-names.ts';
+import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG, PROJECT_TAG } from '../contract/deployed-names.ts';
 import { S3RunStore } from '../store/s3-run-store.ts';
 import type { CliIo } from './generate-command.ts';
 import { formatDuration, textTable } from './text-table.ts';

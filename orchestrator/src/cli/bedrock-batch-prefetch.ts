@@ -8,7 +8,7 @@ import type { GenerationBase, StrategyName } from '../core/strategies/strategy.t
 import { bedrockRegion } from '../llm/bedrock-settings.ts';
 import { BatchJobFailedError, BatchPrefetchBackend, requestKey, runBatchJobs, type BatchOutcome } from '../llm/bedrock-batch.ts';
 import { MIN_BATCH_RECORDS } from '../llm/bedrock-settings.ts';
-import type { GenerateRequest, GenerateResult } from '../llm/llm-backend.ts';
+import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
 import type { ProgressOutput } from './progress-display.ts';
 import type { ConnectedRun, StrategyFlags } from './strategy-setup.ts';
 import { UsageError } from './usage-error.ts';

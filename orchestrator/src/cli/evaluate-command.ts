@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { buildUsageLedger, costReport } from '../core/run-cost.ts';
 import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../core/sample-evaluation.ts';
 import type { Sample } from '../core/sample.ts';
-import { BackendUnavailableError } from '../llm/llm-backend.ts';
+import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import type { CliIo } from './generate-command.ts';
 import { loadPricesFlag } from './strategy-setup.ts';

@@ -14,7 +14,7 @@ import { claimRun, deriveRunId, manifestPlan, type RunManifest, sha256 } from '.
 import { responseSchema } from '../core/sample-schema.ts';
 import { estimateTokens } from '../core/text-normalize.ts';
 import type { GenerationBase } from '../core/strategies/strategy.ts';
-import { BackendUnavailableError } from '../llm/llm-backend.ts';
+import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { SglangBackend } from '../llm/sglang-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import { ProgressDisplay, type ProgressOutput } from './progress-display.ts';

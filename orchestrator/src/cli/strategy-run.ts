@@ -3,7 +3,7 @@ import type { GenerationCounters } from '../core/generation-run.ts';
 import { buildUsageLedger, costReport, type CostReport } from '../core/run-cost.ts';
 import { EVALUATION_FILE, type EvaluationRecord, type EvaluationSummary } from '../core/sample-evaluation.ts';
 import type { GenerationBase, StrategyName, StrategyOutcome } from '../core/strategies/strategy.ts';
-import type { RunStore } from '../store/run-store.ts';
+import type { RunStore } from '../core/ports/run-store.ts';
 import { loadSeedData, type ConnectedRun, type StrategyFlags } from './strategy-setup.ts';
 
 

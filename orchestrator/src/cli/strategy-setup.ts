@@ -11,7 +11,7 @@ import type { BedrockBackend } from '../llm/bedrock-backend.ts';
 
 type BedrockModule = typeof BedrockModuleNamespace;
 import { DEFAULT_BEDROCK_MAX_CONCURRENCY } from '../llm/bedrock-settings.ts';
-import type { LlmBackend } from '../llm/llm-backend.ts';
+import type { LlmBackend } from '../core/ports/llm-backend.ts';
 import { readJsonLines } from '../store/jsonl.ts';
 import type { BedrockBatchFlags } from './bedrock-batch-prefetch.ts';
 import { UsageError } from './usage-error.ts';

@@ -1,4 +1,4 @@
-import type { GenerateResult, LlmBackend } from '../llm/llm-backend.ts';
+import type { GenerateResult, LlmBackend } from './ports/llm-backend.ts';
 import { judgeSample, type JudgeOutcome } from './judge.ts';
 import type { SampleContent } from './keyword-verifier.ts';
 import type { Slot } from './plan.ts';

@@ -1,4 +1,4 @@
-import type { RunStore } from '../store/run-store.ts';
+import type { RunStore } from './ports/run-store.ts';
 import { DatasetStats, type DatasetStatsResult } from './dataset-stats.ts';
 import { chooseValidationProfiles, profileIdOf } from './dataset-split.ts';
 

@@ -1,5 +1,5 @@
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../llm/llm-backend.ts';
-import type { RunStore } from '../store/run-store.ts';
+import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from './ports/llm-backend.ts';
+import type { RunStore } from './ports/run-store.ts';
 import type { Candidate, CandidateDecision, CandidateReview } from './candidate-review.ts';
 import { profileIdOf } from './dataset-split.ts';
 import { verifySample, type SampleContent } from './keyword-verifier.ts';

@@ -1,4 +1,4 @@
-import { TransportError, type LlmBackend } from '../llm/llm-backend.ts';
+import { TransportError, type LlmBackend } from './ports/llm-backend.ts';
 import type { SampleContent } from './keyword-verifier.ts';
 import { parseModelJson } from './model-output.ts';
 import type { Profile } from './profile.ts';

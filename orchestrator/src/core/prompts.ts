@@ -1,11 +1,10 @@
 import type { Language, Profile } from './profile.ts';
 import type { Slot } from './plan.ts';
+import type { ChatMessage } from './ports/llm-backend.ts';
 import { estimateTokens } from './text-normalize.ts';
 
-export interface ChatMessage {
-  readonly role: 'system' | 'user' | 'assistant';
-  readonly content: string;
-}
+export type { ChatMessage };
+
 
 const PROFILE_OPEN = '<character_profile>';
 const PROFILE_CLOSE = '</character_profile>';

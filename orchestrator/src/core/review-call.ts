@@ -1,4 +1,4 @@
-import type { GenerateResult, LlmBackend, TokenUsage as BackendUsage } from '../llm/llm-backend.ts';
+import type { GenerateResult, LlmBackend, TokenUsage as BackendUsage } from './ports/llm-backend.ts';
 import type { ReviewCall, TokenUsage } from './sample.ts';
 
 /** Backend usage (camelCase) in the snake_case form samples and rejects store. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { LanguageChoice, PlanSettings } from './plan.ts';
 import type { ProfileFormat } from './profile-formats.ts';
-import type { RunStore } from '../store/run-store.ts';
+import type { RunStore } from './ports/run-store.ts';
 
 /** run.json: what a run directory was created for, so a rerun can prove it continues the same plan. */
 export interface RunManifest {

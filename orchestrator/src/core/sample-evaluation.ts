@@ -1,4 +1,4 @@
-import type { LlmBackend } from '../llm/llm-backend.ts';
+import type { LlmBackend } from './ports/llm-backend.ts';
 import { judgeSample } from './judge.ts';
 import type { SampleContent } from './keyword-verifier.ts';
 import { renderProfileText } from './profile.ts';

@@ -1,4 +1,7 @@
+import type { ResponseSchema } from './ports/llm-backend.ts';
 import { DIFFICULTIES, QUESTION_TYPES, type SampleKind } from './sample.ts';
+
+export type { ResponseSchema };
 
 /** Length limits shared by the schema (so the model is told) and the verifier (so they are enforced). */
 export const LIMITS = {
@@ -11,10 +14,6 @@ export const LIMITS = {
   turn: 600,
 } as const;
 
-export interface ResponseSchema {
-  readonly name: string;
-  readonly schema: Record<string, unknown>;
-}
 
 const text = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength });
 

@@ -12,7 +12,7 @@ import { buildReport } from '../core/run-report.ts';
 import type { Sample } from '../core/sample.ts';
 import { EVALUATION_FILE } from '../core/sample-evaluation.ts';
 import { evaluateOutput } from '../core/strategies/iterative.ts';
-import type { RunStore } from '../store/run-store.ts';
+import type { RunStore } from '../core/ports/run-store.ts';
 import { bedrockModel } from './bedrock-models.ts';
 import { awsClients } from './handler-env.ts';
 import { logger } from './observability.ts';

@@ -13,7 +13,7 @@ import type { Sample } from '../core/sample.ts';
 import { runExpandPhase, runSeedPhase } from '../core/strategies/iterative.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
 import type { GenerationBase, StrategyBackends, StrategyContext } from '../core/strategies/strategy.ts';
-import { BackendUnavailableError, type LlmBackend } from '../llm/llm-backend.ts';
+import { BackendUnavailableError, type LlmBackend } from '../core/ports/llm-backend.ts';
 import { SglangBackend } from '../llm/sglang-backend.ts';
 import { BACKEND_RETRY, bedrockModel, REQUEST_TIMEOUT_MS } from './bedrock-models.ts';
 import { discoverEndpoints } from './fleet.ts';

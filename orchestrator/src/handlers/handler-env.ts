@@ -6,10 +6,9 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { ENV } from './shared-names.ts';
+import { ENV } from '../contract/deployed-names.ts';
 
 export { ENV };
-
 
 export class MissingEnvironmentError extends Error {
   override readonly name = 'MissingEnvironment';

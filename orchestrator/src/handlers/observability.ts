@@ -3,10 +3,7 @@
  * and per-run metrics in CloudWatch Embedded Metric Format: printed like a log line, extracted into
  * metrics by CloudWatch, no SDK call and no extra latency.
  */
-import type { RUN_METRIC_NAMES } from './shared-names.ts';
-import { ENV } from './shared-names.ts';
-
-export const DEFAULT_METRICS_NAMESPACE = 'Raiden';
+import { DEFAULT_METRICS_NAMESPACE, ENV, type RunMetric } from '../contract/deployed-names.ts';
 
 export interface LogContext {
   readonly handler: string;
@@ -31,8 +28,6 @@ export function logger(context: LogContext): Logger {
     with: (more) => logger({ ...context, ...more }),
   };
 }
-
-export type RunMetric = (typeof RUN_METRIC_NAMES)[number];
 
 /** Prints one EMF record: the values per run (dimension RunId) and over all runs (no dimension). */
 export function emitRunMetrics(runId: string, values: Partial<Record<RunMetric, number>>): void {

@@ -4,7 +4,7 @@ import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter.ts';
 import { converseBody, readConverseOutput } from './bedrock-converse.ts';
 import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts';
 import { bedrockRegion, DEFAULT_BEDROCK_MAX_CONCURRENCY } from './bedrock-settings.ts';
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from './llm-backend.ts';
+import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../core/ports/llm-backend.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy.ts';
 
 export interface BedrockBackendOptions {

@@ -3,10 +3,11 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client
 import type { ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
 import { createHash } from 'node:crypto';
 import { converseBody, readConverseOutput } from './bedrock-converse.ts';
-import type { GenerateRequest, GenerateResult, LlmBackend } from './llm-backend.ts';
+import type { GenerateRequest, GenerateResult, LlmBackend } from '../core/ports/llm-backend.ts';
 import { sleep } from './retry-policy.ts';
 
 import { MIN_BATCH_RECORDS } from './bedrock-settings.ts';
+import { parseS3Uri } from '../contract/s3-uri.ts';
 /** Default records-per-job quota; larger sets are split into several jobs of equal size. */
 export const MAX_BATCH_RECORDS = 50_000;
 
@@ -45,10 +46,10 @@ export class BatchJobFailedError extends Error {
 
 const TERMINAL = new Set(['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
 
-export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
-  const match = /^s3:\/\/([^/]+)\/?(.*)$/u.exec(uri);
-  if (match === null) throw new Error(`${uri} is not an S3 URI: use s3://bucket/prefix`);
-  return { bucket: match[1] ?? '', prefix: (match[2] ?? '').replace(/\/+$/u, '') };
+function batchLocation(uri: string): { bucket: string; prefix: string } {
+  const location = parseS3Uri(uri);
+  if (location === undefined) throw new Error(`${uri} is not an S3 URI: use s3://bucket/prefix`);
+  return { bucket: location.bucket, prefix: location.key.replace(/\/+$/u, '') };
 }
 
 const join = (...parts: string[]) => parts.filter((part) => part !== '').join('/');
@@ -79,7 +80,7 @@ interface OutputLine {
  * return what exists; only Failed throws.
  */
 export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest>, options: BatchJobOptions): Promise<BatchOutcome> {
-  const { bucket, prefix } = parseS3Uri(options.s3Uri);
+  const { bucket, prefix } = batchLocation(options.s3Uri);
   const chunks = splitIntoJobs([...requests.entries()], options.maxRecordsPerJob);
   const jobs: { jobArn: string; status: string; records: number }[] = [];
   const results = new Map<string, BatchRecordResult>();

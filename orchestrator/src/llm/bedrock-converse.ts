@@ -1,6 +1,6 @@
 import type { ContentBlock, ConverseCommandInput, ConverseCommandOutput, Message, SystemContentBlock } from '@aws-sdk/client-bedrock-runtime';
 import { splitAtSharedPrefix } from '../core/prompts.ts';
-import type { GenerateRequest, TokenUsage } from './llm-backend.ts';
+import type { GenerateRequest, TokenUsage } from '../core/ports/llm-backend.ts';
 
 /** The Converse request body for one model call, without the model id (batch records carry no model id). */
 export type ConverseBody = Omit<ConverseCommandInput, 'modelId'>;

@@ -1,4 +1,4 @@
-import { BackendUnavailableError } from './llm-backend.ts';
+import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 
 export interface CircuitBreakerOptions {
   /** Failed requests in a row (throttles, 5xx, timeouts) before the breaker may open. */

@@ -1,4 +1,4 @@
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from './llm-backend.ts';
+import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../core/ports/llm-backend.ts';
 import type { ResponseSchema } from '../core/sample-schema.ts';
 import { HttpTransportError, sendHttp, type HttpResponse } from './http-client.ts';
 import { InFlightLimit } from './in-flight-limit.ts';

@@ -3,7 +3,7 @@ import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RejectRecord, Sample } from '../core/sample.ts';
 import { firstById, readJsonLines, repairTornTail } from './jsonl.ts';
-import type { RunStore } from './run-store.ts';
+import type { RunStore } from '../core/ports/run-store.ts';
 
 export const SAMPLES_FILE = 'samples.jsonl';
 export const REJECTS_FILE = 'rejects.jsonl';

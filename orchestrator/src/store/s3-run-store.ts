@@ -14,7 +14,7 @@ import {
 import type { RejectRecord, Sample } from '../core/sample.ts';
 import { firstById, parseJsonLineStream } from './jsonl.ts';
 import { REJECTS_FILE, SAMPLES_FILE } from './local-run-store.ts';
-import type { RunStore } from './run-store.ts';
+import type { RunStore } from '../core/ports/run-store.ts';
 
 export interface S3RunStoreOptions {
   readonly client: S3Client;

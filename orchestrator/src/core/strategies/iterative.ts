@@ -1,4 +1,4 @@
-import type { LlmBackend } from '../../llm/llm-backend.ts';
+import type { LlmBackend } from '../ports/llm-backend.ts';
 import { buildReview } from '../candidate-review.ts';
 import { profileIdOf } from '../dataset-split.ts';
 import { FewShotExamples } from '../few-shot.ts';

@@ -1,4 +1,4 @@
-import type { LlmBackend } from '../../llm/llm-backend.ts';
+import type { LlmBackend } from '../ports/llm-backend.ts';
 import type { ProfileShare } from '../dataset-split.ts';
 import type { GenerationCounters, GenerationOptions, GenerationOutcome } from '../generation-run.ts';
 import { DEFAULT_MIN_SCORE } from '../judge.ts';

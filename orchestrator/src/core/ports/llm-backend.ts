@@ -1,5 +1,17 @@
-import type { ChatMessage } from '../core/prompts.ts';
-import type { ResponseSchema } from '../core/sample-schema.ts';
+/**
+ * The port every model backend implements (SGLang over OpenAI-compatible HTTP, Bedrock Converse, a batch
+ * wrapper, a test's scripted backend). Core depends on this file only; llm/ implements it.
+ */
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+/** A JSON Schema the answer must match, with a name (OpenAI json_schema name, Bedrock tool name). */
+export interface ResponseSchema {
+  readonly name: string;
+  readonly schema: Record<string, unknown>;
+}
 
 export interface GenerateRequest {
   readonly messages: readonly ChatMessage[];

@@ -1,4 +1,6 @@
-import type { RejectRecord, Sample } from '../core/sample.ts';
+import type { RejectRecord, Sample } from '../sample.ts';
+
+export type { RejectRecord, Sample };
 
 /**
  * Where a run's files live: a local directory or (in the cloud) an S3 prefix. Accepted samples are

@@ -1,6 +1,7 @@
 /**
- * Names the CDK constructs and the handlers share: the Lambdas' environment variables and the run metrics.
- * No imports, so the CDK app can use it without loading the handlers' dependencies.
+ * Names the CDK app, the Lambda handlers and the CLI share: the Lambdas' environment variables, the tags
+ * that say where runs go, the run metrics and their namespace. No imports, so the CDK app can use it
+ * without loading the handlers' dependencies.
  */
 export const ENV = {
   outputsBucket: 'RAIDEN_OUTPUTS_BUCKET',
@@ -23,6 +24,10 @@ export const ENV = {
 
 /** The run metrics the handlers emit (EMF) and the dashboard graphs; all are counts. */
 export const RUN_METRIC_NAMES = ['SamplesAccepted', 'SamplesRejected', 'EmptySlots', 'Requests', 'TransportFailures', 'BackendErrors', 'InputTokens', 'OutputTokens'] as const;
+export type RunMetric = (typeof RUN_METRIC_NAMES)[number];
+
+/** CloudWatch namespace of the run metrics, unless the stack sets another in ENV.metricsNamespace. */
+export const DEFAULT_METRICS_NAMESPACE = 'Raiden';
 
 /** Tags on the state machine that tell `raiden start` where to upload profiles and where runs land. */
 export const INPUTS_BUCKET_TAG = 'raiden:inputs-bucket';
@@ -30,3 +35,8 @@ export const OUTPUTS_BUCKET_TAG = 'raiden:outputs-bucket';
 
 /** The tag every stack of this app carries; `raiden teardown` finds the fleets by it. */
 export const PROJECT_TAG = { key: 'project', value: 'raiden-datagen' } as const;
+
+/** The state machine's fixed name, so `raiden start` and `raiden status` find it without stack outputs. */
+export function stateMachineName(stackPrefix: string): string {
+  return `${stackPrefix.toLowerCase()}-generation`;
+}
