@@ -12,7 +12,7 @@ import { ProfileFormatError } from '../core/profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from '../core/profile-loader.ts';
 import { claimRun, manifestPlan, sha256 } from '../core/run-manifest.ts';
 import { BUILT_IN_WORKFLOW_DEFAULTS, cmPerProfileOf, parseWorkflowInput, seedProfilesShare, WorkflowInputError, type WorkflowInput } from '../core/workflow-input.ts';
-import { parseS3Url } from '../store/s3-run-store.ts';
+import { parseS3ObjectUri } from '../contract/s3-uri.ts';
 import { awsClients, ENV, fleetServers, numberEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
 import { outputsBucket, PLAN_FILE, runStore, tempPrefix, tempStore, type BatchFile, type BatchPhase, type BatchSettings, type PlanOutput, type RunPlan } from './run-files.ts';
@@ -152,7 +152,7 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
 }
 
 async function readProfiles(url: string): Promise<Uint8Array> {
-  const location = parseS3Url(url);
+  const location = parseS3ObjectUri(url);
   if (location === undefined) throw new WorkflowInputError([`profiles ${JSON.stringify(url)}: expected an S3 URL such as "s3://my-inputs/roles.jsonl"`]);
   try {
     const object = await awsClients().s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
