@@ -1,17 +1,8 @@
-import { LIMITS } from './sample-schema.ts';
-import { DIFFICULTIES, QUESTION_TYPES, type ConversationTurn, type Difficulty, type QuestionType, type SampleKind } from './sample.ts';
+import { LIMITS, parseModelAnswer, type SampleContent } from './model-answer.ts';
+import type { SampleKind } from './sample.ts';
 import { normalizeText, questionFingerprint } from './text-normalize.ts';
 
-/** What a model returned, once shape-checked: the sample's own fields, before ids and metadata are added. */
-export interface SampleContent {
-  readonly question: string;
-  readonly reasoning: string;
-  readonly answer: string;
-  readonly keywords: string[];
-  readonly question_type: QuestionType;
-  readonly difficulty: Difficulty;
-  readonly conversation_history: ConversationTurn[];
-}
+export type { SampleContent };
 
 export interface VerificationContext {
   readonly kind: SampleKind;
@@ -55,12 +46,12 @@ const STOP_WORDS = new Set([
 
 /** Checks that a parsed model output is a well-formed sample whose keywords verifiably hold. */
 export function verifySample(value: unknown, context: VerificationContext): Verdict {
-  const shaped = shapeContent(value, context.kind);
-  if ('reason' in shaped) return { ok: false, ...shaped };
-  const content = shaped;
+  const parsed = parseModelAnswer(value, context.kind);
+  if (!parsed.ok) return reject('schema_mismatch', parsed.detail);
+  const content = parsed.content;
 
   for (const [field, limit] of [['question', LIMITS.question], ['answer', LIMITS.answer], ['reasoning', LIMITS.reasoning]] as const) {
-    const text = content[field].trim();
+    const text = content[field];
     if (text.length === 0) return reject('empty_field', `${field} is empty`);
     if (text.length > limit) return reject('too_long', `${field} has ${text.length} characters; the limit is ${limit}`);
   }
@@ -110,42 +101,4 @@ function normalizedProfile(text: string): string {
 
 function reject(reason: RejectReason, detail: string): Verdict {
   return { ok: false, reason, detail };
-}
-
-function shapeContent(value: unknown, kind: SampleKind): SampleContent | { reason: RejectReason; detail: string } {
-  const mismatch = (detail: string) => ({ reason: 'schema_mismatch' as const, detail });
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return mismatch('output is not a JSON object');
-  const record = value as Record<string, unknown>;
-  for (const field of ['question', 'reasoning', 'answer'] as const) {
-    if (typeof record[field] !== 'string') return mismatch(`${field} must be a string`);
-  }
-  const keywords = record.keywords;
-  if (!Array.isArray(keywords) || keywords.length === 0 || keywords.length > LIMITS.keywords || !keywords.every((k) => typeof k === 'string')) {
-    return mismatch(`keywords must be 1 to ${LIMITS.keywords} strings`);
-  }
-  const questionType = typeof record.question_type === 'string' ? record.question_type.toLowerCase() : '';
-  if (!(QUESTION_TYPES as readonly string[]).includes(questionType)) return mismatch(`question_type must be one of ${QUESTION_TYPES.join('|')}`);
-  const difficulty = typeof record.difficulty === 'string' ? record.difficulty.toLowerCase() : '';
-  if (!(DIFFICULTIES as readonly string[]).includes(difficulty)) return mismatch(`difficulty must be one of ${DIFFICULTIES.join('|')}`);
-  let history: ConversationTurn[] = [];
-  if (kind === 'CM') {
-    const turns = record.conversation_history;
-    if (!Array.isArray(turns)) return mismatch('conversation_history must be an array');
-    for (const turn of turns) {
-      const t = turn as Record<string, unknown> | null;
-      if (typeof t !== 'object' || t === null || (t.role !== 'user' && t.role !== 'assistant') || typeof t.content !== 'string') {
-        return mismatch('conversation_history items must be {role: user|assistant, content: string}');
-      }
-    }
-    history = (turns as ConversationTurn[]).map((turn) => ({ role: turn.role, content: turn.content }));
-  }
-  return {
-    question: (record.question as string).trim(),
-    reasoning: (record.reasoning as string).trim(),
-    answer: (record.answer as string).trim(),
-    keywords: (keywords as string[]).map((keyword) => keyword.trim()),
-    question_type: questionType as QuestionType,
-    difficulty: difficulty as Difficulty,
-    conversation_history: history,
-  };
 }
