@@ -1,9 +1,10 @@
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client, type CreateMultipartUploadCommandOutput, type ServiceOutputTypes } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
-import { S3RunStore, parseS3Url } from '../../orchestrator/src/store/s3-run-store.ts';
+import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
 import { collect } from '../support/collect.ts';
-import { startLocalS3, type LocalS3 } from '../support/local-s3.ts';
+import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
 
 const BUCKET = 'raiden-outputs-test';
 const sample = (id: string, question = `q ${id}`) => ({ id, question }) as unknown as Sample;
@@ -17,6 +18,34 @@ beforeAll(async () => {
 afterAll(async () => s3.close());
 
 const store = (prefix: string, partition?: string) => new S3RunStore({ client: s3.client, bucket: BUCKET, prefix, ...(partition ? { partition } : {}) });
+
+interface SentCommand {
+  readonly name: string;
+  readonly input: Record<string, unknown>;
+  output?: ServiceOutputTypes;
+}
+
+/** A client of the same s3rver that records the commands it sends, in the order it sends them. */
+function recordingClient(): { client: S3Client; sent: SentCommand[] } {
+  const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: LOCAL_S3_CREDENTIALS });
+  const sent: SentCommand[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command: SentCommand = { name: context.commandName as string, input: args.input as Record<string, unknown> };
+      sent.push(command);
+      // s3rver has no AbortMultipartUpload: answer it here, after recording it.
+      if (command.name === 'AbortMultipartUploadCommand') return { output: { $metadata: {} }, response: {} };
+      const result = await next(args);
+      command.output = result.output;
+      return result;
+    },
+    { step: 'initialize', name: 'recordCommands' },
+  );
+  return { client, sent };
+}
+
+const readObject = async (key: string) => (await (await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToString()) ?? '';
+const bigLines = (count: number) => Array.from({ length: count }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(1000) }));
 
 describe('S3 run store (s3rver through @aws-sdk/client-s3)', () => {
   it('writes each sample as its own object, keyed by id, so a rewrite never duplicates', async () => {
@@ -59,29 +88,120 @@ describe('S3 run store (s3rver through @aws-sdk/client-s3)', () => {
   });
 
   it('writes small files with one PUT and large ones by multipart upload', async () => {
-    const run = store('runs/r5/');
+    const { client, sent } = recordingClient();
+    const run = new S3RunStore({ client, bucket: BUCKET, prefix: 'runs/r5/' });
     await run.writeLines('small.jsonl', ['{"i":0}', '{"i":1}']);
-    const big = Array.from({ length: 12_000 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(1000) }));
+    await run.writeLines('empty.jsonl', []);
+    expect(sent.map((c) => [c.name, c.input.Key, c.input.ContentType])).toEqual([
+      ['PutObjectCommand', 'runs/r5/small.jsonl', 'application/x-ndjson'],
+      ['PutObjectCommand', 'runs/r5/empty.jsonl', 'application/x-ndjson'],
+    ]);
+    expect(await readObject('runs/r5/small.jsonl')).toBe('{"i":0}\n{"i":1}\n');
+    expect(await readObject('runs/r5/empty.jsonl')).toBe('');
+
+    sent.length = 0;
+    // About 12 MB: one full 8 MiB part and the rest.
+    const big = bigLines(12_000);
     await run.writeLines(
       'train.json',
       (async function* () {
         yield* big;
       })(),
     );
-    const read = async (key: string) => (await (await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToString()) ?? '';
-    expect(await read('runs/r5/small.jsonl')).toBe('{"i":0}\n{"i":1}\n');
-    const text = await read('runs/r5/train.json');
+    expect(sent.map((c) => c.name)).toEqual(['CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand']);
+    expect(sent[0]?.input.ContentType).toBe('application/json');
+    expect((sent[1]?.input.Body as Uint8Array).byteLength).toBe(8 * 1024 * 1024);
+    const text = await readObject('runs/r5/train.json');
     expect(text.length).toBeGreaterThan(8 * 1024 * 1024);
     expect(text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(big.map((_, i) => i));
+    client.destroy();
   });
 
-  it('lists JSON documents under a sub-prefix and parses S3 URLs', async () => {
+  it('aborts a multipart upload whose lines fail, rethrows the failure and leaves the old object', async () => {
+    const { client, sent } = recordingClient();
+    const run = new S3RunStore({ client, bucket: BUCKET, prefix: 'runs/r7/' });
+    await run.writeLines('samples.jsonl', ['{"old":true}']);
+    sent.length = 0;
+    const failure = new Error('source failed after one part');
+    const failing = async function* () {
+      yield* bigLines(9_000);
+      throw failure;
+    };
+    await expect(run.writeLines('samples.jsonl', failing())).rejects.toBe(failure);
+    const names = sent.map((c) => c.name);
+    expect(names[0]).toBe('CreateMultipartUploadCommand');
+    expect(names.at(-1)).toBe('AbortMultipartUploadCommand');
+    expect(names).not.toContain('CompleteMultipartUploadCommand');
+    expect(names).not.toContain('PutObjectCommand');
+    const uploadId = (sent[0]?.output as CreateMultipartUploadCommandOutput).UploadId;
+    expect(uploadId).toEqual(expect.any(String));
+    expect(sent.at(-1)?.input.UploadId).toBe(uploadId);
+    expect(await readObject('runs/r7/samples.jsonl')).toBe('{"old":true}\n');
+
+    sent.length = 0;
+    const earlyFailure = new Error('source failed at once');
+    await expect(
+      run.writeLines(
+        'samples.jsonl',
+        (async function* () {
+          yield '{"new":true}';
+          throw earlyFailure;
+        })(),
+      ),
+    ).rejects.toBe(earlyFailure);
+    expect(sent).toEqual([]);
+    expect(await readObject('runs/r7/samples.jsonl')).toBe('{"old":true}\n');
+    client.destroy();
+  });
+
+  it('consolidates the parts into samples.jsonl and rejects.jsonl and reads them back', async () => {
+    await store('runs/r8/', 'b00000').appendSample(sample('a/SBK/0'));
+    await store('runs/r8/', 'b00001').appendSample(sample('a/SBK/0', 'a later duplicate'));
+    await store('runs/r8/', 'b00001').appendSample(sample('b/SBK/0'));
+    await store('runs/r8/', 'b00001').appendReject(reject('b/SBK/1', 1));
+    const consolidated = await store('runs/r8/').consolidate();
+    expect((await readObject('runs/r8/samples.jsonl')).trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([sample('a/SBK/0'), sample('b/SBK/0')]);
+    expect(JSON.parse(await readObject('runs/r8/rejects.jsonl'))).toEqual(reject('b/SBK/1', 1));
+    expect((await collect(consolidated.readSamples())).map((s) => [s.id, s.question])).toEqual([
+      ['a/SBK/0', 'q a/SBK/0'],
+      ['b/SBK/0', 'q b/SBK/0'],
+    ]);
+    expect(await collect(consolidated.readRejects())).toEqual([reject('b/SBK/1', 1)]);
+  });
+
+  it('lists JSON documents under a sub-prefix and wants a prefix ending in a slash', async () => {
     const run = store('runs/r6/');
     await run.writeJson('parts/results/b00000/1.json', { accepted: 1 });
     await run.writeJson('parts/results/b00001/1.json', { accepted: 2 });
     expect(await collect(run.listJson<{ accepted: number }>('parts/results/'))).toEqual([{ accepted: 1 }, { accepted: 2 }]);
-    expect(parseS3Url('s3://bucket/dir/roles.jsonl')).toEqual({ bucket: 'bucket', key: 'dir/roles.jsonl' });
-    expect(parseS3Url('./roles.jsonl')).toBeUndefined();
     expect(() => new S3RunStore({ client: s3.client, bucket: BUCKET, prefix: 'runs/x' })).toThrow(/must end with/);
+  });
+});
+
+// s3rver's continuation tokens use DES, which Node 22's OpenSSL no longer has: list pages come from a mock.
+describe('S3 run store listing (mocked ListObjectsV2 pages)', () => {
+  it('follows continuation tokens to the last page', async () => {
+    const client = new S3Client({ region: 'us-east-1', credentials: LOCAL_S3_CREDENTIALS });
+    const mock = mockClient(client);
+    const page = (keys: string[], next?: string) => ({ Contents: keys.map((Key) => ({ Key })), IsTruncated: next !== undefined, NextContinuationToken: next });
+    const pages = [page(['runs/r9/parts/samples/a.json', 'runs/r9/parts/samples/b.json'], 'page-2'), page(['runs/r9/parts/samples/c.json'], 'page-3'), page([])];
+    // The paginator reuses one input object: copy each request as it is sent.
+    const requests: unknown[] = [];
+    mock.on(ListObjectsV2Command).callsFake((input: { Prefix?: string; ContinuationToken?: string }) => {
+      requests.push({ Prefix: input.Prefix, ContinuationToken: input.ContinuationToken });
+      return pages.shift();
+    });
+    for (const id of ['a', 'b', 'c']) {
+      mock.on(GetObjectCommand, { Key: `runs/r9/parts/samples/${id}.json` }).resolves({ Body: { transformToString: async () => JSON.stringify(sample(id)) } } as never);
+    }
+    const run = new S3RunStore({ client, bucket: BUCKET, prefix: 'runs/r9/' });
+    expect((await collect(run.readSamples())).map((s) => s.id)).toEqual(['a', 'b', 'c']);
+    expect(requests).toEqual([
+      { Prefix: 'runs/r9/parts/samples/', ContinuationToken: undefined },
+      { Prefix: 'runs/r9/parts/samples/', ContinuationToken: 'page-2' },
+      { Prefix: 'runs/r9/parts/samples/', ContinuationToken: 'page-3' },
+    ]);
+    mock.restore();
+    client.destroy();
   });
 });

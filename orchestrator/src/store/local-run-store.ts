@@ -1,12 +1,10 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RUN_FILES } from '../contract/run-layout.ts';
 import type { RejectRecord, Sample } from '../core/sample.ts';
 import { firstById, readJsonLines, repairTornTail } from './jsonl.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
-
-export const SAMPLES_FILE = 'samples.jsonl';
-export const REJECTS_FILE = 'rejects.jsonl';
 
 /** A run directory on local disk. Appends are single write(2) calls on O_APPEND files: a kill leaves whole lines plus at most one torn tail. */
 export class LocalRunStore implements RunStore {
@@ -24,26 +22,26 @@ export class LocalRunStore implements RunStore {
    * every run directory has both files, even if empty. Call before the first append.
    */
   async prepareAppends(): Promise<void> {
-    for (const name of [SAMPLES_FILE, REJECTS_FILE]) {
+    for (const name of [RUN_FILES.samples, RUN_FILES.rejects]) {
       await repairTornTail(join(this.location, name));
       this.fd(name);
     }
   }
 
   readSamples(): AsyncIterable<Sample> {
-    return firstById(readJsonLines<Sample>(join(this.location, SAMPLES_FILE)));
+    return firstById(readJsonLines<Sample>(join(this.location, RUN_FILES.samples)));
   }
 
   async appendSample(sample: Sample): Promise<void> {
-    this.append(SAMPLES_FILE, JSON.stringify(sample));
+    this.append(RUN_FILES.samples, JSON.stringify(sample));
   }
 
   readRejects(): AsyncIterable<RejectRecord> {
-    return readJsonLines<RejectRecord>(join(this.location, REJECTS_FILE));
+    return readJsonLines<RejectRecord>(join(this.location, RUN_FILES.rejects));
   }
 
   async appendReject(reject: RejectRecord): Promise<void> {
-    this.append(REJECTS_FILE, JSON.stringify(reject));
+    this.append(RUN_FILES.rejects, JSON.stringify(reject));
   }
 
   async readJson<T>(name: string): Promise<T | undefined> {

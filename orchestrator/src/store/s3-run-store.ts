@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  UploadPartCommand,
-  type CompletedPart,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { PARTS, RUN_FILES } from '../contract/run-layout.ts';
 import type { RejectRecord, Sample } from '../core/sample.ts';
 import { firstById, parseJsonLineStream } from './jsonl.ts';
-import { REJECTS_FILE, SAMPLES_FILE } from './local-run-store.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
 
 export interface S3RunStoreOptions {
@@ -37,8 +28,13 @@ export interface S3RunStoreOptions {
   readonly readFrom?: 'parts' | 'jsonl';
 }
 
-/** S3 wants parts of at least 5 MiB (but the last); larger parts mean fewer requests for big files. */
+/**
+ * S3 wants parts of at least 5 MiB (but the last); larger parts mean fewer requests for big files. A body
+ * below one part goes up as a single PutObject.
+ */
 const PART_BYTES = 8 * 1024 * 1024;
+/** Parts in flight at once: an upload holds about this many parts in memory, whatever the object's size. */
+const UPLOAD_QUEUE = 2;
 
 /**
  * A run under an S3 prefix. S3 has no append, so every accepted sample is its own object, keyed by its
@@ -69,7 +65,7 @@ export class S3RunStore implements RunStore {
   async prepareAppends(): Promise<void> {}
 
   readSamples(): AsyncIterable<Sample> {
-    if (this.readFrom === 'jsonl') return firstById(this.readJsonLines<Sample>(`${this.prefix}${SAMPLES_FILE}`));
+    if (this.readFrom === 'jsonl') return firstById(this.readJsonLines<Sample>(`${this.prefix}${RUN_FILES.samples}`));
     return firstById(this.readObjects<Sample>(this.partitionPrefix('samples')));
   }
 
@@ -78,7 +74,7 @@ export class S3RunStore implements RunStore {
   }
 
   readRejects(): AsyncIterable<RejectRecord> {
-    if (this.readFrom === 'jsonl') return this.readJsonLines<RejectRecord>(`${this.prefix}${REJECTS_FILE}`);
+    if (this.readFrom === 'jsonl') return this.readJsonLines<RejectRecord>(`${this.prefix}${RUN_FILES.rejects}`);
     return this.readObjects<RejectRecord>(this.partitionPrefix('rejects'));
   }
 
@@ -90,8 +86,8 @@ export class S3RunStore implements RunStore {
     const lines = async function* (records: AsyncIterable<unknown>) {
       for await (const record of records) yield JSON.stringify(record);
     };
-    await this.writeLines(SAMPLES_FILE, lines(this.readSamples()));
-    await this.writeLines(REJECTS_FILE, lines(this.readRejects()));
+    await this.writeLines(RUN_FILES.samples, lines(this.readSamples()));
+    await this.writeLines(RUN_FILES.rejects, lines(this.readRejects()));
     return new S3RunStore({ client: this.client, bucket: this.bucket, prefix: this.prefix, readConcurrency: this.readConcurrency, readFrom: 'jsonl' });
   }
 
@@ -112,37 +108,18 @@ export class S3RunStore implements RunStore {
 
   /** Streams lines into one object: a single PUT when small, a multipart upload otherwise (any size, flat memory). */
   async writeLines(name: string, lines: Iterable<string> | AsyncIterable<string>): Promise<void> {
-    const key = `${this.prefix}${name}`;
-    let chunks: Buffer[] = [];
-    let buffered = 0;
-    let uploadId: string | undefined;
-    const parts: CompletedPart[] = [];
-    const flush = async () => {
-      uploadId ??= (await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType(name) }))).UploadId;
-      const PartNumber = parts.length + 1;
-      const { ETag } = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber, Body: Buffer.concat(chunks) }));
-      parts.push({ PartNumber, ETag });
-      chunks = [];
-      buffered = 0;
+    const withNewlines = async function* () {
+      for await (const line of lines) yield `${line}\n`;
     };
-    try {
-      for await (const line of lines) {
-        const bytes = Buffer.from(`${line}\n`, 'utf8');
-        chunks.push(bytes);
-        buffered += bytes.length;
-        if (buffered >= PART_BYTES) await flush();
-      }
-      if (uploadId === undefined) {
-        await this.put(key, Buffer.concat(chunks));
-        return;
-      }
-      if (buffered > 0) await flush();
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
-    } catch (error) {
-      // An abandoned upload keeps billing for its parts; the buckets' lifecycle rule is only the backstop.
-      if (uploadId !== undefined) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
-      throw error;
-    }
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: `${this.prefix}${name}`, Body: Readable.from(withNewlines()), ContentType: contentType(name) },
+      partSize: PART_BYTES,
+      queueSize: UPLOAD_QUEUE,
+      // An abandoned upload keeps billing for its parts, so a failed one is aborted; the buckets' lifecycle rule is only the backstop.
+      leavePartsOnError: false,
+    });
+    await upload.done();
   }
 
   /** Every JSON object under `<prefix><subPrefix>`, in key order (e.g. the per-batch results). */
@@ -158,10 +135,10 @@ export class S3RunStore implements RunStore {
   }
 
   private partitionPrefix(kind: 'samples' | 'rejects'): string {
-    return `${this.prefix}parts/${kind}/${this.partition === undefined ? '' : `${this.partition}/`}`;
+    return `${this.prefix}${PARTS[kind]}${this.partition === undefined ? '' : `${this.partition}/`}`;
   }
 
-  private async put(key: string, body: string | Buffer): Promise<void> {
+  private async put(key: string, body: string): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType(key) }));
   }
 
@@ -183,12 +160,9 @@ export class S3RunStore implements RunStore {
   }
 
   private async *listKeys(prefix: string): AsyncGenerator<string> {
-    let ContinuationToken: string | undefined;
-    do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken }));
+    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: prefix })) {
       for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
-      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (ContinuationToken !== undefined);
+    }
   }
 
   private async *readJsonLines<T>(key: string): AsyncGenerator<T> {
@@ -230,10 +204,4 @@ export function objectKeyOf(id: string): string {
 
 function contentType(name: string): string {
   return name.endsWith('.jsonl') ? 'application/x-ndjson' : name.endsWith('.json') ? 'application/json' : 'text/plain';
-}
-
-/** Splits `s3://bucket/key` into its parts; undefined when it is not an S3 URL. */
-export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/u.exec(url);
-  return match ? { bucket: match[1] as string, key: match[2] as string } : undefined;
 }
