@@ -22,7 +22,6 @@ export class HttpTransportError extends Error {
 // less per request than fetch (no WHATWG Request/Response/stream objects), which matters at 1,000+ req/s.
 const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
 
-/** One HTTP request with a whole-exchange timeout; resolves with any status, rejects only on transport failure. */
 /** Request options of a URL, worked out once per URL instead of once per request. */
 const targets = new WeakMap<URL, { hostname: string; port: string; path: string }>();
 
@@ -35,6 +34,7 @@ function targetOf(url: URL): { hostname: string; port: string; path: string } {
   return target;
 }
 
+/** One HTTP request with a whole-exchange timeout; resolves with any status, rejects only on transport failure. */
 export function sendHttp(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<HttpResponse> {
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {

@@ -16,8 +16,26 @@ export interface SglangBackendOptions {
   readonly retry?: RetryPolicy;
   /** Requests in flight over all endpoints; unbounded when absent (the caller's workers bound it). */
   readonly maxInFlight?: number;
+  /** Waits out a retry's delay; tests pass one that records the delay asked for instead of waiting it out. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** Why an endpoint cannot be used, so that each caller can advise in its own terms (the CLI names its flags). */
+export type SglangUnavailableReason = 'unreachable' | 'api_key_rejected' | 'no_model_listed' | 'not_openai_compatible' | 'bad_url';
+
+/**
+ * An endpoint that cannot be used. The backend runs in the CLI and in Lambda handlers alike, so the message
+ * says only what happened and `reason` lets the caller add its own advice. It is not named `cause`: that is
+ * Error's own field, for a wrapped error.
+ */
+export class SglangUnavailableError extends BackendUnavailableError {
+  constructor(
+    message: string,
+    readonly reason: SglangUnavailableReason,
+  ) {
+    super(message);
+  }
+}
 
 interface Endpoint {
   readonly url: string;
@@ -26,19 +44,16 @@ interface Endpoint {
   outstanding: number;
 }
 
-const HOW_TO_START =
-  'start SGLang there (e.g. `python -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --port 30000`), pass --endpoint URL, or use --dry-run to plan without a server';
-
 /** `http://host:30000/v1/` and `http://host:30000` name the same server. */
 export function normalizeEndpoint(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new BackendUnavailableError(`--endpoint ${JSON.stringify(url)} is not a URL: use the form http://host:30000`);
+    throw new SglangUnavailableError(`endpoint ${JSON.stringify(url)} is not a URL`, 'bad_url');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new BackendUnavailableError(`--endpoint ${url} must use http or https`);
+    throw new SglangUnavailableError(`endpoint ${url} must use http or https`, 'bad_url');
   }
   return parsed.toString().replace(/\/+$/u, '').replace(/\/v1$/u, '');
 }
@@ -53,6 +68,7 @@ export class SglangBackend implements LlmBackend {
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly retry: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
   private rotation = 0;
   private readonly limit: InFlightLimit;
 
@@ -61,6 +77,7 @@ export class SglangBackend implements LlmBackend {
     this.headers = { 'content-type': 'application/json', ...authHeaders(options.apiKey) };
     this.timeoutMs = options.requestTimeoutMs ?? 300_000;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.sleep = options.sleep ?? sleep;
     this.limit = new InFlightLimit(options.maxInFlight ?? Number.POSITIVE_INFINITY);
   }
 
@@ -103,10 +120,10 @@ export class SglangBackend implements LlmBackend {
         this.limit.release();
       }
       if (outcome.kind === 'ok') return { ...outcome.result, requests };
+      if (outcome.kind === 'fatal') throw outcome.error;
       lastError = `${endpoint.url}: ${outcome.error}`;
-      if (outcome.kind === 'fatal') throw new BackendUnavailableError(lastError);
       if (outcome.kind === 'final' || retry === this.retry.maxRetries) break;
-      await sleep(outcome.retryAfterMs ?? backoffDelayMs(retry, this.retry));
+      await this.sleep(outcome.retryAfterMs ?? backoffDelayMs(retry, this.retry));
     }
     throw new TransportError(lastError, requests);
   }
@@ -127,9 +144,7 @@ export class SglangBackend implements LlmBackend {
       return { kind: 'retry', error: describeTransportError(error) };
     }
     const text = response.body;
-    if (response.status === 401 || response.status === 403) {
-      return { kind: 'fatal', error: `HTTP ${response.status}: the server rejected the API key; pass --api-key or set RAIDEN_API_KEY` };
-    }
+    if (response.status === 401 || response.status === 403) return { kind: 'fatal', error: apiKeyRejected(endpoint.url, response.status) };
     if (response.status < 200 || response.status >= 300) {
       const error = `HTTP ${response.status} ${text.slice(0, 200)}`;
       if (!isRetryableStatus(response.status)) return { kind: 'final', error };
@@ -156,7 +171,7 @@ type Attempt =
   | { kind: 'ok'; result: Omit<GenerateResult, 'requests'> }
   | { kind: 'retry'; error: string; retryAfterMs?: number | undefined }
   | { kind: 'final'; error: string }
-  | { kind: 'fatal'; error: string };
+  | { kind: 'fatal'; error: SglangUnavailableError };
 
 interface ChatCompletion {
   model?: string;
@@ -197,6 +212,10 @@ function authHeaders(apiKey: string | undefined): Record<string, string> {
   return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 }
 
+function apiKeyRejected(url: string, status: number): SglangUnavailableError {
+  return new SglangUnavailableError(`${url} rejected the API key (HTTP ${status})`, 'api_key_rejected');
+}
+
 function describeTransportError(error: unknown): string {
   return error instanceof HttpTransportError ? `${error.code}: ${error.message}` : (error as Error).message;
 }
@@ -206,20 +225,16 @@ async function servedModel(url: string, apiKey: string | undefined): Promise<str
   try {
     response = await sendHttp(new URL(`${url}/v1/models`), 'GET', authHeaders(apiKey), undefined, 10_000);
   } catch (error) {
-    throw new BackendUnavailableError(`cannot reach ${url} (${error instanceof HttpTransportError ? error.code : (error as Error).message}): ${HOW_TO_START}`);
+    throw new SglangUnavailableError(`cannot reach ${url} (${error instanceof HttpTransportError ? error.code : (error as Error).message})`, 'unreachable');
   }
-  if (response.status === 401 || response.status === 403) {
-    throw new BackendUnavailableError(`${url} rejected the API key (HTTP ${response.status}): pass --api-key or set RAIDEN_API_KEY`);
-  }
-  if (response.status !== 200) {
-    throw new BackendUnavailableError(`${url}/v1/models answered HTTP ${response.status}: is this an OpenAI-compatible server? ${HOW_TO_START}`);
-  }
+  if (response.status === 401 || response.status === 403) throw apiKeyRejected(url, response.status);
+  if (response.status !== 200) throw new SglangUnavailableError(`${url}/v1/models answered HTTP ${response.status}`, 'not_openai_compatible');
   let id: unknown;
   try {
     id = (JSON.parse(response.body) as { data?: { id?: unknown }[] }).data?.[0]?.id;
   } catch {
     id = undefined;
   }
-  if (typeof id !== 'string') throw new BackendUnavailableError(`${url}/v1/models lists no model: pass --model NAME`);
+  if (typeof id !== 'string') throw new SglangUnavailableError(`${url}/v1/models lists no model`, 'no_model_listed');
   return id;
 }
