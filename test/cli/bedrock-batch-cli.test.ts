@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../orchestrator/src/cli/main.ts';
-import type { StrategyReportSections } from '../../orchestrator/src/cli/strategy-run.ts';
+import type { ComposedReport } from '../../orchestrator/src/core/compose-report.ts';
 import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
 import { startBedrockTestServer, type BedrockTestServer, type BedrockTestServerOptions } from '../../bench/simulated-bedrock/server.ts';
@@ -18,7 +18,7 @@ const saved = { ...process.env };
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const BUCKET = 'raiden-batch';
 const ROLE = 'arn:aws:iam::123456789012:role/raiden-batch';
-type Report = RunReport & StrategyReportSections & { bedrock_batch?: Record<string, unknown> };
+type Report = ComposedReport & { bedrock_batch?: Record<string, unknown> };
 
 let s3: LocalS3;
 let bedrock: BedrockTestServer | undefined;
@@ -137,7 +137,7 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     const base = ['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir()];
     const cases: [string[], RegExp][] = [
       [['--bedrock-batch', 's3://b/p', '--bedrock-batch-role', ROLE], /--bedrock-batch works only with --strategy bedrock \(or --backend bedrock\), not with --strategy sglang/u],
-      [['--strategy', 'tiered', '--bedrock-batch', 's3://b/p', '--bedrock-batch-role', ROLE], /works only with --strategy bedrock .*not with --strategy tiered/u],
+      [['--strategy', 'tiered', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE], /--bedrock-batch works only with --strategy bedrock, not with --strategy tiered/u],
       [['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p'], /--bedrock-batch needs --bedrock-batch-role ARN: the service role Bedrock assumes/u],
       [['--backend', 'bedrock', '--bedrock-batch-role', ROLE, '--bedrock-batch-timeout-hours', '48'], /--bedrock-batch-role, --bedrock-batch-timeout-hours only apply with --bedrock-batch/u],
       [['--backend', 'bedrock', '--bedrock-batch', 'bucket/prefix', '--bedrock-batch-role', ROLE], /is not an S3 location: give s3:\/\/bucket\/prefix/u],

@@ -120,7 +120,7 @@ describe('raiden generate end to end', () => {
     expect((await runCli(['generate', '--profiles', 'examples/npc.json', '--endpoint', srv.url, '--out', out])).code).toBe(0);
     const result = await runCli(['generate', '--profiles', 'examples/npc.json', '--endpoint', srv.url, '--out', out, '--samples-per-profile', '5']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--samples-per-profile: the run used 2, this command asks for 5/);
+    expect(result.stderr).toMatch(/--samples-per-profile: the run used 2, this run asks for 5/);
   });
 
   it('exits 3 and lists the slots that stayed empty after --max-attempts', async () => {

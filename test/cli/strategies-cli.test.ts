@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
 import type { EvaluationRecord } from '../../orchestrator/src/core/sample-evaluation.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
-import type { StrategyReportSections } from '../../orchestrator/src/cli/strategy-run.ts';
+import type { ComposedReport } from '../../orchestrator/src/core/compose-report.ts';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
 import { startBedrockTestServer, type BedrockTestServer, type BedrockTestServerOptions } from '../../bench/simulated-bedrock/server.ts';
 import { CHARACTEREVAL_PROFILES, readJson, readJsonl, runCli } from '../support/run-cli.ts';
@@ -18,7 +18,7 @@ delete process.env.AWS_PROFILE;
 
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const HAIKU = 'us.anthropic.claude-haiku-4-5-20251001-v1:0';
-type Report = RunReport & StrategyReportSections;
+type Report = ComposedReport;
 
 let sglang: TestServer | undefined;
 let bedrock: BedrockTestServer | undefined;
@@ -142,7 +142,7 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
     const { result, samples, report } = await generate(['--profiles', CHARACTEREVAL_PROFILES, '--strategy', 'iterative', '--max-profiles', '4', '--seed-data', first.out, '--evaluate-samples', '2']);
     expect(result.code).toBe(0);
     expect(samples.every((s) => s.metadata.backend === 'sglang')).toBe(true);
-    expect(report.strategy).toMatchObject({ seed_profiles: 0, seeds_from_file: 9 });
+    expect(report.strategy).toMatchObject({ seed_profiles: 0, seed_data: first.out });
     expect(report.evaluation?.judged).toBe(2);
   });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BATCH_REQUESTS_IN_FLIGHT, BATCH_TIME_BUDGET_SECONDS, mapConcurrency, planBatches, slotSeconds } from '../../orchestrator/src/core/batch-plan.ts';
 import { planSlots } from '../../orchestrator/src/core/plan.ts';
 import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { parseWorkflowInput, WorkflowInputError } from '../../orchestrator/src/core/workflow-input.ts';
+import { parseWorkflowSpec as parseWorkflowInput, RunSpecError as WorkflowInputError } from '../../orchestrator/src/core/run-spec.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 
 const { profiles } = parseProfiles(readFileSync(CHARACTEREVAL_PROFILES), 'c.json');
@@ -77,7 +77,7 @@ describe('workflow input', () => {
   });
 
   it.each([
-    [{}, /profiles \(missing\): profiles is required/],
+    [{}, /profiles \(missing\): is required/],
     [{ profiles: './roles.jsonl' }, /profiles "\.\/roles\.jsonl": expected an S3 URL/],
     [{ profiles: 's3://b-1/x', samplesPerProfile: -1 }, /samplesPerProfile -1/],
     [{ profiles: 's3://b-1/x', strategy: 'cascade' }, /strategy "cascade": .*sglang.*bedrock.*tiered.*filter.*iterative/],

@@ -59,8 +59,8 @@ describe('teardown backstop', () => {
     sfn.on(ListExecutionsCommand).resolvesOnce({ executions: [], nextToken: 'page-2' }).resolvesOnce({ executions: [{ executionArn: execution('late') } as never] });
     expect((await backstop(statusChange('FAILED'))).scaledDown).toBe(false);
     expect(sfn.commandCalls(ListExecutionsCommand).map((call) => call.args[0].input)).toEqual([
-      { stateMachineArn: STATE_MACHINE, statusFilter: 'RUNNING', nextToken: undefined },
-      { stateMachineArn: STATE_MACHINE, statusFilter: 'RUNNING', nextToken: 'page-2' },
+      expect.objectContaining({ stateMachineArn: STATE_MACHINE, statusFilter: 'RUNNING' }),
+      expect.objectContaining({ stateMachineArn: STATE_MACHINE, statusFilter: 'RUNNING', nextToken: 'page-2' }),
     ]);
   });
 });

@@ -9,7 +9,8 @@ import { startTestServer, type TestServer } from '../../bench/simulated-sglang/s
 import { handler as generateBatch, STOP_MARGIN_MS } from '../../orchestrator/src/handlers/generate-batch.ts';
 import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
 import { handler as plan } from '../../orchestrator/src/handlers/plan.ts';
-import { runStore, type BatchEvent, type BatchResult } from '../../orchestrator/src/handlers/run-files.ts';
+import type { BatchEvent, BatchResult } from '../../orchestrator/src/contract/workflow-payloads.ts';
+import { runStore } from '../../orchestrator/src/handlers/run-files.ts';
 import { collect } from '../support/collect.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
 import { ROOT } from '../support/run-cli.ts';
@@ -99,7 +100,7 @@ describe('GenerateBatch', () => {
     await plan({ input: { profiles: 's3://raiden-in-batch/roles.json', runId: 'reused' }, execution });
     await expect(plan({ input: { profiles: 's3://raiden-in-batch/roles.json', runId: 'reused', samplesPerProfile: 5 }, execution })).rejects.toMatchObject({
       name: 'InvalidInput',
-      message: expect.stringMatching(/runId reused already holds a run with other settings .*--samples-per-profile: the run used 2, this command asks for 5/),
+      message: expect.stringMatching(/run reused already holds a run with other settings[\s\S]*samplesPerProfile: the run used 2, this run asks for 5/),
     });
     await expect(plan({ input: { profiles: 's3://raiden-in-batch/missing.json' }, execution })).rejects.toThrow(/profiles s3:\/\/raiden-in-batch\/missing\.json: no such object/);
   });

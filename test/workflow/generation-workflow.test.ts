@@ -376,7 +376,7 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
     expect(expanded).toHaveLength(6);
     expect(expanded.every((sample) => sample.metadata.backend === 'sglang' && sample.metadata.few_shot_seeds === true)).toBe(true);
     expect(report.backends).toMatchObject({ bedrock: { samples: 3, review_calls: 6 }, sglang: { samples: 6 } });
-    expect(report).toMatchObject({ strategy: { name: 'iterative', seed_profiles: 1, seed_batches: 1 }, workflow: { batches: { total: 3, seed: 1, on_bedrock: 1, on_sglang: 2 } } });
+    expect(report).toMatchObject({ strategy: { name: 'iterative', seed_profiles: 1 }, workflow: { batches: { total: 3, seed: 1, on_bedrock: 1, on_sglang: 2 } } });
     const evaluation = report.evaluation as { judged: number; passed: number; pass_rate: number };
     expect(evaluation.judged).toBe(6);
     expect(evaluation.pass_rate).toBeCloseTo(evaluation.passed / 6, 3);

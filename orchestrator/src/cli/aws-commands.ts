@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
@@ -18,13 +18,15 @@ import {
   StartExecutionCommand,
   type DescribeExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
+import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG, PROJECT_TAG, stateMachineName } from '../contract/deployed-names.ts';
+import { PARTS, RUN_FILES, runPrefix } from '../contract/run-layout.ts';
+import { s3Uri } from '../contract/s3-uri.ts';
+import type { FinalizeOutput, PlanProgress } from '../contract/workflow-payloads.ts';
 import { sha256 } from '../core/run-manifest.ts';
-import { parseWorkflowInput, WorkflowInputError } from '../core/workflow-input.ts';
-import type { FinalizeOutput } from '../handlers/finalize.ts';
-import { PLAN_FILE, type RunPlan } from '../handlers/run-files.ts';
-import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG, PROJECT_TAG } from '../contract/deployed-names.ts';
+import { parseWorkflowSpec, renderProblems, RunSpecError, type RunField } from '../core/run-spec.ts';
+import { projectFleets, scaleGroupToZero } from '../fleet/fleet.ts';
 import { S3RunStore } from '../store/s3-run-store.ts';
-import type { CliIo } from './generate-command.ts';
+import type { CliIo } from './cli-io.ts';
 import { formatDuration, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -38,6 +40,8 @@ export interface StartFlags extends AwsTarget {
   readonly profiles: string;
   /** Workflow input fields given on the command line; the rest get the workflow's defaults. */
   readonly input: Record<string, unknown>;
+  /** The flag that set each input field, to name it in errors. */
+  readonly flagOf: (field: RunField) => string;
 }
 
 interface Workflow {
@@ -65,7 +69,7 @@ export function consoleUrl(region: string, executionArn: string): string {
 
 async function findWorkflow(target: AwsTarget): Promise<Workflow> {
   const sfn = new SFNClient(clientConfig(target));
-  const name = `${target.stackPrefix.toLowerCase()}-generation`;
+  const name = stateMachineName(target.stackPrefix);
   const region = await regionOf(sfn);
   let arn: string | undefined;
   let nextToken: string | undefined;
@@ -103,9 +107,9 @@ export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
   const profiles = flags.profiles.startsWith('s3://') ? flags.profiles : await uploadProfiles(flags, workflow, io);
   const input = { profiles, ...flags.input };
   try {
-    parseWorkflowInput(input);
+    parseWorkflowSpec(input);
   } catch (error) {
-    if (error instanceof WorkflowInputError) throw new UsageError(error.message);
+    if (error instanceof RunSpecError) throw new UsageError(`the run input is invalid:\n${renderProblems(error.problems, flags.flagOf)}`);
     throw error;
   }
   const name = (flags.input.runId as string | undefined) ?? `run-${new Date().toISOString().replace(/[-:]|\.\d+Z$/gu, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
@@ -115,7 +119,7 @@ export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
       `Started run ${name}`,
       `  execution: ${executionArn}`,
       `  console:   ${consoleUrl(workflow.region, executionArn ?? '')}`,
-      `  dataset:   s3://${workflow.outputsBucket}/runs/${(flags.input.runId as string | undefined) ?? name}/`,
+      `  dataset:   ${s3Uri(workflow.outputsBucket, runPrefix((flags.input.runId as string | undefined) ?? name))}`,
       `Follow it with: npx raiden status ${name}`,
       '',
     ].join('\n'),
@@ -191,9 +195,9 @@ function runIdOf(execution: DescribeExecutionCommandOutput): string {
 }
 
 async function readProgress(workflow: Workflow, s3: S3Client, executionArn: string, runId: string): Promise<Progress> {
-  const store = new S3RunStore({ client: s3, bucket: workflow.outputsBucket, prefix: `runs/${runId}/` });
-  const plan = await store.readJson<RunPlan>(PLAN_FILE).catch(() => undefined);
-  const samples = plan === undefined ? 0 : await store.countObjects('parts/samples/').catch(() => 0);
+  const store = new S3RunStore({ client: s3, bucket: workflow.outputsBucket, prefix: runPrefix(runId) });
+  const plan = await store.readJson<PlanProgress>(RUN_FILES.plan).catch(() => undefined);
+  const samples = plan === undefined ? 0 : await store.countObjects(PARTS.samples).catch(() => 0);
   let batchesDone = 0;
   try {
     const mapRun = (await workflow.sfn.send(new ListMapRunsCommand({ executionArn })))?.mapRuns?.[0]?.mapRunArn;
@@ -225,14 +229,14 @@ function reportEnd(execution: DescribeExecutionCommandOutput, workflow: Workflow
         ['samples accepted', `${output.accepted ?? 0} of ${output.slots ?? 0} slots`],
         ['empty slots', output.emptySlots ?? 0],
         ['failed batches', output.failedBatches ?? 0],
-      ])}\n\nDataset and report.json in s3://${workflow.outputsBucket}/runs/${runId}/\n`,
+      ])}\n\nDataset and report.json in ${s3Uri(workflow.outputsBucket, runPrefix(runId))}\n`,
     );
     return output.status === 'complete' ? EXIT.ok : EXIT.incomplete;
   }
   io.stderr.write(
     `raiden: run ${runId} ${execution.status}${execution.error ? `: ${execution.error}` : ''}${execution.cause ? `\n  ${execution.cause}` : ''}\n` +
       `  details: ${consoleUrl(workflow.region, execution.executionArn ?? '')}\n` +
-      `  samples accepted so far are kept in s3://${workflow.outputsBucket}/runs/${runId}/; start again with "runId": "${runId}" to resume\n`,
+      `  samples accepted so far are kept in ${s3Uri(workflow.outputsBucket, runPrefix(runId))}; start again with "runId": "${runId}" to resume\n`,
   );
   return EXIT.failure;
 }
@@ -241,14 +245,9 @@ function reportEnd(execution: DescribeExecutionCommandOutput, workflow: Workflow
 export async function runTeardown(flags: { readonly region?: string | undefined }, io: CliIo): Promise<number> {
   const client = new AutoScalingClient(flags.region ? { region: flags.region } : {});
   const region = await regionOf(client);
-  const groups: AutoScalingGroup[] = [];
-  let NextToken: string | undefined;
+  let groups: AutoScalingGroup[];
   try {
-    do {
-      const page = await client.send(new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: `tag:${PROJECT_TAG.key}`, Values: [PROJECT_TAG.value] }], NextToken }));
-      groups.push(...(page.AutoScalingGroups ?? []));
-      NextToken = page.NextToken;
-    } while (NextToken !== undefined);
+    groups = await projectFleets(client);
   } catch (error) {
     throw awsUsageError(error, region);
   }
@@ -259,7 +258,7 @@ export async function runTeardown(flags: { readonly region?: string | undefined 
   const rows: (string | number)[][] = [['auto-scaling group', 'instances before', 'desired now']];
   for (const group of groups) {
     const name = group.AutoScalingGroupName ?? '';
-    if ((group.DesiredCapacity ?? 0) > 0) await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: 0, HonorCooldown: false }));
+    await scaleGroupToZero(client, group);
     rows.push([name, group.Instances?.length ?? 0, 0]);
   }
   io.stdout.write(`${textTable(rows)}\n\nEvery GPU fleet of raiden-datagen in ${region} is scaling to zero; instances terminate within minutes.\n`);

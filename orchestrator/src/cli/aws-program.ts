@@ -1,8 +1,8 @@
 /** The commands that drive the deployed workflow on AWS: start, status, teardown, deploy, destroy. */
 import { Option, type Command } from 'commander';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
-import { WORKFLOW_STRATEGIES } from '../core/workflow-input.ts';
-import type { CliIo } from './generate-command.ts';
+import { STRATEGY_NAMES as WORKFLOW_STRATEGIES } from '../core/strategies/names.ts';
+import type { CliIo } from './cli-io.ts';
 import { integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
 
 // The AWS commands load the AWS SDK and execa: imported when one runs, so `raiden generate` never pays for them.
@@ -76,7 +76,11 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
     for (const [flag, field] of Object.entries(INPUT_FIELDS)) if (opts[flag] !== undefined) input[field] = opts[flag];
     if (opts.includeCm === true || opts.cmPerProfile !== undefined) input.includeCm = true;
     if (opts.keepFleet === true) input.teardown = 'keep';
-    setExit(await (await awsCommands()).runStart({ profiles: opts.profiles as string, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string, input }, io));
+    const flagOf = (field: string) => {
+      const flag = Object.entries(INPUT_FIELDS).find(([, key]) => key === field)?.[0];
+      return flag === undefined ? field : `--${flag.replace(/[A-Z]/gu, (letter) => `-${letter.toLowerCase()}`)}`;
+    };
+    setExit(await (await awsCommands()).runStart({ profiles: opts.profiles as string, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string, input, flagOf }, io));
   });
 
   target(

@@ -1,66 +1,21 @@
 import { BedrockClient } from '@aws-sdk/client-bedrock';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { openSlots, slotRequest } from '../core/generation-run.ts';
+import { openSlots, slotRequest, type ExistingSample } from '../core/generation-run.ts';
 import { supportsPromptCaching } from '../core/model-prices.ts';
+import type { GenerateRequest, GenerateResult, LlmBackend } from '../core/ports/llm-backend.ts';
+import type { PreparedRun } from '../core/prepare-run.ts';
 import type { Profile } from '../core/profile.ts';
-import type { GenerationBase, StrategyName } from '../core/strategies/strategy.ts';
+import type { RunBackends } from '../core/run-backends.ts';
+import { RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
 import { bedrockRegion } from '../llm/bedrock-settings.ts';
 import { BatchJobFailedError, BatchPrefetchBackend, requestKey, runBatchJobs, type BatchOutcome } from '../llm/bedrock-batch.ts';
 import { MIN_BATCH_RECORDS } from '../llm/bedrock-settings.ts';
-import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
 import type { ProgressOutput } from './progress-display.ts';
-import type { ConnectedRun, StrategyFlags } from './strategy-setup.ts';
 import { UsageError } from './usage-error.ts';
 
-/** `--bedrock-batch` and its companions: the open slots go through batch inference before generation. */
-export interface BedrockBatchFlags {
-  /** `s3://bucket/prefix`: the JSONL input and Bedrock's output go under it. */
-  readonly s3Uri: string;
-  /** The service role Bedrock assumes to read the input and write the output. */
-  readonly roleArn: string;
-  readonly timeoutHours: number;
-  readonly pollSeconds: number;
-}
-
-export const DEFAULT_BATCH_TIMEOUT_HOURS = 24;
-export const DEFAULT_BATCH_POLL_SECONDS = 60;
-
-const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/u;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/u;
-
-/** Checks the `--bedrock-batch*` flags: only with the bedrock strategy, with a role and an s3:// URI. */
-export function bedrockBatchFlagsFrom(opts: Record<string, unknown>, strategy: StrategyName): BedrockBatchFlags | undefined {
-  const s3Uri = opts.bedrockBatch as string | undefined;
-  const roleArn = opts.bedrockBatchRole as string | undefined;
-  if (s3Uri === undefined) {
-    const stray = (['bedrockBatchRole', 'bedrockBatchTimeoutHours', 'bedrockBatchPollSeconds'] as const).filter((key) => opts[key] !== undefined);
-    if (stray.length > 0) throw new UsageError(`${stray.map(flagName).join(', ')} only apply with --bedrock-batch s3://bucket/prefix`);
-    return undefined;
-  }
-  if (strategy !== 'bedrock') {
-    throw new UsageError(`--bedrock-batch works only with --strategy bedrock (or --backend bedrock), not with --strategy ${strategy}: batch inference writes every slot on Bedrock`);
-  }
-  if (!S3_URI.test(s3Uri)) throw new UsageError(`--bedrock-batch ${JSON.stringify(s3Uri)} is not an S3 location: give s3://bucket/prefix, in a bucket of the Bedrock region`);
-  if (roleArn === undefined) {
-    throw new UsageError(`--bedrock-batch needs --bedrock-batch-role ARN: the service role Bedrock assumes to read the input from and write the output to ${s3Uri} (see README, Bedrock batch inference)`);
-  }
-  if (!ROLE_ARN.test(roleArn)) throw new UsageError(`--bedrock-batch-role ${JSON.stringify(roleArn)} is not an IAM role ARN: give arn:aws:iam::<account>:role/<name>`);
-  return {
-    s3Uri: s3Uri.replace(/\/+$/u, ''),
-    roleArn,
-    timeoutHours: (opts.bedrockBatchTimeoutHours as number | undefined) ?? DEFAULT_BATCH_TIMEOUT_HOURS,
-    pollSeconds: (opts.bedrockBatchPollSeconds as number | undefined) ?? DEFAULT_BATCH_POLL_SECONDS,
-  };
-}
-
-function flagName(key: string): string {
-  return `--${key.replace(/[A-Z]/gu, (letter) => `-${letter.toLowerCase()}`)}`;
-}
-
 /** The dry run's word on `--bedrock-batch`: which estimate row applies, or why the real run would refuse. */
-export function bedrockBatchDryRunNote(batch: BedrockBatchFlags | undefined, slots: number): string[] {
-  if (batch === undefined) return [];
+export function bedrockBatchDryRunNote(slots: number): string[] {
   if (slots < MIN_BATCH_RECORDS) {
     return ['', `--bedrock-batch: this plan has ${slots} slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job; drop --bedrock-batch to run on demand.`];
   }
@@ -68,16 +23,16 @@ export function bedrockBatchDryRunNote(batch: BedrockBatchFlags | undefined, slo
 }
 
 export interface BatchPrefetchInput {
-  readonly run: ConnectedRun;
-  readonly flags: StrategyFlags;
-  readonly generation: GenerationBase;
-  readonly runId: string;
+  readonly backends: RunBackends;
+  readonly spec: RunSpec;
+  readonly prepared: PreparedRun;
+  readonly existing: readonly ExistingSample[];
   readonly stderr: ProgressOutput;
 }
 
 export interface BatchPrefetch {
-  /** The run with its Bedrock backend answering from the batch results first. */
-  readonly run: ConnectedRun;
+  /** The run's backends, its Bedrock backend answering from the batch results first. */
+  readonly backends: RunBackends;
   /** report.json's `bedrock_batch` section, when batch inference ran. */
   readonly report: { readonly bedrock_batch?: Record<string, unknown> };
 }
@@ -88,24 +43,25 @@ export interface BatchPrefetch {
  * They are verified like any other; a rejected or missing one is answered on demand.
  */
 export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<BatchPrefetch> {
-  const batch = input.flags.bedrockBatch;
-  const live = input.run.backends.bedrock;
-  if (batch === undefined || live === undefined) return { run: input.run, report: {} };
+  const { spec, prepared } = input;
+  const batch = spec.bedrockBatch === undefined ? undefined : { s3Uri: spec.bedrockBatch, roleArn: spec.bedrockBatchRole ?? '', timeoutHours: spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours, pollSeconds: spec.bedrockBatchPollSeconds ?? RUN_DEFAULTS.bedrockBatchPollSeconds };
+  if (batch === undefined) return { backends: input.backends, report: {} };
+  const live = input.backends.backend('bedrock');
   const requests = new Map<string, GenerateRequest>();
-  for (const slot of openSlots(input.generation)) {
-    const request = slotRequest(input.generation.profiles.get(slot.profileId) as Profile, slot, input.generation);
+  for (const slot of openSlots({ slots: prepared.slots, existing: input.existing })) {
+    const request = slotRequest(prepared.profiles.get(slot.profileId) as Profile, slot, { maxTokens: spec.maxTokens, temperature: spec.temperature });
     requests.set(requestKey(request), request);
   }
   // A resumed run with nothing left to do has nothing to batch.
-  if (requests.size === 0) return { run: input.run, report: {} };
+  if (requests.size === 0) return { backends: input.backends, report: {} };
   if (requests.size < MIN_BATCH_RECORDS) {
     throw new UsageError(
       `--bedrock-batch: only ${requests.size} slots are still open, and Bedrock batch inference needs at least ${MIN_BATCH_RECORDS} records per job; run the same command without --bedrock-batch to generate them on demand`,
     );
   }
 
-  const modelId = input.flags.bedrockModel;
-  const region = bedrockRegion(input.flags.bedrockRegion);
+  const modelId = spec.bedrockModel;
+  const region = bedrockRegion(spec.bedrockRegion);
   input.stderr.write(
     `raiden: --bedrock-batch: ${requests.size} requests for ${modelId} go to batch inference under ${batch.s3Uri}; jobs usually take hours (Bedrock stops them after ${batch.timeoutHours} h)\n`,
   );
@@ -119,7 +75,7 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
       modelId,
       roleArn: batch.roleArn,
       s3Uri: batch.s3Uri,
-      jobName: batchJobName(input.runId, modelId, requests.keys()),
+      jobName: batchJobName(prepared.plan.runId, modelId, requests.keys()),
       promptCaching: supportsPromptCaching(modelId),
       pollIntervalMs: batch.pollSeconds * 1000,
       timeoutHours: batch.timeoutHours,
@@ -143,7 +99,7 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
     `raiden: batch inference answered ${prefetched.size} of ${requests.size} requests (${recordErrors} record errors, ${outcome.missing.length} without output); those, and answers that fail verification, run on demand\n`,
   );
   return {
-    run: { ...input.run, backends: { ...input.run.backends, bedrock: new BatchPrefetchBackend(prefetched, live) } },
+    backends: withBedrock(input.backends, new BatchPrefetchBackend(prefetched, live)),
     report: {
       bedrock_batch: {
         s3_uri: batch.s3Uri,
@@ -155,6 +111,11 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
       },
     },
   };
+}
+
+/** The run's backends with `bedrock` answered by `wrapper`. */
+function withBedrock(backends: RunBackends, wrapper: LlmBackend): RunBackends {
+  return { ...backends, backend: (role) => (role === 'bedrock' ? wrapper : backends.backend(role)), all: () => [...backends.all(), wrapper] };
 }
 
 /**

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { CliIo } from './generate-command.ts';
+import type { CliIo } from './cli-io.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 const PROJECT_ROOT = join(import.meta.dirname, '../../..');

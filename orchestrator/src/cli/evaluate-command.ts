@@ -1,12 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RUN_FILES } from '../contract/run-layout.ts';
+import { supportsPromptCaching } from '../core/model-prices.ts';
+import { RUN_DEFAULTS } from '../core/run-spec.ts';
 import { buildUsageLedger, costReport } from '../core/run-cost.ts';
 import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../core/sample-evaluation.ts';
 import type { Sample } from '../core/sample.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
-import type { CliIo } from './generate-command.ts';
-import { loadPricesFlag } from './strategy-setup.ts';
+import type { CliIo } from './cli-io.ts';
+import { loadPricesFlag } from './run-inputs.ts';
 import { formatUsd, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -23,12 +26,12 @@ export interface EvaluateFlags {
   readonly priceFile?: string | undefined;
 }
 
-export const EVALUATION_REPORT_FILE = 'evaluation_report.json';
+export const EVALUATION_REPORT_FILE = RUN_FILES.evaluationReport;
 
 /** `raiden evaluate --run DIR`: scores an existing dataset with a judge model; writes evaluation.jsonl and evaluation_report.json. */
 export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<number> {
   const startedAt = new Date();
-  const samplesFile = join(flags.run, 'samples.jsonl');
+  const samplesFile = join(flags.run, RUN_FILES.samples);
   if (!(await stat(samplesFile).then((s) => s.isFile(), () => false))) {
     throw new UsageError(`--run ${flags.run} has no samples.jsonl: pass the directory of a raiden generate run`);
   }
@@ -39,8 +42,17 @@ export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<numb
     for await (const sample of store.readSamples()) samples.push(sample);
     if (samples.length === 0) throw new UsageError(`${samplesFile} holds no samples yet: run raiden generate first`);
     const chosen = chooseForEvaluation(samples, flags.sample ?? samples.length, flags.seed);
-    const { BedrockBackend } = await import('../llm/bedrock-backend.ts');
-    const judge = new BedrockBackend({ modelId: flags.judgeModel, region: flags.bedrockRegion, endpoint: flags.bedrockEndpoint, maxConcurrency: flags.concurrency });
+    const { createBackend } = await import('../llm/backend-factory.ts');
+    const judge = await createBackend({
+      kind: 'bedrock',
+      modelId: flags.judgeModel,
+      region: flags.bedrockRegion,
+      endpoint: flags.bedrockEndpoint,
+      maxConcurrency: flags.concurrency,
+      promptCaching: supportsPromptCaching(flags.judgeModel, prices.bedrock),
+      requestTimeoutMs: RUN_DEFAULTS.requestTimeoutSeconds * 1000,
+      retry: { maxRetries: RUN_DEFAULTS.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
+    });
     io.stderr.write(`raiden: judging ${chosen.length} of ${samples.length} samples in ${flags.run} with bedrock:${flags.judgeModel}\n`);
     let records;
     try {
@@ -52,7 +64,7 @@ export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<numb
       }
       throw error;
     }
-    await store.writeLines('evaluation.jsonl', records.map((record) => JSON.stringify(record)));
+    await store.writeLines(RUN_FILES.evaluation, records.map((record) => JSON.stringify(record)));
     const summary = summarizeEvaluation(records, flags.judgeModel, flags.minScore);
     const finishedAt = new Date();
     const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;

@@ -1,165 +1,102 @@
+/** `raiden generate`: a run on this machine, from flags to report.json, through the same core as the workflow. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { estimateRun, type CostAssumptions, type RunEstimate } from '../core/cost-estimate.ts';
-import { baseModelId, DEFAULT_BEDROCK_MODEL, PRICES_AS_OF } from '../core/model-prices.ts';
-import { finalizeRun } from '../core/finalize-run.ts';
-import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST, type ExistingSample } from '../core/generation-run.ts';
-import { planSlots, type LanguageChoice, type PlanSettings, type Slot } from '../core/plan.ts';
-import type { Profile } from '../core/profile.ts';
-import { ProfileFormatError, type ProfileFormat } from '../core/profile-formats.ts';
-import { parseProfiles, type LoadedProfiles } from '../core/profile-loader.ts';
-import { buildMessages, estimatePromptTokens } from '../core/prompts.ts';
-import { buildReport } from '../core/run-report.ts';
-import { claimRun, deriveRunId, manifestPlan, type RunManifest, sha256 } from '../core/run-manifest.ts';
-import { responseSchema } from '../core/sample-schema.ts';
-import { estimateTokens } from '../core/text-normalize.ts';
-import type { GenerationBase } from '../core/strategies/strategy.ts';
+import { RUN_FILES } from '../contract/run-layout.ts';
+import type { CostAssumptions } from '../core/cost-estimate.ts';
+import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
+import { baseModelId, DEFAULT_BEDROCK_MODEL, PRICES_AS_OF, type Prices } from '../core/model-prices.ts';
+import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
-import { SglangBackend } from '../llm/sglang-backend.ts';
+import { claimPreparedRun, prepareRun, type PreparedRun } from '../core/prepare-run.ts';
+import { buildMessages } from '../core/prompts.ts';
+import { connectRunBackends, modelLabels, rolesFor, type BackendSettings, type RunBackends } from '../core/run-backends.ts';
+import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
+import type { RunSpec } from '../core/run-spec.ts';
+import { responseSchema } from '../core/sample-schema.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
-import { ProgressDisplay, type ProgressOutput } from './progress-display.ts';
+import { cliHint } from './backend-hints.ts';
+import type { CliIo } from './cli-io.ts';
+import { ProgressDisplay } from './progress-display.ts';
+import { loadPricesFlag, loadSeedData } from './run-inputs.ts';
+import { withFlagErrors } from './run-spec-flags.ts';
 import { formatDuration, formatUsd, textTable } from './text-table.ts';
-import { backendSummaryRows, runStrategy, strategyRunId, strategyValidationRatio } from './strategy-run.ts';
-import { connectRun, DEFAULT_STRATEGY_FLAGS, type StrategyFlags } from './strategy-setup.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
-export interface GenerateFlags {
-  readonly profiles: string;
-  readonly format?: ProfileFormat | undefined;
+export interface GenerateOptions {
+  readonly spec: RunSpec;
+  /** Run directory; ./runs/<run id> when absent. */
   readonly out?: string | undefined;
-  readonly endpoint: readonly string[];
-  readonly model?: string | undefined;
   readonly apiKey?: string | undefined;
-  readonly samplesPerProfile: number;
-  readonly includeCm: boolean;
-  readonly cmPerProfile?: number | undefined;
-  readonly maxProfiles?: number | undefined;
-  readonly language: LanguageChoice;
-  readonly concurrency: number;
-  readonly maxAttempts: number;
-  readonly validationRatio: number;
-  readonly seed: number;
   readonly dryRun: boolean;
-  readonly requestTimeout: number;
-  readonly maxRetries: number;
-  readonly maxTokens: number;
-  readonly temperature: number;
+  /** The estimate's prices and speeds. */
   readonly costs: CostAssumptions;
-  /** Backends, strategy and quality gates; the SGLang-only defaults when absent. */
-  readonly strategy?: StrategyFlags;
 }
 
-export interface CliIo {
-  readonly stdout: ProgressOutput;
-  readonly stderr: ProgressOutput;
-  /** Set by a signal handler: workers finish the request in hand and take no new slot. */
-  readonly stopRequested?: () => boolean;
+/** What tests replace: how backends are built, and the clock. */
+export interface GenerateDependencies {
+  readonly createBackend?: BackendFactory;
+  readonly now?: () => Date;
 }
 
-export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<number> {
-  const startedAt = new Date();
-  const bytes = await readFile(flags.profiles).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read --profiles ${flags.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+export async function runGenerate(options: GenerateOptions, io: CliIo, deps: GenerateDependencies = {}): Promise<number> {
+  const now = deps.now ?? (() => new Date());
+  const { spec } = options;
+  const bytes = await readFile(spec.profiles).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read --profiles ${spec.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
   });
-  const loaded = loadProfiles(bytes, flags);
-  reportInputRejections(loaded, io);
-  if (loaded.profiles.length === 0) {
-    throw new UsageError(`no usable profiles in ${flags.profiles} (${loaded.rejected.length} rejected, reasons above): fix the file or choose another`);
-  }
-
-  const settings: PlanSettings = {
-    samplesPerProfile: flags.samplesPerProfile,
-    cmPerProfile: flags.includeCm || flags.cmPerProfile !== undefined ? (flags.cmPerProfile ?? 1) : 0,
-    maxProfiles: flags.maxProfiles,
-    language: flags.language,
-    seed: flags.seed,
-  };
-  const slots = planSlots(loaded.profiles, settings);
-  if (slots.length === 0) throw new UsageError('nothing to generate: set --samples-per-profile or --include-cm above zero');
-  const profiles = new Map(loaded.profiles.map((profile) => [profile.id, profile]));
-  const profileIds = [...new Set(slots.map((slot) => slot.profileId))];
-  const digest = sha256(bytes);
-  const strategyFlags = flags.strategy ?? DEFAULT_STRATEGY_FLAGS;
-  const runId = strategyRunId(deriveRunId(flags.profiles, digest, loaded.format, settings), strategyFlags.strategy);
-  const outDir = flags.out ?? join('runs', runId);
+  const prepared = await withFlagErrors(() => prepareRun(spec, { bytes, location: spec.profiles }, { startedAt: now(), costs: options.costs }));
+  for (const rejection of prepared.loaded.rejected) io.stderr.write(`raiden: skipped profile at ${rejection.location}: ${rejection.reason}\n`);
+  const { plan } = prepared;
+  const outDir = options.out ?? join('runs', plan.runId);
   const store = await LocalRunStore.open(outDir);
-
   try {
-    if (flags.dryRun) return await dryRun({ flags, io, loaded, slots, profiles, profileIds, store });
+    if (options.dryRun) return await dryRun(prepared, store, options, io);
 
-    const backend = await connectRun(strategyFlags, flags, (model, endpoints) => connect(flags, model, endpoints));
-    const manifest: RunManifest = {
-      run_id: runId,
-      created_at: startedAt.toISOString(),
-      profiles_file: flags.profiles,
-      profiles_sha256: digest,
-      format: loaded.format,
-      plan: manifestPlan(settings),
-    };
-    await claimRunDirectory(store, manifest, outDir);
-
+    const prices = await loadPricesFlag(spec.priceFile);
+    let backends = await connect(prepared, backendSettings(spec, options.apiKey, prices, deps.createBackend ?? (await import('../llm/backend-factory.ts')).createBackend));
+    await withFlagErrors(() => claimPreparedRun(store, prepared));
     await store.prepareAppends();
-    const existing: ExistingSample[] = [];
-    for await (const sample of store.readSamples()) existing.push({ id: sample.id, question: sample.question });
-    const estimate = estimateSlots(slots, profiles, flags.costs);
-    const doneIds = new Set(existing.map((sample) => sample.id));
-    const counters = newCounters(slots.length, slots.filter((slot) => doneIds.has(slot.id)).length);
+    const existing = await existingSamples(store);
+    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
     io.stderr.write(
-      `raiden: run ${runId} in ${outDir}: ${profileIds.length} profiles, ${slots.length} slots (${counters.alreadyDone} already done), model ${backend.models().join(', ')}\n`,
+      `raiden: run ${plan.runId} in ${outDir}: ${plan.profileIds.length} profiles, ${plan.slots.total} slots (${counters.alreadyDone} already done), model ${modelLabels(backends.all()).map((label) => label.replace(/^sglang:/u, '')).join(', ')}\n`,
     );
-    const generation: GenerationBase = {
-      profiles,
-      slots,
-      store,
-      existing,
-      concurrency: flags.concurrency * WORKERS_PER_IN_FLIGHT_REQUEST,
-      maxAttempts: flags.maxAttempts,
-      maxTokens: flags.maxTokens,
-      temperature: flags.temperature,
-      ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}),
-    };
-    const batch =
-      strategyFlags.bedrockBatch === undefined
-        ? { run: backend, report: {} }
-        : await (await import('./bedrock-batch-prefetch.ts')).prefetchBedrockBatch({ run: backend, flags: strategyFlags, generation, runId, stderr: io.stderr });
-    const progress = new ProgressDisplay(counters, () => backend.inFlight(), io.stderr);
+    const seedData = spec.seedData !== undefined ? await loadSeedData(spec.seedData) : undefined;
+    const generation = { concurrency: spec.concurrency * WORKERS_PER_IN_FLIGHT_REQUEST, now, ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}) };
+    let batchReport: Record<string, unknown> = {};
+    if (spec.bedrockBatch !== undefined) {
+      const prefetch = await (await import('./bedrock-batch-prefetch.ts')).prefetchBedrockBatch({ backends, spec, prepared, existing, stderr: io.stderr });
+      backends = prefetch.backends;
+      batchReport = prefetch.report;
+    }
+
+    const progress = new ProgressDisplay(counters, () => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0), io.stderr);
     progress.start();
-    const validationRatio = strategyValidationRatio(strategyFlags, flags.validationRatio, profileIds.length);
-    const outcome = await runStrategy({
-      run: batch.run,
-      flags: strategyFlags,
-      profileIds,
-      validationRatio,
-      seed: flags.seed,
+    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: generation, seedData }).finally(() => progress.stop());
+    const stoppedReason = outcome.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
+    const { report } = await finishRun({
+      plan,
       store,
       counters,
-      generation,
-    }).finally(() => progress.stop());
-
-    const dataset = await finalizeRun(store, { profileIds, validationRatio, seed: flags.seed });
-    const stoppedReason = outcome.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
-    const report = buildReport({
-      runId,
-      startedAt,
-      finishedAt: new Date(),
-      input: { file: flags.profiles, format: loaded.format, usable: loaded.profiles.length, rejected: loaded.rejected },
-      plan: { profiles: profileIds.length, slots: slots.length, sbk: countKind(slots, 'SBK'), cm: countKind(slots, 'CM') },
-      counters: outcome.counters,
       emptySlots: outcome.emptySlots,
-      dataset,
-      estimate,
+      prices,
+      sglangInstances: 1,
+      backends,
+      concurrency: spec.concurrency,
       stoppedReason,
+      now,
+      extraSections: batchReport,
     });
-    const sections = await outcome.reportSections(report.wall_time_s);
-    await store.writeJson('report.json', { ...report, ...sections, ...batch.report });
-    const backendTable = strategyFlags.strategy === 'sglang' && backend.gates.length === 0 ? '' : `\n\n${textTable(backendSummaryRows(sections))}`;
+
+    const shared = Object.keys(report.backends).some((backend) => backend !== 'sglang') || report.strategy.gates.length > 0;
+    const backendTable = shared ? `\n\n${textTable(backendSummaryRows(report))}` : '';
     io.stdout.write(`${summaryTable(report)}${backendTable}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, rejects.jsonl\n`);
     if (stoppedReason !== undefined) {
       io.stderr.write(`raiden: stopped early (${stoppedReason}); ${report.samples.accepted} samples are kept; run the same command again to continue\n`);
       return EXIT.failure;
     }
     if (report.samples.empty_slots > 0) {
-      io.stderr.write(`raiden: ${report.samples.empty_slots} slots stayed empty after ${flags.maxAttempts} attempts (listed in report.json); run the same command again to retry them\n`);
+      io.stderr.write(`raiden: ${report.samples.empty_slots} slots stayed empty after ${spec.maxAttempts} attempts (listed in report.json); run the same command again to retry them\n`);
       return EXIT.incomplete;
     }
     return EXIT.ok;
@@ -168,97 +105,57 @@ export async function runGenerate(flags: GenerateFlags, io: CliIo): Promise<numb
   }
 }
 
-function loadProfiles(bytes: Uint8Array, flags: GenerateFlags): LoadedProfiles {
+function backendSettings(spec: RunSpec, apiKey: string | undefined, prices: Prices, create: BackendFactory): BackendSettings {
+  const transport = { requestTimeoutMs: spec.requestTimeoutSeconds * 1000, retry: { maxRetries: spec.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 } };
+  return {
+    create,
+    prices,
+    sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints, apiKey }), maxInFlight: spec.concurrency },
+    bedrock: { ...transport, region: spec.bedrockRegion, endpoint: spec.bedrockEndpoint, maxConcurrency: spec.bedrockMaxConcurrency },
+  };
+}
+
+/** Connects every backend the run needs before any work is written; one that cannot be used is a usage error. */
+async function connect(prepared: PreparedRun, settings: BackendSettings): Promise<RunBackends> {
+  const { plan, strategy } = prepared;
   try {
-    return parseProfiles(bytes, flags.profiles, flags.format);
+    return await connectRunBackends({ spec: plan.spec, roles: rolesFor({ kind: 'local', profileIds: plan.profileIds }, strategy, plan.assignment), gates: true, settings });
   } catch (error) {
-    if (error instanceof ProfileFormatError) throw new UsageError(error.message);
-    throw error;
+    if (!(error instanceof BackendUnavailableError)) throw error;
+    const hint = cliHint(error);
+    throw new UsageError(hint === undefined ? error.message : `${error.message}: ${hint}`);
   }
-}
-
-function reportInputRejections(loaded: LoadedProfiles, io: CliIo): void {
-  for (const rejection of loaded.rejected) io.stderr.write(`raiden: skipped profile at ${rejection.location}: ${rejection.reason}\n`);
-}
-
-async function connect(flags: GenerateFlags, model = flags.model, endpoints = flags.endpoint): Promise<SglangBackend> {
-  try {
-    return await SglangBackend.connect({
-      endpoints,
-      model,
-      apiKey: flags.apiKey,
-      requestTimeoutMs: flags.requestTimeout * 1000,
-      retry: { maxRetries: flags.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
-      maxInFlight: flags.concurrency,
-    });
-  } catch (error) {
-    if (error instanceof BackendUnavailableError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-async function claimRunDirectory(store: LocalRunStore, manifest: RunManifest, outDir: string): Promise<void> {
-  const conflicts = await claimRun(store, manifest);
-  if (conflicts.length > 0) {
-    throw new UsageError(
-      `${outDir} holds a run with other settings, so it cannot be resumed with these:\n  ${conflicts.join('\n  ')}\nUse the original settings to resume it, or pass another --out for a new run`,
-    );
-  }
-}
-
-function countKind(slots: readonly Slot[], kind: Slot['kind']): number {
-  return slots.filter((slot) => slot.kind === kind).length;
-}
-
-function estimateSlots(slots: readonly Slot[], profiles: ReadonlyMap<string, Profile>, costs: CostAssumptions): RunEstimate {
-  return estimateRun(
-    slots.map((slot) => ({ kind: slot.kind, inputTokens: estimatePromptTokens(profiles.get(slot.profileId) as Profile, slot) })),
-    costs,
-  );
-}
-
-function promptTokens(messages: readonly { content: string }[]): number {
-  return messages.reduce((sum, message) => sum + estimateTokens(message.content), 0);
-}
-
-interface DryRunContext {
-  readonly flags: GenerateFlags;
-  readonly io: CliIo;
-  readonly loaded: LoadedProfiles;
-  readonly slots: readonly Slot[];
-  readonly profiles: ReadonlyMap<string, Profile>;
-  readonly profileIds: readonly string[];
-  readonly store: LocalRunStore;
 }
 
 /** Plans and prices the run without any network: every prompt goes to prompts.jsonl for inspection. */
-async function dryRun({ flags, io, loaded, slots, profiles, profileIds, store }: DryRunContext): Promise<number> {
-  const estimates: { kind: Slot['kind']; inputTokens: number }[] = [];
+async function dryRun(prepared: PreparedRun, store: LocalRunStore, options: GenerateOptions, io: CliIo): Promise<number> {
+  const { plan, loaded, slots, profiles } = prepared;
   function* promptLines(): Generator<string> {
     for (const slot of slots) {
-      const messages = buildMessages(profiles.get(slot.profileId) as Profile, slot);
-      estimates.push({ kind: slot.kind, inputTokens: promptTokens(messages) });
-      yield JSON.stringify({ slot_id: slot.id, kind: slot.kind, focus: slot.focus, response_schema: responseSchema(slot.kind).name, messages });
+      const profile = profiles.get(slot.profileId);
+      if (profile === undefined) continue;
+      yield JSON.stringify({ slot_id: slot.id, kind: slot.kind, focus: slot.focus, response_schema: responseSchema(slot.kind).name, messages: buildMessages(profile, slot) });
     }
   }
-  await store.writeLines('prompts.jsonl', promptLines());
-  const estimate = estimateRun(estimates, flags.costs);
-  const c = flags.costs;
+  await store.writeLines(RUN_FILES.prompts, promptLines());
+  const { estimate } = plan;
+  const c = options.costs;
+  const batchNote = plan.spec.bedrockBatch === undefined ? [] : (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRunNote(slots.length);
   io.stdout.write(
     [
-      `Dry run: no model was called. Prompts written to ${join(store.location, 'prompts.jsonl')}`,
+      `Dry run: no model was called. Prompts written to ${join(store.location, RUN_FILES.prompts)}`,
       '',
-      `Profiles: ${loaded.profiles.length} usable, ${loaded.rejected.length} rejected (format ${loaded.format}); planned: ${profileIds.length}`,
-      `Slots: ${slots.length} (${countKind(slots, 'SBK')} SBK, ${countKind(slots, 'CM')} CM)`,
+      `Profiles: ${loaded.profiles.length} usable, ${loaded.rejected.length} rejected (format ${loaded.format}); planned: ${plan.profileIds.length}`,
+      `Slots: ${plan.slots.total} (${plan.slots.sbk} SBK, ${plan.slots.cm} CM)`,
       `Estimated tokens: ${estimate.inputTokens.toLocaleString('en-US')} input (counted from the prompts at ~1 token per CJK character and per 4 other characters), ${estimate.outputTokens.toLocaleString('en-US')} output (assumed 350 per SBK and 650 per CM sample)`,
       '',
       textTable([
         ['backend', 'time', 'cost', 'assumptions'],
-        [bedrockLabel(flags.strategy?.bedrockModel), formatDuration(estimate.bedrock.hours * 3600), formatUsd(estimate.bedrock.usd), `$${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`],
+        [bedrockLabel(plan.spec.bedrockModel), formatDuration(estimate.bedrock.hours * 3600), formatUsd(estimate.bedrock.usd), `$${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`],
         ['Bedrock batch inference', 'hours, up to 24 h', formatUsd(estimate.bedrock.batch_usd), `${Math.round((1 - c.bedrockBatchFactor) * 100)}% off on-demand; jobs of at least 100 records; prices as of ${PRICES_AS_OF}`],
         ['SGLang on 1 p5en.48xlarge', formatDuration(estimate.sglang.hours * 3600), formatUsd(estimate.sglang.usd), `$${c.gpuUsdPerHour}/h; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s for the instance; excludes ~10-20 min of boot and weight loading`],
       ]),
-      ...(flags.strategy?.bedrockBatch === undefined ? [] : (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRunNote(flags.strategy.bedrockBatch, slots.length)),
+      ...batchNote,
       '',
       'Override the assumptions with --bedrock-input-usd, --bedrock-output-usd, --gpu-usd-per-hour and --sglang-tokens-per-second (Bedrock prices default to the price table entry for --bedrock-model).',
       '',
@@ -271,7 +168,20 @@ function bedrockLabel(model = DEFAULT_BEDROCK_MODEL): string {
   return model === DEFAULT_BEDROCK_MODEL ? 'Bedrock (Claude Sonnet)' : `Bedrock (${baseModelId(model)})`;
 }
 
-function summaryTable(report: ReturnType<typeof buildReport>): string {
+type Report = Awaited<ReturnType<typeof finishRun>>['report'];
+
+/** Rows for the end-of-run summary: samples, review calls and cost per backend. */
+function backendSummaryRows(report: Report): (string | number)[][] {
+  const rows: (string | number)[][] = [['backend', 'samples', 'rejects', 'review calls', 'cost (USD)']];
+  for (const [backend, row] of Object.entries(report.backends)) rows.push([backend, row.samples, row.rejects, row.review_calls, row.usd === null ? 'price unknown' : row.usd]);
+  const evaluation = 'evaluation' in report ? report.evaluation : undefined;
+  if (evaluation !== undefined && evaluation.pass_rate !== null) {
+    rows.push([`evaluation by ${evaluation.judge_model}`, `${evaluation.passed}/${evaluation.judged} passed`, '', '', `pass rate ${(evaluation.pass_rate * 100).toFixed(1)}%`]);
+  }
+  return rows;
+}
+
+function summaryTable(report: Report): string {
   const rows: (string | number)[][] = [
     ['metric', 'value'],
     ['status', report.status],

@@ -1,14 +1,31 @@
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
-import { DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
+import { DEFAULT_COST_ASSUMPTIONS, type CostAssumptions } from '../core/cost-estimate.ts';
+import { bedrockPrice, DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
-import { DEFAULT_SGLANG_ENDPOINT } from '../llm/sglang-backend.ts';
+import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
+import type { CliIo } from './cli-io.ts';
 import { runEvaluate } from './evaluate-command.ts';
-import { runGenerate, type CliIo } from './generate-command.ts';
+import { runGenerate } from './generate-command.ts';
 import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
-import { addStrategyOptions, bedrockEstimatePrices, strategyFlagsFrom } from './strategy-options.ts';
+import { runSpecFields, withFlagErrors } from './run-spec-flags.ts';
+import { addStrategyOptions } from './strategy-options.ts';
 import { EXIT, UsageError } from './usage-error.ts';
+
+/** The dry run's prices and speeds: the flags when given, else the price table's entry for --bedrock-model. */
+function estimateAssumptions(spec: RunSpec, opts: Record<string, unknown>): CostAssumptions {
+  const d = DEFAULT_COST_ASSUMPTIONS;
+  const price = bedrockPrice(spec.bedrockModel);
+  return {
+    ...d,
+    bedrockInputUsdPerMTok: (opts.bedrockInputUsd as number | undefined) ?? price?.inputUsdPerMTok ?? d.bedrockInputUsdPerMTok,
+    bedrockOutputUsdPerMTok: (opts.bedrockOutputUsd as number | undefined) ?? price?.outputUsdPerMTok ?? d.bedrockOutputUsdPerMTok,
+    bedrockBatchFactor: price?.batchFactor ?? d.bedrockBatchFactor,
+    bedrockConcurrency: spec.concurrency,
+    gpuUsdPerHour: opts.gpuUsdPerHour as number,
+    sglangTokensPerSecond: opts.sglangTokensPerSecond as number,
+  };
+}
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command()
@@ -19,65 +36,44 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for every flag)');
 
   const d = DEFAULT_COST_ASSUMPTIONS;
+  const r = RUN_DEFAULTS;
   const generate = program
     .command('generate')
     .description('generate a dataset from character profiles on SGLang (OpenAI-compatible) endpoints, Bedrock, or both')
     .requiredOption('--profiles <path>', 'profile file (RAIDEN-R1 JSONL, npc.json, CharacterEval JSON, generic JSON/JSONL)')
     .addOption(new Option('--format <format>', 'profile format, instead of detecting it').choices(PROFILE_FORMATS))
     .option('--out <dir>', 'run directory (default: ./runs/<run id>, derived from the profiles and plan settings)')
-    .option('--endpoint <url>', `OpenAI-compatible server; repeat for several (default: ${DEFAULT_SGLANG_ENDPOINT})`, collect)
+    .option('--endpoint <url>', `OpenAI-compatible server; repeat for several (default: ${r.endpoints.join(', ')})`, collect)
     .option('--model <name>', 'model to request (default: the one GET /v1/models reports)')
     .addOption(new Option('--api-key <key>', 'bearer token for the endpoints').env('RAIDEN_API_KEY'))
-    .option('--samples-per-profile <n>', 'SBK samples per profile', integerAtLeast(0), 2)
-    .option('--include-cm', 'add CM (conversation memory) samples', false)
-    .option('--cm-per-profile <n>', 'CM samples per profile (implies --include-cm; default 1)', integerAtLeast(0))
+    .option('--samples-per-profile <n>', `SBK samples per profile (default ${r.samplesPerProfile})`, integerAtLeast(0))
+    .option('--include-cm', 'add CM (conversation memory) samples')
+    .option('--cm-per-profile <n>', `CM samples per profile (implies --include-cm; default ${r.cmPerProfile})`, integerAtLeast(0))
     .option('--max-profiles <n>', 'use only the first N usable profiles', integerAtLeast(1))
-    .option('--language <lang>', 'prompt and output language: zh, en or auto (per profile)', oneOf(['zh', 'en', 'auto'] as const), 'auto')
-    .option('--concurrency <n>', 'maximum requests in flight over all endpoints', integerAtLeast(1), 64)
-    .option('--max-attempts <n>', 'model calls per sample slot before it is given up', integerAtLeast(1), 3)
-    .option('--validation-ratio <r>', 'share of profiles in validation.json', numberBetween(0, 1), 0.1)
-    .option('--seed <n>', 'seed for planning, splitting and focus choices', integerAtLeast(0), 42)
+    .option('--language <lang>', `prompt and output language: zh, en or auto (per profile) (default ${r.language})`, oneOf(LANGUAGES))
+    .option('--concurrency <n>', `maximum requests in flight over all endpoints (default ${r.concurrency})`, integerAtLeast(1))
+    .option('--max-attempts <n>', `model calls per sample slot before it is given up (default ${r.maxAttempts})`, integerAtLeast(1))
+    .option('--validation-ratio <r>', `share of profiles in validation.json (default ${r.validationRatio})`, numberBetween(0, 1))
+    .option('--seed <n>', `seed for planning, splitting and focus choices (default ${r.seed})`, integerAtLeast(0))
     .option('--dry-run', 'call no model: write prompts.jsonl, print the plan and a cost estimate', false)
-    .option('--request-timeout <seconds>', 'give up on one HTTP request after this long (then retry)', positiveNumber, 300)
-    .option('--max-retries <n>', 'transport retries per call on connection errors, timeouts, 429 and 5xx', integerAtLeast(0), 6)
-    .option('--max-tokens <n>', 'max output tokens per model call', integerAtLeast(64), 2048)
-    .option('--temperature <t>', 'sampling temperature', numberBetween(0, 2), 0.8)
+    .option('--request-timeout <seconds>', `give up on one HTTP request after this long, then retry (default ${r.requestTimeoutSeconds})`, positiveNumber)
+    .option('--max-retries <n>', `transport retries per call on connection errors, timeouts, 429 and 5xx (default ${r.maxRetries})`, integerAtLeast(0))
+    .option('--max-tokens <n>', `max output tokens per model call (default ${r.maxTokens})`, integerAtLeast(64))
+    .option('--temperature <t>', `sampling temperature (default ${r.temperature})`, numberBetween(0, 2))
     .option('--bedrock-input-usd <usd>', 'estimate: Bedrock USD per million input tokens (default: the price table for --bedrock-model)', positiveNumber)
     .option('--bedrock-output-usd <usd>', 'estimate: Bedrock USD per million output tokens (default: the price table for --bedrock-model)', positiveNumber)
     .option('--gpu-usd-per-hour <usd>', 'estimate: p5en.48xlarge USD per hour', positiveNumber, d.gpuUsdPerHour)
     .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond);
   addStrategyOptions(generate).action(async (opts: Record<string, unknown>) => {
+    const spec = await withFlagErrors(() => parseRunSpec(runSpecFields(opts)));
     setExit(
       await runGenerate(
         {
-          profiles: opts.profiles as string,
-          format: opts.format as never,
+          spec,
           out: opts.out as string | undefined,
-          endpoint: (opts.endpoint as string[] | undefined) ?? [DEFAULT_SGLANG_ENDPOINT],
-          model: opts.model as string | undefined,
           apiKey: opts.apiKey as string | undefined,
-          samplesPerProfile: opts.samplesPerProfile as number,
-          includeCm: opts.includeCm as boolean,
-          cmPerProfile: opts.cmPerProfile as number | undefined,
-          maxProfiles: opts.maxProfiles as number | undefined,
-          language: opts.language as 'zh' | 'en' | 'auto',
-          concurrency: opts.concurrency as number,
-          maxAttempts: opts.maxAttempts as number,
-          validationRatio: opts.validationRatio as number,
-          seed: opts.seed as number,
           dryRun: opts.dryRun as boolean,
-          requestTimeout: opts.requestTimeout as number,
-          maxRetries: opts.maxRetries as number,
-          maxTokens: opts.maxTokens as number,
-          temperature: opts.temperature as number,
-          costs: {
-            ...d,
-            ...bedrockEstimatePrices(opts, { input: d.bedrockInputUsdPerMTok, output: d.bedrockOutputUsdPerMTok, batchFactor: d.bedrockBatchFactor }),
-            bedrockConcurrency: opts.concurrency as number,
-            gpuUsdPerHour: opts.gpuUsdPerHour as number,
-            sglangTokensPerSecond: opts.sglangTokensPerSecond as number,
-          },
-          strategy: strategyFlagsFrom(opts),
+          costs: estimateAssumptions(spec, opts),
         },
         io,
       ),

@@ -44,9 +44,8 @@ export function collect(value: string, previous: string[] | undefined): string[]
 }
 
 /** A count of profiles (a whole number >= 1) or a share of them (a number between 0 and 1). */
-export function profileShare(value: string): { count: number } | { share: number } {
+export function profileShare(value: string): number {
   const parsed = Number(value);
-  if (Number.isInteger(parsed) && parsed >= 1) return { count: parsed };
-  if (Number.isFinite(parsed) && parsed > 0 && parsed < 1) return { share: parsed };
+  if ((Number.isInteger(parsed) && parsed >= 1) || (Number.isFinite(parsed) && parsed > 0 && parsed < 1)) return parsed;
   throw new InvalidArgumentError(`expected a number of profiles (e.g. 20) or a share of them (e.g. 0.1), got ${JSON.stringify(value)}`);
 }

@@ -22,6 +22,14 @@ export const ENV = {
   s3Endpoint: 'RAIDEN_S3_ENDPOINT',
 } as const;
 
+/** One SGLang server of the fleet's layout, as the stack writes it into ENV.servers and the handlers read it. */
+export interface FleetServer {
+  readonly name: string;
+  readonly port: number;
+  readonly model: string;
+  readonly dp: number;
+}
+
 /** The run metrics the handlers emit (EMF) and the dashboard graphs; all are counts. */
 export const RUN_METRIC_NAMES = ['SamplesAccepted', 'SamplesRejected', 'EmptySlots', 'Requests', 'TransportFailures', 'BackendErrors', 'InputTokens', 'OutputTokens'] as const;
 export type RunMetric = (typeof RUN_METRIC_NAMES)[number];

@@ -122,3 +122,9 @@ export interface FleetStatusOutput {
 export interface FleetDownEvent {
   readonly runId?: string;
 }
+
+/** The part of a workflow run's plan.json that `raiden status` reads to show progress. */
+export interface PlanProgress {
+  readonly slots: { readonly total: number };
+  readonly batches: { readonly total: number };
+}

@@ -2,14 +2,13 @@
  * How the AWS workflow cuts a run into GenerateBatch invocations. Pure: the Plan Lambda and the tests call
  * it; nothing here knows about S3 or Lambda beyond the time budget it plans for.
  */
+import type { BatchBackend, ManifestItem } from '../contract/workflow-payloads.ts';
 import { EXPECTED_OUTPUT_TOKENS } from './cost-estimate.ts';
 import type { Slot } from './plan.ts';
-import type { Profile } from './profile.ts';
-import { buildMessages } from './prompts.ts';
 import type { SampleKind } from './sample.ts';
-import { estimateTokens } from './text-normalize.ts';
+import type { Phase } from './strategies/strategy.ts';
 
-export type BatchBackend = 'sglang' | 'bedrock';
+export type { BatchBackend, ManifestItem };
 
 /** Model calls one GenerateBatch keeps in flight. */
 export const BATCH_REQUESTS_IN_FLIGHT = 16;
@@ -32,23 +31,16 @@ export interface Batch {
   /** `b00000`, `b00001`, ...: stable for the same plan, so a rerun of a run finds its batches' samples. */
   readonly id: string;
   readonly backend: BatchBackend;
+  readonly phase: Phase;
   readonly profileIds: readonly string[];
   readonly slots: readonly Slot[];
-}
-
-/** One line of the batch manifest the Distributed Map reads. Small: the batch's work lives in S3. */
-export interface ManifestItem {
-  readonly batchId: string;
-  /** S3 key of the batch file (profiles and slots). */
-  readonly key: string;
-  readonly backend: BatchBackend;
-  readonly slots: number;
-  readonly profiles: number;
 }
 
 export interface BatchPlanOptions {
   /** The backend that writes a profile's samples (tiered: validation profiles on Bedrock). */
   readonly backendOf: (profileId: string) => BatchBackend;
+  /** The phase that writes a profile's samples (iterative: seed profiles first); `main` when absent. */
+  readonly phaseOf?: (profileId: string) => Phase;
   /** Fixed slots per batch instead of the time-budget sizing. */
   readonly maxSlots?: number | undefined;
 }
@@ -61,29 +53,33 @@ export function slotSeconds(kind: SampleKind): number {
 /**
  * Groups slots into batches. All slots of one profile go into the same batch (they share the cached
  * prompt prefix and the duplicate-question check), unless a single profile alone exceeds a batch; batches
- * never mix backends. `slots` must be profile-grouped, as planSlots returns them.
+ * never mix backends or phases. `slots` must be profile-grouped, as planSlots returns them.
  */
 export function planBatches(slots: readonly Slot[], options: BatchPlanOptions): Batch[] {
   const budget = BATCH_TIME_BUDGET_SECONDS * BATCH_REQUESTS_IN_FLIGHT;
   const maxSlots = options.maxSlots ?? MAX_SLOTS_PER_BATCH;
   const batches: Batch[] = [];
-  const open = new Map<BatchBackend, { profileIds: string[]; slots: Slot[]; seconds: number }>();
-  const close = (backend: BatchBackend) => {
-    const batch = open.get(backend);
+  type OpenBatch = { backend: BatchBackend; phase: Phase; profileIds: string[]; slots: Slot[]; seconds: number };
+  const open = new Map<string, OpenBatch>();
+  const close = (key: string) => {
+    const batch = open.get(key);
     if (batch === undefined || batch.slots.length === 0) return;
-    batches.push({ id: batchId(batches.length), backend, profileIds: batch.profileIds, slots: batch.slots });
-    open.delete(backend);
+    batches.push({ id: batchId(batches.length), backend: batch.backend, phase: batch.phase, profileIds: batch.profileIds, slots: batch.slots });
+    open.delete(key);
   };
   for (const group of profileGroups(slots)) {
-    const backend = options.backendOf(group[0]?.profileId ?? '');
+    const profileId = group[0]?.profileId ?? '';
+    const backend = options.backendOf(profileId);
+    const phase = options.phaseOf?.(profileId) ?? 'main';
+    const key = `${backend}/${phase}`;
     const seconds = group.reduce((sum, slot) => sum + slotSeconds(slot.kind), 0);
-    const current = open.get(backend);
-    if (current !== undefined && (current.slots.length + group.length > maxSlots || current.seconds + seconds > budget)) close(backend);
+    const current = open.get(key);
+    if (current !== undefined && (current.slots.length + group.length > maxSlots || current.seconds + seconds > budget)) close(key);
     // A profile too large for one batch gets batches of its own, cut in plan order.
     let rest = group;
     while (rest.length > 0) {
-      const batch = open.get(backend) ?? { profileIds: [], slots: [], seconds: 0 };
-      open.set(backend, batch);
+      const batch = open.get(key) ?? { backend, phase, profileIds: [], slots: [], seconds: 0 };
+      open.set(key, batch);
       let taken = 0;
       while (taken < rest.length && batch.slots.length < maxSlots) {
         const slot = rest[taken] as Slot;
@@ -94,11 +90,10 @@ export function planBatches(slots: readonly Slot[], options: BatchPlanOptions): 
       }
       if (!batch.profileIds.includes(group[0]?.profileId ?? '')) batch.profileIds.push(group[0]?.profileId ?? '');
       rest = rest.slice(taken);
-      if (rest.length > 0) close(backend);
+      if (rest.length > 0) close(key);
     }
   }
-  close('sglang');
-  close('bedrock');
+  for (const key of [...open.keys()]) close(key);
   return batches;
 }
 
@@ -136,9 +131,4 @@ export function mapConcurrency(batches: readonly Batch[], capacity: BackendCapac
 
 export function manifestLines(items: readonly ManifestItem[]): string[] {
   return items.map((item) => JSON.stringify(item));
-}
-
-/** Prompt tokens of a slot, counted the way the dry-run estimate counts them. */
-export function slotPromptTokens(profile: Profile, slot: Slot): number {
-  return buildMessages(profile, slot).reduce((sum, message) => sum + estimateTokens(message.content), 0);
 }

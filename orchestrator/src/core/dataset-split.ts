@@ -18,13 +18,6 @@ export function chooseValidationProfiles(profileIds: readonly string[], ratio: n
   return new Set(ranked.slice(0, count));
 }
 
-/** A number of profiles (`20`) or a share of them (`0.1`). */
-export type ProfileShare = { readonly count: number } | { readonly share: number };
-
-export function countOf(share: ProfileShare, total: number): number {
-  return 'count' in share ? Math.min(share.count, total) : Math.round(total * share.share);
-}
-
 /** The seed profiles of the iterative strategy: a seeded choice apart from the validation choice. */
 export function chooseSeedProfiles(profileIds: readonly string[], count: number, seed: number): Set<string> {
   const ranked = [...profileIds].sort((a, b) => hash32(`${seed}:seed:${a}`) - hash32(`${seed}:seed:${b}`) || (a < b ? -1 : 1));

@@ -24,7 +24,8 @@ export type ExistingSample = Pick<Sample, 'id' | 'question'>;
 export interface GenerationOptions {
   readonly profiles: ReadonlyMap<string, Profile>;
   readonly slots: readonly Slot[];
-  readonly backend: LlmBackend;
+  /** The backend of every slot, unless backendFor picks one per slot. */
+  readonly backend?: LlmBackend;
   readonly store: RunStore;
   /** Samples already accepted in this run directory: their slots are skipped, their questions count for duplicates. */
   readonly existing: readonly ExistingSample[];
@@ -36,7 +37,7 @@ export interface GenerationOptions {
   readonly now?: () => Date;
   /** Checked before each new slot: true stops taking work (in-flight slots still finish). */
   readonly shouldStop?: () => boolean;
-  /** The backend for a slot (tiered strategy); `backend` when absent. */
+  /** The backend for a slot (tiered strategy), over `backend`. */
   readonly backendFor?: (slot: Slot) => LlmBackend;
   /** The prompt for a slot (few-shot seeds of the iterative strategy); buildMessages when absent. */
   readonly messagesFor?: (profile: Profile, slot: Slot) => ChatMessage[];
@@ -165,6 +166,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
     const profile = options.profiles.get(slot.profileId);
     if (profile === undefined) throw new Error(`slot ${slot.id} refers to unknown profile ${slot.profileId}`);
     const backend = options.backendFor?.(slot) ?? options.backend;
+    if (backend === undefined) throw new Error(`no backend for slot ${slot.id}: give runGeneration a backend or backendFor`);
     const request = slotRequest(profile, slot, options);
     const accepted = questionsOf(questions, profile.id);
     let lastReason = '';

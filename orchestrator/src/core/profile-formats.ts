@@ -43,7 +43,7 @@ export function parseProfileSource(
   }
 
   if (!whole.ok) {
-    throw new ProfileFormatError(`${file} is not valid JSON (${whole.error}); fix the syntax, or pass --format raiden-jsonl or --format generic for JSONL`);
+    throw new ProfileFormatError(`${file} is not valid JSON (${whole.error}); fix the syntax, or pass {format} raiden-jsonl or {format} generic for JSONL`);
   }
   const entries = topLevelEntries(whole.value, file, detected);
   for (const { location, name, value } of entries) {
@@ -80,7 +80,7 @@ function detectFormat(source: string, whole: WholeJson, file: string): ProfileFo
       if (findNameField(flattenFields(value)) !== undefined) return 'generic';
     }
     throw new ProfileFormatError(
-      `${file}: cannot tell the profile format (a JSON ${Array.isArray(value) ? 'array' : typeof value} that matches none of the known shapes); pass --format ${PROFILE_FORMATS.join('|')}`,
+      `${file}: cannot tell the profile format (a JSON ${Array.isArray(value) ? 'array' : typeof value} that matches none of the known shapes); pass {format} ${PROFILE_FORMATS.join('|')}`,
     );
   }
   if (first === '{') {
@@ -96,7 +96,7 @@ function detectFormat(source: string, whole: WholeJson, file: string): ProfileFo
     throw new ProfileFormatError(`${file} is not valid JSON (${whole.error}); fix the syntax`);
   }
   throw new ProfileFormatError(
-    `${file}: unknown profile format (expected JSON or JSONL); supported formats: ${PROFILE_FORMATS.join(', ')}; pass --format to choose one`,
+    `${file}: unknown profile format (expected JSON or JSONL); supported formats: ${PROFILE_FORMATS.join(', ')}; pass {format} to choose one`,
   );
 }
 

@@ -2,11 +2,11 @@
  * The GPU fleet as the orchestrator sees it: an auto-scaling group whose in-service instances serve the
  * layout's SGLang ports on their private addresses.
  */
-import { DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand, type AutoScalingClient, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import { DescribeAutoScalingGroupsCommand, paginateDescribeAutoScalingGroups, SetDesiredCapacityCommand, type AutoScalingClient, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { ListExecutionsCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { paginateListExecutions, type SFNClient } from '@aws-sdk/client-sfn';
 import { sendHttp } from '../llm/http-client.ts';
-import type { FleetServer } from './handler-env.ts';
+import { PROJECT_TAG, type FleetServer } from '../contract/deployed-names.ts';
 
 export class FleetNotFoundError extends Error {
   override readonly name = 'FleetNotFound';
@@ -38,11 +38,24 @@ export async function scaleFleetUp(client: AutoScalingClient, name: string, want
   return { previous, desired, max };
 }
 
+/** Every auto-scaling group this app made in the client's region (any stack prefix), found by the project tag. */
+export async function projectFleets(client: AutoScalingClient): Promise<AutoScalingGroup[]> {
+  const groups: AutoScalingGroup[] = [];
+  for await (const page of paginateDescribeAutoScalingGroups({ client }, { Filters: [{ Name: `tag:${PROJECT_TAG.key}`, Values: [PROJECT_TAG.value] }] })) {
+    groups.push(...(page.AutoScalingGroups ?? []));
+  }
+  return groups;
+}
+
 /** Sets the group's desired capacity to zero, terminating every instance. */
 export async function scaleFleetToZero(client: AutoScalingClient, name: string): Promise<CapacityChange> {
-  const group = await describeGroup(client, name);
+  return scaleGroupToZero(client, await describeGroup(client, name));
+}
+
+/** Scales a group already described (as `projectFleets` lists them) to zero, if it is not there yet. */
+export async function scaleGroupToZero(client: AutoScalingClient, group: AutoScalingGroup): Promise<CapacityChange> {
   const previous = group.DesiredCapacity ?? 0;
-  if (previous !== 0) await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: 0, HonorCooldown: false }));
+  if (previous !== 0) await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: group.AutoScalingGroupName, DesiredCapacity: 0, HonorCooldown: false }));
   return { previous, desired: 0, max: group.MaxSize ?? 0 };
 }
 
@@ -102,11 +115,8 @@ export async function checkHealth(endpoints: readonly string[], apiKey: string |
 /** Executions of the state machine still running (the caller's own included when it is one). */
 export async function runningExecutions(client: SFNClient, stateMachineArn: string): Promise<string[]> {
   const arns: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken }));
+  for await (const page of paginateListExecutions({ client }, { stateMachineArn, statusFilter: 'RUNNING' })) {
     arns.push(...(page.executions ?? []).map((execution) => execution.executionArn ?? ''));
-    nextToken = page.nextToken;
-  } while (nextToken !== undefined);
+  }
   return arns;
 }

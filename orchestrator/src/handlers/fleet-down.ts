@@ -1,11 +1,10 @@
 /** FleetDown: scale the GPU fleet to zero after the run, whatever happened inside it. */
-import { scaleFleetToZero } from './fleet.ts';
+import { scaleFleetToZero } from '../fleet/fleet.ts';
 import { awsClients, ENV, requiredEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
+import type { FleetDownEvent } from '../contract/workflow-payloads.ts';
 
-export interface FleetDownEvent {
-  readonly runId?: string;
-}
+export type { FleetDownEvent };
 
 export async function handler(event: FleetDownEvent): Promise<{ previous: number; desired: number }> {
   const group = requiredEnv(ENV.autoScalingGroup);

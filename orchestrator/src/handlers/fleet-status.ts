@@ -3,22 +3,13 @@
  * state machine's Wait loop until ready, or until the deadline, when it fails the run (and the workflow
  * still tears the fleet down).
  */
-import { checkHealth, discoverEndpoints } from './fleet.ts';
+import { checkHealth, discoverEndpoints } from '../fleet/fleet.ts';
 import { awsClients, ENV, fleetServers, requiredEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
 import { sglangApiKey } from './sglang-api-key.ts';
+import type { FleetStatusEvent, FleetStatusOutput } from '../contract/workflow-payloads.ts';
 
-export interface FleetStatusEvent {
-  readonly runId: string;
-  readonly deadline: string;
-}
-
-export interface FleetStatusOutput {
-  readonly ready: boolean;
-  readonly instances: number;
-  readonly healthy: number;
-  readonly endpoints: number;
-}
+export type { FleetStatusEvent, FleetStatusOutput };
 
 export class FleetNotReadyError extends Error {
   override readonly name = 'FleetNotReady';

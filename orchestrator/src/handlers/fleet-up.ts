@@ -1,20 +1,10 @@
 /** FleetUp: raise the GPU fleet to the instances the run asks for, and set the readiness deadline. */
-import { scaleFleetUp } from './fleet.ts';
+import { scaleFleetUp } from '../fleet/fleet.ts';
 import { awsClients, ENV, requiredEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
+import type { FleetUpEvent, FleetUpOutput } from '../contract/workflow-payloads.ts';
 
-export interface FleetUpEvent {
-  readonly runId: string;
-  readonly instances: number;
-  readonly readinessTimeoutSeconds: number;
-}
-
-export interface FleetUpOutput {
-  readonly previous: number;
-  readonly desired: number;
-  /** ISO time after which FleetStatus gives up waiting for the servers. */
-  readonly deadline: string;
-}
+export type { FleetUpEvent, FleetUpOutput };
 
 export async function handler(event: FleetUpEvent): Promise<FleetUpOutput> {
   const group = requiredEnv(ENV.autoScalingGroup);

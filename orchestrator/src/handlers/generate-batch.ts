@@ -1,26 +1,28 @@
 /**
- * GenerateBatch: fill one batch's slots on its backend, writing each accepted sample to S3 as it is
- * accepted. A batch that resumes (a retry, or a rerun with the same run id) skips the slots it already
- * has. Near the Lambda deadline it stops taking slots and fails with BatchIncomplete, which the state
- * machine retries: the next invocation resumes where this one stopped.
+ * GenerateBatch: fill one batch's slots with its strategy's phase, writing each accepted sample to S3 as
+ * it is accepted. A batch that resumes (a retry, or a rerun with the same run id) skips the slots it
+ * already has. Near the Lambda deadline it stops taking slots and fails with BatchIncomplete, which the
+ * state machine retries: the next invocation resumes where this one stopped.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { PARTS, RUN_FILES, TEMP_FILES } from '../contract/run-layout.ts';
+import type { BatchEvent, BatchOutput, BatchResult } from '../contract/workflow-payloads.ts';
 import { BATCH_REQUESTS_IN_FLIGHT } from '../core/batch-plan.ts';
-import { newCounters, openSlots, WORKERS_PER_IN_FLIGHT_REQUEST, type ExistingSample, type GenerationOutcome } from '../core/generation-run.ts';
+import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST, type GenerationOutcome } from '../core/generation-run.ts';
+import { DEFAULT_PRICES } from '../core/model-prices.ts';
+import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
+import { connectRunBackends, rolesFor, type RunBackends } from '../core/run-backends.ts';
+import { doneCount, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
 import type { Sample } from '../core/sample.ts';
-import { runExpandPhase, runSeedPhase } from '../core/strategies/iterative.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
-import type { GenerationBase, StrategyBackends, StrategyContext } from '../core/strategies/strategy.ts';
-import { BackendUnavailableError, type LlmBackend } from '../core/ports/llm-backend.ts';
-import { SglangBackend } from '../llm/sglang-backend.ts';
-import { BACKEND_RETRY, bedrockModel, REQUEST_TIMEOUT_MS } from './bedrock-models.ts';
-import { discoverEndpoints } from './fleet.ts';
-import { awsClients, ENV, fleetServers, requiredEnv } from './handler-env.ts';
-import { emitRunMetrics, logger, type Logger } from './observability.ts';
-import { RESULTS_PREFIX, runStore, tempStore, type BatchEvent, type BatchFile, type BatchResult } from './run-files.ts';
-import { sglangApiKey } from './sglang-api-key.ts';
+import { lambdaBackendSettings, REQUEST_TIMEOUT_MS } from './lambda-backends.ts';
+import { awsClients } from './handler-env.ts';
+import { emitRunMetrics, logger } from './observability.ts';
+import { runStore, tempStore, type BatchFile, type WorkflowPlan } from './run-files.ts';
+
+export type { BatchEvent, BatchOutput };
 
 /** Stop taking slots when less than this is left: in-flight requests finish and the result is written. */
 export const STOP_MARGIN_MS = REQUEST_TIMEOUT_MS + 60_000;
@@ -35,64 +37,46 @@ export class BatchBackendUnavailableError extends Error {
 
 export type BatchContext = Pick<Context, 'getRemainingTimeInMillis' | 'awsRequestId'>;
 
-export interface BatchOutput {
-  readonly batchId: string;
-  readonly accepted: number;
-  readonly emptySlots: number;
-  readonly slots: number;
-}
-
 export async function handler(event: BatchEvent, context: BatchContext): Promise<BatchOutput> {
   const { runId, batch: item } = event;
   const log = logger({ handler: 'generate-batch', runId, batchId: item.batchId });
   const { s3 } = awsClients();
-  const batch = await tempStore(s3, runId).readJson<BatchFile>(`batches/${item.batchId}.json`);
+  const batch = await tempStore(s3, runId).readJson<BatchFile>(TEMP_FILES.batch(item.batchId));
   if (batch === undefined) throw new Error(`batch file ${item.key} is missing: its run's temporary files expired or were deleted; start the run again`);
+  const plan = await runStore(s3, runId).readJson<WorkflowPlan>(RUN_FILES.plan);
+  if (plan === undefined) throw new Error(`run ${runId} has no ${RUN_FILES.plan}: Plan did not finish for it; start the run again`);
+  const strategy = strategyByName(plan.spec.strategy);
 
   const store = runStore(s3, runId, batch.batchId);
-  const existing: ExistingSample[] = [];
-  for await (const sample of store.readSamples()) existing.push({ id: sample.id, question: sample.question });
-  const backends = await connectBackends(batch, log);
+  const existing = await existingSamples(store);
+  const backends = await connect(plan, batch);
+  log.info('connected', { backend: batch.backend, phase: batch.phase, models: backends.all().flatMap((backend) => backend.models?.() ?? []) });
   const invocation = `${new Date().toISOString().replace(/[:.]/gu, '-')}-${context.awsRequestId || randomUUID()}`;
   let deadlineHit = false;
-  const generation: GenerationBase = {
-    profiles: new Map(batch.profiles.map((profile) => [profile.id, profile])),
-    slots: batch.slots,
-    store,
-    existing,
-    concurrency: BATCH_REQUESTS_IN_FLIGHT * WORKERS_PER_IN_FLIGHT_REQUEST,
-    maxAttempts: batch.settings.maxAttempts,
-    maxTokens: batch.settings.maxTokens,
-    temperature: batch.settings.temperature,
-    shouldStop: () => (deadlineHit ||= context.getRemainingTimeInMillis() < STOP_MARGIN_MS),
-  };
-  const strategyContext: StrategyContext = {
-    generation,
-    counters: newCounters(batch.slots.length, batch.slots.length - openSlots(generation).length),
-    backends,
-    gates: [],
-    settings: {
-      candidates: batch.settings.candidates,
-      minScore: batch.settings.minScore,
-      // tiered: a batch holds only validation profiles (on Bedrock) or only training profiles.
-      validationProfiles: new Set(batch.backend === 'bedrock' ? batch.slots.map((slot) => slot.profileId) : []),
-      seedProfiles: new Set(batch.phase === 'seed' ? batch.slots.map((slot) => slot.profileId) : []),
-      // iterative: Finalize evaluates the run's output as a whole.
-      evaluateCount: 0,
-      seed: 0,
+  const counters = newCounters(batch.slots.length, doneCount(batch.slots, existing));
+  const outcome = await strategy.runPhase({
+    phase: batch.phase,
+    generation: {
+      profiles: new Map(batch.profiles.map((profile) => [profile.id, profile])),
+      slots: batch.slots,
+      store,
+      existing,
+      concurrency: BATCH_REQUESTS_IN_FLIGHT * WORKERS_PER_IN_FLIGHT_REQUEST,
+      maxAttempts: plan.spec.maxAttempts,
+      maxTokens: plan.spec.maxTokens,
+      temperature: plan.spec.temperature,
+      shouldStop: () => (deadlineHit ||= context.getRemainingTimeInMillis() < STOP_MARGIN_MS),
     },
-    readSamples: () => store.readSamples(),
-  };
-  // The strategy's own code fills the batch: iterative one phase per batch, every other strategy whole.
-  const outcome =
-    batch.phase === 'seed'
-      ? await runSeedPhase(strategyContext, batch.slots)
-      : batch.phase === 'expand'
-        ? await runExpandPhase(strategyContext, batch.slots, await readSeeds(s3, runId, batch.seedBatchIds ?? []))
-        : await strategyByName(batch.settings.strategy).run(strategyContext);
+    counters,
+    spec: plan.spec,
+    assignment: plan.assignment,
+    backend: (role) => backends.backend(role),
+    gates: backends.gates,
+    seeds: () => readSeeds(s3, runId, batch.seedBatchIds),
+  });
 
   const result = batchResult(batch, invocation, outcome, deadlineHit);
-  await store.writeJson(`${RESULTS_PREFIX}${batch.batchId}/${invocation}.json`, result);
+  await store.writeJson(`${PARTS.results}${batch.batchId}/${invocation}.json`, result);
   const c = outcome.counters;
   emitRunMetrics(runId, {
     SamplesAccepted: c.accepted,
@@ -111,38 +95,18 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
   return { batchId: batch.batchId, accepted: c.alreadyDone + c.accepted, emptySlots: outcome.emptySlots.length, slots: batch.slots.length };
 }
 
-/**
- * The batch's backend in the role its strategy asks for, plus the Bedrock judge for filter. A batch runs on
- * one backend, so tiered gets it in both roles: its tier settings send every slot of the batch there.
- */
-async function connectBackends(batch: BatchFile, log: Logger): Promise<StrategyBackends> {
-  const main = batch.backend === 'bedrock' ? bedrockModel(batch.settings.bedrockModel) : await connectFleet(batch, log);
-  return {
-    ...(batch.settings.strategy === 'tiered' ? { sglang: main, bedrock: main } : { [batch.backend]: main }),
-    ...(batch.settings.strategy === 'filter' ? { judge: bedrockModel(batch.settings.judgeModel) } : {}),
-  };
-}
-
-async function connectFleet(batch: BatchFile, log: Logger): Promise<LlmBackend> {
-  const { autoScaling, ec2 } = awsClients();
-  const fleet = await discoverEndpoints(autoScaling, ec2, requiredEnv(ENV.autoScalingGroup), fleetServers());
-  if (fleet.endpoints.length === 0) {
-    throw new BatchBackendUnavailableError(`batch ${batch.batchId}: the fleet has no instance in service (${fleet.launched} launched); it may have been scaled in by its idle watchdog or by hand`);
-  }
+/** The batch's backend in its role, the judge when the strategy judges while generating, and the gates' models. */
+async function connect(plan: WorkflowPlan, batch: BatchFile): Promise<RunBackends> {
+  const strategy = strategyByName(plan.spec.strategy);
   try {
-    const backend = await SglangBackend.connect({ endpoints: fleet.endpoints, model: batch.settings.model, apiKey: await sglangApiKey(), requestTimeoutMs: REQUEST_TIMEOUT_MS, retry: BACKEND_RETRY, maxInFlight: BATCH_REQUESTS_IN_FLIGHT });
-    log.info('connected to the fleet', { endpoints: fleet.endpoints, models: backend.models() });
-    return backend;
+    return await connectRunBackends({ spec: plan.spec, roles: rolesFor({ kind: 'batch', backend: batch.backend }, strategy, plan.assignment), gates: true, settings: lambdaBackendSettings(DEFAULT_PRICES) });
   } catch (error) {
-    if (error instanceof BackendUnavailableError) throw new BatchBackendUnavailableError(`batch ${batch.batchId}: ${error.message}`);
+    if (error instanceof BackendUnavailableError) throw new BatchBackendUnavailableError(`batch ${batch.batchId} (${strategy.name} on ${batch.backend}): ${error.message}`);
     throw error;
   }
 }
 
-/** Few-shot seeds need only a handful of examples per kind and language: read no more than this. */
-const SEEDS_READ = 64;
-
-/** iterative: the accepted samples of the run's seed batches, read from their partitions. */
+/** The accepted samples of the run's seed batches, read from their partitions. */
 async function readSeeds(s3: S3Client, runId: string, seedBatchIds: readonly string[]): Promise<Sample[]> {
   const seeds: Sample[] = [];
   for (const id of seedBatchIds) {

@@ -6,9 +6,9 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { ENV } from '../contract/deployed-names.ts';
+import { ENV, type FleetServer } from '../contract/deployed-names.ts';
 
-export { ENV };
+export { ENV, type FleetServer };
 
 export class MissingEnvironmentError extends Error {
   override readonly name = 'MissingEnvironment';
@@ -27,13 +27,6 @@ export function numberEnv(name: string, fallback: number): number {
   return process.env[name] !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
-/** One SGLang server of the fleet's layout, as the handlers need it. */
-export interface FleetServer {
-  readonly name: string;
-  readonly port: number;
-  readonly model: string;
-  readonly dp: number;
-}
 
 export function fleetServers(): FleetServer[] {
   const text = requiredEnv(ENV.servers);

@@ -4,7 +4,7 @@
  * zero unless another execution is still running and needs it.
  */
 import type { EventBridgeEvent } from 'aws-lambda';
-import { runningExecutions, scaleFleetToZero } from './fleet.ts';
+import { runningExecutions, scaleFleetToZero } from '../fleet/fleet.ts';
 import { awsClients, ENV, requiredEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
 

@@ -1,6 +1,6 @@
 import { buildReview } from '../candidate-review.ts';
 import { runGeneration } from '../generation-run.ts';
-import { requireBackend, type Strategy } from './strategy.ts';
+import { singleBackendAssignment, type Strategy } from './strategy.ts';
 
 /**
  * SGLang writes k candidates per slot, Bedrock judges each verified one (score 1-10 and a reason), and the
@@ -10,18 +10,20 @@ import { requireBackend, type Strategy } from './strategy.ts';
 export const filterStrategy: Strategy = {
   name: 'filter',
   description: 'k SGLang candidates per slot, judged by Bedrock; the best passing one is kept',
-  needs: { sglang: true, bedrock: false, judge: true },
-  run(context) {
-    const judge = requireBackend(context.backends, 'judge', 'filter');
+  judge: 'generation',
+  assign: () => singleBackendAssignment('sglang'),
+  runPhase(context) {
+    const { spec } = context;
     return runGeneration(
       {
         ...context.generation,
-        backend: requireBackend(context.backends, 'sglang', 'filter'),
+        backend: context.backend('sglang'),
         strategy: 'filter',
-        candidates: context.settings.candidates,
-        review: buildReview({ judge: { backend: judge, minScore: context.settings.minScore }, gates: context.gates }),
+        candidates: spec.candidates,
+        review: buildReview({ judge: { backend: context.backend('judge'), minScore: spec.minScore }, gates: context.gates }),
       },
       context.counters,
     );
   },
+  reportSection: (spec) => ({ candidates: spec.candidates, min_score: spec.minScore, judge_model: spec.judgeModel ?? spec.bedrockModel }),
 };

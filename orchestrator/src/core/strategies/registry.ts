@@ -1,7 +1,8 @@
 import { filterStrategy } from './filter.ts';
 import { iterativeStrategy } from './iterative.ts';
+import type { StrategyName } from './names.ts';
 import { singleBackendStrategy } from './single-backend.ts';
-import type { Strategy, StrategyName } from './strategy.ts';
+import type { Strategy } from './strategy.ts';
 import { tieredStrategy } from './tiered.ts';
 
 const STRATEGIES: Record<StrategyName, Strategy> = {

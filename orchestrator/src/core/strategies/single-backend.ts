@@ -1,17 +1,16 @@
 import { buildReview } from '../candidate-review.ts';
 import { runGeneration } from '../generation-run.ts';
-import { requireBackend, type Strategy } from './strategy.ts';
+import { singleBackendAssignment, type Strategy } from './strategy.ts';
 
 /** `sglang` or `bedrock`: every slot on one backend (quality gates still apply when configured). */
 export function singleBackendStrategy(name: 'sglang' | 'bedrock'): Strategy {
   return {
     name,
     description: name === 'sglang' ? 'every slot on the SGLang endpoints' : 'every slot on Bedrock',
-    needs: { sglang: name === 'sglang', bedrock: name === 'bedrock', judge: false },
-    run: (context) =>
-      runGeneration(
-        { ...context.generation, backend: requireBackend(context.backends, name, name), strategy: name, review: buildReview({ gates: context.gates }) },
-        context.counters,
-      ),
+    judge: 'never',
+    assign: () => singleBackendAssignment(name),
+    runPhase: (context) =>
+      runGeneration({ ...context.generation, backend: context.backend(name), strategy: name, review: buildReview({ gates: context.gates }) }, context.counters),
+    reportSection: () => ({}),
   };
 }

@@ -1,84 +1,109 @@
-import type { LlmBackend } from '../ports/llm-backend.ts';
-import type { ProfileShare } from '../dataset-split.ts';
+/**
+ * A strategy is one unit: it decides which backend and phase each profile gets, which backends each step
+ * needs, how a phase's slots are generated, what happens after generation, and its section of the report.
+ * The CLI, Plan, GenerateBatch and Finalize ask it; nothing outside this folder branches on its name.
+ */
+import type { BatchBackend } from '../../contract/workflow-payloads.ts';
 import type { GenerationCounters, GenerationOptions, GenerationOutcome } from '../generation-run.ts';
-import { DEFAULT_MIN_SCORE } from '../judge.ts';
+import type { LlmBackend } from '../ports/llm-backend.ts';
 import type { QualityGate } from '../quality-gates.ts';
+import type { RunSpec } from '../run-spec.ts';
 import type { EvaluationRecord, EvaluationSummary } from '../sample-evaluation.ts';
 import type { Sample } from '../sample.ts';
+import type { StrategyName } from './names.ts';
 
-export const STRATEGY_NAMES = ['sglang', 'bedrock', 'tiered', 'filter', 'iterative'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
+export type { StrategyName };
 
-/** Defaults of the strategy settings, shared by `raiden generate` and the workflow input. */
-export const STRATEGY_DEFAULTS = {
-  /** filter: SGLang candidates per slot. */
-  candidates: 3,
-  /** filter and evaluation: lowest judge score that passes. */
-  minScore: DEFAULT_MIN_SCORE,
-  /** iterative: profiles Bedrock writes seeds for (a share of the profiles, at least one). */
-  seedProfiles: { share: 0.1 } as ProfileShare,
-  /** iterative: SGLang samples the judge evaluates. */
-  evaluateSamples: 50,
-} as const;
+/** The roles a strategy asks backends for. The judge is a Bedrock model. */
+export type BackendRole = BatchBackend | 'judge';
 
-/** The backends a run has connected, by role. A strategy says which it needs before any is connected. */
-export interface StrategyBackends {
-  readonly sglang?: LlmBackend | undefined;
-  readonly bedrock?: LlmBackend | undefined;
-  /** Judges candidates (filter) and evaluates output (iterative); a Bedrock model. */
-  readonly judge?: LlmBackend | undefined;
+/**
+ * Phases run in order: every `seed` slot is done before any `main` slot starts (iterative: Bedrock seeds,
+ * then SGLang expands them). The workflow runs each phase as its own Distributed Map.
+ */
+export const PHASES = ['seed', 'main'] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Which backend writes each profile, and in which phase: plain data, stored in the run's plan. */
+export interface Assignment {
+  readonly backend: BatchBackend;
+  /** Profiles written on the other backend (tiered's validation profiles, iterative's seed profiles). */
+  readonly otherBackend: readonly string[];
+  /** Profiles written in the seed phase. */
+  readonly seed: readonly string[];
 }
 
-export interface StrategyNeeds {
-  readonly sglang: boolean;
-  readonly bedrock: boolean;
-  readonly judge: boolean;
+export function backendOfProfile(assignment: Assignment, profileId: string): BatchBackend {
+  if (!assignment.otherBackend.includes(profileId)) return assignment.backend;
+  return assignment.backend === 'sglang' ? 'bedrock' : 'sglang';
 }
 
-export interface StrategySettings {
-  /** filter: SGLang calls per slot and attempt. */
-  readonly candidates: number;
-  /** filter and evaluation: lowest judge score that passes (1-10). */
-  readonly minScore: number;
-  /** tiered: the profiles generated on Bedrock (the validation split). */
+export function phaseOfProfile(assignment: Assignment, profileId: string): Phase {
+  return assignment.seed.includes(profileId) ? 'seed' : 'main';
+}
+
+/** The backends an assignment writes with. */
+export function assignedBackends(assignment: Assignment, profileIds: readonly string[]): Set<BatchBackend> {
+  return new Set(profileIds.map((id) => backendOfProfile(assignment, id)));
+}
+
+/** What a strategy's plan needs to know about the run. */
+export interface AssignInput {
+  readonly profileIds: readonly string[];
+  readonly spec: RunSpec;
+  /** The profiles of validation.json (the run's split). */
   readonly validationProfiles: ReadonlySet<string>;
-  /** iterative: profiles Bedrock writes seeds for (empty when seeds come from --seed-data). */
-  readonly seedProfiles: ReadonlySet<string>;
-  /** iterative: seeds from an earlier run, used as few-shot examples instead of writing new ones. */
-  readonly seedData?: readonly Sample[] | undefined;
-  /** iterative: SGLang samples the judge evaluates after generation. */
-  readonly evaluateCount: number;
-  readonly seed: number;
 }
 
 /** Everything runGeneration needs except the backend and the strategy name, which the strategy decides. */
 export type GenerationBase = Omit<GenerationOptions, 'backend' | 'strategy'>;
 
-export interface StrategyContext {
+export interface PhaseContext {
+  readonly phase: Phase;
+  /** The slots of this phase to fill (all of them locally, one batch's in the workflow), and the run's settings. */
   readonly generation: GenerationBase;
   readonly counters: GenerationCounters;
-  readonly backends: StrategyBackends;
+  readonly spec: RunSpec;
+  readonly assignment: Assignment;
+  /** The connected backend of a role; throws when the front door did not connect it. */
+  backend(role: BackendRole): LlmBackend;
   /** Quality gates every kept sample must pass, whatever the strategy. */
   readonly gates: readonly QualityGate[];
-  readonly settings: StrategySettings;
-  /** Accepted samples in the run directory (seeds written by an earlier invocation, samples to evaluate). */
-  readonly readSamples: () => AsyncIterable<Sample>;
+  /** Accepted samples of the seed phase (or seeds from an earlier run), for few-shot examples. */
+  seeds(): Promise<readonly Sample[]>;
 }
 
-export interface StrategyOutcome extends GenerationOutcome {
-  /** iterative: the judge's verdicts on a sample of the output. */
-  readonly evaluation?: { readonly summary: EvaluationSummary; readonly records: readonly EvaluationRecord[] };
+export interface Evaluation {
+  readonly summary: EvaluationSummary;
+  readonly records: readonly EvaluationRecord[];
+}
+
+export interface FinishContext {
+  readonly spec: RunSpec;
+  readonly counters: GenerationCounters;
+  backend(role: BackendRole): LlmBackend;
+  /** Every accepted sample of the run. */
+  readSamples(): AsyncIterable<Sample>;
+  /** Judge requests in flight. */
+  readonly concurrency: number;
 }
 
 export interface Strategy {
   readonly name: StrategyName;
   readonly description: string;
-  readonly needs: StrategyNeeds;
-  run(context: StrategyContext): Promise<StrategyOutcome>;
+  /** When the Bedrock judge is needed: while generating (filter), after it (iterative), or never. */
+  readonly judge: 'generation' | 'finish' | 'never';
+  /** Backend and phase per profile. */
+  assign(input: AssignInput): Assignment;
+  /** Fills the slots of one phase. */
+  runPhase(context: PhaseContext): Promise<GenerationOutcome>;
+  /** After every phase: iterative evaluates a sample of its output. */
+  finish?(context: FinishContext): Promise<Evaluation | undefined>;
+  /** The strategy's settings for report.json. */
+  reportSection(spec: RunSpec, assignment: Assignment): Record<string, unknown>;
 }
 
-export function requireBackend(backends: StrategyBackends, role: keyof StrategyBackends, strategy: string): LlmBackend {
-  const backend = backends[role];
-  if (backend === undefined) throw new Error(`strategy ${strategy} needs the ${role} backend, which was not connected`);
-  return backend;
+/** Profiles assigned as a plain single-backend run. */
+export function singleBackendAssignment(backend: BatchBackend): Assignment {
+  return { backend, otherBackend: [], seed: [] };
 }

@@ -1,6 +1,6 @@
 import { buildReview } from '../candidate-review.ts';
 import { runGeneration } from '../generation-run.ts';
-import { requireBackend, type Strategy } from './strategy.ts';
+import { backendOfProfile, type Strategy } from './strategy.ts';
 
 /**
  * Training profiles on SGLang (cheap, high volume), the validation profiles on Bedrock: a gold set from a
@@ -10,22 +10,21 @@ import { requireBackend, type Strategy } from './strategy.ts';
 export const tieredStrategy: Strategy = {
   name: 'tiered',
   description: 'training profiles on SGLang, validation profiles on Bedrock',
-  needs: { sglang: true, bedrock: true, judge: false },
-  async run(context) {
-    const sglang = requireBackend(context.backends, 'sglang', 'tiered');
-    const bedrock = requireBackend(context.backends, 'bedrock', 'tiered');
-    const { validationProfiles } = context.settings;
-    const gold = (profileId: string) => validationProfiles.has(profileId);
+  judge: 'never',
+  assign: ({ validationProfiles }) => ({ backend: 'sglang', otherBackend: [...validationProfiles], seed: [] }),
+  runPhase(context) {
+    const backendOf = (profileId: string) => backendOfProfile(context.assignment, profileId);
     return runGeneration(
       {
         ...context.generation,
-        backend: sglang,
         strategy: 'tiered',
-        backendFor: (slot) => (gold(slot.profileId) ? bedrock : sglang),
-        metadataFor: (slot) => ({ tier: gold(slot.profileId) ? 'validation' : 'train' }),
+        // A workflow batch holds one backend's profiles only, so only that backend is ever asked for.
+        backendFor: (slot) => context.backend(backendOf(slot.profileId)),
+        metadataFor: (slot) => ({ tier: backendOf(slot.profileId) === 'bedrock' ? 'validation' : 'train' }),
         review: buildReview({ gates: context.gates }),
       },
       context.counters,
     );
   },
+  reportSection: (_spec, assignment) => ({ validation_profiles_on_bedrock: assignment.otherBackend.length }),
 };
