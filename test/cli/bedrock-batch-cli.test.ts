@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../orchestrator/src/cli/main.ts';
 import type { ComposedReport } from '../../orchestrator/src/core/compose-report.ts';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
 import { startBedrockTestServer, type BedrockTestServer, type BedrockTestServerOptions } from '../../bench/simulated-bedrock/server.ts';
 import { fakeBatchService, type BatchJobOutcome, type FakeBatchOptions } from '../support/fake-bedrock-batch.ts';
@@ -136,7 +135,7 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
   it('usage errors: other strategies, no role, stray companions, not an S3 URI, fewer than 100 open slots', async () => {
     const base = ['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir()];
     const cases: [string[], RegExp][] = [
-      [['--bedrock-batch', 's3://b/p', '--bedrock-batch-role', ROLE], /--bedrock-batch works only with --strategy bedrock \(or --backend bedrock\), not with --strategy sglang/u],
+      [['--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE], /--bedrock-batch works only with --strategy bedrock, not with --strategy sglang/u],
       [['--strategy', 'tiered', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE], /--bedrock-batch works only with --strategy bedrock, not with --strategy tiered/u],
       [['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p'], /--bedrock-batch needs --bedrock-batch-role ARN: the service role Bedrock assumes/u],
       [['--backend', 'bedrock', '--bedrock-batch-role', ROLE, '--bedrock-batch-timeout-hours', '48'], /--bedrock-batch-role, --bedrock-batch-timeout-hours only apply with --bedrock-batch/u],

@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
 import type { EvaluationRecord } from '../../orchestrator/src/core/sample-evaluation.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
 import type { ComposedReport } from '../../orchestrator/src/core/compose-report.ts';

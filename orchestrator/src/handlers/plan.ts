@@ -7,7 +7,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { RUN_FILES, runPrefix, TEMP_FILES } from '../contract/run-layout.ts';
 import { parseS3ObjectUri, s3Uri } from '../contract/s3-uri.ts';
 import type { ManifestItem, PlanEvent, PlanOutput } from '../contract/workflow-payloads.ts';
-import { BATCH_REQUESTS_IN_FLIGHT, manifestLines, mapConcurrency, planBatches, type Batch } from '../core/batch-plan.ts';
+import { manifestLines, mapConcurrency, planBatches, type Batch } from '../core/batch-plan.ts';
 import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
 import { claimPreparedRun, prepareRun } from '../core/prepare-run.ts';
 import type { Profile } from '../core/profile.ts';
