@@ -46,10 +46,14 @@ const mark = (met: boolean | undefined) => (met === undefined ? '' : met ? 'met'
 for (const result of results) {
   process.stdout.write(`\n${result.name}\n  settings: ${result.settings}\n`);
   for (const figure of result.figures) {
-    process.stdout.write(`  ${figure.label.padEnd(88)} ${figure.value.padStart(12)}${figure.target ? `  target ${figure.target}: ${mark(figure.met)}` : ''}\n`);
+    process.stdout.write(
+      `  ${figure.label.padEnd(88)} ${figure.value.padStart(12)}${figure.target ? `  target ${figure.target}: ${mark(figure.met)}` : ''}\n`,
+    );
   }
 }
-process.stdout.write(`\n${rows.filter((row) => row.met === false).length === 0 ? 'All targets met' : 'Some targets NOT met'} (${seconds.toFixed(0)} s, ${machine})\n`);
+process.stdout.write(
+  `\n${rows.filter((row) => row.met === false).length === 0 ? 'All targets met' : 'Some targets NOT met'} (${seconds.toFixed(0)} s, ${machine})\n`,
+);
 
 const markdown = [
   '# Benchmarks',

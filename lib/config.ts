@@ -36,7 +36,14 @@ const fromString =
     typeof value === 'string' ? convert(value.trim()) : value;
 const asNumber = fromString((t) => (t !== '' && !Number.isNaN(Number(t)) ? Number(t) : t));
 const asBoolean = fromString((t) => (t === 'true' ? true : t === 'false' ? false : t));
-const asList = fromString((t) => (t.startsWith('[') ? parseJson(t) : t.split(',').map((s) => s.trim()).filter(Boolean)));
+const asList = fromString((t) =>
+  t.startsWith('[')
+    ? parseJson(t)
+    : t
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+);
 const asJson = fromString(parseJson);
 
 function parseJson(text: string): unknown {
@@ -101,7 +108,10 @@ export const settingsSchema = z
       pattern(/^(arn:aws[a-z-]*:bedrock:[^\s]+|[a-z0-9-]+\.[A-Za-z0-9.:_-]+)$/, 'us.anthropic.claude-sonnet-4-5-20250929-v1:0'),
     ).default(['us.anthropic.claude-sonnet-4-5-20250929-v1:0']),
     logRetentionDays: z
-      .preprocess(asNumber, z.number().refine((d) => LOG_RETENTION_DAYS.includes(d), `use one of ${LOG_RETENTION_DAYS.join(', ')}`))
+      .preprocess(
+        asNumber,
+        z.number().refine((d) => LOG_RETENTION_DAYS.includes(d), `use one of ${LOG_RETENTION_DAYS.join(', ')}`),
+      )
       .default(30),
     tempFileDays: int(1, 365).default(7),
     retainOutputs: z.preprocess(asBoolean, z.boolean()).default(false),
@@ -181,8 +191,7 @@ export function resolveConfig(settings: RaidenSettings, env: Record<string, stri
   const foreignZones = availabilityZones.filter((zone) => !zone.startsWith(region));
   if (foreignZones.length > 0) {
     problems.push(
-      `availabilityZones ${JSON.stringify(foreignZones)} are not in region ${region}: list zones of ${region}, ` +
-        `for example ${region}a`,
+      `availabilityZones ${JSON.stringify(foreignZones)} are not in region ${region}: list zones of ${region}, ` + `for example ${region}a`,
     );
   }
 
@@ -255,7 +264,11 @@ export function resolveConfig(settings: RaidenSettings, env: Record<string, stri
   const resolvedServers = withDefaults(inputs);
   if (gpuCount > 0 && inputs.length > 0) {
     problems.push(
-      ...layoutProblems(resolvedServers, { instanceType: settings.instanceType, gpuCount }, settings.servers ? 'servers' : `layout ${layoutName}`),
+      ...layoutProblems(
+        resolvedServers,
+        { instanceType: settings.instanceType, gpuCount },
+        settings.servers ? 'servers' : `layout ${layoutName}`,
+      ),
     );
   }
   if (facts) {

@@ -138,7 +138,10 @@ export function layoutProblems(servers: readonly ServerSpec[], instance: Instanc
       );
     }
 
-    for (const [key, port] of [['port', server.port], ['ncclPort', server.ncclPort]] as const) {
+    for (const [key, port] of [
+      ['port', server.port],
+      ['ncclPort', server.ncclPort],
+    ] as const) {
       if (!Number.isInteger(port) || port < MIN_PORT || port > MAX_PORT) {
         problems.push(`${field(i, key)} ${port} is not a usable port: use a whole number from ${MIN_PORT} to ${MAX_PORT}`);
       }

@@ -40,7 +40,10 @@ export function defaultServedModelName(source: ModelSource): string {
 
 /** A directory name for the model cache, unique per reference. */
 export function modelCacheDirName(reference: string): string {
-  return reference.replace(/^s3:\/\//, 's3--').replace(/^weights:/, 'weights--').replace(/[^A-Za-z0-9._-]+/g, '--');
+  return reference
+    .replace(/^s3:\/\//, 's3--')
+    .replace(/^weights:/, 'weights--')
+    .replace(/[^A-Za-z0-9._-]+/g, '--');
 }
 
 function trimSlashes(value: string): string {

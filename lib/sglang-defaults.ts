@@ -46,5 +46,4 @@ export const NVME_MOUNT = '/opt/dlami/nvme';
  * AWS Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04): NVIDIA driver, Docker with the
  * NVIDIA container toolkit, AWS CLI and the SSM agent, and it mounts the instance store at NVME_MOUNT.
  */
-export const DEFAULT_DLAMI_SSM_PARAMETER =
-  '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id';
+export const DEFAULT_DLAMI_SSM_PARAMETER = '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id';

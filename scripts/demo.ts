@@ -10,10 +10,13 @@ process.stderr.write(`demo: simulated SGLang server at ${server.url} (model "sim
 try {
   process.exitCode = await main([
     'generate',
-    '--profiles', 'examples/profiles.zh.json',
+    '--profiles',
+    'examples/profiles.zh.json',
     '--include-cm',
-    '--endpoint', server.url,
-    '--out', 'runs/demo',
+    '--endpoint',
+    server.url,
+    '--out',
+    'runs/demo',
     ...process.argv.slice(2),
   ]);
 } finally {

@@ -23,15 +23,31 @@ export async function bedrockThrottlingScenario(context: BenchContext): Promise<
   const profilesCount = context.quick ? 300 : 700;
   const profiles = writeSyntheticProfiles(join(context.workDir, `bedrock-${profilesCount}.jsonl`), profilesCount);
   // In this (otherwise idle) process; the pipeline runs in a child, so their CPU time stays apart.
-  const server = await startBedrockTestServer({ latencyMs: LATENCY_MS, latencySpread: 0.5, rateLimit: { ratePerSecond: RATE_PER_SECOND, burst: BURST } });
+  const server = await startBedrockTestServer({
+    latencyMs: LATENCY_MS,
+    latencySpread: 0.5,
+    rateLimit: { ratePerSecond: RATE_PER_SECOND, burst: BURST },
+  });
   try {
     const out = join(context.workDir, 'bedrock-run');
     const child = await runPipelineChild(
       {
         mode: 'cli',
         args: [
-          'generate', '--profiles', profiles, '--include-cm', '--strategy', 'bedrock', '--bedrock-endpoint', server.url,
-          '--bedrock-max-concurrency', String(CEILING), '--concurrency', String(CEILING), '--out', out,
+          'generate',
+          '--profiles',
+          profiles,
+          '--include-cm',
+          '--strategy',
+          'bedrock',
+          '--bedrock-endpoint',
+          server.url,
+          '--bedrock-max-concurrency',
+          String(CEILING),
+          '--concurrency',
+          String(CEILING),
+          '--out',
+          out,
         ],
       },
       [],
@@ -45,10 +61,23 @@ export async function bedrockThrottlingScenario(context: BenchContext): Promise<
       name: 'Bedrock throttling',
       settings: `${slots.toLocaleString('en-US')} slots (${profilesCount} synthetic profiles x 2 SBK + 1 CM) with --strategy bedrock against a Bedrock-compatible HTTP/2 server (real AWS SDK) that allows ${RATE_PER_SECOND} requests/s (token bucket, burst ${BURST}) and answers in ${LATENCY_MS} ms ± 50% (uniform), ThrottlingException beyond; limiter ceiling ${CEILING}, start 4`,
       figures: [
-        { label: 'achieved / allowed rate, steady state (10th to 90th percentile of answers)', value: fmt(steady, 3), target: '>= 0.9', met: steady >= 0.9 },
+        {
+          label: 'achieved / allowed rate, steady state (10th to 90th percentile of answers)',
+          value: fmt(steady, 3),
+          target: '>= 0.9',
+          met: steady >= 0.9,
+        },
         { label: 'achieved / allowed rate, first to last answer (ramp-up from 4 included)', value: fmt(whole, 3) },
-        { label: 'samples accepted / slots (no failed sample)', value: `${stats.succeeded} / ${slots}`, target: 'all', met: stats.succeeded === slots && child.exitCode === 0 },
-        { label: 'throttled requests (retried)', value: `${stats.throttled} (${fmt((100 * stats.throttled) / stats.requests, 1)}% of ${stats.requests})` },
+        {
+          label: 'samples accepted / slots (no failed sample)',
+          value: `${stats.succeeded} / ${slots}`,
+          target: 'all',
+          met: stats.succeeded === slots && child.exitCode === 0,
+        },
+        {
+          label: 'throttled requests (retried)',
+          value: `${stats.throttled} (${fmt((100 * stats.throttled) / stats.requests, 1)}% of ${stats.requests})`,
+        },
       ],
     };
   } finally {

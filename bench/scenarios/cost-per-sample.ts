@@ -36,7 +36,8 @@ export function costPerSampleScenario(run: SaturationRun): ScenarioResult {
   const samplesPerHour = (c.sglangTokensPerSecond * 3600) / outputPerSample;
   const sglangPer1k = (1000 * c.gpuUsdPerHour) / samplesPerHour;
   // The existing Python tool makes three calls per sample (question, reasoning, answer), each resending instructions and profile.
-  const threeCallBedrockPer1k = (1000 * (3 * inputPerSample * c.bedrockInputUsdPerMTok + outputPerSample * c.bedrockOutputUsdPerMTok)) / 1e6;
+  const threeCallBedrockPer1k =
+    (1000 * (3 * inputPerSample * c.bedrockInputUsdPerMTok + outputPerSample * c.bedrockOutputUsdPerMTok)) / 1e6;
   return {
     name: 'Cost per sample',
     settings: `from the 64-slot Saturation run (${report.samples.accepted_this_invocation} samples, no injected faults) for requests per sample; input tokens counted from the prompts of the 78 CharacterEval profiles at ~1 token per CJK character and per 4 other characters; output tokens assumed ${EXPECTED_OUTPUT_TOKENS.SBK} per SBK and ${EXPECTED_OUTPUT_TOKENS.CM} per CM sample; Bedrock Claude Sonnet at $${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per million input/output tokens without prompt caching; p5en.48xlarge at $${c.gpuUsdPerHour}/h and an assumed ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tokens/s`,
@@ -45,8 +46,14 @@ export function costPerSampleScenario(run: SaturationRun): ScenarioResult {
       { label: 'input tokens per accepted sample', value: fmt(inputPerSample, 0) },
       { label: 'output tokens per accepted sample (assumed)', value: fmt(outputPerSample, 0) },
       { label: 'Bedrock USD per 1,000 samples (RAIDEN-R1 reference ~27.5)', value: fmt(bedrockPer1k) },
-      { label: `p5en USD per 1,000 samples at ${Math.round(samplesPerHour).toLocaleString('en-US')} samples/h (reference ~${REFERENCE.sglang} at $${REFERENCE.sglangUsdPerHour}/h)`, value: fmt(sglangPer1k) },
-      { label: `p5en USD per 1,000 samples at the pre-cut $${REFERENCE.sglangUsdPerHour}/h`, value: fmt((sglangPer1k * REFERENCE.sglangUsdPerHour) / c.gpuUsdPerHour) },
+      {
+        label: `p5en USD per 1,000 samples at ${Math.round(samplesPerHour).toLocaleString('en-US')} samples/h (reference ~${REFERENCE.sglang} at $${REFERENCE.sglangUsdPerHour}/h)`,
+        value: fmt(sglangPer1k),
+      },
+      {
+        label: `p5en USD per 1,000 samples at the pre-cut $${REFERENCE.sglangUsdPerHour}/h`,
+        value: fmt((sglangPer1k * REFERENCE.sglangUsdPerHour) / c.gpuUsdPerHour),
+      },
       { label: 'Bedrock USD per 1,000 samples with three calls per sample (existing Python tool)', value: fmt(threeCallBedrockPer1k) },
     ],
   };

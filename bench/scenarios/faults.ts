@@ -16,13 +16,27 @@ export async function faultsScenario(context: BenchContext, baseline: Saturation
   const kept = report.throughput.samples_per_s / clean.throughput.samples_per_s;
   return {
     name: 'Faults',
-    settings: '64-slot engine as in Saturation; the server fails 10% of requests (500, connection reset, 429 without Retry-After) and returns an invalid sample for 10% (ungrounded keyword, truncated JSON, keyword missing from the answer); --max-attempts 6',
+    settings:
+      '64-slot engine as in Saturation; the server fails 10% of requests (500, connection reset, 429 without Retry-After) and returns an invalid sample for 10% (ungrounded keyword, truncated JSON, keyword missing from the answer); --max-attempts 6',
     figures: [
-      { label: 'samples accepted / slots planned', value: `${report.samples.accepted} / ${slots}`, target: 'all', met: report.samples.accepted === slots && report.samples.empty_slots === 0 },
+      {
+        label: 'samples accepted / slots planned',
+        value: `${report.samples.accepted} / ${slots}`,
+        target: 'all',
+        met: report.samples.accepted === slots && report.samples.empty_slots === 0,
+      },
       { label: 'extra requests (requests - slots)', value: String(extra) },
-      { label: 'injected faults seen (transport failures + rejected outputs)', value: String(injected), target: '= extra requests', met: injected === extra },
+      {
+        label: 'injected faults seen (transport failures + rejected outputs)',
+        value: String(injected),
+        target: '= extra requests',
+        met: injected === extra,
+      },
       { label: 'throughput kept (samples/s with faults / without)', value: fmt(kept, 3) },
-      { label: 'ceiling for it: share of decode work that went to accepted samples (slots / requests decoded)', value: fmt(slots / faulty.served, 3) },
+      {
+        label: 'ceiling for it: share of decode work that went to accepted samples (slots / requests decoded)',
+        value: fmt(slots / faulty.served, 3),
+      },
       { label: 'slot utilisation while warm', value: fmt(faulty.utilisation, 3) },
     ],
   };

@@ -61,10 +61,20 @@ export async function prefixReuseScenario(context: BenchContext): Promise<Scenar
     figures: [
       { label: 'shareable share of prompt text (hit ratio of an unbounded cache)', value: fmt(grouped.ideal, 3) },
       { label: 'profile-grouped order: hit ratio', value: fmt(grouped.achieved, 3) },
-      { label: 'profile-grouped order: hit ratio / shareable share', value: fmt(groupedFigure, 3), target: '>= 0.8', met: groupedFigure >= 0.8 },
+      {
+        label: 'profile-grouped order: hit ratio / shareable share',
+        value: fmt(groupedFigure, 3),
+        target: '>= 0.8',
+        met: groupedFigure >= 0.8,
+      },
       { label: 'random order: hit ratio / shareable share', value: fmt(random.achieved / random.ideal, 3) },
-      { label: 'profile block alone (shareable beyond the instructions): grouped / random', value: `${fmt(profilePart(grouped.achieved), 3)} / ${fmt(profilePart(random.achieved), 3)}` },
+      {
+        label: 'profile block alone (shareable beyond the instructions): grouped / random',
+        value: `${fmt(profilePart(grouped.achieved), 3)} / ${fmt(profilePart(random.achieved), 3)}`,
+      },
     ],
-    notes: [`The instructions (${fmt(shape.instructionShare * 100, 0)}% of prompt text) are shared by every prompt in any order; what random order loses is the profile block, which profile-grouped order keeps in the cache.`],
+    notes: [
+      `The instructions (${fmt(shape.instructionShare * 100, 0)}% of prompt text) are shared by every prompt in any order; what random order loses is the profile block, which profile-grouped order keeps in the cache.`,
+    ],
   };
 }

@@ -11,7 +11,21 @@ export async function scaleMemoryScenario(context: BenchContext, nodeFlags: stri
   const sim = await startSimProcess({});
   try {
     const child = await runPipelineChild(
-      { mode: 'cli', args: ['generate', '--profiles', profiles, '--endpoint', sim.url, '--include-cm', '--concurrency', '64', '--out', join(context.workDir, `scale-run-${count}`)] },
+      {
+        mode: 'cli',
+        args: [
+          'generate',
+          '--profiles',
+          profiles,
+          '--endpoint',
+          sim.url,
+          '--include-cm',
+          '--concurrency',
+          '64',
+          '--out',
+          join(context.workDir, `scale-run-${count}`),
+        ],
+      },
       nodeFlags,
     );
     const stats = await sim.stats();
@@ -21,8 +35,18 @@ export async function scaleMemoryScenario(context: BenchContext, nodeFlags: stri
       settings: `${count.toLocaleString('en-US')} synthetic profiles x (2 SBK + 1 CM) through \`raiden generate\`, --concurrency 64, simulated server answering at once (in its own process)`,
       figures: [
         { label: 'requests', value: stats.chatRequests.toLocaleString('en-US') },
-        { label: 'orchestrator CPU per request (whole command: load, plan, generate, finalize)', value: `${fmt(cpuPerRequest, 3)} ms`, target: '<= 1 ms', met: cpuPerRequest <= 1 },
-        { label: 'peak RSS of the orchestrator process', value: `${fmt(child.maxRssMb, 0)} MB`, target: '<= 256 MB', met: child.maxRssMb <= 256 },
+        {
+          label: 'orchestrator CPU per request (whole command: load, plan, generate, finalize)',
+          value: `${fmt(cpuPerRequest, 3)} ms`,
+          target: '<= 1 ms',
+          met: cpuPerRequest <= 1,
+        },
+        {
+          label: 'peak RSS of the orchestrator process',
+          value: `${fmt(child.maxRssMb, 0)} MB`,
+          target: '<= 256 MB',
+          met: child.maxRssMb <= 256,
+        },
         { label: 'wall time', value: `${fmt(child.wallMs / 1000, 1)} s` },
       ],
     };

@@ -9,12 +9,16 @@ import { fakeSample, roughTokens } from '../simulated-sglang/role-model.ts';
  * It answers sample tools with the simulated role model, judge tools with `judge`, answer tools with
  * `answer`, and simulates prompt caching per cachePoint prefix.
  */
-export type BedrockFault = 'throttle' | 'unavailable' | 'internal' | 'validation' | 'access_denied' | 'malformed_tool_input' | 'no_tool' | 'ungrounded';
+export type BedrockFault =
+  'throttle' | 'unavailable' | 'internal' | 'validation' | 'access_denied' | 'malformed_tool_input' | 'no_tool' | 'ungrounded';
 
 export interface ConverseWireRequest {
   system?: { text?: string; cachePoint?: unknown }[];
   messages?: { role: string; content: { text?: string; cachePoint?: unknown }[] }[];
-  toolConfig?: { tools?: { toolSpec?: { name?: string; inputSchema?: { json?: { required?: string[] } } } }[]; toolChoice?: { tool?: { name?: string } } };
+  toolConfig?: {
+    tools?: { toolSpec?: { name?: string; inputSchema?: { json?: { required?: string[] } } } }[];
+    toolChoice?: { tool?: { name?: string } };
+  };
   inferenceConfig?: { maxTokens?: number; temperature?: number };
 }
 
@@ -85,12 +89,22 @@ const ERRORS: Partial<Record<BedrockFault, [number, string, string]>> = {
   unavailable: [503, 'ServiceUnavailableException', 'The service is temporarily unable to handle the request.'],
   internal: [500, 'InternalServerException', 'An internal server error occurred.'],
   validation: [400, 'ValidationException', 'The provided request is not valid.'],
-  access_denied: [403, 'AccessDeniedException', 'You don\'t have access to the model with the specified model ID.'],
+  access_denied: [403, 'AccessDeniedException', "You don't have access to the model with the specified model ID."],
 };
 
 export async function startBedrockTestServer(options: BedrockTestServerOptions = {}): Promise<BedrockTestServer> {
   const stats: BedrockTestServer['stats'] = {
-    requests: 0, succeeded: 0, throttled: 0, faults: {}, byModel: {}, byTool: {}, maxConcurrent: 0, unforcedToolChoice: 0, cachePoints: 0, cacheReadTokens: 0, successTimes: [],
+    requests: 0,
+    succeeded: 0,
+    throttled: 0,
+    faults: {},
+    byModel: {},
+    byTool: {},
+    maxConcurrent: 0,
+    unforcedToolChoice: 0,
+    cachePoints: 0,
+    cacheReadTokens: 0,
+    successTimes: [],
   };
   const cached = new Set<string>();
   const sessions = new Set<Http2Session>();
@@ -147,9 +161,22 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
       const { system, user } = flatten(body);
       let input: unknown;
       if (SAMPLE_TOOLS.has(tool)) {
-        input = JSON.parse(fakeSample({ messages: [{ role: 'system', content: system }, { role: 'user', content: user }] }, fault === 'ungrounded' ? 'ungrounded' : undefined));
+        input = JSON.parse(
+          fakeSample(
+            {
+              messages: [
+                { role: 'system', content: system },
+                { role: 'user', content: user },
+              ],
+            },
+            fault === 'ungrounded' ? 'ungrounded' : undefined,
+          ),
+        );
       } else if (tool === 'raiden_judge_verdict') {
-        const candidate = JSON.parse(/<candidate_sample>\n([\s\S]*?)\n<\/candidate_sample>/u.exec(user)?.[1] ?? '{}') as Record<string, unknown>;
+        const candidate = JSON.parse(/<candidate_sample>\n([\s\S]*?)\n<\/candidate_sample>/u.exec(user)?.[1] ?? '{}') as Record<
+          string,
+          unknown
+        >;
         input = options.judge?.(modelId, candidate) ?? { score: 8, reason: 'Grounded, in character, specific keywords.' };
       } else if (tool === 'raiden_in_character_answer') {
         input = { answer: options.answer?.(modelId, user) ?? user };
@@ -157,7 +184,10 @@ export async function startBedrockTestServer(options: BedrockTestServerOptions =
         input = {};
       }
       if (fault === 'malformed_tool_input') input = { question: 42, keywords: 'not-a-list' };
-      const content = fault === 'no_tool' ? [{ text: 'I would rather answer in prose.' }] : [{ toolUse: { toolUseId: `tooluse_${n}`, name: tool, input } }];
+      const content =
+        fault === 'no_tool'
+          ? [{ text: 'I would rather answer in prose.' }]
+          : [{ toolUse: { toolUseId: `tooluse_${n}`, name: tool, input } }];
 
       let cacheRead = 0;
       let cacheWrite = 0;

@@ -48,7 +48,9 @@ function pickKeyword(value: string, task: Task, salt: number): string | undefine
   const parts = task.zh
     ? value.split(/[，,。.、；;：:（）()\s“”"！!？?]+/u).map((part) => part.slice(0, 6))
     : value.split(/[^\p{L}\p{N}'-]+/u);
-  const usable = parts.filter((part) => part.length >= (task.zh ? 2 : 4) && !STOP.has(part.toLowerCase()) && part !== task.name && !task.name.includes(part));
+  const usable = parts.filter(
+    (part) => part.length >= (task.zh ? 2 : 4) && !STOP.has(part.toLowerCase()) && part !== task.name && !task.name.includes(part),
+  );
   if (usable.length === 0) return undefined;
   return usable[salt % usable.length];
 }
@@ -62,13 +64,27 @@ export function fakeSample(body: ChatRequestBody, flaw?: OutputFlaw): string {
     const value = (task.field !== undefined ? task.fields.get(task.field) : undefined) ?? [...task.fields.values()].join(' ');
     let keyword = pickKeyword(value, task, salt) ?? pickKeyword([...task.fields.values()].join(' '), task, salt) ?? 'unknown';
     if (flaw === 'ungrounded') keyword = task.zh ? '火星基地' : 'Neptune';
-    const question = flaw === 'duplicate'
-      ? (task.zh ? '你能说说自己吗？' : 'Can you tell me about yourself?')
-      : task.zh ? `关于你的${task.field ?? '经历'}，能具体说说吗？（第${task.index + 1}问）` : `Could you tell me about your ${task.field ?? 'past'}? (question ${task.index + 1})`;
-    const answer = flaw === 'keyword_not_in_answer' ? (task.zh ? '这个嘛，我不想多说。' : 'I would rather not say.') : task.zh ? `说起这个，${keyword}，这是我忘不了的。` : `Well, ${keyword} is something I will never forget.`;
+    const question =
+      flaw === 'duplicate'
+        ? task.zh
+          ? '你能说说自己吗？'
+          : 'Can you tell me about yourself?'
+        : task.zh
+          ? `关于你的${task.field ?? '经历'}，能具体说说吗？（第${task.index + 1}问）`
+          : `Could you tell me about your ${task.field ?? 'past'}? (question ${task.index + 1})`;
+    const answer =
+      flaw === 'keyword_not_in_answer'
+        ? task.zh
+          ? '这个嘛，我不想多说。'
+          : 'I would rather not say.'
+        : task.zh
+          ? `说起这个，${keyword}，这是我忘不了的。`
+          : `Well, ${keyword} is something I will never forget.`;
     sample = {
       question,
-      reasoning: task.zh ? `我被问到我的${task.field ?? '经历'}。我记得${keyword}。` : `I am asked about my ${task.field ?? 'past'}. I remember ${keyword}.`,
+      reasoning: task.zh
+        ? `我被问到我的${task.field ?? '经历'}。我记得${keyword}。`
+        : `I am asked about my ${task.field ?? 'past'}. I remember ${keyword}.`,
       answer,
       keywords: [keyword],
       question_type: 'what',
@@ -82,7 +98,14 @@ export function fakeSample(body: ChatRequestBody, flaw?: OutputFlaw): string {
         { role: 'user', content: task.zh ? `我家的猫叫${detail}，特别黏人。` : `My cat is called ${detail}, and she is very clingy.` },
         { role: 'assistant', content: task.zh ? '听起来它很可爱。' : 'She sounds lovely.' },
       ],
-      question: flaw === 'duplicate' ? (task.zh ? '你还记得吗？' : 'Do you remember?') : task.zh ? `我的猫叫什么名字来着？（第${task.index + 1}问）` : `What was my cat called again? (question ${task.index + 1})`,
+      question:
+        flaw === 'duplicate'
+          ? task.zh
+            ? '你还记得吗？'
+            : 'Do you remember?'
+          : task.zh
+            ? `我的猫叫什么名字来着？（第${task.index + 1}问）`
+            : `What was my cat called again? (question ${task.index + 1})`,
       reasoning: task.zh ? `用户之前说过猫的名字，我记得。` : `The user told me the cat's name earlier; I remember it.`,
       answer: task.zh ? `你的猫叫${spoken}呀。` : `Your cat is called ${spoken}.`,
       keywords: [spoken],

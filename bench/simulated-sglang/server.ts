@@ -4,14 +4,7 @@ import { EngineModel, type EngineModelOptions, type EngineStats } from './engine
 import { fakeSample, roughTokens, type ChatRequestBody, type OutputFlaw } from './role-model.ts';
 
 /** Transport faults (the request fails) and output flaws (the request succeeds with a bad sample). */
-export type Fault =
-  | 'rate_limit'
-  | 'rate_limit_no_header'
-  | 'server_error'
-  | 'reset'
-  | 'hang'
-  | 'malformed_body'
-  | OutputFlaw;
+export type Fault = 'rate_limit' | 'rate_limit_no_header' | 'server_error' | 'reset' | 'hang' | 'malformed_body' | OutputFlaw;
 
 export interface TestServerOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
@@ -91,7 +84,14 @@ function json(response: ServerResponse, status: number, body: unknown, headers: 
 /** An OpenAI-compatible HTTP server (`/v1/models`, `/v1/chat/completions`) with injectable latency and faults. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const model = options.model ?? 'test-model';
-  const stats: TestServer['stats'] = { chatRequests: 0, modelsRequests: 0, faults: {}, maxConcurrent: 0, missingResponseFormat: 0, models: {} };
+  const stats: TestServer['stats'] = {
+    chatRequests: 0,
+    modelsRequests: 0,
+    faults: {},
+    maxConcurrent: 0,
+    missingResponseFormat: 0,
+    models: {},
+  };
   const sockets = new Set<Socket>();
   let concurrent = 0;
   const engine = options.engine ? new EngineModel(options.engine) : undefined;
@@ -166,7 +166,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         object: 'chat.completion',
         model,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: roughTokens(prompt), completion_tokens: roughTokens(content), total_tokens: roughTokens(prompt) + roughTokens(content) },
+        usage: {
+          prompt_tokens: roughTokens(prompt),
+          completion_tokens: roughTokens(content),
+          total_tokens: roughTokens(prompt) + roughTokens(content),
+        },
       });
     } finally {
       concurrent--;

@@ -6,7 +6,11 @@ const CHILD = new URL('./pipeline-child.ts', import.meta.url).pathname;
 
 /** Runs the pipeline in a child process (optionally with extra Node flags such as --cpu-prof). */
 export function runPipelineChild(config: ChildConfig, nodeFlags: string[] = [], env: Record<string, string> = {}): Promise<ChildResult> {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', CHILD, JSON.stringify(config)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', CHILD, JSON.stringify(config)], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   return new Promise((resolve, reject) =>

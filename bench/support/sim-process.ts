@@ -14,7 +14,10 @@ const SERVE = new URL('../simulated-sglang/serve.ts', import.meta.url).pathname;
 /** Starts the simulated SGLang server in its own process, so its CPU time is not the orchestrator's. */
 export async function startSimProcess(flags: Record<string, string | number>): Promise<SimProcess> {
   const args = Object.entries({ port: 0, ...flags }).flatMap(([key, value]) => [`--${key}`, String(value)]);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', SERVE, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', SERVE, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));

@@ -1,7 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { seededRandom } from '../../orchestrator/src/core/rng.ts';
 
-const WORDS = 'harbor lantern copper violin orchard glacier meadow falcon ember quartz willow saffron canyon marble thistle cobalt juniper tundra beacon saddle'.split(' ');
+const WORDS =
+  'harbor lantern copper violin orchard glacier meadow falcon ember quartz willow saffron canyon marble thistle cobalt juniper tundra beacon saddle'.split(
+    ' ',
+  );
 const TOWNS = ['Ashford', 'Brightwater', 'Coldharbour', 'Dunmore', 'Eastwick', 'Fernvale', 'Greyhollow', 'Hartfield'];
 
 /**
@@ -26,6 +29,11 @@ export function syntheticProfiles(count: number, seed = 1): Record<string, unkno
 }
 
 export function writeSyntheticProfiles(path: string, count: number, seed = 1): string {
-  writeFileSync(path, `${syntheticProfiles(count, seed).map((profile) => JSON.stringify(profile)).join('\n')}\n`);
+  writeFileSync(
+    path,
+    `${syntheticProfiles(count, seed)
+      .map((profile) => JSON.stringify(profile))
+      .join('\n')}\n`,
+  );
   return path;
 }

@@ -15,6 +15,9 @@ export class BedrockStack extends Stack {
   constructor(scope: Construct, id: string, props: BedrockStackProps) {
     super(scope, id, props);
     this.policy = new BedrockAccess(this, 'Access', { modelIds: props.modelIds }).policy;
-    new CfnOutput(this, 'BedrockPolicyArn', { value: this.policy.managedPolicyArn, description: 'Managed policy for Bedrock Converse / InvokeModel' });
+    new CfnOutput(this, 'BedrockPolicyArn', {
+      value: this.policy.managedPolicyArn,
+      description: 'Managed policy for Bedrock Converse / InvokeModel',
+    });
   }
 }

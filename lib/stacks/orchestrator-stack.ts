@@ -5,10 +5,14 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG } from '../../orchestrator/src/contract/deployed-names.ts';
 import { RunDashboard } from '../constructs/dashboard/index.ts';
-import { GenerationWorkflow, METRICS_NAMESPACE, type WorkflowFleet, type WorkflowSettings } from '../constructs/generation-workflow/index.ts';
+import {
+  GenerationWorkflow,
+  METRICS_NAMESPACE,
+  type WorkflowFleet,
+  type WorkflowSettings,
+} from '../constructs/generation-workflow/index.ts';
 import type { OrchestratorNetwork } from '../constructs/orchestrator-function/index.ts';
 import { TeardownBackstop } from '../constructs/teardown-backstop/index.ts';
-
 
 /** A bucket of the data stack, by its exported ARN and name. */
 export interface ImportedBucket {
@@ -32,7 +36,8 @@ export class OrchestratorStack extends Stack {
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
     super(scope, id, props);
-    const bucket = (id: string, imported: ImportedBucket) => s3.Bucket.fromBucketAttributes(this, id, { bucketArn: imported.arn, bucketName: imported.name });
+    const bucket = (id: string, imported: ImportedBucket) =>
+      s3.Bucket.fromBucketAttributes(this, id, { bucketArn: imported.arn, bucketName: imported.name });
     const buckets = { inputs: bucket('InputsBucket', props.buckets.inputs), outputs: bucket('OutputsBucket', props.buckets.outputs) };
     this.workflow = new GenerationWorkflow(this, 'Workflow', {
       stateMachineName: props.stateMachineName,
@@ -52,10 +57,17 @@ export class OrchestratorStack extends Stack {
       network: props.network,
       logRetention: props.settings?.logRetention,
     });
-    const dashboard = new RunDashboard(this, 'Dashboard', { dashboardName: props.stateMachineName, stateMachine, namespace: METRICS_NAMESPACE });
+    const dashboard = new RunDashboard(this, 'Dashboard', {
+      dashboardName: props.stateMachineName,
+      stateMachine,
+      namespace: METRICS_NAMESPACE,
+    });
 
     const console = `https://${this.region}.console.aws.amazon.com`;
-    new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn, description: 'The generation workflow (raiden start finds it by name)' });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: stateMachine.stateMachineArn,
+      description: 'The generation workflow (raiden start finds it by name)',
+    });
     new CfnOutput(this, 'StateMachineConsoleUrl', {
       value: `${console}/states/home?region=${this.region}#/statemachines/view/${stateMachine.stateMachineArn}`,
       description: 'Start a run here: "Start execution" with an input such as {"profiles": "s3://<InputsBucketName>/roles.jsonl"}',
@@ -64,7 +76,12 @@ export class OrchestratorStack extends Stack {
       value: `aws stepfunctions start-execution --region ${this.region} --state-machine-arn ${stateMachine.stateMachineArn} --input '{"profiles":"s3://${buckets.inputs.bucketName}/roles.jsonl"}'`,
       description: 'Start a run from the AWS CLI (or: npx raiden start --profiles ./roles.jsonl)',
     });
-    new CfnOutput(this, 'RunsLocation', { value: `s3://${buckets.outputs.bucketName}/runs/`, description: 'Each run writes its dataset under runs/<run id>/' });
-    new CfnOutput(this, 'DashboardUrl', { value: `${console}/cloudwatch/home?region=${this.region}#dashboards/dashboard/${dashboard.dashboard.dashboardName}` });
+    new CfnOutput(this, 'RunsLocation', {
+      value: `s3://${buckets.outputs.bucketName}/runs/`,
+      description: 'Each run writes its dataset under runs/<run id>/',
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `${console}/cloudwatch/home?region=${this.region}#dashboards/dashboard/${dashboard.dashboard.dashboardName}`,
+    });
   }
 }

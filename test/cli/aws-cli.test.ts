@@ -24,7 +24,10 @@ function io() {
   const out = { stdout: '', stderr: '' };
   return {
     out,
-    streams: { stdout: { write: (text: string) => (out.stdout += text) }, stderr: { isTTY: false, write: (text: string) => (out.stderr += text) } },
+    streams: {
+      stdout: { write: (text: string) => (out.stdout += text) },
+      stderr: { isTTY: false, write: (text: string) => (out.stderr += text) },
+    },
   };
 }
 const body = (value: unknown) => ({ Body: { transformToString: async () => JSON.stringify(value) } }) as never;
@@ -33,8 +36,15 @@ beforeEach(() => {
   sfn.reset();
   s3.reset();
   autoScaling.reset();
-  sfn.on(ListStateMachinesCommand).resolves({ stateMachines: [{ name: 'other', stateMachineArn: 'x' } as never, { name: 'raiden-generation', stateMachineArn: MACHINE } as never] });
-  sfn.on(ListTagsForResourceCommand).resolves({ tags: [{ key: 'raiden:inputs-bucket', value: 'in-bucket' }, { key: 'raiden:outputs-bucket', value: 'out-bucket' }] });
+  sfn.on(ListStateMachinesCommand).resolves({
+    stateMachines: [{ name: 'other', stateMachineArn: 'x' } as never, { name: 'raiden-generation', stateMachineArn: MACHINE } as never],
+  });
+  sfn.on(ListTagsForResourceCommand).resolves({
+    tags: [
+      { key: 'raiden:inputs-bucket', value: 'in-bucket' },
+      { key: 'raiden:outputs-bucket', value: 'out-bucket' },
+    ],
+  });
 });
 
 describe('raiden start', () => {
@@ -42,7 +52,22 @@ describe('raiden start', () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${MACHINE.replace(':stateMachine:', ':execution:')}:my-run` });
     s3.on(PutObjectCommand).resolves({});
     const { out, streams } = io();
-    const code = await main(['start', '--region', 'eu-west-1', '--profiles', join(ROOT, 'examples/profiles.zh.json'), '--samples-per-profile', '3', '--include-cm', '--run-id', 'my-run', '--keep-fleet'], streams);
+    const code = await main(
+      [
+        'start',
+        '--region',
+        'eu-west-1',
+        '--profiles',
+        join(ROOT, 'examples/profiles.zh.json'),
+        '--samples-per-profile',
+        '3',
+        '--include-cm',
+        '--run-id',
+        'my-run',
+        '--keep-fleet',
+      ],
+      streams,
+    );
     expect(code).toBe(0);
     const key = s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Key;
     expect(key).toMatch(/^profiles\/profiles\.zh-[0-9a-f]{12}\.json$/);
@@ -54,14 +79,34 @@ describe('raiden start', () => {
       teardown: 'keep',
     });
     expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toMatchObject({ stateMachineArn: MACHINE, name: 'my-run' });
-    expect(out.stdout).toContain('https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:raiden-generation:my-run');
+    expect(out.stdout).toContain(
+      'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:raiden-generation:my-run',
+    );
     expect(out.stdout).toContain('npx raiden status my-run');
   });
 
   it('maps the strategy flags of filter and iterative to their input fields', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${MACHINE.replace(':stateMachine:', ':execution:')}:it` });
     const { out, streams } = io();
-    const args = ['start', '--region', 'eu-west-1', '--profiles', 's3://in-bucket/roles.jsonl', '--strategy', 'iterative', '--candidates', '4', '--min-score', '8', '--judge-model', 'us.anthropic.claude-haiku-4-5', '--seed-profiles', '0.2', '--evaluate-samples', '10'];
+    const args = [
+      'start',
+      '--region',
+      'eu-west-1',
+      '--profiles',
+      's3://in-bucket/roles.jsonl',
+      '--strategy',
+      'iterative',
+      '--candidates',
+      '4',
+      '--min-score',
+      '8',
+      '--judge-model',
+      'us.anthropic.claude-haiku-4-5',
+      '--seed-profiles',
+      '0.2',
+      '--evaluate-samples',
+      '10',
+    ];
     expect(await main(args, streams), out.stderr).toBe(0);
     expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '')).toEqual({
       profiles: 's3://in-bucket/roles.jsonl',
@@ -75,7 +120,11 @@ describe('raiden start', () => {
   });
 
   it('asks for a region instead of crashing when none is configured', async () => {
-    const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION, AWS_CONFIG_FILE: process.env.AWS_CONFIG_FILE };
+    const saved = {
+      AWS_REGION: process.env.AWS_REGION,
+      AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION,
+      AWS_CONFIG_FILE: process.env.AWS_CONFIG_FILE,
+    };
     delete process.env.AWS_REGION;
     delete process.env.AWS_DEFAULT_REGION;
     process.env.AWS_CONFIG_FILE = join(ROOT, 'no-such-aws-config');
@@ -85,7 +134,9 @@ describe('raiden start', () => {
       expect(out.stderr).toMatch(/no AWS region: pass --region, set AWS_REGION/);
       expect(out.stderr).not.toMatch(/\n\s+at /);
     } finally {
-      for (const [key, value] of Object.entries(saved)) if (value === undefined) delete process.env[key]; else process.env[key] = value;
+      for (const [key, value] of Object.entries(saved))
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
     }
   });
 
@@ -109,12 +160,27 @@ describe('raiden status', () => {
     const execution = `${MACHINE.replace(':stateMachine:', ':execution:')}:run-1`;
     sfn
       .on(DescribeExecutionCommand)
-      .resolvesOnce({ executionArn: execution, name: 'run-1', status: 'RUNNING', input: '{"profiles":"s3://in-bucket/x"}', startDate: new Date() } as never)
-      .resolves({ executionArn: execution, name: 'run-1', status: 'SUCCEEDED', input: '{}', output: JSON.stringify({ status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 }), startDate: new Date() } as never);
+      .resolvesOnce({
+        executionArn: execution,
+        name: 'run-1',
+        status: 'RUNNING',
+        input: '{"profiles":"s3://in-bucket/x"}',
+        startDate: new Date(),
+      } as never)
+      .resolves({
+        executionArn: execution,
+        name: 'run-1',
+        status: 'SUCCEEDED',
+        input: '{}',
+        output: JSON.stringify({ status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 }),
+        startDate: new Date(),
+      } as never);
     sfn.on(ListMapRunsCommand).resolves({ mapRuns: [{ mapRunArn: 'map-run' } as never] });
     sfn.on(DescribeMapRunCommand).resolves({ itemCounts: { succeeded: 2, failed: 0, total: 3 } } as never);
     s3.on(GetObjectCommand, { Key: 'runs/run-1/plan.json' }).resolves(body({ batches: { total: 3 }, slots: { total: 9 } }));
-    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'a' }, { Key: 'b' }, { Key: 'c' }, { Key: 'd' }, { Key: 'e' }, { Key: 'f' }] });
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [{ Key: 'a' }, { Key: 'b' }, { Key: 'c' }, { Key: 'd' }, { Key: 'e' }, { Key: 'f' }],
+    });
     const { out, streams } = io();
     expect(await main(['status', 'run-1', '--region', 'eu-west-1', '--interval', '0.01'], streams)).toBe(0);
     expect(out.stderr).toContain('[raiden] RUNNING | batches 2/3 | samples accepted 6/9');
@@ -123,7 +189,14 @@ describe('raiden status', () => {
   });
 
   it('a failed run: prints the error and how to resume, exit 1', async () => {
-    sfn.on(DescribeExecutionCommand).resolves({ executionArn: 'arn:x', name: 'run-2', status: 'FAILED', error: 'FleetNotReady', cause: 'the fleet was not ready', input: '{"runId":"kept"}' } as never);
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: 'arn:x',
+      name: 'run-2',
+      status: 'FAILED',
+      error: 'FleetNotReady',
+      cause: 'the fleet was not ready',
+      input: '{"runId":"kept"}',
+    } as never);
     s3.on(GetObjectCommand).rejects(Object.assign(new Error('no'), { name: 'NoSuchKey' }));
     const { out, streams } = io();
     expect(await main(['status', 'run-2', '--region', 'eu-west-1'], streams)).toBe(1);
@@ -143,8 +216,12 @@ describe('raiden teardown', () => {
     autoScaling.on(SetDesiredCapacityCommand).resolves({});
     const { out, streams } = io();
     expect(await main(['teardown', '--region', 'eu-west-1'], streams)).toBe(0);
-    expect(autoScaling.commandCalls(DescribeAutoScalingGroupsCommand)[0]?.args[0].input.Filters).toEqual([{ Name: 'tag:project', Values: ['raiden-datagen'] }]);
-    expect(autoScaling.commandCalls(SetDesiredCapacityCommand).map((call) => call.args[0].input)).toEqual([{ AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: 0, HonorCooldown: false }]);
+    expect(autoScaling.commandCalls(DescribeAutoScalingGroupsCommand)[0]?.args[0].input.Filters).toEqual([
+      { Name: 'tag:project', Values: ['raiden-datagen'] },
+    ]);
+    expect(autoScaling.commandCalls(SetDesiredCapacityCommand).map((call) => call.args[0].input)).toEqual([
+      { AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: 0, HonorCooldown: false },
+    ]);
     expect(out.stdout).toContain('raiden-gpu-fleet');
     expect(out.stdout).toContain('scaling to zero');
   });

@@ -24,7 +24,12 @@ let bedrock: BedrockTestServer | undefined;
 let service: ReturnType<typeof fakeBatchService> | undefined;
 beforeAll(async () => {
   s3 = await startLocalS3([BUCKET]);
-  Object.assign(process.env, { AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    AWS_REGION: 'us-east-1',
+  });
   delete process.env.AWS_PROFILE;
 });
 afterAll(async () => {
@@ -40,15 +45,36 @@ afterEach(async () => {
 async function raiden(args: readonly string[]) {
   let stdout = '';
   let stderr = '';
-  const code = await main(args, { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } });
+  const code = await main(args, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+  });
   return { code, stdout, stderr };
 }
 
 /** `raiden generate --backend bedrock` on the 78 CharacterEval profiles (156 SBK slots), on-demand calls to the test server. */
 async function generate(out: string, extra: readonly string[], serverOptions: BedrockTestServerOptions = {}) {
   bedrock ??= await startBedrockTestServer(serverOptions);
-  const result = await raiden(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--backend', 'bedrock', '--bedrock-endpoint', bedrock.url, '--out', out, ...extra]);
-  return { result, read: () => ({ report: readJson<Report>(join(out, 'report.json')), samples: readJsonl<Sample>(join(out, 'samples.jsonl')), rejects: readJsonl<RejectRecord>(join(out, 'rejects.jsonl')) }) };
+  const result = await raiden([
+    'generate',
+    '--profiles',
+    CHARACTEREVAL_PROFILES,
+    '--backend',
+    'bedrock',
+    '--bedrock-endpoint',
+    bedrock.url,
+    '--out',
+    out,
+    ...extra,
+  ]);
+  return {
+    result,
+    read: () => ({
+      report: readJson<Report>(join(out, 'report.json')),
+      samples: readJsonl<Sample>(join(out, 'samples.jsonl')),
+      rejects: readJsonl<RejectRecord>(join(out, 'rejects.jsonl')),
+    }),
+  };
 }
 
 function batchFlags(prefix: string, outcome: BatchJobOutcome, options: FakeBatchOptions = {}): string[] {
@@ -91,13 +117,19 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     expect(report.backends.bedrock).toMatchObject({ samples: 7, rejects: 0 });
     // 150 batch answers of 900 input and 120 output tokens at $3/$15 per million, half price.
     const batchRow = report.cost.by_model[`bedrock-batch:${MODEL}`];
-    expect(batchRow).toMatchObject({ input_tokens: 150 * 900, output_tokens: 150 * 120, price: expect.stringContaining('batch inference at 50%') });
+    expect(batchRow).toMatchObject({
+      input_tokens: 150 * 900,
+      output_tokens: 150 * 120,
+      price: expect.stringContaining('batch inference at 50%'),
+    });
     expect(batchRow?.usd).toBeCloseTo((150 * (900 * 3 + 120 * 15)) / 1e6 / 2, 6);
     expect(report.cost.total_usd).toBeCloseTo((batchRow?.usd ?? 0) + (report.cost.by_model[`bedrock:${MODEL}`]?.usd ?? 0), 6);
     expect(result.stdout).toMatch(/bedrock-batch\s+149\s+1\s+0/u);
 
     const input = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'runs/partial/input/' }));
-    expect(input.Contents?.map((object) => object.Key)).toEqual([expect.stringMatching(/^runs\/partial\/input\/raiden-charactereval-profiles-[\w-]+-[0-9a-f]{12}-0\.jsonl$/u)]);
+    expect(input.Contents?.map((object) => object.Key)).toEqual([
+      expect.stringMatching(/^runs\/partial\/input\/raiden-charactereval-profiles-[\w-]+-[0-9a-f]{12}-0\.jsonl$/u),
+    ]);
 
     // Run again: nothing is open, so no job is created and the run is complete.
     service?.restore();
@@ -123,26 +155,51 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     const { result } = await generate(tempDir(), batchFlags('runs/failed', 'Failed'));
     expect(result.code).toBe(2);
     noStack(result.stderr);
-    expect(result.stderr).toMatch(/raiden: Bedrock batch job arn:\S+\/job1 failed: The role cannot read the input bucket\.\nCheck that s3:\/\/raiden-batch\/runs\/failed is in us-east-1.*without --bedrock-batch/u);
+    expect(result.stderr).toMatch(
+      /raiden: Bedrock batch job arn:\S+\/job1 failed: The role cannot read the input bucket\.\nCheck that s3:\/\/raiden-batch\/runs\/failed is in us-east-1.*without --bedrock-batch/u,
+    );
     service?.restore();
 
     const missing = await generate(tempDir(), [...batchFlags('p', 'Completed'), '--bedrock-batch', 's3://no-such-bucket/p']);
     expect(missing.result.code).toBe(2);
     noStack(missing.result.stderr);
-    expect(missing.result.stderr).toMatch(/raiden: Bedrock batch inference did not finish: NoSuchBucket: .*\nCheck that s3:\/\/no-such-bucket\/p is in us-east-1/u);
+    expect(missing.result.stderr).toMatch(
+      /raiden: Bedrock batch inference did not finish: NoSuchBucket: .*\nCheck that s3:\/\/no-such-bucket\/p is in us-east-1/u,
+    );
   });
 
   it('usage errors: other strategies, no role, stray companions, not an S3 URI, fewer than 100 open slots', async () => {
     const base = ['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir()];
     const cases: [string[], RegExp][] = [
-      [['--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE], /--bedrock-batch works only with --strategy bedrock, not with --strategy sglang/u],
-      [['--strategy', 'tiered', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE], /--bedrock-batch works only with --strategy bedrock, not with --strategy tiered/u],
-      [['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p'], /--bedrock-batch needs --bedrock-batch-role ARN: the service role Bedrock assumes/u],
-      [['--backend', 'bedrock', '--bedrock-batch-role', ROLE, '--bedrock-batch-timeout-hours', '48'], /--bedrock-batch-role, --bedrock-batch-timeout-hours only apply with --bedrock-batch/u],
-      [['--backend', 'bedrock', '--bedrock-batch', 'bucket/prefix', '--bedrock-batch-role', ROLE], /is not an S3 location: give s3:\/\/bucket\/prefix/u],
+      [
+        ['--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE],
+        /--bedrock-batch works only with --strategy bedrock, not with --strategy sglang/u,
+      ],
+      [
+        ['--strategy', 'tiered', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE],
+        /--bedrock-batch works only with --strategy bedrock, not with --strategy tiered/u,
+      ],
+      [
+        ['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p'],
+        /--bedrock-batch needs --bedrock-batch-role ARN: the service role Bedrock assumes/u,
+      ],
+      [
+        ['--backend', 'bedrock', '--bedrock-batch-role', ROLE, '--bedrock-batch-timeout-hours', '48'],
+        /--bedrock-batch-role, --bedrock-batch-timeout-hours only apply with --bedrock-batch/u,
+      ],
+      [
+        ['--backend', 'bedrock', '--bedrock-batch', 'bucket/prefix', '--bedrock-batch-role', ROLE],
+        /is not an S3 location: give s3:\/\/bucket\/prefix/u,
+      ],
       [['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', 'raiden-batch'], /is not an IAM role ARN/u],
-      [['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE, '--bedrock-batch-timeout-hours', '12'], /'--bedrock-batch-timeout-hours <n>' argument '12' is invalid\. expected a number from 24 to 168/u],
-      [['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE, '--max-profiles', '10'], /only 20 slots are still open, and Bedrock batch inference needs at least 100 records per job; run the same command without --bedrock-batch to generate them on demand/u],
+      [
+        ['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE, '--bedrock-batch-timeout-hours', '12'],
+        /'--bedrock-batch-timeout-hours <n>' argument '12' is invalid\. expected a number from 24 to 168/u,
+      ],
+      [
+        ['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE, '--max-profiles', '10'],
+        /only 20 slots are still open, and Bedrock batch inference needs at least 100 records per job; run the same command without --bedrock-batch to generate them on demand/u,
+      ],
     ];
     service = fakeBatchService(s3.client, BUCKET, MODEL, 'Completed');
     for (const [flags, message] of cases) {

@@ -24,7 +24,21 @@ describe('raiden generate options', () => {
     const a = await serve({ latencyMs: 10 });
     const b = await serve({ latencyMs: 10 });
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', 'examples/profiles.zh.json', '--endpoint', a.url, '--endpoint', `${b.url}/v1/`, '--model', 'my-served-name', '--concurrency', '4', '--out', out]);
+    const result = await runCli([
+      'generate',
+      '--profiles',
+      'examples/profiles.zh.json',
+      '--endpoint',
+      a.url,
+      '--endpoint',
+      `${b.url}/v1/`,
+      '--model',
+      'my-served-name',
+      '--concurrency',
+      '4',
+      '--out',
+      out,
+    ]);
     expect(result.code).toBe(0);
     expect(a.stats.chatRequests).toBeGreaterThan(0);
     expect(b.stats.chatRequests).toBeGreaterThan(0);
@@ -35,7 +49,9 @@ describe('raiden generate options', () => {
 
   it('reads the API key from RAIDEN_API_KEY', async () => {
     const server = await serve({ apiKey: 'from-env' });
-    const ok = await runCli(['generate', '--profiles', 'examples/npc.json', '--endpoint', server.url, '--out', tempDir()], undefined, { RAIDEN_API_KEY: 'from-env' });
+    const ok = await runCli(['generate', '--profiles', 'examples/npc.json', '--endpoint', server.url, '--out', tempDir()], undefined, {
+      RAIDEN_API_KEY: 'from-env',
+    });
     expect(ok.code).toBe(0);
     const denied = await runCli(['generate', '--profiles', 'examples/npc.json', '--endpoint', server.url, '--out', tempDir()]);
     expect(denied.code).toBe(2);
@@ -45,7 +61,21 @@ describe('raiden generate options', () => {
   it('uses only the first --max-profiles profiles and forces --language', async () => {
     const server = await serve();
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', server.url, '--max-profiles', '5', '--samples-per-profile', '1', '--language', 'en', '--out', out]);
+    const result = await runCli([
+      'generate',
+      '--profiles',
+      CHARACTEREVAL_PROFILES,
+      '--endpoint',
+      server.url,
+      '--max-profiles',
+      '5',
+      '--samples-per-profile',
+      '1',
+      '--language',
+      'en',
+      '--out',
+      out,
+    ]);
     expect(result.code).toBe(0);
     const samples = readJsonl<Sample>(join(out, 'samples.jsonl'));
     expect(samples).toHaveLength(5);
@@ -55,7 +85,17 @@ describe('raiden generate options', () => {
   it('quits at once on a second Ctrl-C, with status 130', async () => {
     const server = await serve({ latencyMs: 5_000 });
     const out = tempDir();
-    const child = startCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', server.url, '--concurrency', '2', '--out', out]);
+    const child = startCli([
+      'generate',
+      '--profiles',
+      CHARACTEREVAL_PROFILES,
+      '--endpoint',
+      server.url,
+      '--concurrency',
+      '2',
+      '--out',
+      out,
+    ]);
     const done = collectOutput(child);
     while (server.stats.chatRequests < 2) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGINT');
@@ -74,7 +114,8 @@ describe('raiden generate options', () => {
     const child = startCli([...args, '--concurrency', '2']);
     const done = collectOutput(child);
     const samplesFile = join(out, 'samples.jsonl');
-    while (!existsSync(samplesFile) || readFileSync(samplesFile, 'utf8').split('\n').length < 6) await new Promise((r) => setTimeout(r, 20));
+    while (!existsSync(samplesFile) || readFileSync(samplesFile, 'utf8').split('\n').length < 6)
+      await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGINT');
     const interrupted = await done;
     expect(interrupted.code).toBe(1);

@@ -18,14 +18,38 @@ async function serve(options: TestServerOptions = {}) {
   server = await startTestServer(options);
   return server;
 }
-const SAMPLE_FIELDS = ['id', 'character_name', 'character_profile', 'conversation_history', 'question', 'reasoning', 'answer', 'keywords', 'question_type', 'validation_method', 'difficulty', 'metadata'];
+const SAMPLE_FIELDS = [
+  'id',
+  'character_name',
+  'character_profile',
+  'conversation_history',
+  'question',
+  'reasoning',
+  'answer',
+  'keywords',
+  'question_type',
+  'validation_method',
+  'difficulty',
+  'metadata',
+];
 const profileOf = (sample: Sample) => sample.id.split('/')[0];
 
 describe('raiden generate end to end', () => {
   it('turns the 78 CharacterEval profiles into a verified dataset with every output of the contract', async () => {
     const srv = await serve({ latencyMs: 5 });
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--endpoint', srv.url, '--include-cm', '--out', out, '--concurrency', '16']);
+    const result = await runCli([
+      'generate',
+      '--profiles',
+      CHARACTEREVAL_PROFILES,
+      '--endpoint',
+      srv.url,
+      '--include-cm',
+      '--out',
+      out,
+      '--concurrency',
+      '16',
+    ]);
     expect(srv.stats.maxConcurrent).toBe(16);
     expect(result.stderr).not.toMatch(/unexpected/);
     expect(result.code).toBe(0);
@@ -36,7 +60,8 @@ describe('raiden generate end to end', () => {
     for (const sample of samples) {
       expect(Object.keys(sample).sort()).toEqual([...SAMPLE_FIELDS].sort());
       expect(sample.keywords.every((k) => sample.answer.includes(k))).toBe(true);
-      if (sample.metadata.kind === 'SBK') expect(sample.keywords.every((k) => Object.values(sample.character_profile).join('\n').includes(k))).toBe(true);
+      if (sample.metadata.kind === 'SBK')
+        expect(sample.keywords.every((k) => Object.values(sample.character_profile).join('\n').includes(k))).toBe(true);
       expect(sample.validation_method).toBe(sample.keywords.length === 1 ? 'single_term_validation' : 'multi_term_parsing');
     }
 
@@ -65,7 +90,17 @@ describe('raiden generate end to end', () => {
   it.each(['profiles.en.jsonl', 'profiles.zh.json', 'raiden-r1.jsonl', 'npc.json'])('generates from examples/%s', async (file) => {
     const { url } = await serve();
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', join('examples', file), '--endpoint', url, '--cm-per-profile', '1', '--out', out]);
+    const result = await runCli([
+      'generate',
+      '--profiles',
+      join('examples', file),
+      '--endpoint',
+      url,
+      '--cm-per-profile',
+      '1',
+      '--out',
+      out,
+    ]);
     expect(result.code).toBe(0);
     const samples = readJsonl<Sample>(join(out, 'samples.jsonl'));
     const profiles = new Set(samples.map(profileOf));
@@ -88,7 +123,10 @@ describe('raiden generate end to end', () => {
     await new Promise((resolve) => child.on('close', resolve));
     // Lines the kill left whole; then tear the tail the way a kill in the middle of write(2) would.
     const written = readFileSync(samplesFile, 'utf8');
-    const kept = written.slice(0, written.lastIndexOf('\n') + 1).split('\n').filter(Boolean).length;
+    const kept = written
+      .slice(0, written.lastIndexOf('\n') + 1)
+      .split('\n')
+      .filter(Boolean).length;
     appendFileSync(samplesFile, '{"id": "老默/SBK/9", "question": "torn wri');
     expect(kept).toBeGreaterThanOrEqual(29);
     const before = srv.stats.chatRequests;
@@ -118,7 +156,17 @@ describe('raiden generate end to end', () => {
     const srv = await serve();
     const out = tempDir();
     expect((await runCli(['generate', '--profiles', 'examples/npc.json', '--endpoint', srv.url, '--out', out])).code).toBe(0);
-    const result = await runCli(['generate', '--profiles', 'examples/npc.json', '--endpoint', srv.url, '--out', out, '--samples-per-profile', '5']);
+    const result = await runCli([
+      'generate',
+      '--profiles',
+      'examples/npc.json',
+      '--endpoint',
+      srv.url,
+      '--out',
+      out,
+      '--samples-per-profile',
+      '5',
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--samples-per-profile: the run used 2, this run asks for 5/);
   });
@@ -126,7 +174,18 @@ describe('raiden generate end to end', () => {
   it('exits 3 and lists the slots that stayed empty after --max-attempts', async () => {
     const { url } = await serve({ fault: (_n, body) => (JSON.stringify(body).includes('CM sample') ? 'ungrounded' : undefined) });
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', 'examples/profiles.en.jsonl', '--endpoint', url, '--include-cm', '--max-attempts', '2', '--out', out]);
+    const result = await runCli([
+      'generate',
+      '--profiles',
+      'examples/profiles.en.jsonl',
+      '--endpoint',
+      url,
+      '--include-cm',
+      '--max-attempts',
+      '2',
+      '--out',
+      out,
+    ]);
     expect(result.code).toBe(3);
     const report = readJson<RunReport>(join(out, 'report.json'));
     expect(report.status).toBe('incomplete');
@@ -140,14 +199,17 @@ describe('raiden generate end to end', () => {
     const { url } = await serve();
     const dir = tempDir();
     const file = join(dir, 'mixed.jsonl');
-    writeFileSync(file, [
-      '{"name": "Ann Lee", "bio": "a baker in Tallinn who wins every pie contest"}',
-      '{"name": "Broken", "bio": ',
-      '{"bio": "no name here"}',
-      '{"name": "Ann Lee", "bio": "the same name again"}',
-      JSON.stringify({ name: 'Huge', bio: 'y'.repeat(5 * 1024 * 1024) }),
-      '{"name": "Cy Park", "bio": "a blacksmith who forges bells for the harbour chapel"}',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        '{"name": "Ann Lee", "bio": "a baker in Tallinn who wins every pie contest"}',
+        '{"name": "Broken", "bio": ',
+        '{"bio": "no name here"}',
+        '{"name": "Ann Lee", "bio": "the same name again"}',
+        JSON.stringify({ name: 'Huge', bio: 'y'.repeat(5 * 1024 * 1024) }),
+        '{"name": "Cy Park", "bio": "a blacksmith who forges bells for the harbour chapel"}',
+      ].join('\n'),
+    );
     const out = join(dir, 'run');
     const result = await runCli(['generate', '--profiles', file, '--endpoint', url, '--out', out, '--samples-per-profile', '1']);
     expect(result.code).toBe(0);
@@ -160,7 +222,17 @@ describe('raiden generate end to end', () => {
 
   it('writes every prompt and prints an estimate in a dry run, without any network', async () => {
     const out = tempDir();
-    const result = await runCli(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--include-cm', '--dry-run', '--out', out, '--endpoint', 'http://127.0.0.1:9']);
+    const result = await runCli([
+      'generate',
+      '--profiles',
+      CHARACTEREVAL_PROFILES,
+      '--include-cm',
+      '--dry-run',
+      '--out',
+      out,
+      '--endpoint',
+      'http://127.0.0.1:9',
+    ]);
     expect(result.code).toBe(0);
     const prompts = readJsonl<{ slot_id: string; messages: unknown[] }>(join(out, 'prompts.jsonl'));
     expect(prompts).toHaveLength(234);
@@ -179,7 +251,10 @@ describe('raiden generate end to end', () => {
     [['generate', '--profiles', 'nope.json'], /cannot read --profiles nope.json: no such file/],
     [['generate', '--profiles', 'tsconfig.json'], /cannot tell the profile format.*--format/],
     [['generate', '--profiles', '.gitignore'], /unknown profile format.*--format/],
-    [['generate', '--profiles', 'examples/npc.json', '--endpoint', 'http://127.0.0.1:9'], /cannot reach http:\/\/127\.0\.0\.1:9 .*sglang\.launch_server/],
+    [
+      ['generate', '--profiles', 'examples/npc.json', '--endpoint', 'http://127.0.0.1:9'],
+      /cannot reach http:\/\/127\.0\.0\.1:9 .*sglang\.launch_server/,
+    ],
   ])('exits 2 with a message that says what to fix: %j', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);

@@ -46,7 +46,12 @@ async function generate(args: readonly string[], bedrockOptions: BedrockTestServ
 }
 
 /** Bedrock's price for the tokens the report lists, recomputed here from the table's dated prices. */
-function sonnetUsd(row: { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_write_input_tokens: number }): number {
+function sonnetUsd(row: {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_write_input_tokens: number;
+}): number {
   return (row.input_tokens * 3 + row.output_tokens * 15 + row.cache_read_input_tokens * 0.3 + row.cache_write_input_tokens * 3.75) / 1e6;
 }
 
@@ -56,7 +61,9 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
     expect(result.stderr).not.toMatch(/unexpected/);
     expect(result.code).toBe(0);
     expect(samples).toHaveLength(9);
-    expect(samples.every((s) => s.metadata.backend === 'bedrock' && s.metadata.model === MODEL && s.metadata.strategy === 'bedrock')).toBe(true);
+    expect(samples.every((s) => s.metadata.backend === 'bedrock' && s.metadata.model === MODEL && s.metadata.strategy === 'bedrock')).toBe(
+      true,
+    );
     expect(bedrock?.stats.unforcedToolChoice).toBe(0);
     expect(sglang?.stats.chatRequests).toBe(0);
     // Slots of one profile share the cached prefix: later ones read it from the cache.
@@ -71,7 +78,16 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
   });
 
   it('tiered: the validation profiles on Bedrock, the rest on SGLang, validation.json is exactly the Bedrock set', async () => {
-    const { result, report, train, validation } = await generate(['--profiles', CHARACTEREVAL_PROFILES, '--strategy', 'tiered', '--max-profiles', '20', '--validation-profiles', '5']);
+    const { result, report, train, validation } = await generate([
+      '--profiles',
+      CHARACTEREVAL_PROFILES,
+      '--strategy',
+      'tiered',
+      '--max-profiles',
+      '20',
+      '--validation-profiles',
+      '5',
+    ]);
     expect(result.code).toBe(0);
     expect(new Set(validation.map((s) => s.id.split('/')[0])).size).toBe(5);
     expect(validation.every((s) => s.metadata.backend === 'bedrock' && s.metadata.tier === 'validation')).toBe(true);
@@ -86,9 +102,24 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
 
   it('filter: k SGLang candidates per slot, Bedrock judges; the best passing one is kept, verdicts in metadata and rejects', async () => {
     const judge: BedrockTestServerOptions['judge'] = (_model, candidate) =>
-      /question 2|第2问/u.test(String(candidate.question)) ? { score: 4, reason: 'The question is vague.' } : { score: 8, reason: 'Grounded and in character.' };
+      /question 2|第2问/u.test(String(candidate.question))
+        ? { score: 4, reason: 'The question is vague.' }
+        : { score: 8, reason: 'Grounded and in character.' };
     const { result, report, samples, rejects } = await generate(
-      ['--profiles', 'examples/profiles.en.jsonl', '--strategy', 'filter', '--candidates', '3', '--min-score', '7', '--judge-model', HAIKU, '--max-attempts', '2'],
+      [
+        '--profiles',
+        'examples/profiles.en.jsonl',
+        '--strategy',
+        'filter',
+        '--candidates',
+        '3',
+        '--min-score',
+        '7',
+        '--judge-model',
+        HAIKU,
+        '--max-attempts',
+        '2',
+      ],
       { judge },
     );
     // Every second SBK slot only ever scores 4: it stays empty, the rest are kept.
@@ -112,7 +143,19 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
   it('iterative: Bedrock seeds, SGLang expands with the seeds as few-shot examples, the judge evaluates a sample', async () => {
     const bodies: string[] = [];
     const { out, result, report, samples } = await generate(
-      ['--profiles', CHARACTEREVAL_PROFILES, '--strategy', 'iterative', '--max-profiles', '12', '--seed-profiles', '2', '--evaluate-samples', '6', '--include-cm'],
+      [
+        '--profiles',
+        CHARACTEREVAL_PROFILES,
+        '--strategy',
+        'iterative',
+        '--max-profiles',
+        '12',
+        '--seed-profiles',
+        '2',
+        '--evaluate-samples',
+        '6',
+        '--include-cm',
+      ],
       { judge: (_model, candidate) => ({ score: String(candidate.question).includes('第1问') ? 9 : 6, reason: 'ok' }) },
       bodies,
     );
@@ -138,7 +181,18 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
     const first = await generate(['--profiles', 'examples/profiles.zh.json', '--backend', 'bedrock', '--include-cm']);
     await sglang?.close();
     await bedrock?.close();
-    const { result, samples, report } = await generate(['--profiles', CHARACTEREVAL_PROFILES, '--strategy', 'iterative', '--max-profiles', '4', '--seed-data', first.out, '--evaluate-samples', '2']);
+    const { result, samples, report } = await generate([
+      '--profiles',
+      CHARACTEREVAL_PROFILES,
+      '--strategy',
+      'iterative',
+      '--max-profiles',
+      '4',
+      '--seed-data',
+      first.out,
+      '--evaluate-samples',
+      '2',
+    ]);
     expect(result.code).toBe(0);
     expect(samples.every((s) => s.metadata.backend === 'sglang')).toBe(true);
     expect(report.strategy).toMatchObject({ seed_profiles: 0, seed_data: first.out });
@@ -147,30 +201,72 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
 
   it('quality gates: cross-model keyword agreement drops SBK samples another model cannot answer; decisions in metadata', async () => {
     const answer = (model: string, prompt: string) => (model.includes('forgetful') ? 'I really do not remember.' : prompt);
-    const agreeing = await generate(['--profiles', 'examples/profiles.en.jsonl', '--backend', 'bedrock', '--keyword-agreement-models', `bedrock:${HAIKU},bedrock:amazon.nova-pro-v1:0`, '--max-attempts', '1'], { answer });
+    const agreeing = await generate(
+      [
+        '--profiles',
+        'examples/profiles.en.jsonl',
+        '--backend',
+        'bedrock',
+        '--keyword-agreement-models',
+        `bedrock:${HAIKU},bedrock:amazon.nova-pro-v1:0`,
+        '--max-attempts',
+        '1',
+      ],
+      { answer },
+    );
     expect(agreeing.result.code).toBe(0);
-    expect(agreeing.samples.every((s) => (s.metadata.gates as { keyword_agreement: { passed: boolean } }).keyword_agreement.passed)).toBe(true);
+    expect(agreeing.samples.every((s) => (s.metadata.gates as { keyword_agreement: { passed: boolean } }).keyword_agreement.passed)).toBe(
+      true,
+    );
     expect(agreeing.report.backends.bedrock?.review_calls).toBe(6 * 2);
     await sglang?.close();
     await bedrock?.close();
 
-    const split = await generate(['--profiles', 'examples/profiles.en.jsonl', '--include-cm', '--keyword-agreement-models', `bedrock:${HAIKU}`, '--keyword-agreement-models', 'bedrock:forgetful-model', '--max-attempts', '1'], { answer });
+    const split = await generate(
+      [
+        '--profiles',
+        'examples/profiles.en.jsonl',
+        '--include-cm',
+        '--keyword-agreement-models',
+        `bedrock:${HAIKU}`,
+        '--keyword-agreement-models',
+        'bedrock:forgetful-model',
+        '--max-attempts',
+        '1',
+      ],
+      { answer },
+    );
     expect(split.result.code).toBe(3);
     expect(split.samples.map((s) => s.metadata.kind)).toEqual(['CM', 'CM', 'CM']);
     const gated = split.rejects.filter((r) => r.reason === 'gate_keyword_agreement');
     expect(gated).toHaveLength(6);
-    expect(gated[0]?.review).toMatchObject({ gates: { keyword_agreement: { passed: false, answers: [{ contains_keywords: true }, { model: 'bedrock:forgetful-model', contains_keywords: false }] } } });
+    expect(gated[0]?.review).toMatchObject({
+      gates: {
+        keyword_agreement: {
+          passed: false,
+          answers: [{ contains_keywords: true }, { model: 'bedrock:forgetful-model', contains_keywords: false }],
+        },
+      },
+    });
   });
 
   it('quality gates: the difficulty filter keeps only what the student model gets wrong', async () => {
     const answer = (model: string, prompt: string) => (model === 'student-weak' ? 'No idea.' : prompt);
-    const weak = await generate(['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', 'bedrock:student-weak', '--max-attempts', '1'], { answer });
+    const weak = await generate(
+      ['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', 'bedrock:student-weak', '--max-attempts', '1'],
+      { answer },
+    );
     expect(weak.result.code).toBe(0);
-    expect(weak.samples.every((s) => (s.metadata.gates as { difficulty: { student_correct: boolean } }).difficulty.student_correct === false)).toBe(true);
+    expect(
+      weak.samples.every((s) => (s.metadata.gates as { difficulty: { student_correct: boolean } }).difficulty.student_correct === false),
+    ).toBe(true);
     await sglang?.close();
     await bedrock?.close();
 
-    const strong = await generate(['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', 'bedrock:student-strong', '--max-attempts', '1'], { answer });
+    const strong = await generate(
+      ['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', 'bedrock:student-strong', '--max-attempts', '1'],
+      { answer },
+    );
     expect(strong.result.code).toBe(3);
     expect(strong.samples).toHaveLength(0);
     expect(strong.rejects.map((r) => r.reason)).toEqual(Array(6).fill('gate_difficulty'));
@@ -181,8 +277,19 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
     const { out } = await generate(['--profiles', 'examples/profiles.zh.json', '--include-cm']);
     const result = await runCli(['evaluate', '--run', out, '--bedrock-endpoint', bedrock?.url ?? '', '--judge-model', HAIKU]);
     expect(result.code).toBe(0);
-    const report = readJson<{ judged: number; passed: number; pass_rate: number; by_model: Record<string, unknown>; judge_cost: { total_usd: number } }>(join(out, 'evaluation_report.json'));
-    expect(report).toMatchObject({ judged: 9, passed: 9, pass_rate: 1, by_model: { 'sglang:test-model': { judged: 9, passed: 9, pass_rate: 1 } } });
+    const report = readJson<{
+      judged: number;
+      passed: number;
+      pass_rate: number;
+      by_model: Record<string, unknown>;
+      judge_cost: { total_usd: number };
+    }>(join(out, 'evaluation_report.json'));
+    expect(report).toMatchObject({
+      judged: 9,
+      passed: 9,
+      pass_rate: 1,
+      by_model: { 'sglang:test-model': { judged: 9, passed: 9, pass_rate: 1 } },
+    });
     expect(report.judge_cost.total_usd).toBeGreaterThan(0);
     expect(readFileSync(join(out, 'evaluation.jsonl'), 'utf8').trim().split('\n')).toHaveLength(9);
     expect(result.stdout).toMatch(/pass rate\s+100\.0%/);

@@ -19,7 +19,16 @@ describe('S3 URI parser', () => {
   });
 
   it('is undefined for anything but an s3:// URI', () => {
-    for (const location of ['./roles.jsonl', '/tmp/runs/r1', 'roles.jsonl', 'runs/r1/', 'S3://bucket/key', 's3:/bucket/key', 'https://bucket.s3.amazonaws.com/key', 'file:///tmp/x']) {
+    for (const location of [
+      './roles.jsonl',
+      '/tmp/runs/r1',
+      'roles.jsonl',
+      'runs/r1/',
+      'S3://bucket/key',
+      's3:/bucket/key',
+      'https://bucket.s3.amazonaws.com/key',
+      'file:///tmp/x',
+    ]) {
       expect(parseS3Uri(location), location).toBeUndefined();
       expect(parseS3ObjectUri(location), location).toBeUndefined();
     }

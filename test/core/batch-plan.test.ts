@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BATCH_REQUESTS_IN_FLIGHT, BATCH_TIME_BUDGET_SECONDS, mapConcurrency, planBatches, slotSeconds } from '../../orchestrator/src/core/batch-plan.ts';
+import {
+  BATCH_REQUESTS_IN_FLIGHT,
+  BATCH_TIME_BUDGET_SECONDS,
+  mapConcurrency,
+  planBatches,
+  slotSeconds,
+} from '../../orchestrator/src/core/batch-plan.ts';
 import { planSlots } from '../../orchestrator/src/core/plan.ts';
 import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { parseWorkflowSpec as parseWorkflowInput, RunSpecError as WorkflowInputError } from '../../orchestrator/src/core/run-spec.ts';
@@ -48,7 +54,12 @@ describe('batch planning for the workflow', () => {
     const batches = planBatches(slots, { backendOf: (id) => (gold.has(id) ? 'bedrock' : 'sglang'), maxSlots: 6 });
     for (const batch of batches) expect(batch.profileIds.every((id) => gold.has(id) === (batch.backend === 'bedrock'))).toBe(true);
     expect(mapConcurrency(batches, { sglangRequests: 128, bedrockRequests: 32 })).toBe(Math.min(batches.length, 8 + 2));
-    expect(mapConcurrency(batches.filter((b) => b.backend === 'sglang'), { sglangRequests: 1, bedrockRequests: 32 })).toBe(1);
+    expect(
+      mapConcurrency(
+        batches.filter((b) => b.backend === 'sglang'),
+        { sglangRequests: 1, bedrockRequests: 32 },
+      ),
+    ).toBe(1);
   });
 });
 
@@ -72,8 +83,16 @@ describe('workflow input', () => {
   });
 
   it('accepts every strategy of raiden generate, with the strategy settings', () => {
-    for (const strategy of ['sglang', 'bedrock', 'tiered', 'filter', 'iterative']) expect(parseWorkflowInput({ profiles: 's3://b-1/x', strategy }).strategy).toBe(strategy);
-    expect(parseWorkflowInput({ profiles: 's3://b-1/x', strategy: 'iterative', seedProfiles: 20, judgeModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' })).toMatchObject({ seedProfiles: 20, judgeModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' });
+    for (const strategy of ['sglang', 'bedrock', 'tiered', 'filter', 'iterative'])
+      expect(parseWorkflowInput({ profiles: 's3://b-1/x', strategy }).strategy).toBe(strategy);
+    expect(
+      parseWorkflowInput({
+        profiles: 's3://b-1/x',
+        strategy: 'iterative',
+        seedProfiles: 20,
+        judgeModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0',
+      }),
+    ).toMatchObject({ seedProfiles: 20, judgeModel: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' });
   });
 
   it.each([

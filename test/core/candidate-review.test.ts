@@ -4,12 +4,40 @@ import type { SampleContent } from '../../orchestrator/src/core/keyword-verifier
 import type { Slot } from '../../orchestrator/src/core/plan.ts';
 import type { Profile } from '../../orchestrator/src/core/profile.ts';
 import type { QualityGate } from '../../orchestrator/src/core/quality-gates.ts';
-import { TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
+import {
+  TransportError,
+  type GenerateRequest,
+  type GenerateResult,
+  type LlmBackend,
+} from '../../orchestrator/src/core/ports/llm-backend.ts';
 
-const profile: Profile = { id: 'ann', name: 'Ann', aliases: [], language: 'en', fields: { bio: 'a baker in Tallinn' }, text: 'bio: a baker in Tallinn', location: 'test' };
-const slot: Slot = { id: 'ann/SBK/0', profileId: 'ann', kind: 'SBK', index: 0, language: 'en', focus: { field: 'bio', questionType: 'where' } };
+const profile: Profile = {
+  id: 'ann',
+  name: 'Ann',
+  aliases: [],
+  language: 'en',
+  fields: { bio: 'a baker in Tallinn' },
+  text: 'bio: a baker in Tallinn',
+  location: 'test',
+};
+const slot: Slot = {
+  id: 'ann/SBK/0',
+  profileId: 'ann',
+  kind: 'SBK',
+  index: 0,
+  language: 'en',
+  focus: { field: 'bio', questionType: 'where' },
+};
 const candidate = (question: string): Candidate => ({
-  content: { question, reasoning: 'r', answer: 'In Tallinn.', keywords: ['Tallinn'], question_type: 'where', difficulty: 'easy', conversation_history: [] } as SampleContent,
+  content: {
+    question,
+    reasoning: 'r',
+    answer: 'In Tallinn.',
+    keywords: ['Tallinn'],
+    question_type: 'where',
+    difficulty: 'easy',
+    conversation_history: [],
+  } as SampleContent,
   result: { text: '{}', model: 'qwen', usage: { inputTokens: 10, outputTokens: 5 }, requests: 1 },
 });
 
@@ -22,14 +50,24 @@ function judge(scores: Record<string, number | 'fail'>): LlmBackend {
       const question = /"question": "([^"]+)"/u.exec(request.messages[1]?.content ?? '')?.[1] ?? '';
       const score = scores[question];
       if (score === 'fail') throw new TransportError('judge timed out', 3);
-      return { text: JSON.stringify({ score, reason: `scored ${question}` }), model: 'judge-model', usage: { inputTokens: 100, outputTokens: 10 }, requests: 1 };
+      return {
+        text: JSON.stringify({ score, reason: `scored ${question}` }),
+        model: 'judge-model',
+        usage: { inputTokens: 100, outputTokens: 10 },
+        requests: 1,
+      };
     },
   };
 }
 
 const gate = (name: string, pass: (question: string) => boolean): QualityGate => ({
   name,
-  check: async ({ content }) => ({ passed: pass(content.question), detail: `${name} says ${pass(content.question)}`, record: { passed: pass(content.question) }, calls: [] }),
+  check: async ({ content }) => ({
+    passed: pass(content.question),
+    detail: `${name} says ${pass(content.question)}`,
+    record: { passed: pass(content.question) },
+    calls: [],
+  }),
 });
 
 describe('candidate review (filter strategy and quality gates)', () => {
@@ -38,7 +76,9 @@ describe('candidate review (filter strategy and quality gates)', () => {
     const outcome = await review({ slot, profile, candidates: [candidate('a'), candidate('b'), candidate('c')] });
     expect(outcome.keep).toBe(1);
     expect(outcome.decisions.map((d) => d.reason)).toEqual(['judge_below_min_score', undefined, 'judge_not_best']);
-    expect(outcome.decisions[1]?.review).toEqual({ judge: { backend: 'bedrock', model: 'judge-model', score: 9, reason: 'scored b', min_score: 7 } });
+    expect(outcome.decisions[1]?.review).toEqual({
+      judge: { backend: 'bedrock', model: 'judge-model', score: 9, reason: 'scored b', min_score: 7 },
+    });
     expect(outcome.decisions.every((d) => d.calls.length === 1 && d.calls[0]?.purpose === 'judge')).toBe(true);
   });
 
@@ -46,7 +86,10 @@ describe('candidate review (filter strategy and quality gates)', () => {
     const review = buildReview({ judge: { backend: judge({ a: 9, b: 8 }), minScore: 7 }, gates: [gate('difficulty', (q) => q !== 'a')] })!;
     const outcome = await review({ slot, profile, candidates: [candidate('a'), candidate('b')] });
     expect(outcome.keep).toBe(1);
-    expect(outcome.decisions[0]).toMatchObject({ reason: 'gate_difficulty', review: { judge: { score: 9 }, gates: { difficulty: { passed: false } } } });
+    expect(outcome.decisions[0]).toMatchObject({
+      reason: 'gate_difficulty',
+      review: { judge: { score: 9 }, gates: { difficulty: { passed: false } } },
+    });
     expect(outcome.decisions[1]?.review).toMatchObject({ gates: { difficulty: { passed: true } } });
   });
 

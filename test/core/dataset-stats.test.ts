@@ -21,7 +21,10 @@ let counter = 0;
 function sample(profileId: string, shape: Shape = {}): Sample {
   const kind = shape.kind ?? 'SBK';
   const keywords = shape.keywords ?? ['Tallinn'];
-  const history: ConversationTurn[] = Array.from({ length: shape.turns ?? (kind === 'CM' ? 4 : 0) }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i}` }));
+  const history: ConversationTurn[] = Array.from({ length: shape.turns ?? (kind === 'CM' ? 4 : 0) }, (_, i) => ({
+    role: i % 2 === 0 ? 'user' : 'assistant',
+    content: `turn ${i}`,
+  }));
   return {
     id: `${profileId}/${kind}/${counter++}`,
     character_name: profileId,
@@ -48,7 +51,16 @@ function sample(profileId: string, shape: Shape = {}): Sample {
   };
 }
 
-const emptySplit = { samples: 0, profiles: 0, by_kind: {}, by_question_type: {}, by_difficulty: {}, by_language: {}, by_validation_method: {}, by_model: {} };
+const emptySplit = {
+  samples: 0,
+  profiles: 0,
+  by_kind: {},
+  by_question_type: {},
+  by_difficulty: {},
+  by_language: {},
+  by_validation_method: {},
+  by_model: {},
+};
 
 describe('DatasetStats', () => {
   it('is all zeros for an empty dataset', () => {
@@ -64,7 +76,11 @@ describe('DatasetStats', () => {
     const stats = new DatasetStats();
     stats.add(sample('Ann', { kind: 'SBK', type: 'where', difficulty: 'easy', language: 'en' }), 'Ann', false);
     stats.add(sample('Ann', { kind: 'SBK', type: 'who', difficulty: 'hard', language: 'en', keywords: ['Tallinn', 'Kiwi'] }), 'Ann', false);
-    stats.add(sample('Ann', { kind: 'CM', type: 'what', difficulty: 'medium', language: 'en', backend: 'bedrock', model: 'claude' }), 'Ann', false);
+    stats.add(
+      sample('Ann', { kind: 'CM', type: 'what', difficulty: 'medium', language: 'en', backend: 'bedrock', model: 'claude' }),
+      'Ann',
+      false,
+    );
     stats.add(sample('Lin', { kind: 'SBK', type: 'where', difficulty: 'easy', language: 'zh' }), 'Lin', false);
     const result = stats.result();
     expect(result.samples).toBe(4);
@@ -90,7 +106,14 @@ describe('DatasetStats', () => {
     stats.add(sample('Bo', { kind: 'SBK', difficulty: 'hard' }), 'Bo', false);
     stats.add(sample('Lin', { kind: 'CM', language: 'zh', backend: 'bedrock', model: 'claude' }), 'Lin', true);
     const { splits, ...all } = stats.result();
-    expect(splits.train).toMatchObject({ samples: 3, profiles: 2, by_kind: { CM: 1, SBK: 2 }, by_difficulty: { easy: 2, hard: 1 }, by_language: { en: 3 }, by_model: { 'sglang:qwen': 3 } });
+    expect(splits.train).toMatchObject({
+      samples: 3,
+      profiles: 2,
+      by_kind: { CM: 1, SBK: 2 },
+      by_difficulty: { easy: 2, hard: 1 },
+      by_language: { en: 3 },
+      by_model: { 'sglang:qwen': 3 },
+    });
     expect(splits.validation).toEqual({
       samples: 1,
       profiles: 1,
@@ -114,10 +137,22 @@ describe('DatasetStats', () => {
 
   it('reports means of keywords and lengths over all samples, and conversation turns over CM samples only, to one decimal', () => {
     const stats = new DatasetStats();
-    stats.add(sample('Ann', { keywords: ['a1', 'b1', 'c1'], question: 'x'.repeat(10), reasoning: 'y'.repeat(100), answer: 'z'.repeat(20) }), 'Ann', false);
-    stats.add(sample('Ann', { keywords: ['a1'], question: 'x'.repeat(21), reasoning: 'y'.repeat(50), answer: 'z'.repeat(5) }), 'Ann', false);
+    stats.add(
+      sample('Ann', { keywords: ['a1', 'b1', 'c1'], question: 'x'.repeat(10), reasoning: 'y'.repeat(100), answer: 'z'.repeat(20) }),
+      'Ann',
+      false,
+    );
+    stats.add(
+      sample('Ann', { keywords: ['a1'], question: 'x'.repeat(21), reasoning: 'y'.repeat(50), answer: 'z'.repeat(5) }),
+      'Ann',
+      false,
+    );
     stats.add(sample('Ann', { keywords: ['a1'], question: 'x'.repeat(30), reasoning: 'y'.repeat(1), answer: 'z'.repeat(6) }), 'Ann', true);
-    stats.add(sample('Bo', { kind: 'CM', keywords: ['a1', 'b1'], question: 'x'.repeat(40), reasoning: '', answer: 'z', turns: 4 }), 'Bo', false);
+    stats.add(
+      sample('Bo', { kind: 'CM', keywords: ['a1', 'b1'], question: 'x'.repeat(40), reasoning: '', answer: 'z', turns: 4 }),
+      'Bo',
+      false,
+    );
     stats.add(sample('Bo', { kind: 'CM', keywords: ['a1'], question: 'x', reasoning: '', answer: 'z', turns: 7 }), 'Bo', true);
     const result = stats.result();
     expect(result.mean_keywords).toBe(1.6); // 8 / 5

@@ -10,7 +10,13 @@ function seed(name: string, kind: SampleKind, language: Language): Sample {
     id: `${name}/${kind}/0`,
     character_name: name,
     character_profile: { name, secret: 'not for the prompt' },
-    conversation_history: kind === 'CM' ? [{ role: 'user', content: `I met ${name}-friend` }, { role: 'assistant', content: 'How nice.' }] : [],
+    conversation_history:
+      kind === 'CM'
+        ? [
+            { role: 'user', content: `I met ${name}-friend` },
+            { role: 'assistant', content: 'How nice.' },
+          ]
+        : [],
     question: `${name} question`,
     reasoning: `${name} reasoning`,
     answer: `${name} answer`,
@@ -18,11 +24,29 @@ function seed(name: string, kind: SampleKind, language: Language): Sample {
     question_type: 'what',
     validation_method: 'single_term_validation',
     difficulty: 'medium',
-    metadata: { kind, backend: 'bedrock', model: 'claude', language, strategy: 'iterative', generated_at: '2025-01-01T00:00:00Z', usage: { input_tokens: 1, output_tokens: 1 }, attempt: 1, focus: 'field:bio|what' },
+    metadata: {
+      kind,
+      backend: 'bedrock',
+      model: 'claude',
+      language,
+      strategy: 'iterative',
+      generated_at: '2025-01-01T00:00:00Z',
+      usage: { input_tokens: 1, output_tokens: 1 },
+      attempt: 1,
+      focus: 'field:bio|what',
+    },
   };
 }
 
-const profile: Profile = { id: 'Ann', name: 'Ann', aliases: [], language: 'en', fields: { bio: 'a baker in Tallinn' }, text: 'bio: a baker in Tallinn', location: 'test' };
+const profile: Profile = {
+  id: 'Ann',
+  name: 'Ann',
+  aliases: [],
+  language: 'en',
+  fields: { bio: 'a baker in Tallinn' },
+  text: 'bio: a baker in Tallinn',
+  location: 'test',
+};
 const slot = (kind: SampleKind, language: Language, index = 0): Slot => ({
   id: `Ann/${kind}/${index}`,
   profileId: 'Ann',
@@ -34,7 +58,8 @@ const slot = (kind: SampleKind, language: Language, index = 0): Slot => ({
 const messages = (kind: SampleKind, language: Language, index = 0) => buildMessages(profile, slot(kind, language, index));
 
 /** The examples shown in a system prompt, parsed back, in order. */
-const examplesIn = (system: string) => [...system.matchAll(/<example>\n(.*)\n<\/example>/gu)].map((match) => JSON.parse(match[1]!) as Record<string, unknown>);
+const examplesIn = (system: string) =>
+  [...system.matchAll(/<example>\n(.*)\n<\/example>/gu)].map((match) => JSON.parse(match[1]!) as Record<string, unknown>);
 
 describe('FewShotExamples', () => {
   it('appends the examples to the system prompt only, leaving the user message and the input as they were', () => {
@@ -52,9 +77,23 @@ describe('FewShotExamples', () => {
 
   it('shows the sample fields a model writes, not the profile or the metadata', () => {
     const [shown] = examplesIn(new FewShotExamples([seed('Bo', 'SBK', 'en')]).apply(messages('SBK', 'en'), 'SBK', 'en')[0]!.content);
-    expect(shown).toEqual({ character: 'Bo', question: 'Bo question', reasoning: 'Bo reasoning', answer: 'Bo answer', keywords: ['Bo-keyword'], question_type: 'what', difficulty: 'medium' });
+    expect(shown).toEqual({
+      character: 'Bo',
+      question: 'Bo question',
+      reasoning: 'Bo reasoning',
+      answer: 'Bo answer',
+      keywords: ['Bo-keyword'],
+      question_type: 'what',
+      difficulty: 'medium',
+    });
     const [cmShown] = examplesIn(new FewShotExamples([seed('Cy', 'CM', 'en')]).apply(messages('CM', 'en'), 'CM', 'en')[0]!.content);
-    expect(cmShown).toMatchObject({ character: 'Cy', conversation_history: [{ role: 'user', content: 'I met Cy-friend' }, { role: 'assistant', content: 'How nice.' }] });
+    expect(cmShown).toMatchObject({
+      character: 'Cy',
+      conversation_history: [
+        { role: 'user', content: 'I met Cy-friend' },
+        { role: 'assistant', content: 'How nice.' },
+      ],
+    });
   });
 
   it('prefers seeds in the slot language and falls back to others, with the header in the slot language', () => {
@@ -71,7 +110,9 @@ describe('FewShotExamples', () => {
     const seeds = ['A', 'B', 'C', 'D', 'E'].map((name) => seed(name, 'SBK', 'en'));
     expect(EXAMPLES_PER_PROMPT).toBe(2);
     expect(examplesIn(new FewShotExamples(seeds).apply(messages('SBK', 'en'), 'SBK', 'en')[0]!.content)).toHaveLength(EXAMPLES_PER_PROMPT);
-    expect(examplesIn(new FewShotExamples(seeds, 4).apply(messages('SBK', 'en'), 'SBK', 'en')[0]!.content).map((example) => example.character)).toEqual(['A', 'B', 'C', 'D']);
+    expect(
+      examplesIn(new FewShotExamples(seeds, 4).apply(messages('SBK', 'en'), 'SBK', 'en')[0]!.content).map((example) => example.character),
+    ).toEqual(['A', 'B', 'C', 'D']);
   });
 
   it('shows only seeds of the slot kind', () => {

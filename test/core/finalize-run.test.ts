@@ -12,7 +12,13 @@ function sample(profileId: string, kind: SampleKind, index: number, backend = 's
     id: `${profileId}/${kind}/${index}`,
     character_name: profileId,
     character_profile: { name: profileId, bio: 'a baker in Tallinn' },
-    conversation_history: kind === 'CM' ? [{ role: 'user', content: 'My dog is "Biscuit",\nremember?' }, { role: 'assistant', content: 'I will.' }] : [],
+    conversation_history:
+      kind === 'CM'
+        ? [
+            { role: 'user', content: 'My dog is "Biscuit",\nremember?' },
+            { role: 'assistant', content: 'I will.' },
+          ]
+        : [],
     question: `Where do you bake, ${profileId}?`,
     // Text that would break a naive writer: a quote, a newline, a comma and bracket at the end, U+2028.
     reasoning: 'I say "Tallinn".\nThen],',
@@ -21,12 +27,32 @@ function sample(profileId: string, kind: SampleKind, index: number, backend = 's
     question_type: 'where',
     validation_method: 'single_term_validation',
     difficulty: 'easy',
-    metadata: { kind, backend, model, language: 'en', strategy: 'sglang', generated_at: '2025-01-01T00:00:00Z', usage: { input_tokens: 100 + index, output_tokens: 10 }, attempt: 1, focus: 'field:bio|where' },
+    metadata: {
+      kind,
+      backend,
+      model,
+      language: 'en',
+      strategy: 'sglang',
+      generated_at: '2025-01-01T00:00:00Z',
+      usage: { input_tokens: 100 + index, output_tokens: 10 },
+      attempt: 1,
+      focus: 'field:bio|where',
+    },
   };
 }
 
 function reject(slotId: string, reason: string, backend: string, model: string, input = 50, output = 5): RejectRecord {
-  return { slot_id: slotId, attempt: 1, reason, detail: 'd', raw_output: '{}', backend, model, usage: { input_tokens: input, output_tokens: output }, rejected_at: '2025-01-01T00:00:00Z' };
+  return {
+    slot_id: slotId,
+    attempt: 1,
+    reason,
+    detail: 'd',
+    raw_output: '{}',
+    backend,
+    model,
+    usage: { input_tokens: input, output_tokens: output },
+    rejected_at: '2025-01-01T00:00:00Z',
+  };
 }
 
 const profileOf = (sample: Sample) => sample.id.slice(0, sample.id.indexOf('/'));
@@ -45,7 +71,15 @@ describe('finalizeRun', () => {
     const summary = await finalizeRun(store, OPTIONS);
     expect(readArray(store, 'train.json')).toEqual([]);
     expect(readArray(store, 'validation.json')).toEqual([]);
-    expect(summary).toMatchObject({ samples: 0, train: 0, validation: 0, validationProfiles: 2, rejects: 0, rejectsByReason: {}, usageByModel: {} });
+    expect(summary).toMatchObject({
+      samples: 0,
+      train: 0,
+      validation: 0,
+      validationProfiles: 2,
+      rejects: 0,
+      rejectsByReason: {},
+      usageByModel: {},
+    });
     expect(store.files.get('dataset_stats.json')).toEqual(summary.stats);
     expect(summary.stats.samples).toBe(0);
   });
@@ -74,7 +108,9 @@ describe('finalizeRun', () => {
       const { store, accepted } = await finished();
       const train = readArray(store, 'train.json');
       const validation = readArray(store, 'validation.json');
-      expect([...train, ...validation].sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual([...accepted].sort((a, b) => (a.id < b.id ? -1 : 1)));
+      expect([...train, ...validation].sort((a, b) => (a.id < b.id ? -1 : 1))).toEqual(
+        [...accepted].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      );
       const lines = store.files.get('train.json') as string[];
       expect(lines[0]).toBe('[');
       expect(lines.at(-1)).toBe(']');
@@ -96,7 +132,9 @@ describe('finalizeRun', () => {
       for (const id of validationProfiles) expect(validation.filter((item) => profileOf(item) === id)).toHaveLength(3);
       // In acceptance order on both sides.
       expect(train.map((item) => item.id)).toEqual(accepted.filter((item) => trainProfiles.has(profileOf(item))).map((item) => item.id));
-      expect(validation.map((item) => item.id)).toEqual(accepted.filter((item) => validationProfiles.has(profileOf(item))).map((item) => item.id));
+      expect(validation.map((item) => item.id)).toEqual(
+        accepted.filter((item) => validationProfiles.has(profileOf(item))).map((item) => item.id),
+      );
       expect(summary).toMatchObject({ samples: 30, train: 24, validation: 6, validationProfiles: 2 });
     });
 
@@ -110,7 +148,11 @@ describe('finalizeRun', () => {
     it('writes dataset_stats.json with the split counts', async () => {
       const { store, summary } = await finished();
       expect(store.files.get('dataset_stats.json')).toEqual(summary.stats);
-      expect(summary.stats).toMatchObject({ samples: 30, by_kind: { CM: 10, SBK: 20 }, splits: { train: { samples: 24, profiles: 8 }, validation: { samples: 6, profiles: 2 } } });
+      expect(summary.stats).toMatchObject({
+        samples: 30,
+        by_kind: { CM: 10, SBK: 20 },
+        splits: { train: { samples: 24, profiles: 8 }, validation: { samples: 6, profiles: 2 } },
+      });
     });
 
     it('counts rejects by reason', async () => {

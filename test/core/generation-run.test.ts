@@ -16,14 +16,30 @@ const byId = new Map(profiles.map((p) => [p.id, p]));
 let server: TestServer | undefined;
 afterEach(async () => server?.close());
 
-async function generate(serverOptions: TestServerOptions, settings: { profiles: number; sbk: number; cm: number; maxAttempts?: number; concurrency?: number }) {
+async function generate(
+  serverOptions: TestServerOptions,
+  settings: { profiles: number; sbk: number; cm: number; maxAttempts?: number; concurrency?: number },
+) {
   server = await startTestServer(serverOptions);
   const backend = await SglangBackend.connect({ endpoints: [server.url], retry: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 20 } });
   const dir = mkdtempSync(join(tmpdir(), 'raiden-run-'));
   const store = await LocalRunStore.open(dir);
-  const slots = planSlots(profiles, { samplesPerProfile: settings.sbk, cmPerProfile: settings.cm, maxProfiles: settings.profiles, language: 'auto', seed: 1 });
+  const slots = planSlots(profiles, {
+    samplesPerProfile: settings.sbk,
+    cmPerProfile: settings.cm,
+    maxProfiles: settings.profiles,
+    language: 'auto',
+    seed: 1,
+  });
   const outcome = await runGeneration({
-    profiles: byId, slots, backend, store, existing: [], concurrency: settings.concurrency ?? 8, maxAttempts: settings.maxAttempts ?? 3, strategy: 'sglang',
+    profiles: byId,
+    slots,
+    backend,
+    store,
+    existing: [],
+    concurrency: settings.concurrency ?? 8,
+    maxAttempts: settings.maxAttempts ?? 3,
+    strategy: 'sglang',
   });
   return { outcome, store, slots, samples: await collect(store.readSamples()), rejects: await collect(store.readRejects()) };
 }
@@ -42,7 +58,10 @@ describe('generation run', () => {
 
   it('records each rejected attempt with slot, reason and truncated raw output, then retries the slot', async () => {
     const flaws = ['ungrounded', 'keyword_not_in_answer', 'malformed_content', 'think'] as const;
-    const { outcome, rejects, samples } = await generate({ fault: faultSequence(flaws) }, { profiles: 1, sbk: 1, cm: 0, concurrency: 1, maxAttempts: 5 });
+    const { outcome, rejects, samples } = await generate(
+      { fault: faultSequence(flaws) },
+      { profiles: 1, sbk: 1, cm: 0, concurrency: 1, maxAttempts: 5 },
+    );
     expect(rejects.map((r) => r.reason)).toEqual(['keyword_not_in_profile', 'keyword_not_in_answer', 'invalid_json']);
     expect(rejects.every((r) => r.slot_id === '老默/SBK/0' && r.raw_output.length > 0)).toBe(true);
     // The fourth answer wraps valid JSON in <think>: it is accepted on attempt 4.
@@ -52,20 +71,35 @@ describe('generation run', () => {
 
   it('rejects duplicate questions within a profile', async () => {
     // Request 1 is accepted; requests 2 and 3 (slot 1) ask the same question again and are rejected.
-    const { rejects, outcome } = await generate({ fault: (n) => (n <= 3 ? 'duplicate' : undefined) }, { profiles: 1, sbk: 3, cm: 0, concurrency: 1 });
-    expect(rejects.map((r) => [r.slot_id, r.reason])).toEqual([['老默/SBK/1', 'duplicate_question'], ['老默/SBK/1', 'duplicate_question']]);
+    const { rejects, outcome } = await generate(
+      { fault: (n) => (n <= 3 ? 'duplicate' : undefined) },
+      { profiles: 1, sbk: 3, cm: 0, concurrency: 1 },
+    );
+    expect(rejects.map((r) => [r.slot_id, r.reason])).toEqual([
+      ['老默/SBK/1', 'duplicate_question'],
+      ['老默/SBK/1', 'duplicate_question'],
+    ]);
     expect(outcome.emptySlots).toEqual([]);
   });
 
   it('leaves a slot empty after max attempts and names it', async () => {
-    const { outcome, rejects } = await generate({ fault: (_n, body) => (JSON.stringify(body).includes('SBK sample') || JSON.stringify(body).includes('SBK 样本') ? 'ungrounded' : undefined) }, { profiles: 1, sbk: 1, cm: 1, maxAttempts: 2 });
+    const { outcome, rejects } = await generate(
+      {
+        fault: (_n, body) =>
+          JSON.stringify(body).includes('SBK sample') || JSON.stringify(body).includes('SBK 样本') ? 'ungrounded' : undefined,
+      },
+      { profiles: 1, sbk: 1, cm: 1, maxAttempts: 2 },
+    );
     expect(outcome.emptySlots).toEqual([{ slot_id: '老默/SBK/0', attempts: 2, last_reason: 'keyword_not_in_profile' }]);
     expect(rejects).toHaveLength(2);
     expect(outcome.counters.accepted).toBe(1);
   });
 
   it('counts transport failures apart from attempts', async () => {
-    const { outcome, samples } = await generate({ fault: faultSequence(['server_error', 'reset', 'rate_limit_no_header']) }, { profiles: 1, sbk: 1, cm: 0, concurrency: 1 });
+    const { outcome, samples } = await generate(
+      { fault: faultSequence(['server_error', 'reset', 'rate_limit_no_header']) },
+      { profiles: 1, sbk: 1, cm: 0, concurrency: 1 },
+    );
     expect(samples[0]?.metadata.attempt).toBe(1);
     expect(outcome.counters.transportFailures).toBe(3);
     expect(outcome.counters.requests).toBe(4);

@@ -1,12 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MIN_SCORE, JUDGE_SCHEMA, judgeMessages, judgeSample } from '../../orchestrator/src/core/judge.ts';
 import type { SampleContent } from '../../orchestrator/src/core/keyword-verifier.ts';
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend, type TokenUsage } from '../../orchestrator/src/core/ports/llm-backend.ts';
+import {
+  BackendUnavailableError,
+  TransportError,
+  type GenerateRequest,
+  type GenerateResult,
+  type LlmBackend,
+  type TokenUsage,
+} from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { PROFILE_TAGS } from '../../orchestrator/src/core/prompts.ts';
 import { scriptedBackend } from '../support/scripted-backend.ts';
 
 const profile = { text: 'name: Ann\nbio: a baker in Tallinn' };
-const sbk: SampleContent = { question: 'Where do you bake?', reasoning: 'I am asked where I work.', answer: 'In Tallinn, of course.', keywords: ['Tallinn'], question_type: 'where', difficulty: 'easy', conversation_history: [] };
+const sbk: SampleContent = {
+  question: 'Where do you bake?',
+  reasoning: 'I am asked where I work.',
+  answer: 'In Tallinn, of course.',
+  keywords: ['Tallinn'],
+  question_type: 'where',
+  difficulty: 'easy',
+  conversation_history: [],
+};
 const cm: SampleContent = {
   ...sbk,
   question: 'What was my cat called?',
@@ -45,7 +60,13 @@ describe('judgeSample', () => {
     const outcome = await judgeSample(judge, profile, 'SBK', sbk);
     expect(outcome).toEqual({
       ok: true,
-      verdict: { score: 8, reason: 'scored 8', model: 'claude', backend: 'bedrock', call: { purpose: 'judge', backend: 'bedrock', model: 'claude', usage: { input_tokens: 321, output_tokens: 12 } } },
+      verdict: {
+        score: 8,
+        reason: 'scored 8',
+        model: 'claude',
+        backend: 'bedrock',
+        call: { purpose: 'judge', backend: 'bedrock', model: 'claude', usage: { input_tokens: 321, output_tokens: 12 } },
+      },
     });
     expect(judge.calls).toHaveLength(1);
     expect(judge.calls[0]!.request).toMatchObject({ schema: JUDGE_SCHEMA, temperature: 0 });
@@ -101,7 +122,12 @@ describe('judgeSample', () => {
   });
 
   it('treats a verdict without a reason, a non-numeric score or text that is not JSON as unreadable', async () => {
-    const noReason = await judgeSample(replying([JSON.stringify({ score: 8 }), JSON.stringify({ score: 8, reason: 3 })]).backend, profile, 'SBK', sbk);
+    const noReason = await judgeSample(
+      replying([JSON.stringify({ score: 8 }), JSON.stringify({ score: 8, reason: 3 })]).backend,
+      profile,
+      'SBK',
+      sbk,
+    );
     expect(noReason).toMatchObject({ ok: false, error: expect.stringContaining('verdict without a 1-10 score') });
     const notANumber = await judgeSample(replying([verdict('great'), verdict(null)]).backend, profile, 'SBK', sbk);
     expect(notANumber).toMatchObject({ ok: false, error: expect.stringContaining('verdict without a 1-10 score') });
@@ -117,15 +143,23 @@ describe('judgeSample', () => {
 
     const onRetry = replying([verdict(42), new TransportError('connection reset', 1)]);
     const outcome = await judgeSample(onRetry.backend, profile, 'SBK', sbk);
-    expect(outcome).toEqual({ ok: false, error: 'connection reset', calls: [{ purpose: 'judge', backend: 'bedrock', model: 'judge-model', usage: { input_tokens: 120, output_tokens: 20 } }] });
+    expect(outcome).toEqual({
+      ok: false,
+      error: 'connection reset',
+      calls: [{ purpose: 'judge', backend: 'bedrock', model: 'judge-model', usage: { input_tokens: 120, output_tokens: 20 } }],
+    });
 
     const scripted = scriptedBackend({ name: 'bedrock', judgeScore: () => 'fail' });
     expect(await judgeSample(scripted, profile, 'SBK', sbk)).toMatchObject({ ok: false, error: 'judge timed out', calls: [] });
   });
 
   it('lets BackendUnavailableError and other errors propagate, so the run stops', async () => {
-    await expect(judgeSample(replying([new BackendUnavailableError('bedrock is unreachable')]).backend, profile, 'SBK', sbk)).rejects.toThrow(BackendUnavailableError);
-    await expect(judgeSample(replying([verdict(99), new BackendUnavailableError('gone')]).backend, profile, 'SBK', sbk)).rejects.toThrow('gone');
+    await expect(
+      judgeSample(replying([new BackendUnavailableError('bedrock is unreachable')]).backend, profile, 'SBK', sbk),
+    ).rejects.toThrow(BackendUnavailableError);
+    await expect(judgeSample(replying([verdict(99), new BackendUnavailableError('gone')]).backend, profile, 'SBK', sbk)).rejects.toThrow(
+      'gone',
+    );
     await expect(judgeSample(replying([new TypeError('bug in a backend')]).backend, profile, 'SBK', sbk)).rejects.toThrow(TypeError);
   });
 
@@ -136,7 +170,10 @@ describe('judgeSample', () => {
 
   it('defaults the minimum score to 7 on the 1 to 10 scale of the schema', () => {
     expect(DEFAULT_MIN_SCORE).toBe(7);
-    expect(JUDGE_SCHEMA.schema).toMatchObject({ required: ['score', 'reason'], properties: { score: { type: 'integer', minimum: 1, maximum: 10 } } });
+    expect(JUDGE_SCHEMA.schema).toMatchObject({
+      required: ['score', 'reason'],
+      properties: { score: { type: 'integer', minimum: 1, maximum: 10 } },
+    });
   });
 });
 
@@ -150,7 +187,9 @@ describe('judgeMessages', () => {
     expect(user!.content.startsWith(`${PROFILE_TAGS.open}\n${profile.text}\n${PROFILE_TAGS.close}\n\n<candidate_sample>\n`)).toBe(true);
     const shown = JSON.parse(/<candidate_sample>\n([\s\S]*)\n<\/candidate_sample>$/u.exec(user!.content)![1]!);
     expect(shown).toEqual({ kind: 'SBK', question: sbk.question, reasoning: sbk.reasoning, answer: sbk.answer, keywords: ['Tallinn'] });
-    const cmShown = JSON.parse(/<candidate_sample>\n([\s\S]*)\n<\/candidate_sample>$/u.exec(judgeMessages(profile, 'CM', cm)[1]!.content)![1]!);
+    const cmShown = JSON.parse(
+      /<candidate_sample>\n([\s\S]*)\n<\/candidate_sample>$/u.exec(judgeMessages(profile, 'CM', cm)[1]!.content)![1]!,
+    );
     expect(cmShown).toMatchObject({ kind: 'CM', conversation_history: cm.conversation_history, keywords: ['Zephyr'] });
   });
 

@@ -5,7 +5,14 @@ import { questionFingerprint } from '../../orchestrator/src/core/text-normalize.
 
 const profileText = '姓名: 陈金默\n爱好: 吃棒棒糖\n其他: 有一女（黄瑶）\nhobby: Sea Charts';
 const sbk: VerificationContext = { kind: 'SBK', profileText, names: ['老默', '陈金默'], acceptedQuestions: new Set() };
-const good = { question: '你女儿叫什么名字？', reasoning: '我想起了女儿。', answer: '我女儿叫黄瑶。', keywords: ['黄瑶'], question_type: 'who', difficulty: 'easy' };
+const good = {
+  question: '你女儿叫什么名字？',
+  reasoning: '我想起了女儿。',
+  answer: '我女儿叫黄瑶。',
+  keywords: ['黄瑶'],
+  question_type: 'who',
+  difficulty: 'easy',
+};
 
 function reasonOf(value: unknown, context: VerificationContext = sbk): string {
   const verdict = verifySample(value, context);
@@ -18,7 +25,9 @@ describe('keyword verification', () => {
   });
 
   it('matches after NFKC, case folding and whitespace normalisation', () => {
-    expect(reasonOf({ ...good, question: 'What do you study?', answer: 'I read SEA   charts every night.', keywords: ['ｓｅａ charts'] })).toBe('ok');
+    expect(
+      reasonOf({ ...good, question: 'What do you study?', answer: 'I read SEA   charts every night.', keywords: ['ｓｅａ charts'] }),
+    ).toBe('ok');
   });
 
   it.each([

@@ -1,7 +1,13 @@
 import Ajv from 'ajv';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { parseModelAnswer, type SampleContent } from '../../orchestrator/src/core/model-answer.ts';
-import { DIFFICULTIES, QUESTION_TYPES, type ConversationTurn, type Difficulty, type QuestionType } from '../../orchestrator/src/core/sample.ts';
+import {
+  DIFFICULTIES,
+  QUESTION_TYPES,
+  type ConversationTurn,
+  type Difficulty,
+  type QuestionType,
+} from '../../orchestrator/src/core/sample.ts';
 import { LIMITS, responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
 
 const sbk = {
@@ -35,7 +41,10 @@ describe('the JSON Schema sent to the model', () => {
   it('lists every field as required, in writing order, with the conversation first for CM', () => {
     expect(responseSchema('SBK').name).toBe('raiden_sbk_sample');
     expect(responseSchema('CM').name).toBe('raiden_cm_sample');
-    for (const [kind, fields] of [['SBK', answerFields], ['CM', ['conversation_history', ...answerFields]]] as const) {
+    for (const [kind, fields] of [
+      ['SBK', answerFields],
+      ['CM', ['conversation_history', ...answerFields]],
+    ] as const) {
       const { schema } = responseSchema(kind);
       expect(schema.type).toBe('object');
       expect(schema.additionalProperties).toBe(false);
@@ -51,13 +60,21 @@ describe('the JSON Schema sent to the model', () => {
     for (const field of ['question', 'reasoning', 'answer'] as const) {
       expect(properties[field]).toEqual({ type: 'string', minLength: 1, maxLength: LIMITS[field] });
     }
-    expect(properties.keywords).toMatchObject({ type: 'array', minItems: 1, maxItems: LIMITS.keywords, items: { type: 'string', minLength: 1, maxLength: LIMITS.keyword } });
+    expect(properties.keywords).toMatchObject({
+      type: 'array',
+      minItems: 1,
+      maxItems: LIMITS.keywords,
+      items: { type: 'string', minLength: 1, maxLength: LIMITS.keyword },
+    });
     expect(properties.conversation_history).toMatchObject({ type: 'array', minItems: 2, maxItems: LIMITS.turns });
     expect(properties.conversation_history?.items).toEqual({
       type: 'object',
       additionalProperties: false,
       required: ['role', 'content'],
-      properties: { role: { type: 'string', enum: ['user', 'assistant'] }, content: { type: 'string', minLength: 1, maxLength: LIMITS.turn } },
+      properties: {
+        role: { type: 'string', enum: ['user', 'assistant'] },
+        content: { type: 'string', minLength: 1, maxLength: LIMITS.turn },
+      },
     });
   });
 
@@ -90,18 +107,30 @@ describe('the JSON Schema sent to the model', () => {
 
 describe('parsing what the model returned', () => {
   it('lower-cases enums, trims fields and keywords, and drops extra fields', () => {
-    const parsed = parseModelAnswer({ ...sbk, question: ' 你女儿叫什么名字？\n', keywords: [' 黄瑶 '], question_type: 'WHO', difficulty: 'Easy', note: 'extra' }, 'SBK');
+    const parsed = parseModelAnswer(
+      { ...sbk, question: ' 你女儿叫什么名字？\n', keywords: [' 黄瑶 '], question_type: 'WHO', difficulty: 'Easy', note: 'extra' },
+      'SBK',
+    );
     expect(parsed).toEqual({ ok: true, content: { ...sbk, conversation_history: [] } });
   });
 
   it('gives SBK an empty conversation even when the model wrote one', () => {
-    expect(parseModelAnswer({ ...sbk, conversation_history: cm.conversation_history }, 'SBK')).toEqual({ ok: true, content: { ...sbk, conversation_history: [] } });
+    expect(parseModelAnswer({ ...sbk, conversation_history: cm.conversation_history }, 'SBK')).toEqual({
+      ok: true,
+      content: { ...sbk, conversation_history: [] },
+    });
   });
 
   it('keeps CM turns as written, dropping fields a turn should not have', () => {
-    const turns = [{ role: 'user', content: ' 我的猫叫豆豆。 ', mood: 'happy' }, { role: 'assistant', content: '好。' }];
+    const turns = [
+      { role: 'user', content: ' 我的猫叫豆豆。 ', mood: 'happy' },
+      { role: 'assistant', content: '好。' },
+    ];
     const parsed = parseModelAnswer({ ...cm, conversation_history: turns }, 'CM');
-    expect(parsed.ok && parsed.content.conversation_history).toEqual([{ role: 'user', content: ' 我的猫叫豆豆。 ' }, { role: 'assistant', content: '好。' }]);
+    expect(parsed.ok && parsed.content.conversation_history).toEqual([
+      { role: 'user', content: ' 我的猫叫豆豆。 ' },
+      { role: 'assistant', content: '好。' },
+    ]);
   });
 
   it('leaves lengths and turn counts to the verifier', () => {
@@ -112,7 +141,11 @@ describe('parsing what the model returned', () => {
 
   it.each([
     ['question', 'SBK', { ...sbk, question: 42 }],
-    ['answer', 'SBK', { question: sbk.question, reasoning: sbk.reasoning, keywords: sbk.keywords, question_type: 'who', difficulty: 'easy' }],
+    [
+      'answer',
+      'SBK',
+      { question: sbk.question, reasoning: sbk.reasoning, keywords: sbk.keywords, question_type: 'who', difficulty: 'easy' },
+    ],
     ['keywords', 'SBK', { ...sbk, keywords: '黄瑶' }],
     ['keywords', 'SBK', { ...sbk, keywords: [] }],
     ['keywords', 'SBK', { ...sbk, keywords: ['a', 'b', 'c', 'd'] }],

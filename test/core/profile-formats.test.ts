@@ -45,7 +45,15 @@ describe('profile formats', () => {
     expect(mara?.fields.hobbies).toBe('carving driftwood birds, reading sea charts, brewing nettle tea');
     expect(mara?.fields.family).toContain('brother: Tobias Quill');
     expect(mara?.fields.age).toBe('34');
-    const array = parseProfiles(bytes(JSON.stringify([{ 姓名: '小明', 爱好: '足球' }, { character_name: 'Ann', bio: 'a baker' }])), 'a.json');
+    const array = parseProfiles(
+      bytes(
+        JSON.stringify([
+          { 姓名: '小明', 爱好: '足球' },
+          { character_name: 'Ann', bio: 'a baker' },
+        ]),
+      ),
+      'a.json',
+    );
     expect(array.profiles.map((p) => p.id)).toEqual(['小明', 'Ann']);
   });
 
@@ -99,6 +107,8 @@ describe('bad profile input is reported, never fatal', () => {
     const huge = JSON.stringify({ name: 'Huge', bio: 'x'.repeat(5 * 1024 * 1024) });
     const loaded = parseProfiles(bytes(`${huge}\n{"name": "Ann", "bio": "baker"}\n`), 'big.jsonl');
     expect(loaded.profiles.map((p) => p.name)).toEqual(['Ann']);
-    expect(loaded.rejected[0]?.reason).toMatch(new RegExp(`5,242,\\d{3} characters; the limit is ${MAX_PROFILE_CHARS.toLocaleString('en-US')}`));
+    expect(loaded.rejected[0]?.reason).toMatch(
+      new RegExp(`5,242,\\d{3} characters; the limit is ${MAX_PROFILE_CHARS.toLocaleString('en-US')}`),
+    );
   });
 });

@@ -17,8 +17,23 @@ const slotsOf = (profile: Profile, language: 'en' | 'zh' | 'auto' = 'auto') =>
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
 
-const plain = (text: string): Profile => ({ id: 'eve', name: 'Eve', aliases: [], language: 'en', fields: { bio: text }, text: `bio: ${text}`, location: 'test' });
-const sbk: Slot = { id: 'eve/SBK/0', profileId: 'eve', kind: 'SBK', index: 0, language: 'en', focus: { field: 'bio', questionType: 'who' } };
+const plain = (text: string): Profile => ({
+  id: 'eve',
+  name: 'Eve',
+  aliases: [],
+  language: 'en',
+  fields: { bio: text },
+  text: `bio: ${text}`,
+  location: 'test',
+});
+const sbk: Slot = {
+  id: 'eve/SBK/0',
+  profileId: 'eve',
+  kind: 'SBK',
+  index: 0,
+  language: 'en',
+  focus: { field: 'bio', questionType: 'who' },
+};
 
 describe('buildMessages', () => {
   it('puts the shared prefix first: the system message and the profile block are identical across the slots of a profile', () => {
@@ -113,10 +128,13 @@ describe('buildMessages', () => {
 });
 
 describe('estimatePromptTokens', () => {
-  const counted = (profile: Profile, slot: Slot) => buildMessages(profile, slot).reduce((sum, message) => sum + estimateTokens(message.content), 0);
+  const counted = (profile: Profile, slot: Slot) =>
+    buildMessages(profile, slot).reduce((sum, message) => sum + estimateTokens(message.content), 0);
 
-  const cases = () => [...english, ...chinese].flatMap((profile) =>
-    [...slotsOf(profile), ...slotsOf(profile, profile.language === 'en' ? 'zh' : 'en')].map((slot) => ({ profile, slot })));
+  const cases = () =>
+    [...english, ...chinese].flatMap((profile) =>
+      [...slotsOf(profile), ...slotsOf(profile, profile.language === 'en' ? 'zh' : 'en')].map((slot) => ({ profile, slot })),
+    );
 
   it('matches the token count of the built messages to within rounding, never below it', () => {
     const all = cases();
@@ -147,7 +165,10 @@ describe('estimatePromptTokens', () => {
 describe('splitAtSharedPrefix', () => {
   it('splits right after the profile block; the two parts rebuild the message', () => {
     const content = `${PROFILE_TAGS.open}\nname: Ann\n${PROFILE_TAGS.close}\n\nTask: write SBK sample number 1 for Ann.`;
-    expect(splitAtSharedPrefix(content)).toEqual([`${PROFILE_TAGS.open}\nname: Ann\n${PROFILE_TAGS.close}`, '\n\nTask: write SBK sample number 1 for Ann.']);
+    expect(splitAtSharedPrefix(content)).toEqual([
+      `${PROFILE_TAGS.open}\nname: Ann\n${PROFILE_TAGS.close}`,
+      '\n\nTask: write SBK sample number 1 for Ann.',
+    ]);
   });
 
   it('splits after the last closing tag', () => {

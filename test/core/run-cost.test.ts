@@ -7,7 +7,11 @@ import { MemoryRunStore } from '../support/memory-run-store.ts';
 
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 
-const usage = (input_tokens: number, output_tokens: number, extra: Partial<TokenUsage> = {}): TokenUsage => ({ input_tokens, output_tokens, ...extra });
+const usage = (input_tokens: number, output_tokens: number, extra: Partial<TokenUsage> = {}): TokenUsage => ({
+  input_tokens,
+  output_tokens,
+  ...extra,
+});
 const call = (purpose: string, backend: string, model: string, used: TokenUsage): ReviewCall => ({ purpose, backend, model, usage: used });
 
 function sample(id: string, backend: string, model: string, used: TokenUsage, reviewCalls?: ReviewCall[]): Sample {
@@ -23,12 +27,34 @@ function sample(id: string, backend: string, model: string, used: TokenUsage, re
     question_type: 'where',
     validation_method: 'single_term_validation',
     difficulty: 'easy',
-    metadata: { kind: 'SBK', backend, model, language: 'en', strategy: 'filter', generated_at: '2025-01-01T00:00:00Z', usage: used, attempt: 1, focus: 'field:bio|where', ...(reviewCalls ? { review_calls: reviewCalls } : {}) },
+    metadata: {
+      kind: 'SBK',
+      backend,
+      model,
+      language: 'en',
+      strategy: 'filter',
+      generated_at: '2025-01-01T00:00:00Z',
+      usage: used,
+      attempt: 1,
+      focus: 'field:bio|where',
+      ...(reviewCalls ? { review_calls: reviewCalls } : {}),
+    },
   };
 }
 
 function reject(slot: string, backend: string, model: string, used: TokenUsage, reviewCalls?: ReviewCall[]): RejectRecord {
-  return { slot_id: slot, attempt: 1, reason: 'keyword_not_in_answer', detail: 'd', raw_output: '{}', backend, model, usage: used, rejected_at: '2025-01-01T00:00:00Z', ...(reviewCalls ? { review_calls: reviewCalls } : {}) };
+  return {
+    slot_id: slot,
+    attempt: 1,
+    reason: 'keyword_not_in_answer',
+    detail: 'd',
+    raw_output: '{}',
+    backend,
+    model,
+    usage: used,
+    rejected_at: '2025-01-01T00:00:00Z',
+    ...(reviewCalls ? { review_calls: reviewCalls } : {}),
+  };
 }
 
 const row = (backend: string, model: string, counts: Partial<ModelLedgerRow>): ModelLedgerRow => ({
@@ -47,22 +73,49 @@ const row = (backend: string, model: string, counts: Partial<ModelLedgerRow>): M
 describe('buildUsageLedger', () => {
   it('sums samples, rejects, the review calls on both, and evaluation judge calls per backend:model', async () => {
     const samples = [
-      sample('Ann/SBK/0', 'sglang', 'qwen', usage(1000, 200), [call('judge', 'bedrock', SONNET, usage(500, 40, { cache_read_input_tokens: 300 }))]),
+      sample('Ann/SBK/0', 'sglang', 'qwen', usage(1000, 200), [
+        call('judge', 'bedrock', SONNET, usage(500, 40, { cache_read_input_tokens: 300 })),
+      ]),
       sample('Ann/SBK/1', 'sglang', 'qwen', usage(1100, 250)),
       sample('Ann/CM/0', 'bedrock', SONNET, usage(900, 300, { cache_write_input_tokens: 800 })),
     ];
     const rejects = [
-      reject('Ann/SBK/2', 'sglang', 'qwen', usage(1200, 260), [call('judge', 'bedrock', SONNET, usage(520, 35)), call('keyword_agreement', 'sglang', 'qwen', usage(80, 20))]),
+      reject('Ann/SBK/2', 'sglang', 'qwen', usage(1200, 260), [
+        call('judge', 'bedrock', SONNET, usage(520, 35)),
+        call('keyword_agreement', 'sglang', 'qwen', usage(80, 20)),
+      ]),
       // A call that failed for good has no model: it is not a reject of any model, but its review calls still cost.
       reject('Ann/SBK/3', 'sglang', '', usage(0, 0), [call('judge', 'bedrock', SONNET, usage(10, 1))]),
     ];
     const evaluations: EvaluationRecord[] = [
-      { sample_id: 'Ann/SBK/0', sample_backend: 'sglang', sample_model: 'qwen', score: 9, reason: 'good', passed: true, judge_calls: [call('evaluation', 'bedrock', SONNET, usage(600, 50))] },
-      { sample_id: 'Ann/SBK/1', sample_backend: 'sglang', sample_model: 'qwen', score: null, reason: 'failed', passed: false, judge_calls: [] },
+      {
+        sample_id: 'Ann/SBK/0',
+        sample_backend: 'sglang',
+        sample_model: 'qwen',
+        score: 9,
+        reason: 'good',
+        passed: true,
+        judge_calls: [call('evaluation', 'bedrock', SONNET, usage(600, 50))],
+      },
+      {
+        sample_id: 'Ann/SBK/1',
+        sample_backend: 'sglang',
+        sample_model: 'qwen',
+        score: null,
+        reason: 'failed',
+        passed: false,
+        judge_calls: [],
+      },
     ];
     const ledger = await buildUsageLedger(samples, rejects, evaluations);
     expect(ledger).toEqual({
-      'sglang:qwen': row('sglang', 'qwen', { samples: 2, rejects: 1, review_calls: 1, input_tokens: 1000 + 1100 + 1200 + 80, output_tokens: 200 + 250 + 260 + 20 }),
+      'sglang:qwen': row('sglang', 'qwen', {
+        samples: 2,
+        rejects: 1,
+        review_calls: 1,
+        input_tokens: 1000 + 1100 + 1200 + 80,
+        output_tokens: 200 + 250 + 260 + 20,
+      }),
       [`bedrock:${SONNET}`]: row('bedrock', SONNET, {
         samples: 1,
         review_calls: 4,
@@ -78,7 +131,9 @@ describe('buildUsageLedger', () => {
     const store = new MemoryRunStore();
     await store.appendSample(sample('Ann/SBK/0', 'sglang', 'qwen', usage(10, 5)));
     await store.appendReject(reject('Ann/SBK/1', 'sglang', 'qwen', usage(7, 3)));
-    expect(await buildUsageLedger(store.readSamples(), store.readRejects())).toEqual({ 'sglang:qwen': row('sglang', 'qwen', { samples: 1, rejects: 1, input_tokens: 17, output_tokens: 8 }) });
+    expect(await buildUsageLedger(store.readSamples(), store.readRejects())).toEqual({
+      'sglang:qwen': row('sglang', 'qwen', { samples: 1, rejects: 1, input_tokens: 17, output_tokens: 8 }),
+    });
     expect(await buildUsageLedger([], [])).toEqual({});
   });
 });
@@ -92,8 +147,14 @@ describe('costReport', () => {
     const ledger: UsageLedger = { [`bedrock:${SONNET}`]: row('bedrock', SONNET, { samples: 10, ...tokens }) };
     const report = costReport(ledger, DEFAULT_PRICES, { wallSeconds: 3600 });
     expect(sonnetUsd).toBeCloseTo(8.1, 10);
-    expect(report.by_model[`bedrock:${SONNET}`]).toMatchObject({ samples: 10, usd: 8.1, price: '$3/$15 per M input/output tokens, cache read $0.3' });
-    expect(report.by_backend).toEqual({ bedrock: { samples: 10, rejects: 0, review_calls: 0, input_tokens: 3_400_000, output_tokens: 200_000, usd: 8.1 } });
+    expect(report.by_model[`bedrock:${SONNET}`]).toMatchObject({
+      samples: 10,
+      usd: 8.1,
+      price: '$3/$15 per M input/output tokens, cache read $0.3',
+    });
+    expect(report.by_backend).toEqual({
+      bedrock: { samples: 10, rejects: 0, review_calls: 0, input_tokens: 3_400_000, output_tokens: 200_000, usd: 8.1 },
+    });
     // No SGLang rows: the wall time costs nothing.
     expect(report.sglang).toBeNull();
     expect(report.total_usd).toBe(8.1);
@@ -114,9 +175,17 @@ describe('costReport', () => {
   });
 
   it('uses the prices it is given, not the built-in table', () => {
-    const prices: Prices = { asOf: '2030-01-01', gpuUsdPerHour: 10, bedrock: { 'acme.writer': { inputUsdPerMTok: 1, outputUsdPerMTok: 2, batchFactor: 0.25 } } };
+    const prices: Prices = {
+      asOf: '2030-01-01',
+      gpuUsdPerHour: 10,
+      bedrock: { 'acme.writer': { inputUsdPerMTok: 1, outputUsdPerMTok: 2, batchFactor: 0.25 } },
+    };
     const ledger: UsageLedger = {
-      'bedrock:acme.writer-v2': row('bedrock', 'acme.writer-v2', { input_tokens: 2_000_000, output_tokens: 1_000_000, cache_read_input_tokens: 1_000_000 }),
+      'bedrock:acme.writer-v2': row('bedrock', 'acme.writer-v2', {
+        input_tokens: 2_000_000,
+        output_tokens: 1_000_000,
+        cache_read_input_tokens: 1_000_000,
+      }),
       'bedrock-batch:acme.writer-v2': row('bedrock-batch', 'acme.writer-v2', { input_tokens: 2_000_000, output_tokens: 1_000_000 }),
       [`bedrock:${SONNET}`]: row('bedrock', SONNET, tokens),
     };
@@ -135,12 +204,19 @@ describe('costReport', () => {
       [`bedrock:${model}`]: row('bedrock', model, { samples: 3, input_tokens: 5_000, output_tokens: 1_000 }),
     };
     const report = costReport(ledger, DEFAULT_PRICES, { wallSeconds: 0 });
-    expect(report.by_model[`bedrock:${model}`]).toMatchObject({ samples: 3, usd: null, price: 'not in the price table: add it with --price-file' });
+    expect(report.by_model[`bedrock:${model}`]).toMatchObject({
+      samples: 3,
+      usd: null,
+      price: 'not in the price table: add it with --price-file',
+    });
     // The backend's cost is unknown as a whole; the total holds what could be priced.
     expect(report.by_backend.bedrock!.usd).toBeNull();
     expect(report.total_usd).toBe(8.1);
 
-    const withFile = mergePriceFile(JSON.stringify({ bedrock: { 'mistral.unknown-large': { inputUsdPerMTok: 2, outputUsdPerMTok: 6 } } }), 'prices.json');
+    const withFile = mergePriceFile(
+      JSON.stringify({ bedrock: { 'mistral.unknown-large': { inputUsdPerMTok: 2, outputUsdPerMTok: 6 } } }),
+      'prices.json',
+    );
     const priced = costReport(ledger, withFile, { wallSeconds: 0 });
     expect(priced.by_model[`bedrock:${model}`]!.usd).toBe(0.016);
     expect(priced.by_backend.bedrock!.usd).toBe(8.116);
@@ -152,12 +228,27 @@ describe('costReport', () => {
       'sglang:qwen-small': row('sglang', 'qwen-small', { review_calls: 12, input_tokens: 1_000, output_tokens: 100 }),
     };
     const report = costReport(ledger, DEFAULT_PRICES, { wallSeconds: 5400, sglangInstances: 2 });
-    expect(report.sglang).toEqual({ gpu_hours: 3, usd_per_hour: 63, usd: 189, basis: 'wall time of this invocation on 2 p5en.48xlarge (billed while up, busy or not)' });
+    expect(report.sglang).toEqual({
+      gpu_hours: 3,
+      usd_per_hour: 63,
+      usd: 189,
+      basis: 'wall time of this invocation on 2 p5en.48xlarge (billed while up, busy or not)',
+    });
     expect(report.by_model['sglang:qwen']).toMatchObject({ usd: null, price: 'GPU time: see sglang below' });
-    expect(report.by_backend.sglang).toEqual({ samples: 40, rejects: 5, review_calls: 12, input_tokens: 9_001_000, output_tokens: 3_000_100, usd: 189 });
+    expect(report.by_backend.sglang).toEqual({
+      samples: 40,
+      rejects: 5,
+      review_calls: 12,
+      input_tokens: 9_001_000,
+      output_tokens: 3_000_100,
+      usd: 189,
+    });
     expect(report.total_usd).toBe(189);
     // One instance unless told otherwise.
-    expect(costReport(ledger, { ...DEFAULT_PRICES, gpuUsdPerHour: 98 }, { wallSeconds: 1800 }).sglang).toMatchObject({ gpu_hours: 0.5, usd: 49 });
+    expect(costReport(ledger, { ...DEFAULT_PRICES, gpuUsdPerHour: 98 }, { wallSeconds: 1800 }).sglang).toMatchObject({
+      gpu_hours: 0.5,
+      usd: 49,
+    });
   });
 
   it('totals GPU time and Bedrock tokens of a tiered run', () => {
@@ -172,6 +263,12 @@ describe('costReport', () => {
   });
 
   it('costs nothing for an empty run', () => {
-    expect(costReport({}, DEFAULT_PRICES, { wallSeconds: 100 })).toEqual({ prices_as_of: DEFAULT_PRICES.asOf, by_model: {}, by_backend: {}, sglang: null, total_usd: 0 });
+    expect(costReport({}, DEFAULT_PRICES, { wallSeconds: 100 })).toEqual({
+      prices_as_of: DEFAULT_PRICES.asOf,
+      by_model: {},
+      by_backend: {},
+      sglang: null,
+      total_usd: 0,
+    });
   });
 });

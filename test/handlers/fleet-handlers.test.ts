@@ -16,7 +16,10 @@ const STATE_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:raiden
 const execution = (name: string) => `arn:aws:states:us-east-1:000000000000:execution:raiden-generation:${name}`;
 
 function statusChange(status: string, name = 'ended'): EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange> {
-  return { detail: { executionArn: execution(name), stateMachineArn: STATE_MACHINE, name, status } } as EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange>;
+  return { detail: { executionArn: execution(name), stateMachineArn: STATE_MACHINE, name, status } } as EventBridgeEvent<
+    'Step Functions Execution Status Change',
+    ExecutionStatusChange
+  >;
 }
 
 let saved: NodeJS.ProcessEnv;
@@ -26,7 +29,9 @@ beforeEach(() => {
   resetAwsClients();
   autoScaling.reset();
   sfn.reset();
-  autoScaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: 1, MinSize: 0, MaxSize: 2 } as never] });
+  autoScaling
+    .on(DescribeAutoScalingGroupsCommand)
+    .resolves({ AutoScalingGroups: [{ AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: 1, MinSize: 0, MaxSize: 2 } as never] });
   autoScaling.on(SetDesiredCapacityCommand).resolves({});
   vi.spyOn(console, 'log').mockImplementation(() => undefined);
 });
@@ -56,7 +61,10 @@ describe('teardown backstop', () => {
   });
 
   it('pages through every running execution', async () => {
-    sfn.on(ListExecutionsCommand).resolvesOnce({ executions: [], nextToken: 'page-2' }).resolvesOnce({ executions: [{ executionArn: execution('late') } as never] });
+    sfn
+      .on(ListExecutionsCommand)
+      .resolvesOnce({ executions: [], nextToken: 'page-2' })
+      .resolvesOnce({ executions: [{ executionArn: execution('late') } as never] });
     expect((await backstop(statusChange('FAILED'))).scaledDown).toBe(false);
     expect(sfn.commandCalls(ListExecutionsCommand).map((call) => call.args[0].input)).toEqual([
       expect.objectContaining({ stateMachineArn: STATE_MACHINE, statusFilter: 'RUNNING' }),
@@ -96,7 +104,12 @@ describe('SGLang API key', () => {
     try {
       expect(await sglangApiKey()).toBe('the-key');
       expect(await sglangApiKey()).toBe('the-key');
-      expect(seen).toEqual([{ url: `/secretsmanager/get?secretId=${encodeURIComponent('arn:aws:secretsmanager:us-east-1:000000000000:secret:raiden-key')}`, token: 'session-token' }]);
+      expect(seen).toEqual([
+        {
+          url: `/secretsmanager/get?secretId=${encodeURIComponent('arn:aws:secretsmanager:us-east-1:000000000000:secret:raiden-key')}`,
+          token: 'session-token',
+        },
+      ]);
     } finally {
       extension.close();
     }

@@ -71,9 +71,7 @@ describe('config from -c strings', () => {
   });
 
   it('names the key, the value and the expectation for a bad field', () => {
-    expect(problemsOf({ idleMinutes: 'soon' })).toEqual([
-      'idleMinutes "soon" is invalid: Invalid input: expected number, received string',
-    ]);
+    expect(problemsOf({ idleMinutes: 'soon' })).toEqual(['idleMinutes "soon" is invalid: Invalid input: expected number, received string']);
     expect(problemsOf({ region: 'Virginia' })).toEqual(['region "Virginia" is invalid: expected something like us-east-1']);
   });
 });
@@ -84,14 +82,23 @@ describe('config cross-field errors', () => {
     [{ vpcId: 'vpc-0123456789abcdef0' }, /^vpcId "vpc-0123456789abcdef0" is set but subnetIds is empty: list the private subnets/],
     [{ subnetIds: 'subnet-0123456789abcdef0' }, /^subnetIds is set but vpcId is not: add -c vpcId=vpc-\.\.\. or remove subnetIds/],
     [{ capacity: 'capacity-block' }, /^capacity "capacity-block" needs capacityReservationId: add -c capacityReservationId=cr-/],
-    [{ capacityReservationId: 'cr-0123456789abcdef0' }, /is only used with capacity capacity-reservation or capacity-block, not "on-demand"/],
+    [
+      { capacityReservationId: 'cr-0123456789abcdef0' },
+      /is only used with capacity capacity-reservation or capacity-block, not "on-demand"/,
+    ],
     [{ desiredInstances: 2 }, /^desiredInstances 2 is more than maxInstances 1: raise maxInstances or lower desiredInstances$/],
-    [{ instanceType: 'p6-b200.48xlarge' }, /^instanceType "p6-b200\.48xlarge" is not in the instance table .* add -c gpuCount=<GPUs on it>/],
+    [
+      { instanceType: 'p6-b200.48xlarge' },
+      /^instanceType "p6-b200\.48xlarge" is not in the instance table .* add -c gpuCount=<GPUs on it>/,
+    ],
     [{ gpuCount: 4 }, /^gpuCount 4 does not match instanceType p5en\.48xlarge, which has 8 GPUs: remove gpuCount$/],
     [{ models: 'a/b,c/d' }, /^models lists 2 models but layout tp8 has 1 server\(s\): give at most 1 model\(s\)/],
     [{ layout: 'custom' }, /^layout "custom" needs servers: add -c 'servers=\[/],
     [{ region: 'eu-west-1', availabilityZones: 'us-east-1a' }, /^availabilityZones \["us-east-1a"\] are not in region eu-west-1/],
-    [{ instanceType: 'g6e.12xlarge' }, /^layout tp8 needs 8 GPUs but instanceType g6e\.12xlarge has 4: choose an instance type with at least 8 GPUs/],
+    [
+      { instanceType: 'g6e.12xlarge' },
+      /^layout tp8 needs 8 GPUs but instanceType g6e\.12xlarge has 4: choose an instance type with at least 8 GPUs/,
+    ],
   ])('%j', (context, message) => {
     expect(problemsOf(context)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
   });

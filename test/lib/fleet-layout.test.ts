@@ -44,16 +44,12 @@ describe('layout presets', () => {
 describe('layout rejections', () => {
   it('rejects overlapping GPUs and says to give each server its own', () => {
     const result = problems([server({}), server({ name: 'b', gpus: [3, 4, 5, 6], port: 30001 })]);
-    expect(result).toContain(
-      'servers[1].gpus [3,4,5,6] overlaps servers[0].gpus [0,1,2,3]: give each server its own GPUs',
-    );
+    expect(result).toContain('servers[1].gpus [3,4,5,6] overlaps servers[0].gpus [0,1,2,3]: give each server its own GPUs');
   });
 
   it('rejects a GPU index outside the instance', () => {
     const result = problems([server({ gpus: [4, 5, 6, 8] })]);
-    expect(result.join('\n')).toContain(
-      'servers[0].gpus [4,5,6,8] has GPU 8 outside 0-7 (p5en.48xlarge has 8 GPUs): use indices 0-7',
-    );
+    expect(result.join('\n')).toContain('servers[0].gpus [4,5,6,8] has GPU 8 outside 0-7 (p5en.48xlarge has 8 GPUs): use indices 0-7');
   });
 
   it('rejects tp x dp that differs from the GPU count', () => {
@@ -64,9 +60,7 @@ describe('layout rejections', () => {
 
   it('rejects duplicate ports', () => {
     const result = problems([server({}), server({ name: 'b', gpus: [4, 5, 6, 7] })]);
-    expect(result).toEqual([
-      'servers[1].port 30000 is also servers[0].port: give each server its own port (for example 30001)',
-    ]);
+    expect(result).toEqual(['servers[1].port 30000 is also servers[0].port: give each server its own port (for example 30001)']);
   });
 
   it("rejects a port that collides with another server's NCCL port", () => {

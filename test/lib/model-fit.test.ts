@@ -20,14 +20,19 @@ describe('model fit', () => {
   it('rejects a replica whose weights exceed a GPU, saying how many GPUs it needs', () => {
     const { problems } = modelFitAdvice(withDefaults(presetServers('dp8', ['Qwen/Qwen2.5-72B-Instruct'])), 141, 0.85);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/servers\[0\] .*Qwen2.5-72B.*~134 GiB.*does not fit with tp 1: 134 GiB per GPU is more than 120 GiB.*at least 2 GPUs \(tp 2\)/);
+    expect(problems[0]).toMatch(
+      /servers\[0\] .*Qwen2.5-72B.*~134 GiB.*does not fit with tp 1: 134 GiB per GPU is more than 120 GiB.*at least 2 GPUs \(tp 2\)/,
+    );
   });
 
   it('suggests data parallelism when a tensor-parallel model fits on one GPU with room to spare', () => {
     const advice = modelFitAdvice(withDefaults(presetServers('tp8', ['Qwen/Qwen2.5-14B-Instruct'])), 141, 0.85);
     expect(advice.problems).toEqual([]);
     expect(advice.notes[0]).toMatch(/fits on one GPU.*8 replicas with tp 1 \(layout dp8/);
-    expect(modelFitAdvice(withDefaults(presetServers('tp8', ['Qwen/Qwen2.5-72B-Instruct'])), 141, 0.85)).toEqual({ problems: [], notes: [] });
+    expect(modelFitAdvice(withDefaults(presetServers('tp8', ['Qwen/Qwen2.5-72B-Instruct'])), 141, 0.85)).toEqual({
+      problems: [],
+      notes: [],
+    });
   });
 
   it('is part of the synth-time config checks', () => {

@@ -19,7 +19,9 @@ describe('orchestrator stack', () => {
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogGroup: expect.anything() },
-        VpcConfig: { SecurityGroupIds: [expect.objectContaining({ 'Fn::ImportValue': expect.stringContaining('OrchestratorSecurityGroup') })] },
+        VpcConfig: {
+          SecurityGroupIds: [expect.objectContaining({ 'Fn::ImportValue': expect.stringContaining('OrchestratorSecurityGroup') })],
+        },
       });
     }
     expect(JSON.stringify(orchestratorSg())).toContain('OrchestratorSecurityGroup');
@@ -50,14 +52,20 @@ describe('orchestrator stack', () => {
     expect(policies).toContain(':autoScalingGroup:*:autoScalingGroupName/raiden-gpu-fleet');
     expect(policies).toContain(':stateMachine:raiden-generation');
     expect(policies).not.toMatch(/"Action":"s3:\*"|"s3:GetObject\*"|"s3:List\*"/);
-    const roles = Object.entries(app.orchestrator.findResources('AWS::IAM::Role')).filter(([, role]) => JSON.stringify(role).includes('Raiden-Bedrock:'));
+    const roles = Object.entries(app.orchestrator.findResources('AWS::IAM::Role')).filter(([, role]) =>
+      JSON.stringify(role).includes('Raiden-Bedrock:'),
+    );
     expect(roles.map(([id]) => id).sort()).toEqual([expect.stringMatching(/Finalize/), expect.stringMatching(/GenerateBatch/)]);
   });
 
   it('outputs the state machine ARN, the console link and a start command', () => {
     const outputs = app.orchestrator.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['StateMachineArn', 'StateMachineConsoleUrl', 'StartExecutionCommand', 'RunsLocation', 'DashboardUrl']));
-    expect(JSON.stringify(outputs.StateMachineConsoleUrl?.Value)).toContain('console.aws.amazon.com/states/home?region=us-east-1#/statemachines/view/');
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(['StateMachineArn', 'StateMachineConsoleUrl', 'StartExecutionCommand', 'RunsLocation', 'DashboardUrl']),
+    );
+    expect(JSON.stringify(outputs.StateMachineConsoleUrl?.Value)).toContain(
+      'console.aws.amazon.com/states/home?region=us-east-1#/statemachines/view/',
+    );
   });
 
   it('cdk-nag: zero unacknowledged findings across all stacks', () => {
@@ -66,6 +74,7 @@ describe('orchestrator stack', () => {
 
   it('a dashboard graphs the run metrics', () => {
     const body = JSON.stringify(app.orchestrator.findResources('AWS::CloudWatch::Dashboard'));
-    for (const metric of ['SamplesAccepted', 'SamplesRejected', 'InputTokens', 'OutputTokens', 'Requests', 'BackendErrors']) expect(body).toContain(metric);
+    for (const metric of ['SamplesAccepted', 'SamplesRejected', 'InputTokens', 'OutputTokens', 'Requests', 'BackendErrors'])
+      expect(body).toContain(metric);
   });
 });

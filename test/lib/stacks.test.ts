@@ -69,7 +69,10 @@ describe('fleet stack', () => {
     spot.fleet.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       CapacityRebalance: true,
       MixedInstancesPolicy: Match.objectLike({
-        InstancesDistribution: Match.objectLike({ OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' }),
+        InstancesDistribution: Match.objectLike({
+          OnDemandPercentageAboveBaseCapacity: 0,
+          SpotAllocationStrategy: 'price-capacity-optimized',
+        }),
       }),
     });
   });
@@ -81,7 +84,9 @@ describe('fleet stack', () => {
     const orchestratorSg = app().stacks.fleet.resolve(app().stacks.fleet.orchestratorSecurityGroup.securityGroupId);
     const ingress = app().fleet.findResources('AWS::EC2::SecurityGroupIngress');
     expect(Object.values(ingress).map((r) => (r as { Properties: Record<string, unknown> }).Properties)).toEqual(
-      ports.map((port) => expect.objectContaining({ IpProtocol: 'tcp', FromPort: port, ToPort: port, SourceSecurityGroupId: orchestratorSg })),
+      ports.map((port) =>
+        expect.objectContaining({ IpProtocol: 'tcp', FromPort: port, ToPort: port, SourceSecurityGroupId: orchestratorSg }),
+      ),
     );
     const everyGroup = JSON.stringify(app().fleet.findResources('AWS::EC2::SecurityGroup'));
     expect(everyGroup).not.toMatch(/"SecurityGroupIngress"/);
@@ -103,9 +108,22 @@ describe('fleet stack', () => {
           Match.objectLike({
             Sid: 'ScaleInOwnGroup',
             Action: 'autoscaling:TerminateInstanceInAutoScalingGroup',
-            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':autoscaling:us-east-1:000000000000:autoScalingGroup:*:autoScalingGroupName/raiden-gpu-fleet']] },
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':autoscaling:us-east-1:000000000000:autoScalingGroup:*:autoScalingGroupName/raiden-gpu-fleet',
+                ],
+              ],
+            },
           }),
-          Match.objectLike({ Sid: 'ReadServerSecrets', Action: 'secretsmanager:GetSecretValue', Resource: Match.objectLike({ Ref: Match.stringLikeRegexp('SglangApiKey') }) }),
+          Match.objectLike({
+            Sid: 'ReadServerSecrets',
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: Match.objectLike({ Ref: Match.stringLikeRegexp('SglangApiKey') }),
+          }),
           Match.objectLike({ Sid: 'WriteServerLogs', Action: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'] }),
         ]),
       },
@@ -125,7 +143,9 @@ describe('fleet stack', () => {
           }),
           Match.objectLike({
             Action: 's3:GetObject',
-            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::raiden-weights-000000000000-us-east-1/models/Qwen3-32B/*']] },
+            Resource: {
+              'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::raiden-weights-000000000000-us-east-1/models/Qwen3-32B/*']],
+            },
           }),
         ]),
       },
@@ -154,7 +174,14 @@ describe('fleet stack', () => {
   it('outputs the SSM session, fleet state and scale commands', () => {
     const outputs = tp8.fleet.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs)).toEqual(
-      expect.arrayContaining(['SsmSessionCommand', 'FleetStateCommand', 'ScaleUpCommand', 'ScaleDownCommand', 'AutoScalingGroupName', 'ApiKeyCommand']),
+      expect.arrayContaining([
+        'SsmSessionCommand',
+        'FleetStateCommand',
+        'ScaleUpCommand',
+        'ScaleDownCommand',
+        'AutoScalingGroupName',
+        'ApiKeyCommand',
+      ]),
     );
     expect(JSON.stringify(outputs.SsmSessionCommand?.Value)).toContain('aws ssm start-session --region us-east-1 --target');
   });
@@ -176,7 +203,12 @@ describe('data stack', () => {
     for (const [, bucket] of buckets) {
       expect(bucket).toMatchObject({
         Properties: {
-          PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
           BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
         },
         UpdateReplacePolicy: 'Delete',
@@ -227,19 +259,38 @@ describe('bedrock stack', () => {
             Effect: 'Allow',
             Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
             Resource: {
-              'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1:000000000000:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0']],
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':bedrock:us-east-1:000000000000:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+                ],
+              ],
             },
           },
           {
             Sid: 'InvokeModelsThroughProfiles',
             Effect: 'Allow',
             Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
-            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0']] },
+            Resource: {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0'],
+              ],
+            },
             Condition: {
               StringEquals: {
                 'bedrock:InferenceProfileArn': [
                   {
-                    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1:000000000000:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0']],
+                    'Fn::Join': [
+                      '',
+                      [
+                        'arn:',
+                        { Ref: 'AWS::Partition' },
+                        ':bedrock:us-east-1:000000000000:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+                      ],
+                    ],
                   },
                 ],
               },

@@ -81,12 +81,31 @@ describe('Bedrock backend against a throttling (token-bucket) server', () => {
 
   async function run(options: { slots: number; ratePerSecond: number; latencyMs: number; ceiling: number; sdkMaxAttempts: number }) {
     server = await startBedrockTestServer({ latencyMs: options.latencyMs, rateLimit: { ratePerSecond: options.ratePerSecond, burst: 5 } });
-    const client = new BedrockRuntimeClient({ region: 'us-east-1', endpoint: server.url, credentials: TEST_CREDENTIALS, maxAttempts: options.sdkMaxAttempts });
-    const backend = new BedrockBackend({ modelId: MODEL, client, maxConcurrency: options.ceiling, retry: { maxRetries: 12, baseDelayMs: 50, maxDelayMs: 1_000 } });
+    const client = new BedrockRuntimeClient({
+      region: 'us-east-1',
+      endpoint: server.url,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: options.sdkMaxAttempts,
+    });
+    const backend = new BedrockBackend({
+      modelId: MODEL,
+      client,
+      maxConcurrency: options.ceiling,
+      retry: { maxRetries: 12, baseDelayMs: 50, maxDelayMs: 1_000 },
+    });
     const store = await LocalRunStore.open(mkdtempSync(join(tmpdir(), 'raiden-limiter-')));
     await store.prepareAppends();
     const slots = planSlots(profiles, { samplesPerProfile: 3, cmPerProfile: 1, language: 'auto', seed: 7 }).slice(0, options.slots);
-    const outcome = await runGeneration({ profiles: byId, slots, backend, store, existing: [], concurrency: 64, maxAttempts: 3, strategy: 'bedrock' });
+    const outcome = await runGeneration({
+      profiles: byId,
+      slots,
+      backend,
+      store,
+      existing: [],
+      concurrency: 64,
+      maxAttempts: 3,
+      strategy: 'bedrock',
+    });
     const stats = server.stats;
     const seconds = ((stats.lastSuccessAt ?? 0) - (stats.firstSuccessAt ?? 0)) / 1000;
     return { outcome, stats, limiter: backend.limiterStats(), achievedRatio: (stats.succeeded - 1) / seconds / options.ratePerSecond };
@@ -144,9 +163,19 @@ describe('Bedrock backend against a token-bucket quota, in virtual time', () => 
         served.answered++;
         served.firstAt ||= Date.now();
         served.lastAt = Date.now();
-        return { output: { message: { role: 'assistant', content: [{ text: '{}' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }, $metadata: {} };
+        return {
+          output: { message: { role: 'assistant', content: [{ text: '{}' }] } },
+          stopReason: 'end_turn',
+          usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 },
+          $metadata: {},
+        };
       });
-    const backend = new BedrockBackend({ modelId: MODEL, client, maxConcurrency: settings.ceiling, retry: { maxRetries: 12, baseDelayMs: 50, maxDelayMs: 1_000 } });
+    const backend = new BedrockBackend({
+      modelId: MODEL,
+      client,
+      maxConcurrency: settings.ceiling,
+      retry: { maxRetries: 12, baseDelayMs: 50, maxDelayMs: 1_000 },
+    });
     let started = 0;
     const done = Promise.all(
       Array.from({ length: settings.workers }, async () => {

@@ -1,4 +1,11 @@
-import { BedrockRuntimeClient, ConverseCommand, ThrottlingException, ValidationException, InternalServerException, AccessDeniedException } from '@aws-sdk/client-bedrock-runtime';
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ThrottlingException,
+  ValidationException,
+  InternalServerException,
+  AccessDeniedException,
+} from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BedrockBackend, classifyBedrockError } from '../../orchestrator/src/llm/bedrock-backend.ts';
@@ -9,9 +16,18 @@ import { SBK_REQUEST } from '../support/generate-request.ts';
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const request = SBK_REQUEST;
 const fastRetry = { maxRetries: 3, baseDelayMs: 1, maxDelayMs: 5 };
-const sample = { question: 'Where do you bake?', reasoning: 'I am asked where.', answer: 'In Tallinn, of course.', keywords: ['Tallinn'], question_type: 'where', difficulty: 'easy' };
+const sample = {
+  question: 'Where do you bake?',
+  reasoning: 'I am asked where.',
+  answer: 'In Tallinn, of course.',
+  keywords: ['Tallinn'],
+  question_type: 'where',
+  difficulty: 'easy',
+};
 const toolResponse = (input: unknown, usage = { inputTokens: 100, outputTokens: 40, totalTokens: 140 }) => ({
-  output: { message: { role: 'assistant' as const, content: [{ toolUse: { toolUseId: 't1', name: 'raiden_sbk_sample', input: input as never } }] } },
+  output: {
+    message: { role: 'assistant' as const, content: [{ toolUse: { toolUseId: 't1', name: 'raiden_sbk_sample', input: input as never } }] },
+  },
   stopReason: 'tool_use' as const,
   usage,
   metrics: { latencyMs: 5 },
@@ -23,10 +39,17 @@ describe('Bedrock backend with a mocked Converse', () => {
   const bedrock = mockClient(BedrockRuntimeClient);
   beforeEach(() => bedrock.reset());
   const backend = (options: Partial<ConstructorParameters<typeof BedrockBackend>[0]> = {}) =>
-    new BedrockBackend({ modelId: MODEL, client: new BedrockRuntimeClient({ region: 'us-east-1', credentials: TEST_CREDENTIALS }), retry: fastRetry, ...options });
+    new BedrockBackend({
+      modelId: MODEL,
+      client: new BedrockRuntimeClient({ region: 'us-east-1', credentials: TEST_CREDENTIALS }),
+      retry: fastRetry,
+      ...options,
+    });
 
   it('sends the schema as one tool forced by toolChoice, with cachePoints after the system prompt and the profile', async () => {
-    bedrock.on(ConverseCommand).resolves(toolResponse(sample, { inputTokens: 20, outputTokens: 40, totalTokens: 1160, cacheReadInputTokens: 1100 } as never));
+    bedrock
+      .on(ConverseCommand)
+      .resolves(toolResponse(sample, { inputTokens: 20, outputTokens: 40, totalTokens: 1160, cacheReadInputTokens: 1100 } as never));
     const result = await backend().generate(request);
     expect(JSON.parse(result.text)).toEqual(sample);
     expect(result.usage).toEqual({ inputTokens: 20, outputTokens: 40, cacheReadInputTokens: 1100 });
@@ -44,7 +67,11 @@ describe('Bedrock backend with a mocked Converse', () => {
 
   it('sends no cachePoint to a model without prompt caching', async () => {
     bedrock.on(ConverseCommand).resolves(toolResponse(sample));
-    await new BedrockBackend({ modelId: 'anthropic.claude-3-5-sonnet-20241022-v2:0', client: new BedrockRuntimeClient({ region: 'us-east-1', credentials: TEST_CREDENTIALS }), retry: fastRetry }).generate(request);
+    await new BedrockBackend({
+      modelId: 'anthropic.claude-3-5-sonnet-20241022-v2:0',
+      client: new BedrockRuntimeClient({ region: 'us-east-1', credentials: TEST_CREDENTIALS }),
+      retry: fastRetry,
+    }).generate(request);
     expect(JSON.stringify(bedrock.commandCalls(ConverseCommand)[0]?.args[0].input)).not.toContain('cachePoint');
   });
 
@@ -73,20 +100,28 @@ describe('Bedrock backend with a mocked Converse', () => {
 
   it('gives up on a slot after the retries with a TransportError that counts the requests', async () => {
     bedrock.on(ConverseCommand).rejects(new InternalServerException({ message: 'boom', $metadata: { httpStatusCode: 500 } }));
-    const error = await backend().generate(request).catch((e: unknown) => e);
+    const error = await backend()
+      .generate(request)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).requests).toBe(4);
     expect((error as Error).message).toMatch(/InternalServerException \(HTTP 500\): boom/);
   });
 
   it('does not retry a ValidationException about the request, but stops the run on a bad model id or missing access', async () => {
-    bedrock.on(ConverseCommand).rejects(new ValidationException({ message: 'Input is too long for requested model.', $metadata: { httpStatusCode: 400 } }));
-    const tooLong = await backend().generate(request).catch((e: unknown) => e);
+    bedrock
+      .on(ConverseCommand)
+      .rejects(new ValidationException({ message: 'Input is too long for requested model.', $metadata: { httpStatusCode: 400 } }));
+    const tooLong = await backend()
+      .generate(request)
+      .catch((e: unknown) => e);
     expect(tooLong).toBeInstanceOf(TransportError);
     expect(bedrock.commandCalls(ConverseCommand)).toHaveLength(1);
 
     bedrock.reset();
-    bedrock.on(ConverseCommand).rejects(new ValidationException({ message: 'The provided model identifier is invalid.', $metadata: { httpStatusCode: 400 } }));
+    bedrock
+      .on(ConverseCommand)
+      .rejects(new ValidationException({ message: 'The provided model identifier is invalid.', $metadata: { httpStatusCode: 400 } }));
     await expect(backend().generate(request)).rejects.toThrow(/model identifier is invalid.*check --bedrock-model/u);
 
     bedrock.reset();
@@ -95,10 +130,17 @@ describe('Bedrock backend with a mocked Converse', () => {
   });
 
   it('passes malformed tool input and prose answers through as text for the verifier to reject', async () => {
-    bedrock.on(ConverseCommand)
+    bedrock
+      .on(ConverseCommand)
       .resolvesOnce(toolResponse({ question: 42 }))
       .resolvesOnce(toolResponse('{"question": "as a string"}'))
-      .resolvesOnce({ output: { message: { role: 'assistant', content: [{ text: 'Sorry, no tool today.' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 2, totalTokens: 3 }, metrics: { latencyMs: 1 }, $metadata: {} });
+      .resolvesOnce({
+        output: { message: { role: 'assistant', content: [{ text: 'Sorry, no tool today.' }] } },
+        stopReason: 'end_turn',
+        usage: { inputTokens: 1, outputTokens: 2, totalTokens: 3 },
+        metrics: { latencyMs: 1 },
+        $metadata: {},
+      });
     const b = backend();
     expect((await b.generate(request)).text).toBe('{"question":42}');
     expect((await b.generate(request)).text).toBe('{"question": "as a string"}');

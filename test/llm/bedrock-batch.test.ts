@@ -10,7 +10,13 @@ import { planSlots } from '../../orchestrator/src/core/plan.ts';
 import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
 import { buildUsageLedger, costReport } from '../../orchestrator/src/core/run-cost.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
-import { BatchPrefetchBackend, requestKey, runBatchJobs, splitIntoJobs, type BatchJobOptions } from '../../orchestrator/src/llm/bedrock-batch.ts';
+import {
+  BatchPrefetchBackend,
+  requestKey,
+  runBatchJobs,
+  splitIntoJobs,
+  type BatchJobOptions,
+} from '../../orchestrator/src/llm/bedrock-batch.ts';
 import type { GenerateRequest, GenerateResult, LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { fakeSample } from '../../bench/simulated-sglang/role-model.ts';
@@ -42,20 +48,42 @@ class CountingBackend implements LlmBackend {
   }
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     this.calls++;
-    return { text: fakeSample({ messages: request.messages.map((m) => ({ role: m.role, content: m.content })) }), model: MODEL, usage: { inputTokens: 900, outputTokens: 120 }, requests: 1 };
+    return {
+      text: fakeSample({ messages: request.messages.map((m) => ({ role: m.role, content: m.content })) }),
+      model: MODEL,
+      usage: { inputTokens: 900, outputTokens: 120 },
+      requests: 1,
+    };
   }
 }
 
 async function batchThenGenerate(outcome: BatchJobOutcome, options: FakeBatchOptions = {}) {
   fakeBatchService(s3, BUCKET, MODEL, outcome, options);
   const requests = new Map(slots.map((_, index) => [requestKey(requestOf(index)), requestOf(index)]));
-  const jobOptions: BatchJobOptions = { bedrock: new BedrockClient({ region: 'us-east-1' }), s3, modelId: MODEL, roleArn: 'arn:aws:iam::123456789012:role/raiden-batch', s3Uri: `s3://${BUCKET}/runs/${outcome}`, jobName: `raiden-${outcome.toLowerCase()}`, pollIntervalMs: 1 };
+  const jobOptions: BatchJobOptions = {
+    bedrock: new BedrockClient({ region: 'us-east-1' }),
+    s3,
+    modelId: MODEL,
+    roleArn: 'arn:aws:iam::123456789012:role/raiden-batch',
+    s3Uri: `s3://${BUCKET}/runs/${outcome}`,
+    jobName: `raiden-${outcome.toLowerCase()}`,
+    pollIntervalMs: 1,
+  };
   const batch = await runBatchJobs(requests, jobOptions);
   const prefetched = new Map([...batch.results].flatMap(([key, result]) => (result.ok ? [[key, result.result] as const] : [])));
   const live = new CountingBackend();
   const store = await LocalRunStore.open(mkdtempSync(join(tmpdir(), 'raiden-batch-run-')));
   await store.prepareAppends();
-  const generation = await runGeneration({ profiles: byId, slots, backend: new BatchPrefetchBackend(prefetched, live), store, existing: [], concurrency: 8, maxAttempts: 2, strategy: 'bedrock' });
+  const generation = await runGeneration({
+    profiles: byId,
+    slots,
+    backend: new BatchPrefetchBackend(prefetched, live),
+    store,
+    existing: [],
+    concurrency: 8,
+    maxAttempts: 2,
+    strategy: 'bedrock',
+  });
   return { batch, live, generation, store };
 }
 

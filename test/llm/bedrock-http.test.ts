@@ -15,7 +15,12 @@ describe('Bedrock backend against a Bedrock-compatible HTTP/2 server (real SDK p
     server = undefined;
   });
   const connect = (url: string, options: Partial<ConstructorParameters<typeof BedrockBackend>[0]> = {}) =>
-    new BedrockBackend({ modelId: MODEL, client: new BedrockRuntimeClient({ region: 'us-east-1', endpoint: url, credentials: TEST_CREDENTIALS, maxAttempts: 2 }), retry: fastRetry, ...options });
+    new BedrockBackend({
+      modelId: MODEL,
+      client: new BedrockRuntimeClient({ region: 'us-east-1', endpoint: url, credentials: TEST_CREDENTIALS, maxAttempts: 2 }),
+      retry: fastRetry,
+      ...options,
+    });
 
   it('parses the tool-use response, usage and prompt-cache reads from the wire', async () => {
     server = await startBedrockTestServer();

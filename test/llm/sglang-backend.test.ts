@@ -4,7 +4,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BackendUnavailableError, TransportError } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { cliHint } from '../../orchestrator/src/cli/backend-hints.ts';
 import { backoffDelayMs, parseRetryAfterMs, type RetryPolicy } from '../../orchestrator/src/llm/retry-policy.ts';
-import { normalizeEndpoint, SglangBackend, SglangUnavailableError, type SglangUnavailableReason } from '../../orchestrator/src/llm/sglang-backend.ts';
+import {
+  normalizeEndpoint,
+  SglangBackend,
+  SglangUnavailableError,
+  type SglangUnavailableReason,
+} from '../../orchestrator/src/llm/sglang-backend.ts';
 import { faultSequence, startTestServer } from '../../bench/simulated-sglang/server.ts';
 import { SBK_REQUEST } from '../support/generate-request.ts';
 
@@ -94,7 +99,13 @@ async function serveHeld(models: readonly string[] = ['held-model']): Promise<He
     releaseOne: () => {
       const res = held.shift();
       if (res === undefined) throw new Error('no request is held');
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ model: models[0], choices: [{ message: { content: '{}' } }], usage: { prompt_tokens: 1, completion_tokens: 1 } }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          model: models[0],
+          choices: [{ message: { content: '{}' } }],
+          usage: { prompt_tokens: 1, completion_tokens: 1 },
+        }),
+      );
     },
   };
 }
@@ -130,18 +141,21 @@ describe('SGLang backend over real HTTP', () => {
     expect(server.stats.missingResponseFormat).toBe(0);
   });
 
-  it.each(['rate_limit', 'rate_limit_no_header', 'server_error', 'reset', 'malformed_body'] as const)('retries %s and then succeeds', async (fault) => {
-    const server = await serve({ fault: faultSequence([fault, fault]) });
-    const { delays, sleep } = recordingSleep();
-    const backend = await SglangBackend.connect({ endpoints: [server.url], retry: fastRetry, sleep });
-    const result = await backend.generate(request);
-    expect(result.requests).toBe(3);
-    expect(server.stats.chatRequests).toBe(3);
-    expect(delays).toHaveLength(2);
-    // The server's Retry-After: 1 wins over the backoff; without one, the backoff applies.
-    if (fault === 'rate_limit') expect(delays).toEqual([1000, 1000]);
-    else expectFullJitter(delays, fastRetry);
-  });
+  it.each(['rate_limit', 'rate_limit_no_header', 'server_error', 'reset', 'malformed_body'] as const)(
+    'retries %s and then succeeds',
+    async (fault) => {
+      const server = await serve({ fault: faultSequence([fault, fault]) });
+      const { delays, sleep } = recordingSleep();
+      const backend = await SglangBackend.connect({ endpoints: [server.url], retry: fastRetry, sleep });
+      const result = await backend.generate(request);
+      expect(result.requests).toBe(3);
+      expect(server.stats.chatRequests).toBe(3);
+      expect(delays).toHaveLength(2);
+      // The server's Retry-After: 1 wins over the backoff; without one, the backoff applies.
+      if (fault === 'rate_limit') expect(delays).toEqual([1000, 1000]);
+      else expectFullJitter(delays, fastRetry);
+    },
+  );
 
   it('times out a hung request and retries it', async () => {
     let hung!: () => void;
@@ -266,9 +280,14 @@ describe('SGLang backend over real HTTP', () => {
 
   it('tells a server that is not OpenAI-compatible from one that lists no model', async () => {
     const server = await serve();
-    const elsewhere = expectUnavailable(await SglangBackend.connect({ endpoints: [`${server.url}/elsewhere`] }).catch((e: unknown) => e), 'not_openai_compatible');
+    const elsewhere = expectUnavailable(
+      await SglangBackend.connect({ endpoints: [`${server.url}/elsewhere`] }).catch((e: unknown) => e),
+      'not_openai_compatible',
+    );
     expect(elsewhere.message).toBe(`${server.url}/elsewhere/v1/models answered HTTP 404`);
-    expect(asCliPrintsIt(elsewhere)).toBe(`${server.url}/elsewhere/v1/models answered HTTP 404: is this an OpenAI-compatible server? ${START_SGLANG}`);
+    expect(asCliPrintsIt(elsewhere)).toBe(
+      `${server.url}/elsewhere/v1/models answered HTTP 404: is this an OpenAI-compatible server? ${START_SGLANG}`,
+    );
 
     const empty = await serveHeld([]);
     const noModel = expectUnavailable(await SglangBackend.connect({ endpoints: [empty.url] }).catch((e: unknown) => e), 'no_model_listed');

@@ -23,7 +23,10 @@ describe('local run store', () => {
 
   it('keeps the first record of a repeated id', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'raiden-store-'));
-    appendFileSync(join(dir, 'samples.jsonl'), [sample('a/SBK/0'), { ...sample('a/SBK/0'), question: 'later' }].map((s) => JSON.stringify(s)).join('\n') + '\n');
+    appendFileSync(
+      join(dir, 'samples.jsonl'),
+      [sample('a/SBK/0'), { ...sample('a/SBK/0'), question: 'later' }].map((s) => JSON.stringify(s)).join('\n') + '\n',
+    );
     const store = await LocalRunStore.open(dir);
     const loaded = await collect(store.readSamples());
     expect(loaded).toHaveLength(1);
@@ -47,7 +50,12 @@ describe('local run store', () => {
     await store.writeJson('report.json', { a: 2 });
     expect(await store.readJson('report.json')).toEqual({ a: 2 });
     expect(await store.readJson('missing.json')).toBeUndefined();
-    await store.writeLines('prompts.jsonl', (function* () { for (let i = 0; i < 3; i++) yield `{"i":${i}}`; })());
+    await store.writeLines(
+      'prompts.jsonl',
+      (function* () {
+        for (let i = 0; i < 3; i++) yield `{"i":${i}}`;
+      })(),
+    );
     expect(readFileSync(join(dir, 'prompts.jsonl'), 'utf8')).toBe('{"i":0}\n{"i":1}\n{"i":2}\n');
   });
 });

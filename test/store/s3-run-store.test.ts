@@ -1,4 +1,10 @@
-import { GetObjectCommand, ListObjectsV2Command, S3Client, type CreateMultipartUploadCommandOutput, type ServiceOutputTypes } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type CreateMultipartUploadCommandOutput,
+  type ServiceOutputTypes,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
@@ -9,7 +15,17 @@ import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/loc
 const BUCKET = 'raiden-outputs-test';
 const sample = (id: string, question = `q ${id}`) => ({ id, question }) as unknown as Sample;
 const reject = (slot: string, attempt: number) =>
-  ({ slot_id: slot, attempt, reason: 'invalid_json', detail: '', raw_output: '', backend: 'sglang', model: 'm', usage: { input_tokens: 1, output_tokens: 1 }, rejected_at: '' }) as RejectRecord;
+  ({
+    slot_id: slot,
+    attempt,
+    reason: 'invalid_json',
+    detail: '',
+    raw_output: '',
+    backend: 'sglang',
+    model: 'm',
+    usage: { input_tokens: 1, output_tokens: 1 },
+    rejected_at: '',
+  }) as RejectRecord;
 
 let s3: LocalS3;
 beforeAll(async () => {
@@ -17,7 +33,8 @@ beforeAll(async () => {
 });
 afterAll(async () => s3.close());
 
-const store = (prefix: string, partition?: string) => new S3RunStore({ client: s3.client, bucket: BUCKET, prefix, ...(partition ? { partition } : {}) });
+const store = (prefix: string, partition?: string) =>
+  new S3RunStore({ client: s3.client, bucket: BUCKET, prefix, ...(partition ? { partition } : {}) });
 
 interface SentCommand {
   readonly name: string;
@@ -44,7 +61,8 @@ function recordingClient(): { client: S3Client; sent: SentCommand[] } {
   return { client, sent };
 }
 
-const readObject = async (key: string) => (await (await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToString()) ?? '';
+const readObject = async (key: string) =>
+  (await (await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body?.transformToString()) ?? '';
 const bigLines = (count: number) => Array.from({ length: count }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(1000) }));
 
 describe('S3 run store (s3rver through @aws-sdk/client-s3)', () => {
@@ -54,7 +72,10 @@ describe('S3 run store (s3rver through @aws-sdk/client-s3)', () => {
     await batch.appendSample(sample('老默/SBK/1'));
     await batch.appendSample(sample('老默/SBK/0', 'rewritten by a retried batch'));
     const keys = (await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'runs/r1/' }))).Contents?.map((o) => o.Key);
-    expect(keys).toEqual([`runs/r1/parts/samples/b00000/${encodeURIComponent('老默')}/SBK/0.json`, `runs/r1/parts/samples/b00000/${encodeURIComponent('老默')}/SBK/1.json`]);
+    expect(keys).toEqual([
+      `runs/r1/parts/samples/b00000/${encodeURIComponent('老默')}/SBK/0.json`,
+      `runs/r1/parts/samples/b00000/${encodeURIComponent('老默')}/SBK/1.json`,
+    ]);
     expect((await collect(batch.readSamples())).map((s) => [s.id, s.question])).toEqual([
       ['老默/SBK/0', 'rewritten by a retried batch'],
       ['老默/SBK/1', 'q 老默/SBK/1'],
@@ -108,12 +129,22 @@ describe('S3 run store (s3rver through @aws-sdk/client-s3)', () => {
         yield* big;
       })(),
     );
-    expect(sent.map((c) => c.name)).toEqual(['CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand']);
+    expect(sent.map((c) => c.name)).toEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'CompleteMultipartUploadCommand',
+    ]);
     expect(sent[0]?.input.ContentType).toBe('application/json');
     expect((sent[1]?.input.Body as Uint8Array).byteLength).toBe(8 * 1024 * 1024);
     const text = await readObject('runs/r5/train.json');
     expect(text.length).toBeGreaterThan(8 * 1024 * 1024);
-    expect(text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { i: number }).i)).toEqual(big.map((_, i) => i));
+    expect(
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { i: number }).i),
+    ).toEqual(big.map((_, i) => i));
     client.destroy();
   });
 
@@ -160,7 +191,12 @@ describe('S3 run store (s3rver through @aws-sdk/client-s3)', () => {
     await store('runs/r8/', 'b00001').appendSample(sample('b/SBK/0'));
     await store('runs/r8/', 'b00001').appendReject(reject('b/SBK/1', 1));
     const consolidated = await store('runs/r8/').consolidate();
-    expect((await readObject('runs/r8/samples.jsonl')).trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([sample('a/SBK/0'), sample('b/SBK/0')]);
+    expect(
+      (await readObject('runs/r8/samples.jsonl'))
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([sample('a/SBK/0'), sample('b/SBK/0')]);
     expect(JSON.parse(await readObject('runs/r8/rejects.jsonl'))).toEqual(reject('b/SBK/1', 1));
     expect((await collect(consolidated.readSamples())).map((s) => [s.id, s.question])).toEqual([
       ['a/SBK/0', 'q a/SBK/0'],
@@ -183,8 +219,16 @@ describe('S3 run store listing (mocked ListObjectsV2 pages)', () => {
   it('follows continuation tokens to the last page', async () => {
     const client = new S3Client({ region: 'us-east-1', credentials: LOCAL_S3_CREDENTIALS });
     const mock = mockClient(client);
-    const page = (keys: string[], next?: string) => ({ Contents: keys.map((Key) => ({ Key })), IsTruncated: next !== undefined, NextContinuationToken: next });
-    const pages = [page(['runs/r9/parts/samples/a.json', 'runs/r9/parts/samples/b.json'], 'page-2'), page(['runs/r9/parts/samples/c.json'], 'page-3'), page([])];
+    const page = (keys: string[], next?: string) => ({
+      Contents: keys.map((Key) => ({ Key })),
+      IsTruncated: next !== undefined,
+      NextContinuationToken: next,
+    });
+    const pages = [
+      page(['runs/r9/parts/samples/a.json', 'runs/r9/parts/samples/b.json'], 'page-2'),
+      page(['runs/r9/parts/samples/c.json'], 'page-3'),
+      page([]),
+    ];
     // The paginator reuses one input object: copy each request as it is sent.
     const requests: unknown[] = [];
     mock.on(ListObjectsV2Command).callsFake((input: { Prefix?: string; ContinuationToken?: string }) => {
@@ -192,7 +236,9 @@ describe('S3 run store listing (mocked ListObjectsV2 pages)', () => {
       return pages.shift();
     });
     for (const id of ['a', 'b', 'c']) {
-      mock.on(GetObjectCommand, { Key: `runs/r9/parts/samples/${id}.json` }).resolves({ Body: { transformToString: async () => JSON.stringify(sample(id)) } } as never);
+      mock
+        .on(GetObjectCommand, { Key: `runs/r9/parts/samples/${id}.json` })
+        .resolves({ Body: { transformToString: async () => JSON.stringify(sample(id)) } } as never);
     }
     const run = new S3RunStore({ client, bucket: BUCKET, prefix: 'runs/r9/' });
     expect((await collect(run.readSamples())).map((s) => s.id)).toEqual(['a', 'b', 'c']);

@@ -26,7 +26,11 @@ export function fakeBatchService(s3: S3Client, bucket: string, model: string, ou
   const created = new Map<string, { input: string; output: string; polls: number }>();
   bedrock.on(CreateModelInvocationJobCommand).callsFake((input) => {
     const jobArn = `arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/job${++jobs}`;
-    created.set(jobArn, { input: input.inputDataConfig.s3InputDataConfig.s3Uri, output: input.outputDataConfig.s3OutputDataConfig.s3Uri, polls: 0 });
+    created.set(jobArn, {
+      input: input.inputDataConfig.s3InputDataConfig.s3Uri,
+      output: input.outputDataConfig.s3OutputDataConfig.s3Uri,
+      polls: 0,
+    });
     expect(input).toMatchObject({ modelId: model, modelInvocationType: 'Converse', roleArn: expect.stringMatching(/^arn:aws:iam::/u) });
     return { jobArn };
   });
@@ -36,18 +40,56 @@ export function fakeBatchService(s3: S3Client, bucket: string, model: string, ou
     if (outcome === 'Failed') return { jobArn: jobIdentifier, status: 'Failed', message: 'The role cannot read the input bucket.' };
     const inputKey = job.input.replace(`s3://${bucket}/`, '');
     const text = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: inputKey }))).Body!.transformToString();
-    const records = text.trim().split('\n').map((line) => JSON.parse(line) as { recordId: string; modelInput: { system: { text?: string }[]; messages: { content: { text?: string }[] }[] } });
+    const records = text
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            recordId: string;
+            modelInput: { system: { text?: string }[]; messages: { content: { text?: string }[] }[] };
+          },
+      );
     const lines = records.slice(0, options.processOnly ?? records.length).map((record, index) => {
-      if (options.errorEvery !== undefined && index % options.errorEvery === 0) return { recordId: record.recordId, modelInput: record.modelInput, error: { errorCode: 400, errorMessage: 'Malformed input request' } };
-      const prompt = [...record.modelInput.system, ...record.modelInput.messages.flatMap((m) => m.content)].map((block) => block.text ?? '').join('\n');
-      const input = JSON.parse(fakeSample({ messages: [{ role: 'user', content: prompt }] }, options.ungrounded?.includes(index) ? 'ungrounded' : undefined));
-      return { recordId: record.recordId, modelInput: record.modelInput, modelOutput: { output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't', name: 'raiden_sbk_sample', input } }] } }, stopReason: 'tool_use', usage: { inputTokens: 900, outputTokens: 120, totalTokens: 1020 } } };
+      if (options.errorEvery !== undefined && index % options.errorEvery === 0)
+        return {
+          recordId: record.recordId,
+          modelInput: record.modelInput,
+          error: { errorCode: 400, errorMessage: 'Malformed input request' },
+        };
+      const prompt = [...record.modelInput.system, ...record.modelInput.messages.flatMap((m) => m.content)]
+        .map((block) => block.text ?? '')
+        .join('\n');
+      const input = JSON.parse(
+        fakeSample({ messages: [{ role: 'user', content: prompt }] }, options.ungrounded?.includes(index) ? 'ungrounded' : undefined),
+      );
+      return {
+        recordId: record.recordId,
+        modelInput: record.modelInput,
+        modelOutput: {
+          output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't', name: 'raiden_sbk_sample', input } }] } },
+          stopReason: 'tool_use',
+          usage: { inputTokens: 900, outputTokens: 120, totalTokens: 1020 },
+        },
+      };
     });
     const jobId = jobIdentifier.split('/').pop();
     const outputPrefix = job.output.replace(`s3://${bucket}/`, '');
     const file = inputKey.split('/').pop();
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${outputPrefix}${jobId}/${file}.out`, Body: lines.map((line) => JSON.stringify(line)).join('\n') }));
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${outputPrefix}${jobId}/manifest.json.out`, Body: JSON.stringify({ totalRecordCount: records.length }) }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${outputPrefix}${jobId}/${file}.out`,
+        Body: lines.map((line) => JSON.stringify(line)).join('\n'),
+      }),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${outputPrefix}${jobId}/manifest.json.out`,
+        Body: JSON.stringify({ totalRecordCount: records.length }),
+      }),
+    );
     return { jobArn: jobIdentifier, status: outcome };
   });
   return bedrock;

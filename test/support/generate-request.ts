@@ -5,7 +5,11 @@ import type { GenerateRequest } from '../../orchestrator/src/core/ports/llm-back
 export const SBK_REQUEST: GenerateRequest = {
   messages: [
     { role: 'system', content: 'instructions' },
-    { role: 'user', content: '<character_profile>\nname: Ann\nbio: a baker in Tallinn\n</character_profile>\n\nTask: write SBK sample number 1 for Ann.\nFocus: the profile field "bio"; prefer a "what" question.' },
+    {
+      role: 'user',
+      content:
+        '<character_profile>\nname: Ann\nbio: a baker in Tallinn\n</character_profile>\n\nTask: write SBK sample number 1 for Ann.\nFocus: the profile field "bio"; prefer a "what" question.',
+    },
   ],
   schema: responseSchema('SBK'),
   maxTokens: 512,

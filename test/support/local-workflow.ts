@@ -56,7 +56,12 @@ function resolveCfn(node: unknown): unknown {
   }
   if (typeof record['Fn::ImportValue'] === 'string') return `import-${record['Fn::ImportValue']}`;
   if (typeof record.Ref === 'string') {
-    const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': PLACEHOLDER_REGION, 'AWS::AccountId': PLACEHOLDER_ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com' };
+    const pseudo: Record<string, string> = {
+      'AWS::Partition': 'aws',
+      'AWS::Region': PLACEHOLDER_REGION,
+      'AWS::AccountId': PLACEHOLDER_ACCOUNT,
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
     return pseudo[record.Ref] ?? `ref-${record.Ref}`;
   }
   return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, resolveCfn(value)]));
@@ -73,14 +78,22 @@ function kebab(id: string): string {
 
 export function extractWorkflow(stack: Stack, template: Template): SynthesizedWorkflow {
   const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-  const paths = new Map(stack.node.findAll().filter((node) => node instanceof CfnFunction).map((node) => [stack.getLogicalId(node as CfnFunction), node.node.path]));
+  const paths = new Map(
+    stack.node
+      .findAll()
+      .filter((node) => node instanceof CfnFunction)
+      .map((node) => [stack.getLogicalId(node as CfnFunction), node.node.path]),
+  );
   const functions = new Map<string, TemplateFunction>();
   for (const [logicalId, resource] of Object.entries(json.Resources)) {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const constructPath = paths.get(logicalId) ?? '';
     const match = /\/([A-Za-z]+)\/Function\/Resource$/u.exec(constructPath);
     if (!match) continue;
-    const environment = resolveCfn((resource.Properties.Environment as { Variables?: unknown } | undefined)?.Variables ?? {}) as Record<string, string>;
+    const environment = resolveCfn((resource.Properties.Environment as { Variables?: unknown } | undefined)?.Variables ?? {}) as Record<
+      string,
+      string
+    >;
     functions.set(lambdaArn(logicalId), {
       logicalId,
       constructPath,
@@ -89,7 +102,8 @@ export function extractWorkflow(stack: Stack, template: Template): SynthesizedWo
       environment,
     });
   }
-  const [machineId, machine] = Object.entries(json.Resources).find(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine') ?? [];
+  const [machineId, machine] =
+    Object.entries(json.Resources).find(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine') ?? [];
   if (machine === undefined || machineId === undefined) throw new Error('no state machine in the template');
   const definition = JSON.parse(resolveCfn(machine.Properties.DefinitionString) as string) as Machine;
   const name = machine.Properties.StateMachineName as string;
@@ -134,7 +148,16 @@ export function inlineDistributedMaps(machine: Machine): Map<string, { bucketPat
       readers.set(readerName, { bucketPath: parameters['Bucket.$'] ?? '', keyPath: parameters['Key.$'] ?? '' });
       rename(machine, name, readerName);
       machine.States[readerName] = { Type: 'Task', Resource: 'arn:aws:states:::s3:getObject', ResultPath: LOCAL_ITEMS_PATH, Next: name };
-      for (const field of ['ItemReader', 'ResultWriter', 'ToleratedFailurePercentage', 'ToleratedFailurePercentagePath', 'ToleratedFailureCount', 'ToleratedFailureCountPath', 'Label', 'ItemBatcher']) {
+      for (const field of [
+        'ItemReader',
+        'ResultWriter',
+        'ToleratedFailurePercentage',
+        'ToleratedFailurePercentagePath',
+        'ToleratedFailureCount',
+        'ToleratedFailureCountPath',
+        'Label',
+        'ItemBatcher',
+      ]) {
         delete state[field];
       }
       state.ItemsPath = LOCAL_ITEMS_PATH;
@@ -201,7 +224,8 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<Loca
     const resource = String(state.Resource);
     const reader = readers.get(name);
     if (reader) {
-      handlers[name] = async (input) => readJsonLines(options.s3, String(jsonPath(input, reader.bucketPath)), String(jsonPath(input, reader.keyPath)));
+      handlers[name] = async (input) =>
+        readJsonLines(options.s3, String(jsonPath(input, reader.bucketPath)), String(jsonPath(input, reader.keyPath)));
     } else if (resource.startsWith('arn:aws:lambda:')) {
       const fn = options.workflow.functions.get(resource);
       if (fn === undefined) throw new Error(`Task ${name} names ${resource}, which is no Lambda function of the template`);
@@ -216,18 +240,32 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<Loca
       throw new Error(`Task ${name}: no local binding for ${resource}`);
     }
   });
-  const execution = new StateMachine(machine as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } }).run(JSON.parse(JSON.stringify(options.input)), {
-    overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: waits, retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((name) => [name, 0])) },
-    context: {
-      Execution: { Id: `arn:aws:states:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:execution:local:${options.executionName}`, Name: options.executionName, StartTime: new Date().toISOString() },
-      StateMachine: { Id: options.workflow.stateMachineArn },
+  const execution = new StateMachine(machine as unknown as StateMachineDefinition, { validationOptions: { checkArn: false } }).run(
+    JSON.parse(JSON.stringify(options.input)),
+    {
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        waitTimeOverrides: waits,
+        retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((name) => [name, 0])),
+      },
+      context: {
+        Execution: {
+          Id: `arn:aws:states:${PLACEHOLDER_REGION}:${PLACEHOLDER_ACCOUNT}:execution:local:${options.executionName}`,
+          Name: options.executionName,
+          StartTime: new Date().toISOString(),
+        },
+        StateMachine: { Id: options.workflow.stateMachineArn },
+      },
     },
-  });
+  );
   const entered: string[] = [];
   const logging = (async () => {
     for await (const event of execution.eventLogs) {
       if (event.type === 'StateEntered') entered.push(event.state.name);
-      if (process.env.RAIDEN_DEBUG_WORKFLOW) process.stderr.write(`[workflow] ${event.type} ${'state' in event ? event.state.name : ''} ${'Error' in event ? String(event.Error) : ''}\n`);
+      if (process.env.RAIDEN_DEBUG_WORKFLOW)
+        process.stderr.write(
+          `[workflow] ${event.type} ${'state' in event ? event.state.name : ''} ${'Error' in event ? String(event.Error) : ''}\n`,
+        );
     }
   })();
   try {
@@ -244,7 +282,10 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<Loca
 async function invokeHandler(fn: TemplateFunction, input: unknown): Promise<unknown> {
   const module = (await import(fn.handlerFile)) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
   const deadline = Date.now() + fn.timeoutSeconds * 1000;
-  const context = { awsRequestId: `local-${Math.random().toString(36).slice(2, 10)}`, getRemainingTimeInMillis: () => deadline - Date.now() };
+  const context = {
+    awsRequestId: `local-${Math.random().toString(36).slice(2, 10)}`,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
   try {
     // Lambda serializes the event and the result: so does this.
     return JSON.parse(JSON.stringify((await module.handler(JSON.parse(JSON.stringify(input)), context)) ?? null));
@@ -259,7 +300,9 @@ async function callSdk(service: string, action: string, input: unknown): Promise
   if (service !== 'sfn') throw new Error(`no local binding for the ${service} SDK integration`);
   const commandName = `${action.charAt(0).toUpperCase()}${action.slice(1)}Command` as keyof typeof sfnSdk;
   const Command = sfnSdk[commandName] as unknown as new (input: unknown) => sfnSdk.ListExecutionsCommand;
-  const params = Object.fromEntries(Object.entries(input as Record<string, unknown>).map(([key, value]) => [key.charAt(0).toLowerCase() + key.slice(1), value]));
+  const params = Object.fromEntries(
+    Object.entries(input as Record<string, unknown>).map(([key, value]) => [key.charAt(0).toLowerCase() + key.slice(1), value]),
+  );
   try {
     return capitalizeKeys(await new SFNClient({ region: PLACEHOLDER_REGION }).send(new Command(params)));
   } catch (error) {
@@ -280,8 +323,6 @@ async function readJsonLines(s3: S3Client, bucket: string, key: string): Promise
 export function definitionJson(workflow: SynthesizedWorkflow): string {
   return JSON.stringify(workflow.definition);
 }
-
-
 
 /**
  * Sets the handlers' environment as the template sets it (all workflow functions together: they share one

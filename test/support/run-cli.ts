@@ -14,7 +14,11 @@ export interface CliResult {
 
 /** Starts the real `raiden` command in a child process (same Node binary as the tests). */
 export function startCli(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, RAIDEN_API_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, RAIDEN_API_KEY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 export function runCli(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {

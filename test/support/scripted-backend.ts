@@ -8,7 +8,13 @@
  * Every call is recorded, so a test can assert what was asked of which backend.
  */
 import { fakeSample, type OutputFlaw } from '../../bench/simulated-sglang/role-model.ts';
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
+import {
+  BackendUnavailableError,
+  TransportError,
+  type GenerateRequest,
+  type GenerateResult,
+  type LlmBackend,
+} from '../../orchestrator/src/core/ports/llm-backend.ts';
 
 export interface ScriptedCall {
   readonly schema: string;

@@ -102,7 +102,15 @@ describe('boot on a stub instance', () => {
     custom = boot({
       servers: JSON.stringify([
         { name: 'judge', model: 's3://my-models/qwen/Qwen3-32B', gpus: [0, 1], tp: 2, port: 31000, ncclPort: 45000 },
-        { name: 'writer', model: 'Qwen/Qwen2.5-7B-Instruct', gpus: [2, 3, 4, 5, 6, 7], tp: 1, dp: 6, port: 31001, extraArgs: ['--chunked-prefill-size', '8192'] },
+        {
+          name: 'writer',
+          model: 'Qwen/Qwen2.5-7B-Instruct',
+          gpus: [2, 3, 4, 5, 6, 7],
+          tp: 1,
+          dp: 6,
+          port: 31001,
+          extraArgs: ['--chunked-prefill-size', '8192'],
+        },
       ]),
       sglangRuntime: 'pip',
     });
@@ -156,7 +164,9 @@ describe('boot on a stub instance', () => {
     const judge = custom.unit('sglang-judge.service');
     const writer = custom.unit('sglang-writer.service');
     expect(judge).toContain('Environment=CUDA_VISIBLE_DEVICES=0,1');
-    expect(judge).toMatch(/ExecStart=\/opt\/raiden\/venv\/bin\/python -m sglang\.launch_server --model-path \/opt\/dlami\/nvme\/models\/s3--my-models--qwen--Qwen3-32B /);
+    expect(judge).toMatch(
+      /ExecStart=\/opt\/raiden\/venv\/bin\/python -m sglang\.launch_server --model-path \/opt\/dlami\/nvme\/models\/s3--my-models--qwen--Qwen3-32B /,
+    );
     expect(judge).toMatch(/--tp-size 2 --dp-size 1 --host 0\.0\.0\.0 --port 31000 --nccl-port 45000 --enable-metrics/);
     expect(writer).toContain('Environment=CUDA_VISIBLE_DEVICES=2,3,4,5,6,7');
     expect(writer).toMatch(/--tp-size 1 --dp-size 6 --host 0\.0\.0\.0 --port 31001 --nccl-port 40100 .* --chunked-prefill-size 8192\n/);
@@ -164,7 +174,9 @@ describe('boot on a stub instance', () => {
       expect.arrayContaining([
         expect.stringMatching(/^python3 -m venv .*\/opt\/raiden\/venv$/),
         expect.stringMatching(/^python -m pip install --quiet sglang\[all\]==0\.5\.6\.post1$/),
-        expect.stringMatching(/^python -c .*snapshot_download.* Qwen\/Qwen2\.5-7B-Instruct .*\/opt\/dlami\/nvme\/models\/Qwen--Qwen2\.5-7B-Instruct$/),
+        expect.stringMatching(
+          /^python -c .*snapshot_download.* Qwen\/Qwen2\.5-7B-Instruct .*\/opt\/dlami\/nvme\/models\/Qwen--Qwen2\.5-7B-Instruct$/,
+        ),
       ]),
     );
   });
@@ -178,7 +190,9 @@ describe('boot on a stub instance', () => {
     const calls = tp8.host.calls();
     const index = (prefix: string) => calls.findIndex((call) => call.startsWith(prefix));
     expect(index('systemctl enable --now raiden-max-lifetime.timer')).toBeLessThan(index('docker pull'));
-    expect(index('systemctl enable --now raiden-watchdog.timer')).toBeGreaterThan(index('aws ec2 create-tags --region us-east-1 --resources i-0123456789abcdef0 --tags Key=raiden:state,Value=ready'));
+    expect(index('systemctl enable --now raiden-watchdog.timer')).toBeGreaterThan(
+      index('aws ec2 create-tags --region us-east-1 --resources i-0123456789abcdef0 --tags Key=raiden:state,Value=ready'),
+    );
     expect(tp8.host.read('etc/systemd/system/raiden-max-lifetime.timer')).toContain('OnBootSec=12h');
     expect(tp8.host.read('etc/systemd/system/raiden-max-lifetime.service')).toContain(
       'ExecStart=/usr/local/bin/raiden-scale-in "max lifetime of 12 hours reached"',
@@ -232,7 +246,10 @@ describe('idle watchdog and max lifetime', () => {
     'sglang:num_queue_reqs{model_name="Qwen/Qwen2.5-72B-Instruct"} 0.0',
     'sglang:num_used_tokens{model_name="Qwen/Qwen2.5-72B-Instruct"} 1234.0',
   ].join('\n');
-  const busyMetrics = idleMetrics.replace('num_queue_reqs{model_name="Qwen/Qwen2.5-72B-Instruct"} 0.0', 'num_queue_reqs{model_name="Qwen/Qwen2.5-72B-Instruct"} 3.0');
+  const busyMetrics = idleMetrics.replace(
+    'num_queue_reqs{model_name="Qwen/Qwen2.5-72B-Instruct"} 0.0',
+    'num_queue_reqs{model_name="Qwen/Qwen2.5-72B-Instruct"} 3.0',
+  );
 
   beforeAll(() => {
     run = boot({ layout: 'tp4x2' });

@@ -19,7 +19,14 @@ import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts
 import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
 import { synthApp } from '../support/cdk-app.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
-import { applyFunctionEnvironment, extractWorkflow, forEachState, runWorkflowLocally, type LocalRunResult, type SynthesizedWorkflow } from '../support/local-workflow.ts';
+import {
+  applyFunctionEnvironment,
+  extractWorkflow,
+  forEachState,
+  runWorkflowLocally,
+  type LocalRunResult,
+  type SynthesizedWorkflow,
+} from '../support/local-workflow.ts';
 import { readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
 
 const INPUTS = 'raiden-inputs-local';
@@ -42,7 +49,16 @@ let judgeCalls = 0;
 let restoreEnv: () => void;
 
 /** The fake fleet: desired capacity, whether its instance is in service, and what other runs are going. */
-const fleet = { desired: 0, max: 1, inServiceAfterChecks: 1, describeCalls: 0, vanishAfterReady: false, readyReported: false, otherRunning: false, setCalls: [] as number[] };
+const fleet = {
+  desired: 0,
+  max: 1,
+  inServiceAfterChecks: 1,
+  describeCalls: 0,
+  vanishAfterReady: false,
+  readyReported: false,
+  otherRunning: false,
+  setCalls: [] as number[],
+};
 
 beforeAll(async () => {
   const app = synthApp();
@@ -78,7 +94,16 @@ afterAll(async () => {
 
 beforeEach(() => {
   bedrockSampleFault = undefined;
-  Object.assign(fleet, { desired: 0, max: 1, inServiceAfterChecks: 1, describeCalls: 0, vanishAfterReady: false, readyReported: false, otherRunning: false, setCalls: [] });
+  Object.assign(fleet, {
+    desired: 0,
+    max: 1,
+    inServiceAfterChecks: 1,
+    describeCalls: 0,
+    vanishAfterReady: false,
+    readyReported: false,
+    otherRunning: false,
+    setCalls: [],
+  });
   autoScaling.reset();
   ec2.reset();
   sfn.reset();
@@ -105,12 +130,22 @@ beforeEach(() => {
   ec2.on(DescribeInstancesCommand).callsFake(() => {
     const gone = fleet.vanishAfterReady && fleet.readyReported;
     fleet.readyReported = true;
-    return { Reservations: [{ Instances: [{ InstanceId: 'i-0123456789abcdef0', PrivateIpAddress: '127.0.0.1', State: { Name: gone ? 'terminated' : 'running' } }] }] };
+    return {
+      Reservations: [
+        {
+          Instances: [
+            { InstanceId: 'i-0123456789abcdef0', PrivateIpAddress: '127.0.0.1', State: { Name: gone ? 'terminated' : 'running' } },
+          ],
+        },
+      ],
+    };
   });
   sfn.on(ListExecutionsCommand).callsFake(() => ({
     executions: [
       { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:raiden-generation:this', status: 'RUNNING' },
-      ...(fleet.otherRunning ? [{ executionArn: 'arn:aws:states:us-east-1:000000000000:execution:raiden-generation:other', status: 'RUNNING' }] : []),
+      ...(fleet.otherRunning
+        ? [{ executionArn: 'arn:aws:states:us-east-1:000000000000:execution:raiden-generation:other', status: 'RUNNING' }]
+        : []),
     ],
   }));
 });
@@ -138,13 +173,21 @@ const DATASET_CONTRACT = ['samples.jsonl', 'rejects.jsonl', 'train.json', 'valid
 
 /** The run's dataset files as Finalize wrote them. */
 async function readDataset(runId: string) {
-  const keys = ((await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: `runs/${runId}/`, Delimiter: '/' }))).Contents ?? []).map((o) => o.Key?.split('/').pop());
-  const lines = async <T>(name: string) => (await readRunFile(runId, name)).split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as T);
+  const keys = (
+    (await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: `runs/${runId}/`, Delimiter: '/' }))).Contents ?? []
+  ).map((o) => o.Key?.split('/').pop());
+  const lines = async <T>(name: string) =>
+    (await readRunFile(runId, name))
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as T);
   return {
     keys,
     samples: await lines<Sample>('samples.jsonl'),
     rejects: await lines<RejectRecord>('rejects.jsonl'),
-    report: JSON.parse(await readRunFile(runId, 'report.json')) as Record<string, unknown> & { backends: Record<string, { samples: number; rejects: number; review_calls: number }> },
+    report: JSON.parse(await readRunFile(runId, 'report.json')) as Record<string, unknown> & {
+      backends: Record<string, { samples: number; rejects: number; review_calls: number }>;
+    },
   };
 }
 
@@ -159,22 +202,57 @@ describe('the synthesized definition', () => {
     const states = workflow.definition.States;
     expect(workflow.definition.StartAt).toBe('Start');
     expect(Object.keys(states)).toEqual(
-      expect.arrayContaining(['Start', 'Plan', 'Run', 'TeardownRequested', 'OtherExecutions', 'OthersRunning', 'FleetDown', 'Outcome', 'RunFailed', 'FleetDownFailed', 'Succeeded']),
+      expect.arrayContaining([
+        'Start',
+        'Plan',
+        'Run',
+        'TeardownRequested',
+        'OtherExecutions',
+        'OthersRunning',
+        'FleetDown',
+        'Outcome',
+        'RunFailed',
+        'FleetDownFailed',
+        'Succeeded',
+      ]),
     );
     const branch = (states.Run?.Branches as unknown as { States: Record<string, Record<string, unknown>> }[])[0];
-    expect(Object.keys(branch?.States ?? {})).toEqual(expect.arrayContaining(['NeedsFleet', 'FleetUp', 'WaitForFleet', 'FleetStatus', 'FleetReady', 'SeedPhase', 'Seed', 'HasBatches', 'Generate', 'Finalize']));
+    expect(Object.keys(branch?.States ?? {})).toEqual(
+      expect.arrayContaining([
+        'NeedsFleet',
+        'FleetUp',
+        'WaitForFleet',
+        'FleetStatus',
+        'FleetReady',
+        'SeedPhase',
+        'Seed',
+        'HasBatches',
+        'Generate',
+        'Finalize',
+      ]),
+    );
     // iterative: the seed batches run in their own Distributed Map, which leads to Generate.
-    expect(branch?.States.Seed).toMatchObject({ Next: 'HasBatches', ItemReader: { Parameters: { 'Key.$': '$.plan.seedManifestKey' } }, MaxConcurrencyPath: '$.plan.seedMaxConcurrency' });
+    expect(branch?.States.Seed).toMatchObject({
+      Next: 'HasBatches',
+      ItemReader: { Parameters: { 'Key.$': '$.plan.seedManifestKey' } },
+      MaxConcurrencyPath: '$.plan.seedMaxConcurrency',
+    });
     const map = branch?.States.Generate as Record<string, unknown>;
     expect(map).toMatchObject({
-      ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSONL' }, Parameters: { 'Bucket.$': '$.plan.bucket', 'Key.$': '$.plan.manifestKey' } },
+      ItemReader: {
+        Resource: 'arn:aws:states:::s3:getObject',
+        ReaderConfig: { InputType: 'JSONL' },
+        Parameters: { 'Bucket.$': '$.plan.bucket', 'Key.$': '$.plan.manifestKey' },
+      },
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
       MaxConcurrencyPath: '$.plan.maxConcurrency',
       ToleratedFailurePercentagePath: '$.plan.toleratedFailurePercent',
       ResultWriter: expect.objectContaining({ Resource: 'arn:aws:states:::s3:putObject' }),
     });
     const generateBatch = (map.ItemProcessor as { States: Record<string, { Retry: { ErrorEquals: string[] }[] }> }).States.GenerateBatch;
-    expect(generateBatch?.Retry.map((retry) => retry.ErrorEquals[0])).toEqual(expect.arrayContaining(['BatchIncomplete', 'BackendUnavailable']));
+    expect(generateBatch?.Retry.map((retry) => retry.ErrorEquals[0])).toEqual(
+      expect.arrayContaining(['BatchIncomplete', 'BackendUnavailable']),
+    );
   });
 
   it('every state inside Run is covered by its Catch, and Plan joins the same teardown', () => {
@@ -190,7 +268,9 @@ describe('the synthesized definition', () => {
         expect(state.Type, `${name} must not end the execution from inside Run`).not.toBe('Succeed');
       });
     }
-    expect(inside).toEqual(expect.arrayContaining(['FleetUp', 'FleetStatus', 'Seed', 'SeedBatch', 'Generate', 'GenerateBatch', 'Finalize']));
+    expect(inside).toEqual(
+      expect.arrayContaining(['FleetUp', 'FleetStatus', 'Seed', 'SeedBatch', 'Generate', 'GenerateBatch', 'Finalize']),
+    );
     // Every path out of the teardown reaches Outcome, which alone decides between Fail and Succeed.
     expect(states.FleetDown?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.fleetDownError', Next: 'Outcome' }]);
     expect(states.RunFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
@@ -203,17 +283,47 @@ describe('a local run of the workflow', () => {
     expect(result.error).toBeUndefined();
     expect(result.output).toMatchObject({ runId: 'full-run', status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 });
     expect(fleet.setCalls).toEqual([1, 0]);
-    expect(result.entered).toEqual(expect.arrayContaining(['Plan', 'FleetUp', 'WaitForFleet', 'FleetStatus', 'GenerateBatch', 'Finalize', 'OtherExecutions', 'FleetDown', 'Succeeded']));
+    expect(result.entered).toEqual(
+      expect.arrayContaining([
+        'Plan',
+        'FleetUp',
+        'WaitForFleet',
+        'FleetStatus',
+        'GenerateBatch',
+        'Finalize',
+        'OtherExecutions',
+        'FleetDown',
+        'Succeeded',
+      ]),
+    );
     expect(result.entered.filter((name) => name === 'GenerateBatch')).toHaveLength(3);
 
-    const keys = ((await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: 'runs/full-run/', Delimiter: '/' }))).Contents ?? []).map((o) => o.Key?.split('/').pop());
-    const local = await runCli(['generate', '--profiles', PROFILES_FILE, '--endpoint', sglang.url, '--samples-per-profile', '2', '--include-cm', '--max-profiles', '3', '--out', join(ROOT, 'runs', `workflow-contract-${process.pid}`)]);
+    const keys = (
+      (await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: 'runs/full-run/', Delimiter: '/' }))).Contents ?? []
+    ).map((o) => o.Key?.split('/').pop());
+    const local = await runCli([
+      'generate',
+      '--profiles',
+      PROFILES_FILE,
+      '--endpoint',
+      sglang.url,
+      '--samples-per-profile',
+      '2',
+      '--include-cm',
+      '--max-profiles',
+      '3',
+      '--out',
+      join(ROOT, 'runs', `workflow-contract-${process.pid}`),
+    ]);
     expect(local.code).toBe(0);
     const localDir = join(ROOT, 'runs', `workflow-contract-${process.pid}`);
     const contract = ['samples.jsonl', 'rejects.jsonl', 'train.json', 'validation.json', 'dataset_stats.json', 'report.json'];
     expect(keys).toEqual(expect.arrayContaining(contract));
 
-    const samples = (await readRunFile('full-run', 'samples.jsonl')).trim().split('\n').map((line) => JSON.parse(line) as { id: string; metadata: Record<string, unknown> });
+    const samples = (await readRunFile('full-run', 'samples.jsonl'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { id: string; metadata: Record<string, unknown> });
     const localSamples = readJsonl<{ id: string; metadata: Record<string, unknown> }>(join(localDir, 'samples.jsonl'));
     expect(samples.map((s) => s.id).sort()).toEqual(localSamples.map((s) => s.id).sort());
     expect(Object.keys(samples[0] ?? {}).sort()).toEqual(Object.keys(localSamples[0] ?? {}).sort());
@@ -227,7 +337,8 @@ describe('a local run of the workflow', () => {
 
     const report = JSON.parse(await readRunFile('full-run', 'report.json')) as Record<string, unknown>;
     const localReport = readJson(join(localDir, 'report.json'));
-    for (const key of Object.keys(localReport).filter((key) => key !== 'evaluation')) expect(report, `report.json lacks ${key}`).toHaveProperty(key);
+    for (const key of Object.keys(localReport).filter((key) => key !== 'evaluation'))
+      expect(report, `report.json lacks ${key}`).toHaveProperty(key);
     expect(report).toMatchObject({
       run_id: 'full-run',
       status: 'complete',
@@ -248,7 +359,9 @@ describe('a local run of the workflow', () => {
   });
 
   it('skips the fleet for a Bedrock-only run but still ends in FleetDown', async () => {
-    const result = await run({ ...BASE_INPUT, strategy: 'bedrock', samplesPerProfile: 0 }, 'bedrock-plan-only', { GenerateBatch: Object.assign(new Error('no Bedrock here'), { name: 'BackendUnavailable' }) });
+    const result = await run({ ...BASE_INPUT, strategy: 'bedrock', samplesPerProfile: 0 }, 'bedrock-plan-only', {
+      GenerateBatch: Object.assign(new Error('no Bedrock here'), { name: 'BackendUnavailable' }),
+    });
     expect(result.entered).not.toContain('FleetUp');
     expect(result.entered).toContain('FleetDown');
     expect(result.error).toMatchObject({ name: 'BackendUnavailable' });
@@ -260,12 +373,22 @@ describe('a failure in any state still reaches FleetDown, and the execution fail
     const result = await run({ ...BASE_INPUT, samplesPerProfile: -1 }, 'bad-input');
     expect(result.error?.name).toBe('InvalidInput');
     expect(result.error?.cause).toContain('samplesPerProfile -1');
-    expect(result.entered).toEqual(['Start', 'Plan', 'TeardownRequested', 'OtherExecutions', 'OthersRunning', 'FleetDown', 'Outcome', 'RunFailed']);
+    expect(result.entered).toEqual([
+      'Start',
+      'Plan',
+      'TeardownRequested',
+      'OtherExecutions',
+      'OthersRunning',
+      'FleetDown',
+      'Outcome',
+      'RunFailed',
+    ]);
   });
 
   it('FleetUp: the auto-scaling call fails', async () => {
     autoScaling.on(SetDesiredCapacityCommand).callsFake((input: { DesiredCapacity: number }) => {
-      if (input.DesiredCapacity > 0) throw Object.assign(new Error('Scaling activity in progress'), { name: 'ScalingActivityInProgressFault' });
+      if (input.DesiredCapacity > 0)
+        throw Object.assign(new Error('Scaling activity in progress'), { name: 'ScalingActivityInProgressFault' });
       fleet.setCalls.push(0);
       return {};
     });
@@ -283,7 +406,16 @@ describe('a failure in any state still reaches FleetDown, and the execution fail
     autoScaling.on(DescribeAutoScalingGroupsCommand).callsFake(() => {
       fleet.describeCalls++;
       if (fleet.describeCalls === 3) vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 86_400_000);
-      return { AutoScalingGroups: [{ AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: fleet.desired, MaxSize: 1, Instances: fleet.desired > 0 ? [{ InstanceId: 'i-1', LifecycleState: 'Pending' }] : [] }] };
+      return {
+        AutoScalingGroups: [
+          {
+            AutoScalingGroupName: 'raiden-gpu-fleet',
+            DesiredCapacity: fleet.desired,
+            MaxSize: 1,
+            Instances: fleet.desired > 0 ? [{ InstanceId: 'i-1', LifecycleState: 'Pending' }] : [],
+          },
+        ],
+      };
     });
     const result = await run(BASE_INPUT, 'never-ready');
     vi.restoreAllMocks();
@@ -303,8 +435,13 @@ describe('a failure in any state still reaches FleetDown, and the execution fail
   });
 
   it('Finalize: the handler fails', async () => {
-    const result = await run(BASE_INPUT, 'finalize-fails', { Finalize: Object.assign(new Error('S3 is having a bad day'), { name: 'InternalError' }) });
-    expect(result.error).toEqual({ name: 'InternalError', cause: JSON.stringify({ errorType: 'InternalError', errorMessage: 'S3 is having a bad day' }) });
+    const result = await run(BASE_INPUT, 'finalize-fails', {
+      Finalize: Object.assign(new Error('S3 is having a bad day'), { name: 'InternalError' }),
+    });
+    expect(result.error).toEqual({
+      name: 'InternalError',
+      cause: JSON.stringify({ errorType: 'InternalError', errorMessage: 'S3 is having a bad day' }),
+    });
     expect(result.entered.slice(-4)).toEqual(['OthersRunning', 'FleetDown', 'Outcome', 'RunFailed']);
     expect(fleet.setCalls).toEqual([1, 0]);
   });
@@ -333,7 +470,14 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
   it('filter: SGLang writes candidates in each batch, Bedrock judges them, verdicts in metadata and rejects', async () => {
     const result = await run({ ...BASE_INPUT, strategy: 'filter' }, 'filter-run');
     expect(result.error).toBeUndefined();
-    expect(result.output).toMatchObject({ runId: 'filter-run', status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 });
+    expect(result.output).toMatchObject({
+      runId: 'filter-run',
+      status: 'complete',
+      accepted: 9,
+      slots: 9,
+      emptySlots: 0,
+      failedBatches: 0,
+    });
     expect(result.entered).not.toContain('SeedBatch');
     expect(fleet.setCalls).toEqual([1, 0]);
 
@@ -358,7 +502,14 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
   it('iterative: seed batches on Bedrock finish before the expansion batches, which use them as few-shot; Finalize evaluates', async () => {
     const result = await run({ ...BASE_INPUT, strategy: 'iterative', seedProfiles: 1 }, 'iterative-run');
     expect(result.error).toBeUndefined();
-    expect(result.output).toMatchObject({ runId: 'iterative-run', status: 'complete', accepted: 9, slots: 9, emptySlots: 0, failedBatches: 0 });
+    expect(result.output).toMatchObject({
+      runId: 'iterative-run',
+      status: 'complete',
+      accepted: 9,
+      slots: 9,
+      emptySlots: 0,
+      failedBatches: 0,
+    });
     const seedBatches = result.entered.flatMap((name, index) => (name === 'SeedBatch' ? [index] : []));
     const expandBatches = result.entered.flatMap((name, index) => (name === 'GenerateBatch' ? [index] : []));
     expect(seedBatches).toHaveLength(1);
@@ -376,7 +527,10 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
     expect(expanded).toHaveLength(6);
     expect(expanded.every((sample) => sample.metadata.backend === 'sglang' && sample.metadata.few_shot_seeds === true)).toBe(true);
     expect(report.backends).toMatchObject({ bedrock: { samples: 3, review_calls: 6 }, sglang: { samples: 6 } });
-    expect(report).toMatchObject({ strategy: { name: 'iterative', seed_profiles: 1 }, workflow: { batches: { total: 3, seed: 1, on_bedrock: 1, on_sglang: 2 } } });
+    expect(report).toMatchObject({
+      strategy: { name: 'iterative', seed_profiles: 1 },
+      workflow: { batches: { total: 3, seed: 1, on_bedrock: 1, on_sglang: 2 } },
+    });
     const evaluation = report.evaluation as { judged: number; passed: number; pass_rate: number };
     expect(evaluation.judged).toBe(6);
     expect(evaluation.pass_rate).toBeCloseTo(evaluation.passed / 6, 3);

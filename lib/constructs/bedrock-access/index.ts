@@ -34,7 +34,9 @@ export class BedrockAccess extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const arns = bedrockModelArns(props.modelIds, stack.partition, stack.region, stack.account);
-    const statements = [new iam.PolicyStatement({ sid: 'InvokeConfiguredModels', actions: BEDROCK_INVOKE_ACTIONS, resources: arns.direct })];
+    const statements = [
+      new iam.PolicyStatement({ sid: 'InvokeConfiguredModels', actions: BEDROCK_INVOKE_ACTIONS, resources: arns.direct }),
+    ];
     if (arns.viaProfiles.length > 0) {
       // A cross-region profile routes to the model in several regions; allow those only through the profile.
       statements.push(

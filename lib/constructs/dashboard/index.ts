@@ -23,17 +23,36 @@ export class RunDashboard extends Construct {
     const metric = (name: (typeof RUN_METRIC_NAMES)[number]) =>
       new cloudwatch.Metric({ namespace: props.namespace, metricName: name, statistic: 'Sum', period: Duration.minutes(5) });
     const executions = (name: 'Started' | 'Succeeded' | 'Failed' | 'Aborted' | 'TimedOut') =>
-      new cloudwatch.Metric({ namespace: 'AWS/States', metricName: `Executions${name}`, dimensionsMap: { StateMachineArn: props.stateMachine.stateMachineArn }, statistic: 'Sum', period: Duration.minutes(5) });
+      new cloudwatch.Metric({
+        namespace: 'AWS/States',
+        metricName: `Executions${name}`,
+        dimensionsMap: { StateMachineArn: props.stateMachine.stateMachineArn },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      });
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       widgets: [
         [
-          new cloudwatch.GraphWidget({ title: 'Samples', left: [metric('SamplesAccepted'), metric('SamplesRejected'), metric('EmptySlots')], width: 8 }),
-          new cloudwatch.GraphWidget({ title: 'Requests and errors', left: [metric('Requests')], right: [metric('TransportFailures'), metric('BackendErrors')], width: 8 }),
+          new cloudwatch.GraphWidget({
+            title: 'Samples',
+            left: [metric('SamplesAccepted'), metric('SamplesRejected'), metric('EmptySlots')],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Requests and errors',
+            left: [metric('Requests')],
+            right: [metric('TransportFailures'), metric('BackendErrors')],
+            width: 8,
+          }),
           new cloudwatch.GraphWidget({ title: 'Tokens', left: [metric('InputTokens'), metric('OutputTokens')], width: 8 }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Runs', left: [executions('Started'), executions('Succeeded'), executions('Failed'), executions('Aborted'), executions('TimedOut')], width: 12 }),
+          new cloudwatch.GraphWidget({
+            title: 'Runs',
+            left: [executions('Started'), executions('Succeeded'), executions('Failed'), executions('Aborted'), executions('TimedOut')],
+            width: 12,
+          }),
           new cloudwatch.TextWidget({
             markdown:
               `**Per run**: every metric also has the dimension \`RunId\` in namespace \`${props.namespace}\`.\n\n` +

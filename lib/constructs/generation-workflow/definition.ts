@@ -46,7 +46,14 @@ export const FUNCTION_TIMEOUTS = {
   fleetDown: Duration.minutes(1),
 } as const;
 
-function invoke(scope: Construct, id: string, fn: lambda.IFunction, timeout: Duration, payload: Record<string, unknown>, resultPath: string): tasks.LambdaInvoke {
+function invoke(
+  scope: Construct,
+  id: string,
+  fn: lambda.IFunction,
+  timeout: Duration,
+  payload: Record<string, unknown>,
+  resultPath: string,
+): tasks.LambdaInvoke {
   return new tasks.LambdaInvoke(scope, id, {
     lambdaFunction: fn,
     // The function's return value is the task's result: no SDK envelope to unwrap in every state.
@@ -65,7 +72,14 @@ interface BatchMapSettings {
 }
 
 /** A Distributed Map over a manifest of Plan's, one GenerateBatch invocation (state `taskId`) per batch. */
-function batchMap(scope: Construct, id: string, taskId: string, fn: lambda.IFunction, props: WorkflowDefinitionProps, settings: BatchMapSettings): sfn.DistributedMap {
+function batchMap(
+  scope: Construct,
+  id: string,
+  taskId: string,
+  fn: lambda.IFunction,
+  props: WorkflowDefinitionProps,
+  settings: BatchMapSettings,
+): sfn.DistributedMap {
   const task = new tasks.LambdaInvoke(scope, taskId, {
     lambdaFunction: fn,
     payloadResponseOnly: true,
@@ -80,7 +94,10 @@ function batchMap(scope: Construct, id: string, taskId: string, fn: lambda.IFunc
     comment: settings.comment,
     label: settings.label,
     // The bucket by path: the construct's own policy grants only the temporary prefix (see MapRunBuckets).
-    itemReader: new sfn.S3JsonLItemReader({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), key: sfn.JsonPath.stringAt(settings.manifestKeyPath) }),
+    itemReader: new sfn.S3JsonLItemReader({
+      bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'),
+      key: sfn.JsonPath.stringAt(settings.manifestKeyPath),
+    }),
     itemSelector: { runId: sfn.JsonPath.stringAt('$.plan.runId'), batch: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
     maxConcurrencyPath: sfn.JsonPath.stringAt(settings.maxConcurrencyPath),
     toleratedFailurePercentagePath: sfn.JsonPath.stringAt('$.plan.toleratedFailurePercent'),
@@ -95,7 +112,10 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
   const fns = props.functions;
   const runId = sfn.JsonPath.stringAt('$.plan.runId');
 
-  const start = new sfn.Pass(scope, 'Start', { comment: 'Keeps the input apart from what the states add', parameters: { input: sfn.JsonPath.entirePayload } });
+  const start = new sfn.Pass(scope, 'Start', {
+    comment: 'Keeps the input apart from what the states add',
+    parameters: { input: sfn.JsonPath.entirePayload },
+  });
   const plan = invoke(
     scope,
     'Plan',
@@ -113,11 +133,22 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
     'FleetUp',
     fns.fleetUp,
     FUNCTION_TIMEOUTS.fleetUp,
-    { runId, instances: sfn.JsonPath.numberAt('$.plan.instances'), readinessTimeoutSeconds: sfn.JsonPath.numberAt('$.plan.readinessTimeoutSeconds') },
+    {
+      runId,
+      instances: sfn.JsonPath.numberAt('$.plan.instances'),
+      readinessTimeoutSeconds: sfn.JsonPath.numberAt('$.plan.readinessTimeoutSeconds'),
+    },
     '$.fleet',
   );
   const waitForFleet = new sfn.Wait(scope, 'WaitForFleet', { time: sfn.WaitTime.duration(props.pollInterval) });
-  const fleetStatus = invoke(scope, 'FleetStatus', fns.fleetStatus, FUNCTION_TIMEOUTS.fleetStatus, { runId, deadline: sfn.JsonPath.stringAt('$.fleet.deadline') }, '$.fleetStatus');
+  const fleetStatus = invoke(
+    scope,
+    'FleetStatus',
+    fns.fleetStatus,
+    FUNCTION_TIMEOUTS.fleetStatus,
+    { runId, deadline: sfn.JsonPath.stringAt('$.fleet.deadline') },
+    '$.fleetStatus',
+  );
 
   // iterative: the seed batches (Bedrock) all finish before the expansion batches read their samples.
   const seed = batchMap(scope, 'Seed', 'SeedBatch', fns.generateBatch, props, {
@@ -141,7 +172,9 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
     .otherwise(hasBatches);
   seed.next(hasBatches);
 
-  const fleetReady = new sfn.Choice(scope, 'FleetReady').when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), seedPhase).otherwise(waitForFleet);
+  const fleetReady = new sfn.Choice(scope, 'FleetReady')
+    .when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), seedPhase)
+    .otherwise(waitForFleet);
   fleetUp.next(waitForFleet);
   waitForFleet.next(fleetStatus);
   fleetStatus.next(fleetReady);
@@ -159,10 +192,20 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
 
   const outcome = new sfn.Choice(scope, 'Outcome')
     .when(sfn.Condition.isPresent('$.error'), new sfn.Fail(scope, 'RunFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' }))
-    .when(sfn.Condition.isPresent('$.fleetDownError'), new sfn.Fail(scope, 'FleetDownFailed', { errorPath: '$.fleetDownError.Error', causePath: '$.fleetDownError.Cause' }))
+    .when(
+      sfn.Condition.isPresent('$.fleetDownError'),
+      new sfn.Fail(scope, 'FleetDownFailed', { errorPath: '$.fleetDownError.Error', causePath: '$.fleetDownError.Cause' }),
+    )
     .otherwise(new sfn.Succeed(scope, 'Succeeded', { outputPath: '$.result.finalize' }));
 
-  const fleetDown = invoke(scope, 'FleetDown', fns.fleetDown, FUNCTION_TIMEOUTS.fleetDown, { runId: sfn.JsonPath.executionName }, '$.fleetDown');
+  const fleetDown = invoke(
+    scope,
+    'FleetDown',
+    fns.fleetDown,
+    FUNCTION_TIMEOUTS.fleetDown,
+    { runId: sfn.JsonPath.executionName },
+    '$.fleetDown',
+  );
   fleetDown.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 4 });
   fleetDown.addCatch(outcome, { resultPath: '$.fleetDownError' });
   fleetDown.next(outcome);
@@ -179,11 +222,22 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
   });
   // Unable to tell whether another run needs the fleet: scaling down is the safe side.
   otherExecutions.addCatch(fleetDown, { resultPath: '$.listExecutionsError' });
-  const othersRunning = new sfn.Choice(scope, 'OthersRunning').when(sfn.Condition.numberGreaterThan('$.executions.running', 1), outcome).otherwise(fleetDown);
+  const othersRunning = new sfn.Choice(scope, 'OthersRunning')
+    .when(sfn.Condition.numberGreaterThan('$.executions.running', 1), outcome)
+    .otherwise(fleetDown);
   otherExecutions.next(othersRunning);
 
-  const teardownRequested = new sfn.Choice(scope, 'TeardownRequested', { comment: '"teardown": "keep" leaves the fleet up (its idle watchdog still applies)' })
-    .when(sfn.Condition.and(sfn.Condition.isPresent('$.input.teardown'), sfn.Condition.isString('$.input.teardown'), sfn.Condition.stringEquals('$.input.teardown', 'keep')), outcome)
+  const teardownRequested = new sfn.Choice(scope, 'TeardownRequested', {
+    comment: '"teardown": "keep" leaves the fleet up (its idle watchdog still applies)',
+  })
+    .when(
+      sfn.Condition.and(
+        sfn.Condition.isPresent('$.input.teardown'),
+        sfn.Condition.isString('$.input.teardown'),
+        sfn.Condition.stringEquals('$.input.teardown', 'keep'),
+      ),
+      outcome,
+    )
     .otherwise(otherExecutions);
 
   plan.addCatch(teardownRequested, { errors: ['States.ALL'], resultPath: '$.error' });

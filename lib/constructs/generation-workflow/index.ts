@@ -9,7 +9,14 @@ import { Construct } from 'constructs';
 import { DEFAULT_METRICS_NAMESPACE, ENV } from '../../../orchestrator/src/contract/deployed-names.ts';
 import { DEFAULT_TEMP_PREFIX as TEMP_PREFIX, RUNS_PREFIX } from '../../../orchestrator/src/contract/run-layout.ts';
 import type { ServerSpec } from '../../fleet-layout.ts';
-import { FLEET_DESCRIBE_ACTIONS, FLEET_SCALE_ACTIONS, MAP_RUN_OBJECT_ACTIONS, PROFILE_READ_ACTIONS, RUN_LIST_ACTIONS, RUN_OBJECT_ACTIONS } from '../../iam-actions.ts';
+import {
+  FLEET_DESCRIBE_ACTIONS,
+  FLEET_SCALE_ACTIONS,
+  MAP_RUN_OBJECT_ACTIONS,
+  PROFILE_READ_ACTIONS,
+  RUN_LIST_ACTIONS,
+  RUN_OBJECT_ACTIONS,
+} from '../../iam-actions.ts';
 import { acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
 import { OrchestratorFunction, type OrchestratorNetwork } from '../orchestrator-function/index.ts';
 import { buildWorkflowDefinition, FUNCTION_TIMEOUTS, type WorkflowFunctions } from './definition.ts';
@@ -88,13 +95,20 @@ export class GenerationWorkflow extends Construct {
       [ENV.outputsBucket]: outputs.bucketName,
       [ENV.tempPrefix]: TEMP_PREFIX,
       [ENV.autoScalingGroup]: props.fleet.autoScalingGroupName,
-      [ENV.servers]: JSON.stringify(props.fleet.servers.map((server) => ({ name: server.name, port: server.port, model: server.model, dp: server.dp }))),
+      [ENV.servers]: JSON.stringify(
+        props.fleet.servers.map((server) => ({ name: server.name, port: server.port, model: server.model, dp: server.dp })),
+      ),
       [ENV.readinessTimeoutMinutes]: String(settings.readinessTimeoutMinutes ?? 45),
       [ENV.metricsNamespace]: METRICS_NAMESPACE,
       ...(settings.bedrockModel !== undefined ? { [ENV.bedrockModel]: settings.bedrockModel } : {}),
     };
     const functionScope = new Construct(this, 'Functions');
-    const make = (name: keyof WorkflowFunctions, handler: string, description: string, extra: { memorySize?: number; apiKey?: boolean } = {}) =>
+    const make = (
+      name: keyof WorkflowFunctions,
+      handler: string,
+      description: string,
+      extra: { memorySize?: number; apiKey?: boolean } = {},
+    ) =>
       new OrchestratorFunction(functionScope, name.charAt(0).toUpperCase() + name.slice(1), {
         handler,
         description,
@@ -106,10 +120,15 @@ export class GenerationWorkflow extends Construct {
         ...(extra.apiKey ? { apiKeySecret: props.fleet.apiKeySecret } : {}),
       }).function;
     this.functions = {
-      plan: make('plan', 'plan', 'raiden Plan: validate the input, read profiles, write the batch manifest and estimate', { memorySize: 2048 }),
+      plan: make('plan', 'plan', 'raiden Plan: validate the input, read profiles, write the batch manifest and estimate', {
+        memorySize: 2048,
+      }),
       fleetUp: make('fleetUp', 'fleet-up', 'raiden FleetUp: raise the GPU fleet for a run'),
       fleetStatus: make('fleetStatus', 'fleet-status', "raiden FleetStatus: poll every server's /health_generate", { apiKey: true }),
-      generateBatch: make('generateBatch', 'generate-batch', 'raiden GenerateBatch: fill one batch of slots on SGLang or Bedrock', { memorySize: 1024, apiKey: true }),
+      generateBatch: make('generateBatch', 'generate-batch', 'raiden GenerateBatch: fill one batch of slots on SGLang or Bedrock', {
+        memorySize: 1024,
+        apiKey: true,
+      }),
       finalize: make('finalize', 'finalize', 'raiden Finalize: merge, split, stats, evaluation and report', { memorySize: 2048 }),
       fleetDown: make('fleetDown', 'fleet-down', 'raiden FleetDown: scale the GPU fleet to zero'),
     };
@@ -143,7 +162,12 @@ export class GenerationWorkflow extends Construct {
       grantFleetAccess(fn, this.autoScalingGroupArn, fn === this.functions.fleetUp || fn === this.functions.fleetDown);
     }
 
-    const stateMachineArn = stack.formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const stateMachineArn = stack.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: props.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
@@ -162,7 +186,11 @@ export class GenerationWorkflow extends Construct {
     });
     acknowledgeStateMachineWildcards(this.stateMachine, this.functions);
     grantStatements(this.stateMachine.role, [
-      new iam.PolicyStatement({ sid: 'ManifestAndMapResults', actions: MAP_RUN_OBJECT_ACTIONS, resources: [outputs.arnForObjects(`${TEMP_PREFIX}*`)] }),
+      new iam.PolicyStatement({
+        sid: 'ManifestAndMapResults',
+        actions: MAP_RUN_OBJECT_ACTIONS,
+        resources: [outputs.arnForObjects(`${TEMP_PREFIX}*`)],
+      }),
     ]);
   }
 }
@@ -172,7 +200,11 @@ function grantFleetAccess(fn: lambda.IFunction, groupArn: string, scales: boolea
   if (!scales) return;
   fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ScaleFleet', actions: FLEET_SCALE_ACTIONS, resources: [groupArn] }));
   if (fn.role !== undefined) {
-    acknowledgeWildcardResource(fn.role, groupArn, 'The wildcard is the generated id inside an auto-scaling group ARN; the group name pins the one group.');
+    acknowledgeWildcardResource(
+      fn.role,
+      groupArn,
+      'The wildcard is the generated id inside an auto-scaling group ARN; the group name pins the one group.',
+    );
   }
 }
 
@@ -194,9 +226,17 @@ function grantStatements(fn: lambda.IFunction | iam.IRole, statements: iam.Polic
 
 function acknowledgeStateMachineWildcards(stateMachine: sfn.StateMachine, functions: WorkflowFunctions): void {
   for (const fn of Object.values(functions)) {
-    acknowledgeWildcardResource(stateMachine.role, `${fn.functionArn}:*`, 'CDK grants invoking every version and alias of each workflow Lambda; the function itself is fixed.');
+    acknowledgeWildcardResource(
+      stateMachine.role,
+      `${fn.functionArn}:*`,
+      'CDK grants invoking every version and alias of each workflow Lambda; the function itself is fixed.',
+    );
   }
-  acknowledgeWildcardResource(stateMachine.role, '*', 'X-Ray PutTraceSegments, PutTelemetryRecords and GetSampling* support no resource-level permissions.');
+  acknowledgeWildcardResource(
+    stateMachine.role,
+    '*',
+    'X-Ray PutTraceSegments, PutTelemetryRecords and GetSampling* support no resource-level permissions.',
+  );
   const distributedMapPolicy = stateMachine.node.tryFindChild('DistributedMapPolicy');
   if (distributedMapPolicy instanceof iam.Policy) {
     const statements = (distributedMapPolicy.document.toJSON() as { Statement?: { Resource?: unknown }[] } | undefined)?.Statement ?? [];

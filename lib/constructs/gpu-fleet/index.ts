@@ -105,7 +105,9 @@ export class GpuFleet extends Construct {
       resourceName: `*:autoScalingGroupName/${props.autoScalingGroupName}`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ScaleInOwnGroup', actions: SELF_SCALE_IN_ACTIONS, resources: [ownGroup] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ScaleInOwnGroup', actions: SELF_SCALE_IN_ACTIONS, resources: [ownGroup] }),
+    );
     acknowledgeWildcardResource(
       this.role,
       ownGroup,

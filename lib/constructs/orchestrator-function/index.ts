@@ -54,7 +54,10 @@ export class OrchestratorFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: OrchestratorFunctionProps) {
     super(scope, id);
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: join(HANDLERS_DIR, `${props.handler}.ts`),
       handler: 'handler',
@@ -70,7 +73,11 @@ export class OrchestratorFunction extends Construct {
       logGroup,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       ...(props.apiKeySecret !== undefined
-        ? { paramsAndSecrets: lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, { cacheEnabled: true }) }
+        ? {
+            paramsAndSecrets: lambda.ParamsAndSecretsLayerVersion.fromVersion(lambda.ParamsAndSecretsVersions.V1_0_103, {
+              cacheEnabled: true,
+            }),
+          }
         : {}),
       bundling: {
         format: nodejs.OutputFormat.ESM,
@@ -95,11 +102,16 @@ export class OrchestratorFunction extends Construct {
           'The AWS-maintained minimum for a Lambda to write its logs and attach to the VPC (network interfaces); an inline copy would drift from what the service needs.',
         );
       }
-      acknowledgeWildcardResource(role, '*', 'X-Ray PutTraceSegments/PutTelemetryRecords and ec2/autoscaling Describe* calls support no resource-level permissions.');
+      acknowledgeWildcardResource(
+        role,
+        '*',
+        'X-Ray PutTraceSegments/PutTelemetryRecords and ec2/autoscaling Describe* calls support no resource-level permissions.',
+      );
     }
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Pinned to Node.js 22 on purpose: the handlers, their bundle target and the local workflow tests (aws-local-stepfunctions) all run on Node.js 22.',
+      reason:
+        'Pinned to Node.js 22 on purpose: the handlers, their bundle target and the local workflow tests (aws-local-stepfunctions) all run on Node.js 22.',
     });
   }
 }

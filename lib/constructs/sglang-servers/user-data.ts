@@ -67,7 +67,9 @@ export function renderUserData(settings: UserDataSettings): string {
   if (Token.isUnresolved(packedJobs)) {
     throw new Error('user-data: only userdata/settings.sh may hold CloudFormation values; the other jobs are compressed');
   }
-  const packed = gzipSync(packedJobs, { level: 9 }).toString('base64').replace(/.{1,76}/g, '$&\n');
+  const packed = gzipSync(packedJobs, { level: 9 })
+    .toString('base64')
+    .replace(/.{1,76}/g, '$&\n');
   const script =
     `${header()}${settingsJob}\n` +
     `# Jobs ${USER_DATA_JOBS.slice(1).join(', ')} from userdata/, gzipped for the 16 KB user-data limit.\n` +
@@ -139,10 +141,7 @@ function renderJobs(settings: UserDataSettings): string[] {
 export function renderServerUnit(server: ServerSpec, settings: UserDataSettings): string {
   const source = parseModelSource(server.model);
   if (!source) throw new Error(`servers "${server.name}": model "${server.model}" is not a model reference`);
-  const optional = [
-    ...(settings.contextLength ? ['--context-length', String(settings.contextLength)] : []),
-    ...server.extraArgs,
-  ];
+  const optional = [...(settings.contextLength ? ['--context-length', String(settings.contextLength)] : []), ...server.extraArgs];
   const container = `sglang-${server.name}`;
   const docker = settings.runtime === 'docker';
   return renderTemplate('sglang-server.service', {

@@ -45,10 +45,18 @@ export class TeardownBackstop extends Construct {
       environment: { [ENV.autoScalingGroup]: props.autoScalingGroupName, [ENV.stateMachineArn]: props.stateMachine.stateMachineArn },
     }).function;
     this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'DescribeFleet', actions: FLEET_DESCRIBE_ACTIONS, resources: ['*'] }));
-    this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'ScaleFleet', actions: FLEET_SCALE_ACTIONS, resources: [props.autoScalingGroupArn] }));
-    this.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListRuns', actions: EXECUTION_LIST_ACTIONS, resources: [props.stateMachine.stateMachineArn] }));
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ScaleFleet', actions: FLEET_SCALE_ACTIONS, resources: [props.autoScalingGroupArn] }),
+    );
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ListRuns', actions: EXECUTION_LIST_ACTIONS, resources: [props.stateMachine.stateMachineArn] }),
+    );
     if (this.function.role !== undefined) {
-      acknowledgeWildcardResource(this.function.role, props.autoScalingGroupArn, 'The wildcard is the generated id inside an auto-scaling group ARN; the group name pins the one group.');
+      acknowledgeWildcardResource(
+        this.function.role,
+        props.autoScalingGroupArn,
+        'The wildcard is the generated id inside an auto-scaling group ARN; the group name pins the one group.',
+      );
     }
 
     this.rule = new events.Rule(this, 'RunEnded', {

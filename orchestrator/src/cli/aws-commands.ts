@@ -30,7 +30,6 @@ import type { CliIo } from './cli-io.ts';
 import { formatDuration, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
-
 export interface AwsTarget {
   readonly region?: string | undefined;
   readonly stackPrefix: string;
@@ -83,13 +82,18 @@ async function findWorkflow(target: AwsTarget): Promise<Workflow> {
     throw awsUsageError(error, region);
   }
   if (arn === undefined) {
-    throw new UsageError(`no state machine ${name} in ${region}: deploy the stacks first (npx raiden deploy), or pass --region / --stack-prefix for another deployment`);
+    throw new UsageError(
+      `no state machine ${name} in ${region}: deploy the stacks first (npx raiden deploy), or pass --region / --stack-prefix for another deployment`,
+    );
   }
   const { tags } = await sfn.send(new ListTagsForResourceCommand({ resourceArn: arn }));
   const tag = (key: string) => tags?.find((t) => t.key === key)?.value;
   const inputsBucket = tag(INPUTS_BUCKET_TAG);
   const outputsBucket = tag(OUTPUTS_BUCKET_TAG);
-  if (!inputsBucket || !outputsBucket) throw new UsageError(`state machine ${arn} lacks the ${INPUTS_BUCKET_TAG} / ${OUTPUTS_BUCKET_TAG} tags: redeploy the orchestrator stack (npx raiden deploy)`);
+  if (!inputsBucket || !outputsBucket)
+    throw new UsageError(
+      `state machine ${arn} lacks the ${INPUTS_BUCKET_TAG} / ${OUTPUTS_BUCKET_TAG} tags: redeploy the orchestrator stack (npx raiden deploy)`,
+    );
   return { sfn, arn, region, inputsBucket, outputsBucket };
 }
 
@@ -98,7 +102,8 @@ function awsUsageError(error: unknown, region: string): Error {
   if (/CredentialsProviderError|ExpiredToken|UnrecognizedClient|InvalidSignature/u.test(name)) {
     return new UsageError(`no usable AWS credentials for ${region} (${name}): run aws configure / aws sso login, or set AWS_PROFILE`);
   }
-  if (name === 'AccessDeniedException') return new UsageError(`access denied in ${region}: the credentials need states:ListStateMachines and states:StartExecution`);
+  if (name === 'AccessDeniedException')
+    return new UsageError(`access denied in ${region}: the credentials need states:ListStateMachines and states:StartExecution`);
   return error as Error;
 }
 
@@ -112,8 +117,15 @@ export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
     if (error instanceof RunSpecError) throw new UsageError(`the run input is invalid:\n${renderProblems(error.problems, flags.flagOf)}`);
     throw error;
   }
-  const name = (flags.input.runId as string | undefined) ?? `run-${new Date().toISOString().replace(/[-:]|\.\d+Z$/gu, '').replace('T', '-')}-${randomBytes(3).toString('hex')}`;
-  const { executionArn } = await workflow.sfn.send(new StartExecutionCommand({ stateMachineArn: workflow.arn, name, input: JSON.stringify(input) }));
+  const name =
+    (flags.input.runId as string | undefined) ??
+    `run-${new Date()
+      .toISOString()
+      .replace(/[-:]|\.\d+Z$/gu, '')
+      .replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  const { executionArn } = await workflow.sfn.send(
+    new StartExecutionCommand({ stateMachineArn: workflow.arn, name, input: JSON.stringify(input) }),
+  );
   io.stdout.write(
     [
       `Started run ${name}`,
@@ -130,7 +142,9 @@ export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
 /** Uploads a local profile file to the inputs bucket, named by its content so a rerun reuses it. */
 async function uploadProfiles(flags: StartFlags, workflow: Workflow, io: CliIo): Promise<string> {
   const bytes = await readFile(flags.profiles).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`cannot read --profiles ${flags.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}; give a local file or an s3:// URL`);
+    throw new UsageError(
+      `cannot read --profiles ${flags.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}; give a local file or an s3:// URL`,
+    );
   });
   const extension = extname(flags.profiles);
   const key = `profiles/${basename(flags.profiles, extension)}-${sha256(bytes).slice(0, 12)}${extension}`;
@@ -162,7 +176,12 @@ export async function runStatus(flags: StatusFlags, io: CliIo): Promise<number> 
     const execution = await workflow.sfn.send(new DescribeExecutionCommand({ executionArn }));
     const runId = runIdOf(execution);
     const progress = await readProgress(workflow, s3, executionArn, runId);
-    const line = progressLine(execution.status ?? 'UNKNOWN', progress, (Date.now() - (execution.startDate?.getTime() ?? started)) / 1000, io.stderr.isTTY === true);
+    const line = progressLine(
+      execution.status ?? 'UNKNOWN',
+      progress,
+      (Date.now() - (execution.startDate?.getTime() ?? started)) / 1000,
+      io.stderr.isTTY === true,
+    );
     if (io.stderr.isTTY) io.stderr.write(`\r${line}${' '.repeat(Math.max(0, lastLine.length - line.length))}`);
     else if (line !== lastLine) io.stderr.write(`${line}\n`);
     lastLine = line;
@@ -252,7 +271,9 @@ export async function runTeardown(flags: { readonly region?: string | undefined 
     throw awsUsageError(error, region);
   }
   if (groups.length === 0) {
-    io.stdout.write(`No auto-scaling group tagged ${PROJECT_TAG.key}=${PROJECT_TAG.value} in ${region}: nothing to stop (pass --region for another region).\n`);
+    io.stdout.write(
+      `No auto-scaling group tagged ${PROJECT_TAG.key}=${PROJECT_TAG.value} in ${region}: nothing to stop (pass --region for another region).\n`,
+    );
     return EXIT.ok;
   }
   const rows: (string | number)[][] = [['auto-scaling group', 'instances before', 'desired now']];
@@ -261,6 +282,8 @@ export async function runTeardown(flags: { readonly region?: string | undefined 
     await scaleGroupToZero(client, group);
     rows.push([name, group.Instances?.length ?? 0, 0]);
   }
-  io.stdout.write(`${textTable(rows)}\n\nEvery GPU fleet of raiden-datagen in ${region} is scaling to zero; instances terminate within minutes.\n`);
+  io.stdout.write(
+    `${textTable(rows)}\n\nEvery GPU fleet of raiden-datagen in ${region} is scaling to zero; instances terminate within minutes.\n`,
+  );
   return EXIT.ok;
 }

@@ -58,7 +58,7 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .option('--max-attempts <n>', 'model calls per slot before it is given up (default 3)', integerAtLeast(1))
       .option('--validation-ratio <r>', 'share of profiles in validation.json (default 0.1)', numberBetween(0, 1))
       .option('--model <name>', 'SGLang model name (default: what each server serves)')
-      .option('--bedrock-model <id>', 'Bedrock model or inference profile id (default: the deployment\'s first)')
+      .option('--bedrock-model <id>', "Bedrock model or inference profile id (default: the deployment's first)")
       .option('--candidates <k>', 'filter: SGLang candidates per slot (default 3)', integerAtLeast(1))
       .option('--min-score <s>', 'filter: lowest judge score (1-10) a kept candidate may have (default 7)', numberBetween(1, 10))
       .option('--judge-model <id>', 'filter and iterative: Bedrock judge model (default: --bedrock-model)')
@@ -68,7 +68,11 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .option('--temperature <t>', 'sampling temperature (default 0.8)', numberBetween(0, 2))
       .option('--instances <n>', 'GPU instances to stand up (default 1, capped by maxInstances)', integerAtLeast(1))
       .option('--readiness-timeout <minutes>', 'minutes to wait for every SGLang server before failing the run', integerAtLeast(5))
-      .option('--tolerated-failure-percent <p>', 'share of batches that may fail without failing the run (default 5)', numberBetween(0, 100))
+      .option(
+        '--tolerated-failure-percent <p>',
+        'share of batches that may fail without failing the run (default 5)',
+        numberBetween(0, 100),
+      )
       .option('--batch-slots <n>', 'slots per batch instead of the automatic sizing', integerAtLeast(1))
       .option('--keep-fleet', 'leave the GPU fleet up after the run ("teardown": "keep"); its idle watchdog still applies'),
   ).action(async (opts: Record<string, unknown>) => {
@@ -80,7 +84,20 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       const flag = Object.entries(INPUT_FIELDS).find(([, key]) => key === field)?.[0];
       return flag === undefined ? field : `--${flag.replace(/[A-Z]/gu, (letter) => `-${letter.toLowerCase()}`)}`;
     };
-    setExit(await (await awsCommands()).runStart({ profiles: opts.profiles as string, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string, input, flagOf }, io));
+    setExit(
+      await (
+        await awsCommands()
+      ).runStart(
+        {
+          profiles: opts.profiles as string,
+          region: opts.region as string | undefined,
+          stackPrefix: opts.stackPrefix as string,
+          input,
+          flagOf,
+        },
+        io,
+      ),
+    );
   });
 
   target(
@@ -90,14 +107,28 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .argument('[execution]', 'execution name or ARN (default: the latest run)')
       .option('--interval <seconds>', 'seconds between refreshes', positiveNumber, 5),
   ).action(async (execution: string | undefined, opts: Record<string, unknown>) => {
-    setExit(await (await awsCommands()).runStatus({ execution, interval: opts.interval as number, region: opts.region as string | undefined, stackPrefix: opts.stackPrefix as string }, io));
+    setExit(
+      await (
+        await awsCommands()
+      ).runStatus(
+        {
+          execution,
+          interval: opts.interval as number,
+          region: opts.region as string | undefined,
+          stackPrefix: opts.stackPrefix as string,
+        },
+        io,
+      ),
+    );
   });
 
   program
     .command('teardown')
     .description('emergency stop: scale every GPU fleet of this app to zero now')
     .addOption(new Option('--region <region>', 'AWS region (default: AWS_REGION or your profile)').env('AWS_REGION'))
-    .action(async (opts: Record<string, unknown>) => setExit(await (await awsCommands()).runTeardown({ region: opts.region as string | undefined }, io)));
+    .action(async (opts: Record<string, unknown>) =>
+      setExit(await (await awsCommands()).runTeardown({ region: opts.region as string | undefined }, io)),
+    );
 
   for (const action of ['deploy', 'destroy'] as const) {
     program

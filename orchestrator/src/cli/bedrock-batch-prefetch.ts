@@ -17,9 +17,15 @@ import { UsageError } from './usage-error.ts';
 /** The dry run's word on `--bedrock-batch`: which estimate row applies, or why the real run would refuse. */
 export function bedrockBatchDryRunNote(slots: number): string[] {
   if (slots < MIN_BATCH_RECORDS) {
-    return ['', `--bedrock-batch: this plan has ${slots} slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job; drop --bedrock-batch to run on demand.`];
+    return [
+      '',
+      `--bedrock-batch: this plan has ${slots} slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job; drop --bedrock-batch to run on demand.`,
+    ];
   }
-  return ['', `--bedrock-batch: the "Bedrock batch inference" row applies; slots whose batch answer is missing or fails verification run on demand at the Bedrock price.`];
+  return [
+    '',
+    `--bedrock-batch: the "Bedrock batch inference" row applies; slots whose batch answer is missing or fails verification run on demand at the Bedrock price.`,
+  ];
 }
 
 export interface BatchPrefetchInput {
@@ -44,12 +50,23 @@ export interface BatchPrefetch {
  */
 export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<BatchPrefetch> {
   const { spec, prepared } = input;
-  const batch = spec.bedrockBatch === undefined ? undefined : { s3Uri: spec.bedrockBatch, roleArn: spec.bedrockBatchRole ?? '', timeoutHours: spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours, pollSeconds: spec.bedrockBatchPollSeconds ?? RUN_DEFAULTS.bedrockBatchPollSeconds };
+  const batch =
+    spec.bedrockBatch === undefined
+      ? undefined
+      : {
+          s3Uri: spec.bedrockBatch,
+          roleArn: spec.bedrockBatchRole ?? '',
+          timeoutHours: spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours,
+          pollSeconds: spec.bedrockBatchPollSeconds ?? RUN_DEFAULTS.bedrockBatchPollSeconds,
+        };
   if (batch === undefined) return { backends: input.backends, report: {} };
   const live = input.backends.backend('bedrock');
   const requests = new Map<string, GenerateRequest>();
   for (const slot of openSlots({ slots: prepared.slots, existing: input.existing })) {
-    const request = slotRequest(prepared.profiles.get(slot.profileId) as Profile, slot, { maxTokens: spec.maxTokens, temperature: spec.temperature });
+    const request = slotRequest(prepared.profiles.get(slot.profileId) as Profile, slot, {
+      maxTokens: spec.maxTokens,
+      temperature: spec.temperature,
+    });
     requests.set(requestKey(request), request);
   }
   // A resumed run with nothing left to do has nothing to batch.
@@ -83,7 +100,10 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
     });
   } catch (error) {
     if (!isServiceError(error)) throw error;
-    const what = error instanceof BatchJobFailedError ? error.message : `Bedrock batch inference did not finish: ${'$metadata' in error ? `${error.name}: ` : ''}${error.message}`;
+    const what =
+      error instanceof BatchJobFailedError
+        ? error.message
+        : `Bedrock batch inference did not finish: ${'$metadata' in error ? `${error.name}: ` : ''}${error.message}`;
     throw new UsageError(
       `${what}\nCheck that ${batch.s3Uri} is in ${region}, that --bedrock-batch-role can read and write it, and that ${modelId} supports batch inference there; or run without --bedrock-batch to generate on demand`,
     );
@@ -115,7 +135,11 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
 
 /** The run's backends with `bedrock` answered by `wrapper`. */
 function withBedrock(backends: RunBackends, wrapper: LlmBackend): RunBackends {
-  return { ...backends, backend: (role) => (role === 'bedrock' ? wrapper : backends.backend(role)), all: () => [...backends.all(), wrapper] };
+  return {
+    ...backends,
+    backend: (role) => (role === 'bedrock' ? wrapper : backends.backend(role)),
+    all: () => [...backends.all(), wrapper],
+  };
 }
 
 /**
@@ -123,12 +147,21 @@ function withBedrock(backends: RunBackends, wrapper: LlmBackend): RunBackends {
  * command again after an interruption repeats the request instead of submitting a second paid job.
  */
 function batchJobName(runId: string, modelId: string, keys: Iterable<string>): string {
-  const stem = runId.replace(/[^A-Za-z0-9]+/gu, '-').replace(/^-+|-+$/gu, '').slice(0, 30);
-  const digest = createHash('sha256').update(`${modelId}\n${[...keys].join('\n')}`).digest('hex').slice(0, 12);
+  const stem = runId
+    .replace(/[^A-Za-z0-9]+/gu, '-')
+    .replace(/^-+|-+$/gu, '')
+    .slice(0, 30);
+  const digest = createHash('sha256')
+    .update(`${modelId}\n${[...keys].join('\n')}`)
+    .digest('hex')
+    .slice(0, 12);
   return `raiden-${stem ? `${stem}-` : ''}${digest}`;
 }
 
 /** Errors of the service, the credentials or the network: the user fixes them; a bug still shows its stack. */
 function isServiceError(error: unknown): error is Error {
-  return error instanceof Error && (error instanceof BatchJobFailedError || '$metadata' in error || 'code' in error || error.name === 'CredentialsProviderError');
+  return (
+    error instanceof Error &&
+    (error instanceof BatchJobFailedError || '$metadata' in error || 'code' in error || error.name === 'CredentialsProviderError')
+  );
 }

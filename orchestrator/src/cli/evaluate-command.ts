@@ -32,7 +32,12 @@ export const EVALUATION_REPORT_FILE = RUN_FILES.evaluationReport;
 export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<number> {
   const startedAt = new Date();
   const samplesFile = join(flags.run, RUN_FILES.samples);
-  if (!(await stat(samplesFile).then((s) => s.isFile(), () => false))) {
+  if (
+    !(await stat(samplesFile).then(
+      (s) => s.isFile(),
+      () => false,
+    ))
+  ) {
     throw new UsageError(`--run ${flags.run} has no samples.jsonl: pass the directory of a raiden generate run`);
   }
   const prices = await loadPricesFlag(flags.priceFile);
@@ -64,12 +69,22 @@ export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<numb
       }
       throw error;
     }
-    await store.writeLines(RUN_FILES.evaluation, records.map((record) => JSON.stringify(record)));
+    await store.writeLines(
+      RUN_FILES.evaluation,
+      records.map((record) => JSON.stringify(record)),
+    );
     const summary = summarizeEvaluation(records, flags.judgeModel, flags.minScore);
     const finishedAt = new Date();
     const wallSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
     const cost = costReport(await buildUsageLedger([], [], records), prices, { wallSeconds });
-    const report = { run: flags.run, started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(), samples_in_run: samples.length, ...summary, judge_cost: cost };
+    const report = {
+      run: flags.run,
+      started_at: startedAt.toISOString(),
+      finished_at: finishedAt.toISOString(),
+      samples_in_run: samples.length,
+      ...summary,
+      judge_cost: cost,
+    };
     await store.writeJson(EVALUATION_REPORT_FILE, report);
     const rows: (string | number)[][] = [
       ['metric', 'value'],

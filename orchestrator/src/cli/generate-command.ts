@@ -44,8 +44,11 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
   const bytes = await readFile(spec.profiles).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read --profiles ${spec.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
   });
-  const prepared = await withFlagErrors(() => prepareRun(spec, { bytes, location: spec.profiles }, { startedAt: now(), costs: options.costs }));
-  for (const rejection of prepared.loaded.rejected) io.stderr.write(`raiden: skipped profile at ${rejection.location}: ${rejection.reason}\n`);
+  const prepared = await withFlagErrors(() =>
+    prepareRun(spec, { bytes, location: spec.profiles }, { startedAt: now(), costs: options.costs }),
+  );
+  for (const rejection of prepared.loaded.rejected)
+    io.stderr.write(`raiden: skipped profile at ${rejection.location}: ${rejection.reason}\n`);
   const { plan } = prepared;
   const outDir = options.out ?? join('runs', plan.runId);
   const store = await LocalRunStore.open(outDir);
@@ -53,26 +56,41 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     if (options.dryRun) return await dryRun(prepared, store, options, io);
 
     const prices = await loadPricesFlag(spec.priceFile);
-    let backends = await connect(prepared, backendSettings(spec, options.apiKey, prices, deps.createBackend ?? (await import('../llm/backend-factory.ts')).createBackend));
+    let backends = await connect(
+      prepared,
+      backendSettings(spec, options.apiKey, prices, deps.createBackend ?? (await import('../llm/backend-factory.ts')).createBackend),
+    );
     await withFlagErrors(() => claimPreparedRun(store, prepared));
     await store.prepareAppends();
     const existing = await existingSamples(store);
     const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
     io.stderr.write(
-      `raiden: run ${plan.runId} in ${outDir}: ${plan.profileIds.length} profiles, ${plan.slots.total} slots (${counters.alreadyDone} already done), model ${modelLabels(backends.all()).map((label) => label.replace(/^sglang:/u, '')).join(', ')}\n`,
+      `raiden: run ${plan.runId} in ${outDir}: ${plan.profileIds.length} profiles, ${plan.slots.total} slots (${counters.alreadyDone} already done), model ${modelLabels(
+        backends.all(),
+      )
+        .map((label) => label.replace(/^sglang:/u, ''))
+        .join(', ')}\n`,
     );
     const seedData = spec.seedData !== undefined ? await loadSeedData(spec.seedData) : undefined;
-    const generation = { concurrency: spec.concurrency * WORKERS_PER_IN_FLIGHT_REQUEST, now, ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}) };
+    const generation = {
+      concurrency: spec.concurrency * WORKERS_PER_IN_FLIGHT_REQUEST,
+      now,
+      ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}),
+    };
     let batchReport: Record<string, unknown> = {};
     if (spec.bedrockBatch !== undefined) {
-      const prefetch = await (await import('./bedrock-batch-prefetch.ts')).prefetchBedrockBatch({ backends, spec, prepared, existing, stderr: io.stderr });
+      const prefetch = await (
+        await import('./bedrock-batch-prefetch.ts')
+      ).prefetchBedrockBatch({ backends, spec, prepared, existing, stderr: io.stderr });
       backends = prefetch.backends;
       batchReport = prefetch.report;
     }
 
     const progress = new ProgressDisplay(counters, () => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0), io.stderr);
     progress.start();
-    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: generation, seedData }).finally(() => progress.stop());
+    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: generation, seedData }).finally(() =>
+      progress.stop(),
+    );
     const stoppedReason = outcome.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
     const { report } = await finishRun({
       plan,
@@ -90,13 +108,19 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
 
     const shared = Object.keys(report.backends).some((backend) => backend !== 'sglang') || report.strategy.gates.length > 0;
     const backendTable = shared ? `\n\n${textTable(backendSummaryRows(report))}` : '';
-    io.stdout.write(`${summaryTable(report)}${backendTable}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, rejects.jsonl\n`);
+    io.stdout.write(
+      `${summaryTable(report)}${backendTable}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, rejects.jsonl\n`,
+    );
     if (stoppedReason !== undefined) {
-      io.stderr.write(`raiden: stopped early (${stoppedReason}); ${report.samples.accepted} samples are kept; run the same command again to continue\n`);
+      io.stderr.write(
+        `raiden: stopped early (${stoppedReason}); ${report.samples.accepted} samples are kept; run the same command again to continue\n`,
+      );
       return EXIT.failure;
     }
     if (report.samples.empty_slots > 0) {
-      io.stderr.write(`raiden: ${report.samples.empty_slots} slots stayed empty after ${spec.maxAttempts} attempts (listed in report.json); run the same command again to retry them\n`);
+      io.stderr.write(
+        `raiden: ${report.samples.empty_slots} slots stayed empty after ${spec.maxAttempts} attempts (listed in report.json); run the same command again to retry them\n`,
+      );
       return EXIT.incomplete;
     }
     return EXIT.ok;
@@ -106,7 +130,10 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
 }
 
 function backendSettings(spec: RunSpec, apiKey: string | undefined, prices: Prices, create: BackendFactory): BackendSettings {
-  const transport = { requestTimeoutMs: spec.requestTimeoutSeconds * 1000, retry: { maxRetries: spec.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 } };
+  const transport = {
+    requestTimeoutMs: spec.requestTimeoutSeconds * 1000,
+    retry: { maxRetries: spec.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
+  };
   return {
     create,
     prices,
@@ -119,7 +146,12 @@ function backendSettings(spec: RunSpec, apiKey: string | undefined, prices: Pric
 async function connect(prepared: PreparedRun, settings: BackendSettings): Promise<RunBackends> {
   const { plan, strategy } = prepared;
   try {
-    return await connectRunBackends({ spec: plan.spec, roles: rolesFor({ kind: 'local', profileIds: plan.profileIds }, strategy, plan.assignment), gates: true, settings });
+    return await connectRunBackends({
+      spec: plan.spec,
+      roles: rolesFor({ kind: 'local', profileIds: plan.profileIds }, strategy, plan.assignment),
+      gates: true,
+      settings,
+    });
   } catch (error) {
     if (!(error instanceof BackendUnavailableError)) throw error;
     const hint = cliHint(error);
@@ -134,13 +166,20 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, options: Gene
     for (const slot of slots) {
       const profile = profiles.get(slot.profileId);
       if (profile === undefined) continue;
-      yield JSON.stringify({ slot_id: slot.id, kind: slot.kind, focus: slot.focus, response_schema: responseSchema(slot.kind).name, messages: buildMessages(profile, slot) });
+      yield JSON.stringify({
+        slot_id: slot.id,
+        kind: slot.kind,
+        focus: slot.focus,
+        response_schema: responseSchema(slot.kind).name,
+        messages: buildMessages(profile, slot),
+      });
     }
   }
   await store.writeLines(RUN_FILES.prompts, promptLines());
   const { estimate } = plan;
   const c = options.costs;
-  const batchNote = plan.spec.bedrockBatch === undefined ? [] : (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRunNote(slots.length);
+  const batchNote =
+    plan.spec.bedrockBatch === undefined ? [] : (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRunNote(slots.length);
   io.stdout.write(
     [
       `Dry run: no model was called. Prompts written to ${join(store.location, RUN_FILES.prompts)}`,
@@ -151,9 +190,24 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, options: Gene
       '',
       textTable([
         ['backend', 'time', 'cost', 'assumptions'],
-        [bedrockLabel(plan.spec.bedrockModel), formatDuration(estimate.bedrock.hours * 3600), formatUsd(estimate.bedrock.usd), `$${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`],
-        ['Bedrock batch inference', 'hours, up to 24 h', formatUsd(estimate.bedrock.batch_usd), `${Math.round((1 - c.bedrockBatchFactor) * 100)}% off on-demand; jobs of at least 100 records; prices as of ${PRICES_AS_OF}`],
-        ['SGLang on 1 p5en.48xlarge', formatDuration(estimate.sglang.hours * 3600), formatUsd(estimate.sglang.usd), `$${c.gpuUsdPerHour}/h; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s for the instance; excludes ~10-20 min of boot and weight loading`],
+        [
+          bedrockLabel(plan.spec.bedrockModel),
+          formatDuration(estimate.bedrock.hours * 3600),
+          formatUsd(estimate.bedrock.usd),
+          `$${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`,
+        ],
+        [
+          'Bedrock batch inference',
+          'hours, up to 24 h',
+          formatUsd(estimate.bedrock.batch_usd),
+          `${Math.round((1 - c.bedrockBatchFactor) * 100)}% off on-demand; jobs of at least 100 records; prices as of ${PRICES_AS_OF}`,
+        ],
+        [
+          'SGLang on 1 p5en.48xlarge',
+          formatDuration(estimate.sglang.hours * 3600),
+          formatUsd(estimate.sglang.usd),
+          `$${c.gpuUsdPerHour}/h; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s for the instance; excludes ~10-20 min of boot and weight loading`,
+        ],
       ]),
       ...batchNote,
       '',
@@ -173,10 +227,17 @@ type Report = Awaited<ReturnType<typeof finishRun>>['report'];
 /** Rows for the end-of-run summary: samples, review calls and cost per backend. */
 function backendSummaryRows(report: Report): (string | number)[][] {
   const rows: (string | number)[][] = [['backend', 'samples', 'rejects', 'review calls', 'cost (USD)']];
-  for (const [backend, row] of Object.entries(report.backends)) rows.push([backend, row.samples, row.rejects, row.review_calls, row.usd === null ? 'price unknown' : row.usd]);
+  for (const [backend, row] of Object.entries(report.backends))
+    rows.push([backend, row.samples, row.rejects, row.review_calls, row.usd === null ? 'price unknown' : row.usd]);
   const evaluation = 'evaluation' in report ? report.evaluation : undefined;
   if (evaluation !== undefined && evaluation.pass_rate !== null) {
-    rows.push([`evaluation by ${evaluation.judge_model}`, `${evaluation.passed}/${evaluation.judged} passed`, '', '', `pass rate ${(evaluation.pass_rate * 100).toFixed(1)}%`]);
+    rows.push([
+      `evaluation by ${evaluation.judge_model}`,
+      `${evaluation.passed}/${evaluation.judged} passed`,
+      '',
+      '',
+      `pass rate ${(evaluation.pass_rate * 100).toFixed(1)}%`,
+    ]);
   }
   return rows;
 }

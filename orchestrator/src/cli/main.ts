@@ -56,12 +56,28 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--validation-ratio <r>', `share of profiles in validation.json (default ${r.validationRatio})`, numberBetween(0, 1))
     .option('--seed <n>', `seed for planning, splitting and focus choices (default ${r.seed})`, integerAtLeast(0))
     .option('--dry-run', 'call no model: write prompts.jsonl, print the plan and a cost estimate', false)
-    .option('--request-timeout <seconds>', `give up on one HTTP request after this long, then retry (default ${r.requestTimeoutSeconds})`, positiveNumber)
-    .option('--max-retries <n>', `transport retries per call on connection errors, timeouts, 429 and 5xx (default ${r.maxRetries})`, integerAtLeast(0))
+    .option(
+      '--request-timeout <seconds>',
+      `give up on one HTTP request after this long, then retry (default ${r.requestTimeoutSeconds})`,
+      positiveNumber,
+    )
+    .option(
+      '--max-retries <n>',
+      `transport retries per call on connection errors, timeouts, 429 and 5xx (default ${r.maxRetries})`,
+      integerAtLeast(0),
+    )
     .option('--max-tokens <n>', `max output tokens per model call (default ${r.maxTokens})`, integerAtLeast(64))
     .option('--temperature <t>', `sampling temperature (default ${r.temperature})`, numberBetween(0, 2))
-    .option('--bedrock-input-usd <usd>', 'estimate: Bedrock USD per million input tokens (default: the price table for --bedrock-model)', positiveNumber)
-    .option('--bedrock-output-usd <usd>', 'estimate: Bedrock USD per million output tokens (default: the price table for --bedrock-model)', positiveNumber)
+    .option(
+      '--bedrock-input-usd <usd>',
+      'estimate: Bedrock USD per million input tokens (default: the price table for --bedrock-model)',
+      positiveNumber,
+    )
+    .option(
+      '--bedrock-output-usd <usd>',
+      'estimate: Bedrock USD per million output tokens (default: the price table for --bedrock-model)',
+      positiveNumber,
+    )
     .option('--gpu-usd-per-hour <usd>', 'estimate: p5en.48xlarge USD per hour', positiveNumber, d.gpuUsdPerHour)
     .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond);
   addStrategyOptions(generate).action(async (opts: Record<string, unknown>) => {
@@ -121,7 +137,9 @@ export async function main(argv: readonly string[], io?: CliIo): Promise<number>
   const onSignal = () => {
     if (stop) process.exit(130);
     stop = true;
-    process.stderr.write('\nraiden: stopping after the requests in flight (Ctrl-C again to quit now; accepted samples are already saved)\n');
+    process.stderr.write(
+      '\nraiden: stopping after the requests in flight (Ctrl-C again to quit now; accepted samples are already saved)\n',
+    );
   };
   const streams: CliIo = io ?? { stdout: process.stdout, stderr: process.stderr, stopRequested: () => stop };
   if (io === undefined) process.on('SIGINT', onSignal);

@@ -3,7 +3,8 @@ import { InvalidArgumentError } from 'commander';
 export function integerAtLeast(min: number) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min) throw new InvalidArgumentError(`expected a whole number >= ${min}, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(parsed) || parsed < min)
+      throw new InvalidArgumentError(`expected a whole number >= ${min}, got ${JSON.stringify(value)}`);
     return parsed;
   };
 }
@@ -11,7 +12,8 @@ export function integerAtLeast(min: number) {
 export function integerBetween(min: number, max: number) {
   return (value: string): number => {
     const parsed = numberBetween(min, max)(value);
-    if (!Number.isInteger(parsed)) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(parsed))
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
     return parsed;
   };
 }
@@ -34,7 +36,8 @@ export function positiveNumber(value: string): number {
 
 export function oneOf<T extends string>(choices: readonly T[]) {
   return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+    if (!(choices as readonly string[]).includes(value))
+      throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
     return value as T;
   };
 }

@@ -30,6 +30,7 @@ export async function loadSeedData(path: string): Promise<Sample[]> {
   } catch (error) {
     throw new UsageError(`cannot read --seed-data ${file}: ${(error as Error).message}`);
   }
-  if (seeds.length === 0) throw new UsageError(`--seed-data ${file} holds no samples: pass the samples.jsonl (or the run directory) of an earlier run`);
+  if (seeds.length === 0)
+    throw new UsageError(`--seed-data ${file} holds no samples: pass the samples.jsonl (or the run directory) of an earlier run`);
   return seeds;
 }

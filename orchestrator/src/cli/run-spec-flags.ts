@@ -34,9 +34,15 @@ export function runSpecFields(opts: Record<string, unknown>): Record<string, unk
   const strategy = opts.strategy as string | undefined;
   const backend = opts.backend as string | undefined;
   if (strategy !== undefined && backend !== undefined && strategy !== backend) {
-    throw new UsageError(`--backend ${backend} and --strategy ${strategy} disagree: --backend picks a single-backend strategy; give one of them`);
+    throw new UsageError(
+      `--backend ${backend} and --strategy ${strategy} disagree: --backend picks a single-backend strategy; give one of them`,
+    );
   }
-  const lists = (value: unknown) => (value as string[] | undefined)?.flatMap((item) => item.split(',')).map((item) => item.trim()).filter((item) => item !== '');
+  const lists = (value: unknown) =>
+    (value as string[] | undefined)
+      ?.flatMap((item) => item.split(','))
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
   return {
     profiles: opts.profiles,
     format: opts.format,

@@ -31,7 +31,16 @@ export interface FleetServer {
 }
 
 /** The run metrics the handlers emit (EMF) and the dashboard graphs; all are counts. */
-export const RUN_METRIC_NAMES = ['SamplesAccepted', 'SamplesRejected', 'EmptySlots', 'Requests', 'TransportFailures', 'BackendErrors', 'InputTokens', 'OutputTokens'] as const;
+export const RUN_METRIC_NAMES = [
+  'SamplesAccepted',
+  'SamplesRejected',
+  'EmptySlots',
+  'Requests',
+  'TransportFailures',
+  'BackendErrors',
+  'InputTokens',
+  'OutputTokens',
+] as const;
 export type RunMetric = (typeof RUN_METRIC_NAMES)[number];
 
 /** CloudWatch namespace of the run metrics, unless the stack sets another in ENV.metricsNamespace. */

@@ -64,7 +64,13 @@ export function planBatches(slots: readonly Slot[], options: BatchPlanOptions): 
   const close = (key: string) => {
     const batch = open.get(key);
     if (batch === undefined || batch.slots.length === 0) return;
-    batches.push({ id: batchId(batches.length), backend: batch.backend, phase: batch.phase, profileIds: batch.profileIds, slots: batch.slots });
+    batches.push({
+      id: batchId(batches.length),
+      backend: batch.backend,
+      phase: batch.phase,
+      profileIds: batch.profileIds,
+      slots: batch.slots,
+    });
     open.delete(key);
   };
   for (const group of profileGroups(slots)) {

@@ -28,7 +28,11 @@ export interface ReviewOutcome {
   readonly decisions: readonly CandidateDecision[];
 }
 
-export type CandidateReview = (input: { readonly slot: Slot; readonly profile: Profile; readonly candidates: readonly Candidate[] }) => Promise<ReviewOutcome>;
+export type CandidateReview = (input: {
+  readonly slot: Slot;
+  readonly profile: Profile;
+  readonly candidates: readonly Candidate[];
+}) => Promise<ReviewOutcome>;
 
 export interface ReviewSettings {
   /** Scores every candidate; the best at or above minScore is tried first (filter strategy). */
@@ -48,19 +52,27 @@ export function buildReview(settings: ReviewSettings): CandidateReview | undefin
     const verdicts: (JudgeOutcome | undefined)[] = judge
       ? await Promise.all(candidates.map((candidate) => judgeSample(judge.backend, profile, slot.kind, candidate.content)))
       : candidates.map(() => undefined);
-    const reviews: Record<string, unknown>[] = verdicts.map((outcome) => (outcome === undefined ? {} : { judge: judgeRecord(outcome, judge?.minScore ?? 0) }));
-    const calls: ReviewCall[][] = verdicts.map((outcome) => (outcome === undefined ? [] : outcome.ok ? [outcome.verdict.call] : [...outcome.calls]));
+    const reviews: Record<string, unknown>[] = verdicts.map((outcome) =>
+      outcome === undefined ? {} : { judge: judgeRecord(outcome, judge?.minScore ?? 0) },
+    );
+    const calls: ReviewCall[][] = verdicts.map((outcome) =>
+      outcome === undefined ? [] : outcome.ok ? [outcome.verdict.call] : [...outcome.calls],
+    );
     const reasons: ({ reason: string; detail: string } | undefined)[] = verdicts.map((outcome) => {
       if (outcome === undefined || judge === undefined) return undefined;
       if (!outcome.ok) return { reason: 'judge_failed', detail: outcome.error };
-      if (outcome.verdict.score < judge.minScore) return { reason: 'judge_below_min_score', detail: `score ${outcome.verdict.score} < ${judge.minScore}: ${outcome.verdict.reason}` };
+      if (outcome.verdict.score < judge.minScore)
+        return { reason: 'judge_below_min_score', detail: `score ${outcome.verdict.score} < ${judge.minScore}: ${outcome.verdict.reason}` };
       return undefined;
     });
     const score = (index: number) => {
       const outcome = verdicts[index];
       return outcome?.ok ? outcome.verdict.score : 0;
     };
-    const order = candidates.map((_, index) => index).filter((index) => reasons[index] === undefined).sort((a, b) => score(b) - score(a) || a - b);
+    const order = candidates
+      .map((_, index) => index)
+      .filter((index) => reasons[index] === undefined)
+      .sort((a, b) => score(b) - score(a) || a - b);
 
     let keep: number | undefined;
     for (const index of order) {

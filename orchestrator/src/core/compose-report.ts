@@ -28,7 +28,10 @@ export interface ReportParts {
 
 /** The quality gates a spec turns on, by name. */
 export function gateNames(spec: RunPlan['spec']): string[] {
-  return [...(spec.keywordAgreementModels.length > 0 ? ['keyword_agreement'] : []), ...(spec.difficultyStudentModel !== undefined ? ['difficulty'] : [])];
+  return [
+    ...(spec.keywordAgreementModels.length > 0 ? ['keyword_agreement'] : []),
+    ...(spec.difficultyStudentModel !== undefined ? ['difficulty'] : []),
+  ];
 }
 
 export function composeReport(parts: ReportParts) {

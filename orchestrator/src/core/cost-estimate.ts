@@ -17,7 +17,8 @@ export interface CostAssumptions {
   readonly sglangTokensPerSecond: number;
 }
 
-const defaultBedrockPrice = bedrockPrice(DEFAULT_BEDROCK_MODEL) ?? (BEDROCK_PRICES['anthropic.claude-sonnet-4-5'] as NonNullable<ReturnType<typeof bedrockPrice>>);
+const defaultBedrockPrice =
+  bedrockPrice(DEFAULT_BEDROCK_MODEL) ?? (BEDROCK_PRICES['anthropic.claude-sonnet-4-5'] as NonNullable<ReturnType<typeof bedrockPrice>>);
 
 export const DEFAULT_COST_ASSUMPTIONS: CostAssumptions = {
   bedrockInputUsdPerMTok: defaultBedrockPrice.inputUsdPerMTok,

@@ -35,9 +35,15 @@ export class FewShotExamples {
       for (const language of ['zh', 'en'] as const) {
         const sameKind = seeds.filter((seed) => seed.metadata.kind === kind);
         // Prefer the slot's language; fall back to any, since style carries over better than nothing.
-        const chosen = [...sameKind.filter((seed) => seed.metadata.language === language), ...sameKind.filter((seed) => seed.metadata.language !== language)]
-          .slice(0, perPrompt);
-        if (chosen.length > 0) this.blocks.set(`${kind}/${language}`, `${HEADER[language]}\n${chosen.map((seed) => `<example>\n${exampleJson(seed)}\n</example>`).join('\n')}`);
+        const chosen = [
+          ...sameKind.filter((seed) => seed.metadata.language === language),
+          ...sameKind.filter((seed) => seed.metadata.language !== language),
+        ].slice(0, perPrompt);
+        if (chosen.length > 0)
+          this.blocks.set(
+            `${kind}/${language}`,
+            `${HEADER[language]}\n${chosen.map((seed) => `<example>\n${exampleJson(seed)}\n</example>`).join('\n')}`,
+          );
       }
     }
   }

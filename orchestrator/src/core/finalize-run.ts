@@ -37,7 +37,8 @@ export async function finalizeRun(store: RunStore, options: FinalizeOptions): Pr
   const validationProfiles = chooseValidationProfiles(options.profileIds, options.validationRatio, options.seed);
   const stats = new DatasetStats();
   const usageByModel: Record<string, ModelUsage> = {};
-  const usage = (backend: string, model: string) => (usageByModel[`${backend}:${model}`] ??= { samples: 0, rejects: 0, input_tokens: 0, output_tokens: 0 });
+  const usage = (backend: string, model: string) =>
+    (usageByModel[`${backend}:${model}`] ??= { samples: 0, rejects: 0, input_tokens: 0, output_tokens: 0 });
 
   // One pass over samples.jsonl: training samples stream straight to train.json; validation samples (the
   // small share the split ratio gives) are held as JSON text until train.json is closed.

@@ -1,4 +1,10 @@
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from './ports/llm-backend.ts';
+import {
+  BackendUnavailableError,
+  TransportError,
+  type GenerateRequest,
+  type GenerateResult,
+  type LlmBackend,
+} from './ports/llm-backend.ts';
 import type { RunStore } from './ports/run-store.ts';
 import type { Candidate, CandidateDecision, CandidateReview } from './candidate-review.ts';
 import { profileIdOf } from './dataset-split.ts';
@@ -99,7 +105,11 @@ export function openSlots(options: Pick<GenerationOptions, 'slots' | 'existing'>
 }
 
 /** The model request runGeneration sends for a slot (batch inference builds the same, so the answers match). */
-export function slotRequest(profile: Profile, slot: Slot, options: Pick<GenerationOptions, 'messagesFor' | 'maxTokens' | 'temperature'>): GenerateRequest {
+export function slotRequest(
+  profile: Profile,
+  slot: Slot,
+  options: Pick<GenerationOptions, 'messagesFor' | 'maxTokens' | 'temperature'>,
+): GenerateRequest {
   return {
     messages: options.messagesFor?.(profile, slot) ?? buildMessages(profile, slot),
     schema: responseSchema(slot.kind),
@@ -143,7 +153,8 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
       attempt,
       reason,
       detail,
-      raw_output: raw.length > RAW_OUTPUT_LIMIT ? `${raw.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${raw.length - RAW_OUTPUT_LIMIT} chars]` : raw,
+      raw_output:
+        raw.length > RAW_OUTPUT_LIMIT ? `${raw.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${raw.length - RAW_OUTPUT_LIMIT} chars]` : raw,
       backend,
       model,
       usage: storedUsage(usage),
@@ -195,11 +206,25 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
         live.outputTokens += result.usage.outputTokens;
         const parsed = parseModelJson(result.text);
         const verdict = parsed.ok
-          ? verifySample(parsed.value, { kind: slot.kind, profileText: profile.text, names: [profile.name, ...profile.aliases], acceptedQuestions: accepted })
+          ? verifySample(parsed.value, {
+              kind: slot.kind,
+              profileText: profile.text,
+              names: [profile.name, ...profile.aliases],
+              acceptedQuestions: accepted,
+            })
           : ({ ok: false, reason: 'invalid_json', detail: parsed.error } as const);
         if (!verdict.ok) {
           lastReason = verdict.reason;
-          await record(slot, result.backend ?? backend.name, attempt, verdict.reason, verdict.detail, result.text, result.model, result.usage);
+          await record(
+            slot,
+            result.backend ?? backend.name,
+            attempt,
+            verdict.reason,
+            verdict.detail,
+            result.text,
+            result.model,
+            result.usage,
+          );
           continue;
         }
         candidates.push({ content: verdict.content, result });
@@ -227,7 +252,17 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
           const decision = decisions[index];
           if (index === outcome.keep || decision === undefined) continue;
           lastReason = decision.reason ?? 'not_kept';
-          await record(slot, candidate.result.backend ?? backend.name, attempt, lastReason, decision.detail ?? '', candidate.result.text, candidate.result.model, candidate.result.usage, decision);
+          await record(
+            slot,
+            candidate.result.backend ?? backend.name,
+            attempt,
+            lastReason,
+            decision.detail ?? '',
+            candidate.result.text,
+            candidate.result.model,
+            candidate.result.usage,
+            decision,
+          );
         }
         if (outcome.keep === undefined) continue;
         keep = outcome.keep;
@@ -237,7 +272,16 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
       // A review awaits other models, so a concurrent slot of this profile may have taken the question meanwhile.
       if (accepted.has(fingerprint)) {
         lastReason = 'duplicate_question';
-        await record(slot, chosen.result.backend ?? backend.name, attempt, lastReason, `question duplicates one accepted meanwhile: ${JSON.stringify(chosen.content.question)}`, chosen.result.text, chosen.result.model, chosen.result.usage);
+        await record(
+          slot,
+          chosen.result.backend ?? backend.name,
+          attempt,
+          lastReason,
+          `question duplicates one accepted meanwhile: ${JSON.stringify(chosen.content.question)}`,
+          chosen.result.text,
+          chosen.result.model,
+          chosen.result.usage,
+        );
         continue;
       }
       // Claim the question before the write, so a concurrent slot of this profile sees it as taken.
@@ -249,7 +293,13 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
         ...(decision !== undefined && decision.calls.length > 0 ? { review_calls: decision.calls } : {}),
       };
       await options.store.appendSample(
-        toSample(slot, profile, chosen.content, { ...chosen.result, attempt, strategy: options.strategy, backend: chosen.result.backend ?? backend.name, at: now() }, extra),
+        toSample(
+          slot,
+          profile,
+          chosen.content,
+          { ...chosen.result, attempt, strategy: options.strategy, backend: chosen.result.backend ?? backend.name, at: now() },
+          extra,
+        ),
       );
       live.accepted++;
       newSamples++;
@@ -290,7 +340,13 @@ interface Provenance {
   readonly at: Date;
 }
 
-function toSample(slot: Slot, profile: Profile, content: SampleContent, provenance: Provenance, extra: Readonly<Record<string, unknown>>): Sample {
+function toSample(
+  slot: Slot,
+  profile: Profile,
+  content: SampleContent,
+  provenance: Provenance,
+  extra: Readonly<Record<string, unknown>>,
+): Sample {
   return {
     id: slot.id,
     character_name: profile.name,

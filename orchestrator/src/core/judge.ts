@@ -64,14 +64,25 @@ export function judgeMessages(profile: Pick<Profile, 'text'>, kind: SampleKind, 
  * returned as an error (the candidate then counts as not judged); BackendUnavailableError propagates so the
  * run stops.
  */
-export async function judgeSample(judge: LlmBackend, profile: Pick<Profile, 'text'>, kind: SampleKind, content: SampleContent, purpose = 'judge'): Promise<JudgeOutcome> {
+export async function judgeSample(
+  judge: LlmBackend,
+  profile: Pick<Profile, 'text'>,
+  kind: SampleKind,
+  content: SampleContent,
+  purpose = 'judge',
+): Promise<JudgeOutcome> {
   const calls: ReviewCall[] = [];
   let error = '';
   // One retry: a judge that answered off-schema once usually answers on the second try.
   for (let attempt = 0; attempt < 2; attempt++) {
     let result;
     try {
-      result = await judge.generate({ messages: judgeMessages(profile, kind, content), schema: JUDGE_SCHEMA, maxTokens: 400, temperature: 0 });
+      result = await judge.generate({
+        messages: judgeMessages(profile, kind, content),
+        schema: JUDGE_SCHEMA,
+        maxTokens: 400,
+        temperature: 0,
+      });
     } catch (caught) {
       if (caught instanceof TransportError) return { ok: false, error: caught.message, calls };
       throw caught;
@@ -82,7 +93,10 @@ export async function judgeSample(judge: LlmBackend, profile: Pick<Profile, 'tex
     const value = parsed.ok ? (parsed.value as { score?: unknown; reason?: unknown }) : undefined;
     const score = typeof value?.score === 'string' ? Number(value.score) : value?.score;
     if (typeof score === 'number' && Number.isFinite(score) && score >= 1 && score <= 10 && typeof value?.reason === 'string') {
-      return { ok: true, verdict: { score: Math.round(score), reason: value.reason.slice(0, 600), model: result.model, backend: judge.name, call } };
+      return {
+        ok: true,
+        verdict: { score: Math.round(score), reason: value.reason.slice(0, 600), model: result.model, backend: judge.name, call },
+      };
     }
     error = parsed.ok ? `verdict without a 1-10 score and a reason: ${result.text.slice(0, 200)}` : `verdict is not JSON: ${parsed.error}`;
   }

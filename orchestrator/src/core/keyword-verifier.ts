@@ -33,15 +33,126 @@ export type RejectReason =
 
 const STOP_WORDS = new Set([
   // English pronouns and function words
-  'i', 'me', 'my', 'mine', 'myself', 'you', 'your', 'yours', 'yourself', 'he', 'him', 'his', 'himself', 'she', 'her',
-  'hers', 'herself', 'it', 'its', 'itself', 'we', 'us', 'our', 'ours', 'they', 'them', 'their', 'theirs', 'this',
-  'that', 'these', 'those', 'who', 'whom', 'what', 'which', 'the', 'a', 'an', 'and', 'or', 'but', 'if', 'of', 'to',
-  'in', 'on', 'at', 'by', 'for', 'with', 'from', 'as', 'is', 'are', 'was', 'were', 'be', 'been', 'am', 'do', 'does',
-  'did', 'have', 'has', 'had', 'not', 'no', 'yes', 'so', 'very', 'just', 'there', 'here', 'some', 'any',
+  'i',
+  'me',
+  'my',
+  'mine',
+  'myself',
+  'you',
+  'your',
+  'yours',
+  'yourself',
+  'he',
+  'him',
+  'his',
+  'himself',
+  'she',
+  'her',
+  'hers',
+  'herself',
+  'it',
+  'its',
+  'itself',
+  'we',
+  'us',
+  'our',
+  'ours',
+  'they',
+  'them',
+  'their',
+  'theirs',
+  'this',
+  'that',
+  'these',
+  'those',
+  'who',
+  'whom',
+  'what',
+  'which',
+  'the',
+  'a',
+  'an',
+  'and',
+  'or',
+  'but',
+  'if',
+  'of',
+  'to',
+  'in',
+  'on',
+  'at',
+  'by',
+  'for',
+  'with',
+  'from',
+  'as',
+  'is',
+  'are',
+  'was',
+  'were',
+  'be',
+  'been',
+  'am',
+  'do',
+  'does',
+  'did',
+  'have',
+  'has',
+  'had',
+  'not',
+  'no',
+  'yes',
+  'so',
+  'very',
+  'just',
+  'there',
+  'here',
+  'some',
+  'any',
   // Chinese pronouns and function words
-  '我', '你', '您', '他', '她', '它', '我们', '你们', '他们', '她们', '它们', '咱们', '自己', '这', '那', '这个', '那个',
-  '这些', '那些', '什么', '谁', '的', '了', '是', '在', '和', '与', '或', '也', '就', '都', '不', '没', '没有', '有', '很',
-  '吗', '呢', '吧', '啊', '是的', '不是', '一个',
+  '我',
+  '你',
+  '您',
+  '他',
+  '她',
+  '它',
+  '我们',
+  '你们',
+  '他们',
+  '她们',
+  '它们',
+  '咱们',
+  '自己',
+  '这',
+  '那',
+  '这个',
+  '那个',
+  '这些',
+  '那些',
+  '什么',
+  '谁',
+  '的',
+  '了',
+  '是',
+  '在',
+  '和',
+  '与',
+  '或',
+  '也',
+  '就',
+  '都',
+  '不',
+  '没',
+  '没有',
+  '有',
+  '很',
+  '吗',
+  '呢',
+  '吧',
+  '啊',
+  '是的',
+  '不是',
+  '一个',
 ]);
 
 /** Checks that a parsed model output is a well-formed sample whose keywords verifiably hold. */
@@ -50,7 +161,11 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
   if (!parsed.ok) return reject('schema_mismatch', parsed.detail);
   const content = parsed.content;
 
-  for (const [field, limit] of [['question', LIMITS.question], ['answer', LIMITS.answer], ['reasoning', LIMITS.reasoning]] as const) {
+  for (const [field, limit] of [
+    ['question', LIMITS.question],
+    ['answer', LIMITS.answer],
+    ['reasoning', LIMITS.reasoning],
+  ] as const) {
     const text = content[field];
     if (text.length === 0) return reject('empty_field', `${field} is empty`);
     if (text.length > limit) return reject('too_long', `${field} has ${text.length} characters; the limit is ${limit}`);
@@ -63,7 +178,10 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
 
   const answer = normalizeText(content.answer);
   const question = normalizeText(content.question);
-  const grounding = context.kind === 'SBK' ? normalizedProfile(context.profileText) : normalizeText(content.conversation_history.map((turn) => turn.content).join('\n'));
+  const grounding =
+    context.kind === 'SBK'
+      ? normalizedProfile(context.profileText)
+      : normalizeText(content.conversation_history.map((turn) => turn.content).join('\n'));
   const names = new Set(context.names.map(normalizeText));
   for (const keyword of content.keywords) {
     const key = normalizeText(keyword);
@@ -71,7 +189,8 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
     if (key.length === 0) return reject('empty_field', 'a keyword is empty');
     if (STOP_WORDS.has(key)) return reject('keyword_stop_word', `keyword ${shown} is a pronoun or stop word`);
     if (names.has(key)) return reject('keyword_is_name', `keyword ${shown} is the character's own name`);
-    if (key.length > LIMITS.keyword || key.length > answer.length) return reject('keyword_too_long', `keyword ${shown} is longer than allowed`);
+    if (key.length > LIMITS.keyword || key.length > answer.length)
+      return reject('keyword_too_long', `keyword ${shown} is longer than allowed`);
     if (!answer.includes(key)) return reject('keyword_not_in_answer', `keyword ${shown} does not appear in the answer`);
     if (!grounding.includes(key)) {
       return context.kind === 'SBK'

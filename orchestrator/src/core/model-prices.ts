@@ -126,14 +126,23 @@ export function mergePriceFile(text: string, source: string, base: Prices = DEFA
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${source} is not JSON (${(error as Error).message}): write {"bedrock": {"<model id>": {"inputUsdPerMTok": 3, "outputUsdPerMTok": 15}}}`, { cause: error });
+    throw new Error(
+      `${source} is not JSON (${(error as Error).message}): write {"bedrock": {"<model id>": {"inputUsdPerMTok": 3, "outputUsdPerMTok": 15}}}`,
+      { cause: error },
+    );
   }
   const parsed = priceFileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`${source}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'is invalid'}: each price is a number of USD per million tokens`);
+    throw new Error(
+      `${source}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'is invalid'}: each price is a number of USD per million tokens`,
+    );
   }
   const bedrock: Record<string, ModelPrice> = { ...base.bedrock };
   for (const [model, price] of Object.entries(parsed.data.bedrock)) bedrock[baseModelId(model)] = price;
-  return { asOf: parsed.data.as_of ?? `${base.asOf} with overrides from ${source}`, gpuUsdPerHour: parsed.data.gpu_usd_per_hour ?? base.gpuUsdPerHour, bedrock };
+  return {
+    asOf: parsed.data.as_of ?? `${base.asOf} with overrides from ${source}`,
+    gpuUsdPerHour: parsed.data.gpu_usd_per_hour ?? base.gpuUsdPerHour,
+    bedrock,
+  };
 }

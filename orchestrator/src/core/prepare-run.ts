@@ -63,18 +63,34 @@ export interface PrepareOptions {
 export function prepareRun(spec: RunSpec, source: ProfileSource, options: PrepareOptions): PreparedRun {
   const loaded = loadProfiles(spec, source);
   if (loaded.profiles.length === 0) {
-    throw new RunSpecError([{ field: 'profiles', message: `: no usable profiles in ${source.location} (${loaded.rejected.length} rejected, each reported with its reason): fix the file or choose another` }]);
+    throw new RunSpecError([
+      {
+        field: 'profiles',
+        message: `: no usable profiles in ${source.location} (${loaded.rejected.length} rejected, each reported with its reason): fix the file or choose another`,
+      },
+    ]);
   }
-  const settings: PlanSettings = { samplesPerProfile: spec.samplesPerProfile, cmPerProfile: cmPerProfileOf(spec), maxProfiles: spec.maxProfiles, language: spec.language, seed: spec.seed };
+  const settings: PlanSettings = {
+    samplesPerProfile: spec.samplesPerProfile,
+    cmPerProfile: cmPerProfileOf(spec),
+    maxProfiles: spec.maxProfiles,
+    language: spec.language,
+    seed: spec.seed,
+  };
   const slots = planSlots(loaded.profiles, settings);
-  if (slots.length === 0) throw new RunSpecError([{ message: 'nothing to generate: set {samplesPerProfile} above zero or ask for CM samples with {includeCm}' }]);
+  if (slots.length === 0)
+    throw new RunSpecError([{ message: 'nothing to generate: set {samplesPerProfile} above zero or ask for CM samples with {includeCm}' }]);
   const profiles = new Map(loaded.profiles.map((profile) => [profile.id, profile]));
   const profileIds = [...new Set(slots.map((slot) => slot.profileId))];
   const digest = sha256(source.bytes);
   const runId = options.runId ?? deriveRunId(source.location, digest, loaded.format, settings, spec.strategy);
   const strategy = strategyByName(spec.strategy);
   const validationRatio = validationRatioOf(spec, profileIds.length);
-  const assignment = strategy.assign({ profileIds, spec, validationProfiles: chooseValidationProfiles(profileIds, validationRatio, spec.seed) });
+  const assignment = strategy.assign({
+    profileIds,
+    spec,
+    validationProfiles: chooseValidationProfiles(profileIds, validationRatio, spec.seed),
+  });
   const estimate = estimateRun(
     slots.map((slot) => ({ kind: slot.kind, inputTokens: estimatePromptTokens(profiles.get(slot.profileId) as Profile, slot) })),
     options.costs ?? DEFAULT_COST_ASSUMPTIONS,
@@ -85,7 +101,14 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     loaded,
     profiles,
     slots,
-    manifest: { run_id: runId, created_at: startedAt, profiles_file: source.location, profiles_sha256: digest, format: loaded.format, plan: manifestPlan(settings) },
+    manifest: {
+      run_id: runId,
+      created_at: startedAt,
+      profiles_file: source.location,
+      profiles_sha256: digest,
+      format: loaded.format,
+      plan: manifestPlan(settings),
+    },
     plan: {
       runId,
       startedAt,

@@ -20,12 +20,7 @@ const REPLACEMENT_CHAR = '\uFFFD';
  * Reads profile records out of decoded file text. `hadInvalidUtf8` marks that the decoder replaced bytes,
  * so records holding a replacement character are rejected instead of being used with garbled text.
  */
-export function parseProfileSource(
-  text: string,
-  file: string,
-  format?: ProfileFormat,
-  hadInvalidUtf8 = false,
-): ParsedProfileSource {
+export function parseProfileSource(text: string, file: string, format?: ProfileFormat, hadInvalidUtf8 = false): ParsedProfileSource {
   const source = text.replace(/^\uFEFF/u, '');
   const whole = parseWholeJson(source);
   const detected = format ?? detectFormat(source, whole, file);
@@ -43,14 +38,18 @@ export function parseProfileSource(
   }
 
   if (!whole.ok) {
-    throw new ProfileFormatError(`${file} is not valid JSON (${whole.error}); fix the syntax, or pass {format} raiden-jsonl or {format} generic for JSONL`);
+    throw new ProfileFormatError(
+      `${file} is not valid JSON (${whole.error}); fix the syntax, or pass {format} raiden-jsonl or {format} generic for JSONL`,
+    );
   }
   const entries = topLevelEntries(whole.value, file, detected);
   for (const { location, name, value } of entries) {
     const record =
-      detected === 'npc-json' ? npcRecord(name, value, location)
-      : detected === 'charactereval' ? keyedRecord(name, value, location)
-      : genericRecord(value, location);
+      detected === 'npc-json'
+        ? npcRecord(name, value, location)
+        : detected === 'charactereval'
+          ? keyedRecord(name, value, location)
+          : genericRecord(value, location);
     if (typeof record === 'string') rejected.push({ location, reason: record });
     else records.push({ ...record, invalidUtf8: corrupt(JSON.stringify(value) + (name ?? '')) });
   }
@@ -168,7 +167,10 @@ export function parseLabelledLines(setting: string): Record<string, string> {
   const fields: Record<string, string> = {};
   let current: string | undefined;
   for (const rawLine of setting.split(/\r?\n/u)) {
-    const line = rawLine.trim().replace(/[,，]$/u, '').trim();
+    const line = rawLine
+      .trim()
+      .replace(/[,，]$/u, '')
+      .trim();
     if (line.length === 0) continue;
     const match = /^([^:：]{1,30})[:：]\s*(.*)$/u.exec(line);
     if (match) {

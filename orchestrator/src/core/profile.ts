@@ -110,8 +110,9 @@ export function normalizeProfiles(records: Iterable<RawProfileRecord>): Normaliz
     const id = profileIdFromName(name);
     firstSeen.set(id, record.location);
     const text = renderProfileText(record.fields);
-    const aliases = NAME_FIELDS.map((key) => record.fields[key]?.trim())
-      .filter((alias): alias is string => alias !== undefined && alias.length > 0 && alias !== name);
+    const aliases = NAME_FIELDS.map((key) => record.fields[key]?.trim()).filter(
+      (alias): alias is string => alias !== undefined && alias.length > 0 && alias !== name,
+    );
     profiles.push({
       id,
       name,

@@ -5,7 +5,6 @@ import { estimateTokens } from './text-normalize.ts';
 
 export type { ChatMessage };
 
-
 const PROFILE_OPEN = '<character_profile>';
 const PROFILE_CLOSE = '</character_profile>';
 
@@ -48,7 +47,8 @@ function taskText(profile: Profile, slot: Slot): string {
     const about = slot.kind === 'SBK' ? `设定中的「${focus.field ?? ''}」` : `对话中用户提到的${focus.topic ?? ''}`;
     return `任务：为「${profile.name}」写第 ${slot.index + 1} 条 ${slot.kind} 样本。\n重点：${about}；问题类型优先用 "${focus.questionType}"。\n用中文书写问题、对话、reasoning 和 answer。`;
   }
-  const about = slot.kind === 'SBK' ? `the profile field "${focus.field ?? ''}"` : `in the conversation the user mentions ${focus.topic ?? ''}`;
+  const about =
+    slot.kind === 'SBK' ? `the profile field "${focus.field ?? ''}"` : `in the conversation the user mentions ${focus.topic ?? ''}`;
   return `Task: write ${slot.kind} sample number ${slot.index + 1} for ${profile.name}.\nFocus: ${about}; prefer a "${focus.questionType}" question.\nWrite the question, conversation, reasoning and answer in English.`;
 }
 

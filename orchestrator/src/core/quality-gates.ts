@@ -72,12 +72,23 @@ interface ModelAnswer {
 /** One model's in-character answer to the sample's question, and whether it holds every keyword. */
 async function askModel(model: GateModel, input: GateInput, purpose: string): Promise<{ answer: ModelAnswer; calls: ReviewCall[] }> {
   try {
-    const result = await model.backend.generate({ messages: answerMessages(input.profile, input.slot, input.content), schema: ANSWER_SCHEMA, maxTokens: 600, temperature: 0 });
+    const result = await model.backend.generate({
+      messages: answerMessages(input.profile, input.slot, input.content),
+      schema: ANSWER_SCHEMA,
+      maxTokens: 600,
+      temperature: 0,
+    });
     const parsed = parseModelJson(result.text);
-    const text = parsed.ok && typeof (parsed.value as { answer?: unknown }).answer === 'string' ? (parsed.value as { answer: string }).answer : result.text;
+    const text =
+      parsed.ok && typeof (parsed.value as { answer?: unknown }).answer === 'string'
+        ? (parsed.value as { answer: string }).answer
+        : result.text;
     const answer = normalizeText(text);
     const contains = input.content.keywords.every((keyword) => answer.includes(normalizeText(keyword)));
-    return { answer: { model: model.label, answer: text.slice(0, 300), contains_keywords: contains }, calls: [reviewCall(purpose, model.backend, result)] };
+    return {
+      answer: { model: model.label, answer: text.slice(0, 300), contains_keywords: contains },
+      calls: [reviewCall(purpose, model.backend, result)],
+    };
   } catch (error) {
     if (!(error instanceof TransportError)) throw error;
     return { answer: { model: model.label, contains_keywords: false, error: error.message.slice(0, 200) }, calls: [] };
@@ -99,7 +110,10 @@ export function keywordAgreementGate(models: readonly GateModel[]): QualityGate 
       const disagreeing = answers.filter((answer) => !answer.contains_keywords).map((answer) => answer.model);
       return {
         passed: disagreeing.length === 0,
-        detail: disagreeing.length === 0 ? `all ${answers.length} models answered with the keywords` : `answers of ${disagreeing.join(', ')} lack a keyword of ${JSON.stringify(input.content.keywords)}`,
+        detail:
+          disagreeing.length === 0
+            ? `all ${answers.length} models answered with the keywords`
+            : `answers of ${disagreeing.join(', ')} lack a keyword of ${JSON.stringify(input.content.keywords)}`,
         record: { applied: true, passed: disagreeing.length === 0, answers },
         calls: results.flatMap((result) => result.calls),
       };
@@ -120,8 +134,17 @@ export function difficultyGate(student: GateModel): QualityGate {
       const tooEasy = answer.error === undefined && answer.contains_keywords;
       return {
         passed: !tooEasy,
-        detail: tooEasy ? `student ${student.label} already answers with every keyword` : answer.error !== undefined ? `student call failed (${answer.error}); kept` : `student ${student.label} misses a keyword`,
-        record: { passed: !tooEasy, student: student.label, student_correct: answer.error === undefined ? answer.contains_keywords : null, student_answer: answer.answer ?? null },
+        detail: tooEasy
+          ? `student ${student.label} already answers with every keyword`
+          : answer.error !== undefined
+            ? `student call failed (${answer.error}); kept`
+            : `student ${student.label} misses a keyword`,
+        record: {
+          passed: !tooEasy,
+          student: student.label,
+          student_correct: answer.error === undefined ? answer.contains_keywords : null,
+          student_answer: answer.answer ?? null,
+        },
         calls,
       };
     },

@@ -68,7 +68,12 @@ export async function connectRunBackends(options: ConnectOptions): Promise<RunBa
     let backend = bedrockModels.get(modelId);
     if (backend === undefined) {
       const { create, prices } = settings;
-      backend = create({ kind: 'bedrock', modelId, ...settings.bedrock, promptCaching: supportsPromptCaching(modelId, prices.bedrock) }).then((made) => {
+      backend = create({
+        kind: 'bedrock',
+        modelId,
+        ...settings.bedrock,
+        promptCaching: supportsPromptCaching(modelId, prices.bedrock),
+      }).then((made) => {
         all.push(made);
         return made;
       });
@@ -79,14 +84,23 @@ export async function connectRunBackends(options: ConnectOptions): Promise<RunBa
   const sglang = async (model = spec.model, endpoints?: readonly string[]) => {
     const { servers, ...transport } = settings.sglang;
     const fleet = await servers();
-    const made = await settings.create({ kind: 'sglang', ...transport, endpoints: endpoints ?? fleet.endpoints, apiKey: fleet.apiKey, model });
+    const made = await settings.create({
+      kind: 'sglang',
+      ...transport,
+      endpoints: endpoints ?? fleet.endpoints,
+      apiKey: fleet.apiKey,
+      model,
+    });
     all.push(made);
     return made;
   };
 
   const roles = new Map<BackendRole, LlmBackend>();
   for (const role of new Set(options.roles)) {
-    roles.set(role, role === 'sglang' ? await sglang() : await bedrock(role === 'judge' ? (spec.judgeModel ?? spec.bedrockModel) : spec.bedrockModel));
+    roles.set(
+      role,
+      role === 'sglang' ? await sglang() : await bedrock(role === 'judge' ? (spec.judgeModel ?? spec.bedrockModel) : spec.bedrockModel),
+    );
   }
 
   const gateModel = async (text: string): Promise<GateModel> => {
@@ -95,7 +109,8 @@ export async function connectRunBackends(options: ConnectOptions): Promise<RunBa
     return { label: `sglang:${model}`, backend: await sglang(model, endpoint === undefined ? undefined : [endpoint]) };
   };
   const gates: QualityGate[] = [];
-  if (options.gates && spec.keywordAgreementModels.length > 0) gates.push(keywordAgreementGate(await Promise.all(spec.keywordAgreementModels.map(gateModel))));
+  if (options.gates && spec.keywordAgreementModels.length > 0)
+    gates.push(keywordAgreementGate(await Promise.all(spec.keywordAgreementModels.map(gateModel))));
   if (options.gates && spec.difficultyStudentModel !== undefined) gates.push(difficultyGate(await gateModel(spec.difficultyStudentModel)));
 
   return {

@@ -26,10 +26,24 @@ function addUsage(row: ModelLedgerRow, usage: TokenUsage): void {
 }
 
 /** Sums every model call the run directory records: samples, rejects, and the review calls on both. */
-export async function buildUsageLedger(samples: Iterable<Sample> | AsyncIterable<Sample>, rejects: Iterable<RejectRecord> | AsyncIterable<RejectRecord>, evaluations: readonly EvaluationRecord[] = []): Promise<UsageLedger> {
+export async function buildUsageLedger(
+  samples: Iterable<Sample> | AsyncIterable<Sample>,
+  rejects: Iterable<RejectRecord> | AsyncIterable<RejectRecord>,
+  evaluations: readonly EvaluationRecord[] = [],
+): Promise<UsageLedger> {
   const ledger: UsageLedger = {};
   const row = (backend: string, model: string) =>
-    (ledger[`${backend}:${model}`] ??= { backend, model, samples: 0, rejects: 0, review_calls: 0, input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_write_input_tokens: 0 });
+    (ledger[`${backend}:${model}`] ??= {
+      backend,
+      model,
+      samples: 0,
+      rejects: 0,
+      review_calls: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_input_tokens: 0,
+      cache_write_input_tokens: 0,
+    });
   const addCalls = (calls: unknown) => {
     if (!Array.isArray(calls)) return;
     for (const call of calls as ReviewCall[]) {
@@ -63,9 +77,16 @@ const usd = (value: number) => Math.round(value * 10_000) / 10_000;
  * rates), SGLang as GPU time (this invocation's wall time on one p5en.48xlarge, which bills whether busy
  * or not).
  */
-export function costReport(ledger: UsageLedger, prices: Prices, options: { readonly wallSeconds: number; readonly sglangInstances?: number }) {
+export function costReport(
+  ledger: UsageLedger,
+  prices: Prices,
+  options: { readonly wallSeconds: number; readonly sglangInstances?: number },
+) {
   const byModel: Record<string, ModelLedgerRow & { usd: number | null; price: string }> = {};
-  const backends: Record<string, { samples: number; rejects: number; review_calls: number; input_tokens: number; output_tokens: number; usd: number | null }> = {};
+  const backends: Record<
+    string,
+    { samples: number; rejects: number; review_calls: number; input_tokens: number; output_tokens: number; usd: number | null }
+  > = {};
   let total = 0;
   const instances = options.sglangInstances ?? 1;
   const gpuHours = (options.wallSeconds / 3600) * instances;
@@ -102,7 +123,12 @@ export function costReport(ledger: UsageLedger, prices: Prices, options: { reado
     by_model: byModel,
     by_backend: backends,
     sglang: sglangUsed
-      ? { gpu_hours: usd(gpuHours), usd_per_hour: prices.gpuUsdPerHour, usd: usd(sglangUsd), basis: `wall time of this invocation on ${instances} p5en.48xlarge (billed while up, busy or not)` }
+      ? {
+          gpu_hours: usd(gpuHours),
+          usd_per_hour: prices.gpuUsdPerHour,
+          usd: usd(sglangUsd),
+          basis: `wall time of this invocation on ${instances} p5en.48xlarge (billed while up, busy or not)`,
+        }
       : null,
     total_usd: usd(total),
   };

@@ -39,8 +39,17 @@ export function manifestPlan(settings: PlanSettings): RunManifest['plan'] {
  * Same profiles file, plan settings and strategy give the same id, so rerunning a command resumes its run;
  * runs of other strategies get their own id, so they never resume an SGLang-only run.
  */
-export function deriveRunId(profilesFile: string, profilesSha256: string, format: ProfileFormat, settings: PlanSettings, strategy: string): string {
-  const stem = (profilesFile.split(/[\\/]/u).pop() ?? 'profiles').replace(/\.[^.]+$/u, '').replace(/[^\p{L}\p{N}_-]+/gu, '-').slice(0, 40);
+export function deriveRunId(
+  profilesFile: string,
+  profilesSha256: string,
+  format: ProfileFormat,
+  settings: PlanSettings,
+  strategy: string,
+): string {
+  const stem = (profilesFile.split(/[\\/]/u).pop() ?? 'profiles')
+    .replace(/\.[^.]+$/u, '')
+    .replace(/[^\p{L}\p{N}_-]+/gu, '-')
+    .slice(0, 40);
   const digest = sha256(JSON.stringify({ profilesSha256, format, plan: manifestPlan(settings) })).slice(0, 10);
   return `${stem || 'profiles'}-${digest}${strategy === 'sglang' ? '' : `-${strategy}`}`;
 }
@@ -57,11 +66,17 @@ const PLAN_FIELDS: Record<keyof RunManifest['plan'], RunField> = {
 export function manifestConflicts(existing: RunManifest, wanted: RunManifest): RunProblem[] {
   const conflicts: RunProblem[] = [];
   if (existing.profiles_sha256 !== wanted.profiles_sha256) {
-    conflicts.push({ field: 'profiles', message: `: the run was made from a different profiles file (${existing.profiles_file}, sha256 ${existing.profiles_sha256.slice(0, 12)})` });
+    conflicts.push({
+      field: 'profiles',
+      message: `: the run was made from a different profiles file (${existing.profiles_file}, sha256 ${existing.profiles_sha256.slice(0, 12)})`,
+    });
   }
   for (const key of Object.keys(PLAN_FIELDS) as (keyof RunManifest['plan'])[]) {
     if (existing.plan[key] !== wanted.plan[key]) {
-      conflicts.push({ field: PLAN_FIELDS[key], message: `: the run used ${String(existing.plan[key])}, this run asks for ${String(wanted.plan[key])}` });
+      conflicts.push({
+        field: PLAN_FIELDS[key],
+        message: `: the run used ${String(existing.plan[key])}, this run asks for ${String(wanted.plan[key])}`,
+      });
     }
   }
   return conflicts;

@@ -48,7 +48,16 @@ export async function generateAllPhases(input: LocalGenerationInput): Promise<Lo
     if (slots.length === 0) continue;
     const outcome = await strategy.runPhase({
       phase,
-      generation: { ...input.settings, profiles: prepared.profiles, slots, store, existing: input.existing, maxAttempts: plan.spec.maxAttempts, maxTokens: plan.spec.maxTokens, temperature: plan.spec.temperature },
+      generation: {
+        ...input.settings,
+        profiles: prepared.profiles,
+        slots,
+        store,
+        existing: input.existing,
+        maxAttempts: plan.spec.maxAttempts,
+        maxTokens: plan.spec.maxTokens,
+        temperature: plan.spec.temperature,
+      },
       counters,
       spec: plan.spec,
       assignment: plan.assignment,
@@ -125,7 +134,11 @@ export async function finishRun(input: FinishInput): Promise<FinishedRun> {
       readSamples: () => store.readSamples(),
       concurrency: input.concurrency,
     });
-    if (evaluation !== undefined) await store.writeLines(RUN_FILES.evaluation, evaluation.records.map((record) => JSON.stringify(record)));
+    if (evaluation !== undefined)
+      await store.writeLines(
+        RUN_FILES.evaluation,
+        evaluation.records.map((record) => JSON.stringify(record)),
+      );
   }
   const ledger = await buildUsageLedger(store.readSamples(), store.readRejects(), evaluation?.records);
   const report = {

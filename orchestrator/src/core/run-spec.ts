@@ -67,7 +67,9 @@ const modelSpec = z
     message: 'expected bedrock:<model id> or sglang:<model>[@http://host:port], e.g. bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0',
   });
 
-const s3Prefix = z.string().refine((value) => parseS3Uri(value) !== undefined, 'is not an S3 location: give s3://bucket/prefix, in a bucket of the Bedrock region');
+const s3Prefix = z
+  .string()
+  .refine((value) => parseS3Uri(value) !== undefined, 'is not an S3 location: give s3://bucket/prefix, in a bucket of the Bedrock region');
 
 /** The fields every front door shares: what to generate, how, and with which models. */
 const runFields = {
@@ -104,7 +106,10 @@ const runFields = {
 
 /** Fields of a run on this machine: endpoints, transport, local files. */
 const localFields = {
-  endpoints: z.array(z.string().min(1)).min(1).default([...RUN_DEFAULTS.endpoints]),
+  endpoints: z
+    .array(z.string().min(1))
+    .min(1)
+    .default([...RUN_DEFAULTS.endpoints]),
   concurrency: wholeNumber(1, 100_000).default(RUN_DEFAULTS.concurrency),
   requestTimeoutSeconds: z.number().positive().default(RUN_DEFAULTS.requestTimeoutSeconds),
   maxRetries: wholeNumber(0, 100).default(RUN_DEFAULTS.maxRetries),
@@ -158,10 +163,18 @@ function workflowSchema(defaults: WorkflowDefaults) {
       ...runFields,
       profiles: z
         .string({ error: 'is required: the s3://bucket/key of a profile file, e.g. "s3://my-inputs/roles.jsonl"' })
-        .refine((value) => parseS3Uri(value) !== undefined && !value.endsWith('/') && (parseS3Uri(value)?.key ?? '') !== '', 'expected an S3 URL such as "s3://my-inputs/roles.jsonl"'),
-      bedrockModel: z.string().min(1).default(defaults.bedrockModel ?? RUN_DEFAULTS.bedrockModel),
+        .refine(
+          (value) => parseS3Uri(value) !== undefined && !value.endsWith('/') && (parseS3Uri(value)?.key ?? '') !== '',
+          'expected an S3 URL such as "s3://my-inputs/roles.jsonl"',
+        ),
+      bedrockModel: z
+        .string()
+        .min(1)
+        .default(defaults.bedrockModel ?? RUN_DEFAULTS.bedrockModel),
       ...workflowFields,
-      readinessTimeoutMinutes: workflowFields.readinessTimeoutMinutes.default(defaults.readinessTimeoutMinutes ?? RUN_DEFAULTS.readinessTimeoutMinutes),
+      readinessTimeoutMinutes: workflowFields.readinessTimeoutMinutes.default(
+        defaults.readinessTimeoutMinutes ?? RUN_DEFAULTS.readinessTimeoutMinutes,
+      ),
     })
     .strict();
 }
@@ -190,13 +203,17 @@ export function renderProblems(problems: readonly RunProblem[], nameOf: (field: 
   const render = (text: string) => text.replace(/\{(\w+)\}/gu, (_, field: string) => nameOf(field as RunField));
   // A message that starts with ':' follows the field name directly ("--seed: the run used 42, ...").
   const after = (message: string) => (message.startsWith(':') ? render(message) : ` ${render(message)}`);
-  return problems.map((problem) => (problem.field === undefined ? render(problem.message) : `${nameOf(problem.field)}${after(problem.message)}`)).join('\n');
+  return problems
+    .map((problem) => (problem.field === undefined ? render(problem.message) : `${nameOf(problem.field)}${after(problem.message)}`))
+    .join('\n');
 }
 
 function problemsOf(error: z.ZodError, raw: Record<string, unknown>, known: readonly string[]): RunProblem[] {
   return error.issues.map((issue): RunProblem => {
     if (issue.code === 'unrecognized_keys') {
-      return { message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: remove it or use one of ${known.join(', ')}` };
+      return {
+        message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: remove it or use one of ${known.join(', ')}`,
+      };
     }
     const field = String(issue.path[0] ?? '') as RunField;
     const value = raw[field];
@@ -206,16 +223,27 @@ function problemsOf(error: z.ZodError, raw: Record<string, unknown>, known: read
 }
 
 /** Cross-field rules both front doors share. */
-function crossFieldProblems(spec: Omit<RunSpec, 'endpoints' | 'concurrency' | 'requestTimeoutSeconds' | 'maxRetries' | 'bedrockMaxConcurrency'> & Partial<RunSpec>): RunProblem[] {
+function crossFieldProblems(
+  spec: Omit<RunSpec, 'endpoints' | 'concurrency' | 'requestTimeoutSeconds' | 'maxRetries' | 'bedrockMaxConcurrency'> & Partial<RunSpec>,
+): RunProblem[] {
   const problems: RunProblem[] = [];
   if (spec.bedrockBatch === undefined) {
-    const stray = (['bedrockBatchRole', 'bedrockBatchTimeoutHours', 'bedrockBatchPollSeconds'] as const).filter((key) => spec[key] !== undefined);
-    if (stray.length > 0) problems.push({ message: `${stray.map((key) => `{${key}}`).join(', ')} only apply with {bedrockBatch} s3://bucket/prefix` });
+    const stray = (['bedrockBatchRole', 'bedrockBatchTimeoutHours', 'bedrockBatchPollSeconds'] as const).filter(
+      (key) => spec[key] !== undefined,
+    );
+    if (stray.length > 0)
+      problems.push({ message: `${stray.map((key) => `{${key}}`).join(', ')} only apply with {bedrockBatch} s3://bucket/prefix` });
   } else {
     if (spec.strategy !== 'bedrock') {
-      problems.push({ field: 'bedrockBatch', message: `works only with {strategy} bedrock, not with {strategy} ${spec.strategy}: batch inference writes every slot on Bedrock` });
+      problems.push({
+        field: 'bedrockBatch',
+        message: `works only with {strategy} bedrock, not with {strategy} ${spec.strategy}: batch inference writes every slot on Bedrock`,
+      });
     } else if (spec.bedrockBatchRole === undefined) {
-      problems.push({ field: 'bedrockBatch', message: `needs {bedrockBatchRole} ARN: the service role Bedrock assumes to read the input from and write the output to ${spec.bedrockBatch} (see README, Bedrock batch inference)` });
+      problems.push({
+        field: 'bedrockBatch',
+        message: `needs {bedrockBatchRole} ARN: the service role Bedrock assumes to read the input from and write the output to ${spec.bedrockBatch} (see README, Bedrock batch inference)`,
+      });
     }
   }
   return problems;

@@ -37,7 +37,9 @@ export interface EvaluationSummary {
 /** A seeded, stable choice of `count` samples (all when count >= samples), so a rerun judges the same ones. */
 export function chooseForEvaluation(samples: readonly Sample[], count: number, seed: number): Sample[] {
   if (count >= samples.length) return [...samples];
-  return [...samples].sort((a, b) => hash32(`${seed}:eval:${a.id}`) - hash32(`${seed}:eval:${b.id}`) || (a.id < b.id ? -1 : 1)).slice(0, count);
+  return [...samples]
+    .sort((a, b) => hash32(`${seed}:eval:${a.id}`) - hash32(`${seed}:eval:${b.id}`) || (a.id < b.id ? -1 : 1))
+    .slice(0, count);
 }
 
 function contentOf(sample: Sample): SampleContent {
@@ -64,7 +66,13 @@ export async function evaluateSamples(
     while (next < samples.length) {
       const index = next++;
       const sample = samples[index] as Sample;
-      const outcome = await judgeSample(judge, { text: renderProfileText({ ...sample.character_profile }) }, sample.metadata.kind, contentOf(sample), 'evaluation');
+      const outcome = await judgeSample(
+        judge,
+        { text: renderProfileText({ ...sample.character_profile }) },
+        sample.metadata.kind,
+        contentOf(sample),
+        'evaluation',
+      );
       records[index] = {
         sample_id: sample.id,
         sample_backend: sample.metadata.backend,
@@ -102,7 +110,8 @@ export function summarizeEvaluation(records: readonly EvaluationRecord[], judgeM
     failed: scored.length - passed,
     errors: records.length - scored.length,
     pass_rate: rate(passed, scored.length),
-    mean_score: scored.length === 0 ? null : Math.round((scored.reduce((sum, record) => sum + (record.score ?? 0), 0) / scored.length) * 100) / 100,
+    mean_score:
+      scored.length === 0 ? null : Math.round((scored.reduce((sum, record) => sum + (record.score ?? 0), 0) / scored.length) * 100) / 100,
     by_model: byModel,
     score_histogram: histogram,
   };

@@ -2,7 +2,13 @@
  * The GPU fleet as the orchestrator sees it: an auto-scaling group whose in-service instances serve the
  * layout's SGLang ports on their private addresses.
  */
-import { DescribeAutoScalingGroupsCommand, paginateDescribeAutoScalingGroups, SetDesiredCapacityCommand, type AutoScalingClient, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeAutoScalingGroupsCommand,
+  paginateDescribeAutoScalingGroups,
+  SetDesiredCapacityCommand,
+  type AutoScalingClient,
+  type AutoScalingGroup,
+} from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { paginateListExecutions, type SFNClient } from '@aws-sdk/client-sfn';
 import { sendHttp } from '../llm/http-client.ts';
@@ -15,7 +21,8 @@ export class FleetNotFoundError extends Error {
 async function describeGroup(client: AutoScalingClient, name: string): Promise<AutoScalingGroup> {
   const { AutoScalingGroups } = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));
   const group = AutoScalingGroups?.[0];
-  if (group === undefined) throw new FleetNotFoundError(`auto-scaling group ${name} does not exist: deploy the fleet stack (raiden deploy)`);
+  if (group === undefined)
+    throw new FleetNotFoundError(`auto-scaling group ${name} does not exist: deploy the fleet stack (raiden deploy)`);
   return group;
 }
 
@@ -34,14 +41,18 @@ export async function scaleFleetUp(client: AutoScalingClient, name: string, want
   const previous = group.DesiredCapacity ?? 0;
   const max = group.MaxSize ?? wanted;
   const desired = Math.max(previous, Math.min(wanted, max));
-  if (desired !== previous) await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: desired, HonorCooldown: false }));
+  if (desired !== previous)
+    await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: desired, HonorCooldown: false }));
   return { previous, desired, max };
 }
 
 /** Every auto-scaling group this app made in the client's region (any stack prefix), found by the project tag. */
 export async function projectFleets(client: AutoScalingClient): Promise<AutoScalingGroup[]> {
   const groups: AutoScalingGroup[] = [];
-  for await (const page of paginateDescribeAutoScalingGroups({ client }, { Filters: [{ Name: `tag:${PROJECT_TAG.key}`, Values: [PROJECT_TAG.value] }] })) {
+  for await (const page of paginateDescribeAutoScalingGroups(
+    { client },
+    { Filters: [{ Name: `tag:${PROJECT_TAG.key}`, Values: [PROJECT_TAG.value] }] },
+  )) {
     groups.push(...(page.AutoScalingGroups ?? []));
   }
   return groups;
@@ -55,7 +66,10 @@ export async function scaleFleetToZero(client: AutoScalingClient, name: string):
 /** Scales a group already described (as `projectFleets` lists them) to zero, if it is not there yet. */
 export async function scaleGroupToZero(client: AutoScalingClient, group: AutoScalingGroup): Promise<CapacityChange> {
   const previous = group.DesiredCapacity ?? 0;
-  if (previous !== 0) await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: group.AutoScalingGroupName, DesiredCapacity: 0, HonorCooldown: false }));
+  if (previous !== 0)
+    await client.send(
+      new SetDesiredCapacityCommand({ AutoScalingGroupName: group.AutoScalingGroupName, DesiredCapacity: 0, HonorCooldown: false }),
+    );
   return { previous, desired: 0, max: group.MaxSize ?? 0 };
 }
 
@@ -73,10 +87,17 @@ export interface FleetEndpoints {
 }
 
 /** The SGLang endpoints of the group's in-service instances, from their private addresses and the layout's ports. */
-export async function discoverEndpoints(autoScaling: AutoScalingClient, ec2: EC2Client, name: string, servers: readonly FleetServer[]): Promise<FleetEndpoints> {
+export async function discoverEndpoints(
+  autoScaling: AutoScalingClient,
+  ec2: EC2Client,
+  name: string,
+  servers: readonly FleetServer[],
+): Promise<FleetEndpoints> {
   const group = await describeGroup(autoScaling, name);
   const members = group.Instances ?? [];
-  const ids = members.filter((instance) => instance.LifecycleState === 'InService' && instance.InstanceId).map((instance) => instance.InstanceId as string);
+  const ids = members
+    .filter((instance) => instance.LifecycleState === 'InService' && instance.InstanceId)
+    .map((instance) => instance.InstanceId as string);
   if (ids.length === 0) return { launched: members.length, instances: [], endpoints: [] };
   const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
   const instances = (Reservations ?? [])

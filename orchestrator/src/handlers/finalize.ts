@@ -43,7 +43,10 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
   const store = await parts.consolidate();
   const strategy = strategyByName(plan.spec.strategy);
   const roles = rolesFor({ kind: 'finish' }, strategy, plan.assignment);
-  const backends = roles.length === 0 ? undefined : await connectRunBackends({ spec: plan.spec, roles, gates: false, settings: lambdaBackendSettings(DEFAULT_PRICES) });
+  const backends =
+    roles.length === 0
+      ? undefined
+      : await connectRunBackends({ spec: plan.spec, roles, gates: false, settings: lambdaBackendSettings(DEFAULT_PRICES) });
   const { report } = await finishRun({
     plan,
     store,
@@ -70,8 +73,23 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
     },
   });
   const uri = s3Uri(outputsBucket(), runKey(plan.runId, RUN_FILES.report));
-  log.info('run finalized', { status: report.status, accepted: report.samples.accepted, slots: plan.slots.total, emptySlots: emptySlots.length, failedBatches, report: uri });
-  return { runId: plan.runId, status: report.status, accepted: report.samples.accepted, slots: plan.slots.total, emptySlots: emptySlots.length, failedBatches, report: uri };
+  log.info('run finalized', {
+    status: report.status,
+    accepted: report.samples.accepted,
+    slots: plan.slots.total,
+    emptySlots: emptySlots.length,
+    failedBatches,
+    report: uri,
+  });
+  return {
+    runId: plan.runId,
+    status: report.status,
+    accepted: report.samples.accepted,
+    slots: plan.slots.total,
+    emptySlots: emptySlots.length,
+    failedBatches,
+    report: uri,
+  };
 }
 
 function addCounters(counters: GenerationCounters, result: BatchResult): void {
@@ -81,7 +99,8 @@ function addCounters(counters: GenerationCounters, result: BatchResult): void {
   counters.transportFailures += result.transportFailures;
   counters.inputTokens += result.inputTokens;
   counters.outputTokens += result.outputTokens;
-  for (const [reason, count] of Object.entries(result.rejectsByReason)) counters.rejectsByReason[reason] = (counters.rejectsByReason[reason] ?? 0) + count;
+  for (const [reason, count] of Object.entries(result.rejectsByReason))
+    counters.rejectsByReason[reason] = (counters.rejectsByReason[reason] ?? 0) + count;
 }
 
 /** Batch ids (b00000...) with no finished invocation: failed for good, or never run. */

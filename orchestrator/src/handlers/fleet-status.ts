@@ -23,7 +23,13 @@ export async function handler(event: FleetStatusEvent): Promise<FleetStatusOutpu
   const healthy = health.filter((check) => check.healthy).length;
   const ready = fleet.endpoints.length > 0 && healthy === fleet.endpoints.length;
   const log = logger({ handler: 'fleet-status', runId: event.runId });
-  log.info(ready ? 'fleet ready' : 'fleet not ready yet', { launched: fleet.launched, inService: fleet.instances.length, healthy, endpoints: fleet.endpoints.length, health });
+  log.info(ready ? 'fleet ready' : 'fleet not ready yet', {
+    launched: fleet.launched,
+    inService: fleet.instances.length,
+    healthy,
+    endpoints: fleet.endpoints.length,
+    health,
+  });
   if (!ready && Date.now() > Date.parse(event.deadline)) {
     const waiting = health.filter((check) => !check.healthy).map((check) => `${check.endpoint} (${check.detail})`);
     throw new FleetNotReadyError(

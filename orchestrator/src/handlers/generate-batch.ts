@@ -42,7 +42,8 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
   const log = logger({ handler: 'generate-batch', runId, batchId: item.batchId });
   const { s3 } = awsClients();
   const batch = await tempStore(s3, runId).readJson<BatchFile>(TEMP_FILES.batch(item.batchId));
-  if (batch === undefined) throw new Error(`batch file ${item.key} is missing: its run's temporary files expired or were deleted; start the run again`);
+  if (batch === undefined)
+    throw new Error(`batch file ${item.key} is missing: its run's temporary files expired or were deleted; start the run again`);
   const plan = await runStore(s3, runId).readJson<WorkflowPlan>(RUN_FILES.plan);
   if (plan === undefined) throw new Error(`run ${runId} has no ${RUN_FILES.plan}: Plan did not finish for it; start the run again`);
   const strategy = strategyByName(plan.spec.strategy);
@@ -50,7 +51,11 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
   const store = runStore(s3, runId, batch.batchId);
   const existing = await existingSamples(store);
   const backends = await connect(plan, batch);
-  log.info('connected', { backend: batch.backend, phase: batch.phase, models: backends.all().flatMap((backend) => backend.models?.() ?? []) });
+  log.info('connected', {
+    backend: batch.backend,
+    phase: batch.phase,
+    models: backends.all().flatMap((backend) => backend.models?.() ?? []),
+  });
   const invocation = `${new Date().toISOString().replace(/[:.]/gu, '-')}-${context.awsRequestId || randomUUID()}`;
   let deadlineHit = false;
   const counters = newCounters(batch.slots.length, doneCount(batch.slots, existing));
@@ -89,9 +94,22 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
     OutputTokens: c.outputTokens,
   });
   const left = batch.slots.length - c.alreadyDone - c.accepted - outcome.emptySlots.length;
-  log.info('batch invocation done', { backend: batch.backend, slots: batch.slots.length, alreadyDone: c.alreadyDone, accepted: c.accepted, rejected: c.rejected, emptySlots: outcome.emptySlots.length, left, requests: c.requests });
-  if (outcome.fatalError !== undefined) throw new BatchBackendUnavailableError(`batch ${batch.batchId} on ${batch.backend}: ${outcome.fatalError}`);
-  if (left > 0) throw new BatchIncompleteError(`batch ${batch.batchId}: ${left} of ${batch.slots.length} slots left at the Lambda deadline; a retry resumes from the ${c.alreadyDone + c.accepted} samples written`);
+  log.info('batch invocation done', {
+    backend: batch.backend,
+    slots: batch.slots.length,
+    alreadyDone: c.alreadyDone,
+    accepted: c.accepted,
+    rejected: c.rejected,
+    emptySlots: outcome.emptySlots.length,
+    left,
+    requests: c.requests,
+  });
+  if (outcome.fatalError !== undefined)
+    throw new BatchBackendUnavailableError(`batch ${batch.batchId} on ${batch.backend}: ${outcome.fatalError}`);
+  if (left > 0)
+    throw new BatchIncompleteError(
+      `batch ${batch.batchId}: ${left} of ${batch.slots.length} slots left at the Lambda deadline; a retry resumes from the ${c.alreadyDone + c.accepted} samples written`,
+    );
   return { batchId: batch.batchId, accepted: c.alreadyDone + c.accepted, emptySlots: outcome.emptySlots.length, slots: batch.slots.length };
 }
 
@@ -99,9 +117,15 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
 async function connect(plan: WorkflowPlan, batch: BatchFile): Promise<RunBackends> {
   const strategy = strategyByName(plan.spec.strategy);
   try {
-    return await connectRunBackends({ spec: plan.spec, roles: rolesFor({ kind: 'batch', backend: batch.backend }, strategy, plan.assignment), gates: true, settings: lambdaBackendSettings(DEFAULT_PRICES) });
+    return await connectRunBackends({
+      spec: plan.spec,
+      roles: rolesFor({ kind: 'batch', backend: batch.backend }, strategy, plan.assignment),
+      gates: true,
+      settings: lambdaBackendSettings(DEFAULT_PRICES),
+    });
   } catch (error) {
-    if (error instanceof BackendUnavailableError) throw new BatchBackendUnavailableError(`batch ${batch.batchId} (${strategy.name} on ${batch.backend}): ${error.message}`);
+    if (error instanceof BackendUnavailableError)
+      throw new BatchBackendUnavailableError(`batch ${batch.batchId} (${strategy.name} on ${batch.backend}): ${error.message}`);
     throw error;
   }
 }
@@ -136,6 +160,10 @@ function batchResult(batch: BatchFile, invocation: string, outcome: GenerationOu
     outputTokens: c.outputTokens,
     rejectsByReason: c.rejectsByReason,
     emptySlots: outcome.emptySlots,
-    ...(outcome.fatalError !== undefined ? { stopped: 'backend' as const, error: outcome.fatalError } : deadlineHit ? { stopped: 'deadline' as const } : {}),
+    ...(outcome.fatalError !== undefined
+      ? { stopped: 'backend' as const, error: outcome.fatalError }
+      : deadlineHit
+        ? { stopped: 'deadline' as const }
+        : {}),
   };
 }

@@ -27,7 +27,6 @@ export function numberEnv(name: string, fallback: number): number {
   return process.env[name] !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
-
 export function fleetServers(): FleetServer[] {
   const text = requiredEnv(ENV.servers);
   try {

@@ -27,7 +27,9 @@ export function lambdaBackendSettings(prices: Prices): BackendSettings {
         const { autoScaling, ec2 } = awsClients();
         const fleet = await discoverEndpoints(autoScaling, ec2, requiredEnv(ENV.autoScalingGroup), fleetServers());
         if (fleet.endpoints.length === 0) {
-          throw new BackendUnavailableError(`the fleet has no instance in service (${fleet.launched} launched); it may have been scaled in by its idle watchdog or by hand`);
+          throw new BackendUnavailableError(
+            `the fleet has no instance in service (${fleet.launched} launched); it may have been scaled in by its idle watchdog or by hand`,
+          );
         }
         return { endpoints: fleet.endpoints, apiKey: await sglangApiKey() };
       },

@@ -35,11 +35,15 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
   const { s3 } = awsClients();
 
   const bedrockRequests = numberEnv(ENV.bedrockMaxConcurrency, DEFAULT_BEDROCK_REQUESTS);
-  const prepared = prepareRun(spec, { bytes: await readProfiles(spec.profiles), location: spec.profiles }, {
-    runId,
-    startedAt: new Date(event.execution.startTime),
-    costs: { ...DEFAULT_COST_ASSUMPTIONS, bedrockConcurrency: bedrockRequests },
-  });
+  const prepared = prepareRun(
+    spec,
+    { bytes: await readProfiles(spec.profiles), location: spec.profiles },
+    {
+      runId,
+      startedAt: new Date(event.execution.startTime),
+      costs: { ...DEFAULT_COST_ASSUMPTIONS, bedrockConcurrency: bedrockRequests },
+    },
+  );
   for (const rejection of prepared.loaded.rejected) log.warn('profile skipped', { location: rejection.location, reason: rejection.reason });
   // A run id is the unit of resume: the same id with other settings would mix two datasets.
   await claimPreparedRun(runStore(s3, runId), prepared);
@@ -54,7 +58,13 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
   const mainBatches = batches.filter((batch) => batch.phase === 'main');
   const temp = tempPrefix(runId);
   const bucket = outputsBucket();
-  const itemOf = (batch: Batch): ManifestItem => ({ batchId: batch.id, key: `${temp}${TEMP_FILES.batch(batch.id)}`, backend: batch.backend, slots: batch.slots.length, profiles: batch.profileIds.length });
+  const itemOf = (batch: Batch): ManifestItem => ({
+    batchId: batch.id,
+    key: `${temp}${TEMP_FILES.batch(batch.id)}`,
+    backend: batch.backend,
+    slots: batch.slots.length,
+    profiles: batch.profileIds.length,
+  });
   const batchStore = tempStore(s3, runId);
   await inParallel(batches, WRITE_CONCURRENCY, async (batch) => {
     const file: BatchFile = {
@@ -72,7 +82,7 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
   await batchStore.writeLines(TEMP_FILES.manifest, manifestLines(mainBatches.map(itemOf)));
   await batchStore.writeLines(TEMP_FILES.seedManifest, manifestLines(seedBatches.map(itemOf)));
 
-  const replicas = fleetServers().reduce((sum, server) => sum + Math.max(1, server.dp), 0) * (spec.instances);
+  const replicas = fleetServers().reduce((sum, server) => sum + Math.max(1, server.dp), 0) * spec.instances;
   const capacity = { sglangRequests: replicas * numberEnv(ENV.sglangRequestsPerReplica, DEFAULT_REQUESTS_PER_REPLICA), bedrockRequests };
   const maxConcurrency = mapConcurrency(mainBatches, capacity);
   const seedMaxConcurrency = mapConcurrency(seedBatches, capacity);
@@ -84,7 +94,14 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     batches: { total: batches.length, sglang: sglangBatches, bedrock: batches.length - sglangBatches, seed: seedBatches.length },
   };
   await runStore(s3, runId).writeJson(RUN_FILES.plan, workflowPlan);
-  log.info('planned', { profiles: plan.profileIds.length, slots: plan.slots.total, batches: batches.length, sglangBatches, maxConcurrency, bucket });
+  log.info('planned', {
+    profiles: plan.profileIds.length,
+    slots: plan.slots.total,
+    batches: batches.length,
+    sglangBatches,
+    maxConcurrency,
+    bucket,
+  });
   return {
     runId,
     runUri: s3Uri(bucket, runPrefix(runId)),
@@ -105,14 +122,26 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
 
 async function readProfiles(url: string): Promise<Uint8Array> {
   const location = parseS3ObjectUri(url);
-  if (location === undefined) throw new RunSpecError([{ field: 'profiles', message: `${JSON.stringify(url)}: expected an S3 URL such as "s3://my-inputs/roles.jsonl"` }]);
+  if (location === undefined)
+    throw new RunSpecError([
+      { field: 'profiles', message: `${JSON.stringify(url)}: expected an S3 URL such as "s3://my-inputs/roles.jsonl"` },
+    ]);
   try {
     const object = await awsClients().s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
     return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
   } catch (error) {
     const name = (error as { name?: string }).name ?? '';
-    if (name === 'NoSuchKey' || name === 'NoSuchBucket') throw new RunSpecError([{ field: 'profiles', message: `${url}: no such object; upload the file (raiden start --profiles ./roles.jsonl does it) or fix the URL` }]);
-    if (name === 'AccessDenied') throw new RunSpecError([{ field: 'profiles', message: `${url}: access denied; put the file in the inputs bucket, which the orchestrator may read` }]);
+    if (name === 'NoSuchKey' || name === 'NoSuchBucket')
+      throw new RunSpecError([
+        {
+          field: 'profiles',
+          message: `${url}: no such object; upload the file (raiden start --profiles ./roles.jsonl does it) or fix the URL`,
+        },
+      ]);
+    if (name === 'AccessDenied')
+      throw new RunSpecError([
+        { field: 'profiles', message: `${url}: access denied; put the file in the inputs bucket, which the orchestrator may read` },
+      ]);
     throw error;
   }
 }

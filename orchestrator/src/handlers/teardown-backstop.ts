@@ -21,7 +21,9 @@ export interface BackstopOutput {
   readonly previous?: number;
 }
 
-export async function handler(event: EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange>): Promise<BackstopOutput> {
+export async function handler(
+  event: EventBridgeEvent<'Step Functions Execution Status Change', ExecutionStatusChange>,
+): Promise<BackstopOutput> {
   const stateMachineArn = event.detail.stateMachineArn || requiredEnv(ENV.stateMachineArn);
   const group = requiredEnv(ENV.autoScalingGroup);
   const log = logger({ handler: 'teardown-backstop', runId: event.detail.name });
@@ -32,6 +34,11 @@ export async function handler(event: EventBridgeEvent<'Step Functions Execution 
     return { scaledDown: false, running };
   }
   const change = await scaleFleetToZero(autoScaling, group);
-  log.info('fleet scaled to zero after an execution ended without its own teardown', { status: event.detail.status, execution: event.detail.executionArn, group, previous: change.previous });
+  log.info('fleet scaled to zero after an execution ended without its own teardown', {
+    status: event.detail.status,
+    execution: event.detail.executionArn,
+    group,
+    previous: change.previous,
+  });
   return { scaledDown: true, running, previous: change.previous };
 }

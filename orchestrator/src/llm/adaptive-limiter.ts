@@ -81,7 +81,13 @@ export class AdaptiveLimiter {
   }
 
   stats(): LimiterStats {
-    return { limit: Math.floor(this.limitValue), inFlight: this.active, peakLimit: Math.floor(this.peak), cuts: this.cutCount, throttles: this.throttleCount };
+    return {
+      limit: Math.floor(this.limitValue),
+      inFlight: this.active,
+      peakLimit: Math.floor(this.peak),
+      cuts: this.cutCount,
+      throttles: this.throttleCount,
+    };
   }
 
   private wake(): void {

@@ -4,7 +4,13 @@ import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter.ts';
 import { converseBody, readConverseOutput } from './bedrock-converse.ts';
 import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts';
 import { bedrockRegion, DEFAULT_BEDROCK_MAX_CONCURRENCY } from './bedrock-settings.ts';
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../core/ports/llm-backend.ts';
+import {
+  BackendUnavailableError,
+  TransportError,
+  type GenerateRequest,
+  type GenerateResult,
+  type LlmBackend,
+} from '../core/ports/llm-backend.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy.ts';
 
 export interface BedrockBackendOptions {
@@ -32,15 +38,35 @@ export interface BedrockBackendOptions {
   readonly promptCaching?: boolean;
 }
 
-
 /** The region given, else AWS_REGION / AWS_DEFAULT_REGION, then us-east-1. */
 type Failure = 'throttle' | 'retry' | 'final' | 'fatal';
 
 /** Errors that mean the quota or the service is saturated: back off and lower the concurrency. */
-const THROTTLES = new Set(['ThrottlingException', 'TooManyRequestsException', 'ServiceQuotaExceededException', 'ServiceUnavailableException', 'ModelNotReadyException']);
+const THROTTLES = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'ServiceQuotaExceededException',
+  'ServiceUnavailableException',
+  'ModelNotReadyException',
+]);
 /** Errors that no retry can fix and that will hit every request the same way: stop the run. */
-const FATAL = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'ExpiredTokenException', 'InvalidSignatureException', 'ResourceNotFoundException', 'CredentialsProviderError', 'IncompleteSignatureException']);
-const TRANSIENT = new Set(['InternalServerException', 'ModelTimeoutException', 'ModelErrorException', 'TimeoutError', 'AbortError', 'RequestTimeout']);
+const FATAL = new Set([
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'ExpiredTokenException',
+  'InvalidSignatureException',
+  'ResourceNotFoundException',
+  'CredentialsProviderError',
+  'IncompleteSignatureException',
+]);
+const TRANSIENT = new Set([
+  'InternalServerException',
+  'ModelTimeoutException',
+  'ModelErrorException',
+  'TimeoutError',
+  'AbortError',
+  'RequestTimeout',
+]);
 
 interface SdkError {
   name?: string;
@@ -57,7 +83,8 @@ export function classifyBedrockError(error: unknown): Failure {
   if (THROTTLES.has(name) || status === 429 || status === 503) return 'throttle';
   if (FATAL.has(name) || status === 401 || status === 403) return 'fatal';
   // A model id this account cannot call on demand fails the same way for every request.
-  if (name === 'ValidationException' && /model identifier|inference profile|on-demand throughput|model id/iu.test(err.message ?? '')) return 'fatal';
+  if (name === 'ValidationException' && /model identifier|inference profile|on-demand throughput|model id/iu.test(err.message ?? ''))
+    return 'fatal';
   if (TRANSIENT.has(name) || (status !== undefined && status >= 500) || err.code !== undefined || status === undefined) return 'retry';
   return 'final';
 }
@@ -97,7 +124,11 @@ export class BedrockBackend implements LlmBackend {
     const region = bedrockRegion(options.region);
     this.client =
       options.client ??
-      new BedrockRuntimeClient({ region, maxAttempts: options.sdkMaxAttempts ?? 1, ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}) });
+      new BedrockRuntimeClient({
+        region,
+        maxAttempts: options.sdkMaxAttempts ?? 1,
+        ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      });
     const max = options.maxConcurrency ?? DEFAULT_BEDROCK_MAX_CONCURRENCY;
     this.limiter = new AdaptiveLimiter({ initial: Math.min(options.initialConcurrency ?? 4, max), max });
     this.breaker = new CircuitBreaker(`Bedrock ${options.modelId}`, options.breaker ?? DEFAULT_CIRCUIT_BREAKER);

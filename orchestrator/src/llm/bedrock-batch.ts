@@ -1,4 +1,9 @@
-import { CreateModelInvocationJobCommand, GetModelInvocationJobCommand, type BedrockClient, type ModelInvocationJobStatus } from '@aws-sdk/client-bedrock';
+import {
+  CreateModelInvocationJobCommand,
+  GetModelInvocationJobCommand,
+  type BedrockClient,
+  type ModelInvocationJobStatus,
+} from '@aws-sdk/client-bedrock';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
 import { createHash } from 'node:crypto';
@@ -61,7 +66,8 @@ export function batchRecordId(job: number, index: number): string {
 
 /** Splits n records into jobs of equal size within [MIN, max], so the last job is never too small. */
 export function splitIntoJobs<T>(items: readonly T[], max = MAX_BATCH_RECORDS): T[][] {
-  if (items.length < MIN_BATCH_RECORDS) throw new Error(`batch inference needs at least ${MIN_BATCH_RECORDS} records per job, got ${items.length}: run them on demand`);
+  if (items.length < MIN_BATCH_RECORDS)
+    throw new Error(`batch inference needs at least ${MIN_BATCH_RECORDS} records per job, got ${items.length}: run them on demand`);
   const jobs = Math.ceil(items.length / max);
   const size = Math.ceil(items.length / jobs);
   return Array.from({ length: jobs }, (_, job) => items.slice(job * size, (job + 1) * size));
@@ -94,14 +100,19 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
       });
       const jobName = `${options.jobName}-${job}`.slice(0, 63);
       const inputKey = join(prefix, 'input', `${jobName}.jsonl`);
-      await options.s3.send(new PutObjectCommand({ Bucket: bucket, Key: inputKey, Body: `${lines.join('\n')}\n`, ContentType: 'application/jsonl' }));
+      await options.s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: inputKey, Body: `${lines.join('\n')}\n`, ContentType: 'application/jsonl' }),
+      );
       const created = await options.bedrock.send(
         new CreateModelInvocationJobCommand({
           jobName,
           roleArn: options.roleArn,
           modelId: options.modelId,
           modelInvocationType: 'Converse',
-          clientRequestToken: createHash('sha256').update(`${jobName}\n${lines.length}\n${lines[0] ?? ''}`).digest('hex').slice(0, 32),
+          clientRequestToken: createHash('sha256')
+            .update(`${jobName}\n${lines.length}\n${lines[0] ?? ''}`)
+            .digest('hex')
+            .slice(0, 32),
           inputDataConfig: { s3InputDataConfig: { s3Uri: `s3://${bucket}/${inputKey}`, s3InputFormat: 'JSONL' } },
           outputDataConfig: { s3OutputDataConfig: { s3Uri: `s3://${bucket}/${join(prefix, 'output')}/` } },
           timeoutDurationInHours: options.timeoutHours ?? 24,
@@ -125,7 +136,9 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
       const listed = await options.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: join(prefix, 'output', jobId) + '/' }));
       for (const object of listed.Contents ?? []) {
         if (object.Key === undefined || !object.Key.endsWith('.jsonl.out')) continue;
-        const body = await (await options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body?.transformToString('utf8');
+        const body = await (
+          await options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))
+        ).Body?.transformToString('utf8');
         for (const text of (body ?? '').split('\n')) {
           if (text.trim() === '') continue;
           const line = JSON.parse(text) as OutputLine;
@@ -133,9 +146,15 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
           if (key === undefined) continue;
           if (line.modelOutput !== undefined) {
             const answer = readConverseOutput(line.modelOutput);
-            results.set(key, { ok: true, result: { text: answer.text, model: options.modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND } });
+            results.set(key, {
+              ok: true,
+              result: { text: answer.text, model: options.modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND },
+            });
           } else {
-            results.set(key, { ok: false, error: `batch record error ${line.error?.errorCode ?? ''}: ${line.error?.errorMessage ?? 'no message'}` });
+            results.set(key, {
+              ok: false,
+              error: `batch record error ${line.error?.errorCode ?? ''}: ${line.error?.errorMessage ?? 'no message'}`,
+            });
           }
         }
       }
@@ -146,7 +165,9 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
 
 /** The key a request is matched by: the same slot prompt always gives the same key. */
 export function requestKey(request: GenerateRequest): string {
-  return createHash('sha256').update(JSON.stringify([request.schema.name, request.messages])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([request.schema.name, request.messages]))
+    .digest('hex');
 }
 
 /** The backend name batch answers carry, so the report prices them at the batch discount. */

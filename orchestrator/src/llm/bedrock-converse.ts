@@ -1,4 +1,10 @@
-import type { ContentBlock, ConverseCommandInput, ConverseCommandOutput, Message, SystemContentBlock } from '@aws-sdk/client-bedrock-runtime';
+import type {
+  ContentBlock,
+  ConverseCommandInput,
+  ConverseCommandOutput,
+  Message,
+  SystemContentBlock,
+} from '@aws-sdk/client-bedrock-runtime';
 import { splitAtSharedPrefix } from '../core/prompts.ts';
 import type { GenerateRequest, TokenUsage } from '../core/ports/llm-backend.ts';
 
@@ -25,7 +31,9 @@ export function converseBody(request: GenerateRequest, promptCaching: boolean): 
     }
     const split = promptCaching && message.role === 'user' ? splitAtSharedPrefix(message.content) : undefined;
     const content: ContentBlock[] =
-      split === undefined ? [{ text: message.content }] : [{ text: split[0] }, CACHE_POINT, ...(split[1].length > 0 ? [{ text: split[1] }] : [])];
+      split === undefined
+        ? [{ text: message.content }]
+        : [{ text: split[0] }, CACHE_POINT, ...(split[1].length > 0 ? [{ text: split[1] }] : [])];
     messages.push({ role: message.role, content });
   }
   return {
@@ -33,7 +41,9 @@ export function converseBody(request: GenerateRequest, promptCaching: boolean): 
     messages,
     inferenceConfig: { maxTokens: request.maxTokens, temperature: request.temperature },
     toolConfig: {
-      tools: [{ toolSpec: { name: request.schema.name, description: TOOL_DESCRIPTION, inputSchema: { json: request.schema.schema as never } } }],
+      tools: [
+        { toolSpec: { name: request.schema.name, description: TOOL_DESCRIPTION, inputSchema: { json: request.schema.schema as never } } },
+      ],
       toolChoice: { tool: { name: request.schema.name } },
     },
   };

@@ -35,7 +35,13 @@ function targetOf(url: URL): { hostname: string; port: string; path: string } {
 }
 
 /** One HTTP request with a whole-exchange timeout; resolves with any status, rejects only on transport failure. */
-export function sendHttp(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<HttpResponse> {
+export function sendHttp(
+  url: URL,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<HttpResponse> {
   const secure = url.protocol === 'https:';
   return new Promise((resolve, reject) => {
     const request = (secure ? httpsRequest : httpRequest)(
@@ -51,13 +57,20 @@ export function sendHttp(url: URL, method: 'GET' | 'POST', headers: Record<strin
         response.on('end', () => {
           clearTimeout(timer);
           const retryAfter = response.headers['retry-after'];
-          resolve({ status: response.statusCode ?? 0, retryAfter: typeof retryAfter === 'string' ? retryAfter : null, body: Buffer.concat(chunks).toString('utf8') });
+          resolve({
+            status: response.statusCode ?? 0,
+            retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
         });
         response.on('error', fail);
         response.on('aborted', () => fail(Object.assign(new Error('response aborted'), { code: 'ECONNRESET' })));
       },
     );
-    const timer = setTimeout(() => request.destroy(Object.assign(new Error(`no response within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })), timeoutMs);
+    const timer = setTimeout(
+      () => request.destroy(Object.assign(new Error(`no response within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     function fail(error: NodeJS.ErrnoException): void {
       clearTimeout(timer);
       reject(new HttpTransportError(error.message, error.code ?? 'EIO'));

@@ -1,4 +1,10 @@
-import { BackendUnavailableError, TransportError, type GenerateRequest, type GenerateResult, type LlmBackend } from '../core/ports/llm-backend.ts';
+import {
+  BackendUnavailableError,
+  TransportError,
+  type GenerateRequest,
+  type GenerateResult,
+  type LlmBackend,
+} from '../core/ports/llm-backend.ts';
 import type { ResponseSchema } from '../core/sample-schema.ts';
 import { HttpTransportError, sendHttp, type HttpResponse } from './http-client.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
@@ -225,10 +231,14 @@ async function servedModel(url: string, apiKey: string | undefined): Promise<str
   try {
     response = await sendHttp(new URL(`${url}/v1/models`), 'GET', authHeaders(apiKey), undefined, 10_000);
   } catch (error) {
-    throw new SglangUnavailableError(`cannot reach ${url} (${error instanceof HttpTransportError ? error.code : (error as Error).message})`, 'unreachable');
+    throw new SglangUnavailableError(
+      `cannot reach ${url} (${error instanceof HttpTransportError ? error.code : (error as Error).message})`,
+      'unreachable',
+    );
   }
   if (response.status === 401 || response.status === 403) throw apiKeyRejected(url, response.status);
-  if (response.status !== 200) throw new SglangUnavailableError(`${url}/v1/models answered HTTP ${response.status}`, 'not_openai_compatible');
+  if (response.status !== 200)
+    throw new SglangUnavailableError(`${url}/v1/models answered HTTP ${response.status}`, 'not_openai_compatible');
   let id: unknown;
   try {
     id = (JSON.parse(response.body) as { data?: { id?: unknown }[] }).data?.[0]?.id;

@@ -8,7 +8,10 @@ import type { Readable } from 'node:stream';
  * line without its newline: incomplete by definition, and appending after it would corrupt the next record.
  */
 export async function repairTornTail(path: string): Promise<boolean> {
-  const size = await stat(path).then((s) => s.size, () => undefined);
+  const size = await stat(path).then(
+    (s) => s.size,
+    () => undefined,
+  );
   if (size === undefined || size === 0) return false;
   const handle = await open(path, 'r');
   try {
@@ -35,7 +38,10 @@ export async function repairTornTail(path: string): Promise<boolean> {
 
 /** Streams the complete, parseable lines of a JSONL file; a missing file yields nothing. */
 export async function* readJsonLines<T>(path: string): AsyncGenerator<T> {
-  const exists = await stat(path).then(() => true, () => false);
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
   if (!exists) return;
   yield* parseJsonLineStream<T>(createReadStream(path, { encoding: 'utf8' }));
 }

@@ -88,7 +88,13 @@ export class S3RunStore implements RunStore {
     };
     await this.writeLines(RUN_FILES.samples, lines(this.readSamples()));
     await this.writeLines(RUN_FILES.rejects, lines(this.readRejects()));
-    return new S3RunStore({ client: this.client, bucket: this.bucket, prefix: this.prefix, readConcurrency: this.readConcurrency, readFrom: 'jsonl' });
+    return new S3RunStore({
+      client: this.client,
+      bucket: this.bucket,
+      prefix: this.prefix,
+      readConcurrency: this.readConcurrency,
+      readFrom: 'jsonl',
+    });
   }
 
   async appendReject(reject: RejectRecord): Promise<void> {

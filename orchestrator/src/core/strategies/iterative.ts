@@ -19,14 +19,23 @@ export const iterativeStrategy: Strategy = {
   judge: 'finish',
   assign({ profileIds, spec }) {
     // With seeds from an earlier run, Bedrock writes none: every profile is expanded by SGLang.
-    const seeds = spec.seedData !== undefined ? [] : [...chooseSeedProfiles(profileIds, Math.max(1, countOfShare(spec.seedProfiles, profileIds.length)), spec.seed)];
+    const seeds =
+      spec.seedData !== undefined
+        ? []
+        : [...chooseSeedProfiles(profileIds, Math.max(1, countOfShare(spec.seedProfiles, profileIds.length)), spec.seed)];
     return { backend: 'sglang', otherBackend: seeds, seed: seeds };
   },
   async runPhase(context) {
     const review = buildReview({ gates: context.gates });
     if (context.phase === 'seed') {
       return runGeneration(
-        { ...context.generation, backend: context.backend('bedrock'), strategy: 'iterative', metadataFor: () => ({ phase: 'seed' }), review },
+        {
+          ...context.generation,
+          backend: context.backend('bedrock'),
+          strategy: 'iterative',
+          metadataFor: () => ({ phase: 'seed' }),
+          review,
+        },
         context.counters,
       );
     }
@@ -57,7 +66,8 @@ export const iterativeStrategy: Strategy = {
         counters.outputTokens += call.usage.output_tokens;
       }
     }
-    const judgeModel = records.find((record) => record.judge_calls.length > 0)?.judge_calls[0]?.model ?? spec.judgeModel ?? spec.bedrockModel;
+    const judgeModel =
+      records.find((record) => record.judge_calls.length > 0)?.judge_calls[0]?.model ?? spec.judgeModel ?? spec.bedrockModel;
     return { summary: summarizeEvaluation(records, judgeModel, spec.minScore), records };
   },
   reportSection: (spec, assignment) => ({ seed_profiles: assignment.seed.length, seed_data: spec.seedData ?? null }),

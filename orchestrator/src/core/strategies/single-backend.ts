@@ -10,7 +10,10 @@ export function singleBackendStrategy(name: 'sglang' | 'bedrock'): Strategy {
     judge: 'never',
     assign: () => singleBackendAssignment(name),
     runPhase: (context) =>
-      runGeneration({ ...context.generation, backend: context.backend(name), strategy: name, review: buildReview({ gates: context.gates }) }, context.counters),
+      runGeneration(
+        { ...context.generation, backend: context.backend(name), strategy: name, review: buildReview({ gates: context.gates }) },
+        context.counters,
+      ),
     reportSection: () => ({}),
   };
 }
