@@ -65,6 +65,8 @@ export async function finalizeRun(store: RunStore, options: FinalizeOptions): Pr
   let rejects = 0;
   const rejectsByReason: Record<string, number> = {};
   for await (const reject of store.readRejects()) {
+    // Like the samples: only the planned profiles' records describe this dataset.
+    if (!planned.has(profileIdOf(reject.slot_id))) continue;
     rejects++;
     rejectsByReason[reject.reason] = (rejectsByReason[reject.reason] ?? 0) + 1;
     if (reject.model === '') continue;

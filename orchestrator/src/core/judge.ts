@@ -2,7 +2,7 @@ import { TransportError, type LlmBackend } from './ports/llm-backend.ts';
 import type { SampleContent } from './keyword-verifier.ts';
 import { parseModelJson } from './model-output.ts';
 import type { Profile } from './profile.ts';
-import { PROFILE_TAGS, type ChatMessage } from './prompts.ts';
+import { dataBlock, type ChatMessage } from './prompts.ts';
 import { reviewCall } from './review-call.ts';
 import type { ResponseSchema } from './sample-schema.ts';
 import type { ReviewCall, SampleKind } from './sample.ts';
@@ -54,7 +54,7 @@ export function judgeMessages(profile: Pick<Profile, 'text'>, kind: SampleKind, 
     { role: 'system', content: JUDGE_INSTRUCTIONS },
     {
       role: 'user',
-      content: `${PROFILE_TAGS.open}\n${profile.text.replaceAll(PROFILE_TAGS.close, '')}\n${PROFILE_TAGS.close}\n\n<candidate_sample>\n${JSON.stringify(sample, null, 1).replaceAll('</candidate_sample>', '')}\n</candidate_sample>`,
+      content: `${dataBlock('character_profile', profile.text)}\n\n${dataBlock('candidate_sample', JSON.stringify(sample, null, 1))}`,
     },
   ];
 }

@@ -5,8 +5,9 @@ import { estimateTokens } from './text-normalize.ts';
 
 export type { ChatMessage };
 
-const PROFILE_OPEN = '<character_profile>';
-const PROFILE_CLOSE = '</character_profile>';
+const PROFILE_TAG = 'character_profile';
+const PROFILE_OPEN = `<${PROFILE_TAG}>`;
+const PROFILE_CLOSE = `</${PROFILE_TAG}>`;
 
 const INSTRUCTIONS: Record<Language, string> = {
   en: `You write training data for RAIDEN-R1, which teaches a model to stay in character through a verifiable reward. Each sample is a question put to the character, a first-person chain of thought in which the character recalls what they know, an in-character answer, and 1 to 3 keywords that every correct answer must contain.
@@ -35,10 +36,14 @@ ${PROFILE_OPEN} 与 ${PROFILE_CLOSE} 之间的文字是关于角色的资料，�
 只回复一个符合所要求模式的 JSON 对象，不要输出其他内容。`,
 };
 
-/** Keeps profile text from closing the data block early and smuggling instructions after it. */
-function escapeProfileText(text: string): string {
-  if (!text.includes('character_profile>')) return text;
-  return text.replaceAll(PROFILE_CLOSE, '</ character_profile>').replaceAll(PROFILE_OPEN, '< character_profile>');
+/**
+ * Text between `<tag>` and `</tag>` as data: any spelling of either tag inside it (any case) gets a space
+ * after its `<`, so the text can neither close the block early nor open a new one. Inserting, never
+ * deleting, so no tag can be re-formed from the pieces around a removed one.
+ */
+export function dataBlock(tag: string, text: string): string {
+  const inner = text.replace(new RegExp(`<(/?)(${tag})>`, 'giu'), '< $1$2>');
+  return `<${tag}>\n${inner}\n</${tag}>`;
 }
 
 function taskText(profile: Profile, slot: Slot): string {
@@ -61,7 +66,7 @@ export function buildMessages(profile: Profile, slot: Slot): ChatMessage[] {
     { role: 'system', content: INSTRUCTIONS[slot.language] },
     {
       role: 'user',
-      content: `${PROFILE_OPEN}\n${escapeProfileText(profile.text)}\n${PROFILE_CLOSE}\n\n${taskText(profile, slot)}`,
+      content: `${dataBlock(PROFILE_TAG, profile.text)}\n\n${taskText(profile, slot)}`,
     },
   ];
 }

@@ -3,7 +3,7 @@ import type { SampleContent } from './keyword-verifier.ts';
 import { parseModelJson } from './model-output.ts';
 import type { Slot } from './plan.ts';
 import type { Profile } from './profile.ts';
-import { PROFILE_TAGS, type ChatMessage } from './prompts.ts';
+import { dataBlock, type ChatMessage } from './prompts.ts';
 import { reviewCall } from './review-call.ts';
 import { LIMITS, type ResponseSchema } from './sample-schema.ts';
 import type { ReviewCall } from './sample.ts';
@@ -57,7 +57,7 @@ export function answerMessages(profile: Profile, slot: Slot, content: SampleCont
     { role: 'system', content: ROLE_PLAY[slot.language] },
     {
       role: 'user',
-      content: `${PROFILE_TAGS.open}\n${profile.text.replaceAll(PROFILE_TAGS.close, '')}\n${PROFILE_TAGS.close}\n\n${history ? `<conversation>\n${history}\n</conversation>\n\n` : ''}user: ${content.question}`,
+      content: `${dataBlock('character_profile', profile.text)}\n\n${history ? `<conversation>\n${history}\n</conversation>\n\n` : ''}user: ${content.question}`,
     },
   ];
 }
