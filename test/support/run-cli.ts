@@ -21,7 +21,37 @@ export function startCli(args: readonly string[], cwd = ROOT, env: Record<string
   });
 }
 
-export function runCli(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
+/**
+ * Runs `raiden` in this process through its real entry function, `main(argv, io)`: the same parsing, the
+ * same core and the same files, without a Node start-up per test. Environment overrides apply for the
+ * call only. Tests of signals and of the installed entry point use `startCli` instead.
+ */
+export async function runCli(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
+  const { main } = await import('../../orchestrator/src/cli/main.ts');
+  let stdout = '';
+  let stderr = '';
+  const overrides = { RAIDEN_API_KEY: '', ...env };
+  const saved = Object.fromEntries(Object.keys(overrides).map((key) => [key, process.env[key]]));
+  const savedCwd = process.cwd();
+  Object.assign(process.env, overrides);
+  process.chdir(cwd);
+  try {
+    const code = await main(args, {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+    });
+    return { code, stdout, stderr };
+  } finally {
+    process.chdir(savedCwd);
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+/** Runs the installed `raiden` command in a child process, as a user's shell would. */
+export function runCliProcess(args: readonly string[], cwd = ROOT, env: Record<string, string> = {}): Promise<CliResult> {
   return collectOutput(startCli(args, cwd, env));
 }
 
