@@ -1,5 +1,17 @@
 import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
+
+/**
+ * Which folder may import which, so the layering of README's Architecture stays true:
+ * cli/ and handlers/ -> core/ -> contract/; llm/ and store/ implement core/ports/; lib/ sees contract/ only.
+ */
+const restrict = (files, patterns) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } });
+const group = (names, message) => ({ group: names, message });
+const AWS = group(
+  ['@aws-sdk/*', 'aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'],
+  'core/ and contract/ hold no AWS code: put it in an adapter (llm/, store/, fleet/, handlers/).',
+);
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', 'runs/**', 'coverage/**', '.node/**'] },
@@ -22,4 +34,68 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  restrict(
+    ['orchestrator/src/contract/**'],
+    [group(['../*', '!./*'], 'contract/ is the leaf every side shares: it imports nothing of the project.'), AWS],
+  ),
+  restrict(
+    ['orchestrator/src/core/**'],
+    [
+      group(
+        ['**/llm/*', '**/store/*', '**/fleet/*', '**/handlers/*', '**/cli/*'],
+        'core/ depends on core/ports/ only; llm/ and store/ implement the ports, front doors call core.',
+      ),
+      AWS,
+    ],
+  ),
+  restrict(
+    ['orchestrator/src/llm/**', 'orchestrator/src/store/**'],
+    [
+      group(
+        ['../core/*', '!../core/ports', '**/handlers/*', '**/cli/*', '**/fleet/*'],
+        'llm/ and store/ implement core/ports/ and may import nothing else of core.',
+      ),
+    ],
+  ),
+  restrict(
+    ['orchestrator/src/fleet/**'],
+    [
+      group(
+        ['../core/*', '**/handlers/*', '**/cli/*', '**/store/*'],
+        'fleet/ is the AWS fleet adapter: contract/ and the HTTP client only.',
+      ),
+    ],
+  ),
+  restrict(
+    ['orchestrator/src/handlers/**'],
+    [group(['**/cli/*'], 'handlers/ and cli/ are two front doors over core/: neither imports the other.')],
+  ),
+  restrict(
+    ['orchestrator/src/cli/**'],
+    [group(['**/handlers/*'], 'handlers/ and cli/ are two front doors over core/: neither imports the other.')],
+  ),
+  restrict(
+    ['lib/**', 'bin/raiden-app.ts'],
+    [
+      group(
+        ['**/orchestrator/src/*', '!**/orchestrator/src/contract'],
+        'the CDK app shares names with the orchestrator through orchestrator/src/contract/ only.',
+      ),
+    ],
+  ),
+  {
+    // Strategy names are decided inside core/strategies/: nothing else branches on them.
+    files: ['orchestrator/src/**'],
+    ignores: ['orchestrator/src/core/strategies/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'Literal[value=/^(tiered|filter|iterative)$/]',
+          message: 'ask the strategy (core/strategies/) instead of branching on its name',
+        },
+      ],
+    },
+  },
+  prettier,
 );

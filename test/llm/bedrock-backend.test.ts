@@ -43,6 +43,7 @@ describe('Bedrock backend with a mocked Converse', () => {
       modelId: MODEL,
       client: new BedrockRuntimeClient({ region: 'us-east-1', credentials: TEST_CREDENTIALS }),
       retry: fastRetry,
+      promptCaching: true,
       ...options,
     });
 
@@ -71,6 +72,7 @@ describe('Bedrock backend with a mocked Converse', () => {
       modelId: 'anthropic.claude-3-5-sonnet-20241022-v2:0',
       client: new BedrockRuntimeClient({ region: 'us-east-1', credentials: TEST_CREDENTIALS }),
       retry: fastRetry,
+      promptCaching: false,
     }).generate(request);
     expect(JSON.stringify(bedrock.commandCalls(ConverseCommand)[0]?.args[0].input)).not.toContain('cachePoint');
   });

@@ -1,5 +1,4 @@
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
-import { supportsPromptCaching } from '../core/model-prices.ts';
 import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter.ts';
 import { converseBody, readConverseOutput } from './bedrock-converse.ts';
 import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts';
@@ -34,7 +33,7 @@ export interface BedrockBackendOptions {
    * limiter sees every throttle at once (SDK retries hid them and held 67% of a throttle limit, not 76-81%).
    */
   readonly sdkMaxAttempts?: number;
-  /** Send cachePoints; defaults to what the price table says about the model. */
+  /** Send cachePoints (the caller knows from the price table whether the model caches prompts); default false. */
   readonly promptCaching?: boolean;
 }
 
@@ -120,7 +119,7 @@ export class BedrockBackend implements LlmBackend {
 
   constructor(options: BedrockBackendOptions) {
     this.modelId = options.modelId;
-    this.promptCaching = options.promptCaching ?? supportsPromptCaching(options.modelId);
+    this.promptCaching = options.promptCaching ?? false;
     const region = bedrockRegion(options.region);
     this.client =
       options.client ??

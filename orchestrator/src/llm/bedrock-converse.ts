@@ -5,7 +5,7 @@ import type {
   Message,
   SystemContentBlock,
 } from '@aws-sdk/client-bedrock-runtime';
-import { splitAtSharedPrefix } from '../core/prompts.ts';
+import { splitAtCacheBoundary } from '../core/ports/llm-backend.ts';
 import type { GenerateRequest, TokenUsage } from '../core/ports/llm-backend.ts';
 
 /** The Converse request body for one model call, without the model id (batch records carry no model id). */
@@ -29,7 +29,7 @@ export function converseBody(request: GenerateRequest, promptCaching: boolean): 
       if (promptCaching) system.push(CACHE_POINT);
       continue;
     }
-    const split = promptCaching && message.role === 'user' ? splitAtSharedPrefix(message.content) : undefined;
+    const split = promptCaching && message.role === 'user' ? splitAtCacheBoundary(message.content) : undefined;
     const content: ContentBlock[] =
       split === undefined
         ? [{ text: message.content }]

@@ -5,7 +5,7 @@ import {
   type GenerateResult,
   type LlmBackend,
 } from '../core/ports/llm-backend.ts';
-import type { ResponseSchema } from '../core/sample-schema.ts';
+import type { ResponseSchema } from '../core/ports/llm-backend.ts';
 import { HttpTransportError, sendHttp, type HttpResponse } from './http-client.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfterMs, sleep, type RetryPolicy } from './retry-policy.ts';

@@ -2,7 +2,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
-import type { RejectRecord, Sample } from '../core/sample.ts';
+import type { RejectRecord, Sample } from '../core/ports/run-store.ts';
 import { firstById, readJsonLines, repairTornTail } from './jsonl.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
 

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PARTS, RUN_FILES } from '../contract/run-layout.ts';
-import type { RejectRecord, Sample } from '../core/sample.ts';
+import type { RejectRecord, Sample } from '../core/ports/run-store.ts';
 import { firstById, parseJsonLineStream } from './jsonl.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
 

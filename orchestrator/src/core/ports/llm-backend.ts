@@ -13,6 +13,21 @@ export interface ResponseSchema {
   readonly schema: Record<string, unknown>;
 }
 
+/**
+ * Where the part of a prompt shared by many requests ends: core's prompts put the instructions and the
+ * character profile before the last occurrence of this marker in the user message, and only the slot's
+ * task after it. A backend with prompt caching (Bedrock's cachePoint) caches up to there.
+ */
+export const PROMPT_CACHE_BOUNDARY = '</character_profile>';
+
+/** The shared prefix of a user message and the rest; undefined when the message has no boundary. */
+export function splitAtCacheBoundary(content: string): [shared: string, rest: string] | undefined {
+  const end = content.lastIndexOf(PROMPT_CACHE_BOUNDARY);
+  if (end < 0) return undefined;
+  const at = end + PROMPT_CACHE_BOUNDARY.length;
+  return [content.slice(0, at), content.slice(at)];
+}
+
 export interface GenerateRequest {
   readonly messages: readonly ChatMessage[];
   readonly schema: ResponseSchema;
