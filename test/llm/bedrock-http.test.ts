@@ -19,6 +19,7 @@ describe('Bedrock backend against a Bedrock-compatible HTTP/2 server (real SDK p
       modelId: MODEL,
       client: new BedrockRuntimeClient({ region: 'us-east-1', endpoint: url, credentials: TEST_CREDENTIALS, maxAttempts: 2 }),
       retry: fastRetry,
+      promptCaching: true,
       ...options,
     });
 
