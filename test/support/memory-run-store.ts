@@ -1,10 +1,11 @@
 /** A RunStore in memory, for in-process tests of the run pipeline: same contract as the local and S3 stores. */
-import type { RejectRecord, RunStore, Sample } from '../../orchestrator/src/core/ports/run-store.ts';
+import type { RejectRecord, RunEventRecord, RunStore, Sample } from '../../orchestrator/src/core/ports/run-store.ts';
 
 export class MemoryRunStore implements RunStore {
   readonly location = 'memory://run/';
   readonly samples: Sample[] = [];
   readonly rejects: RejectRecord[] = [];
+  readonly events: RunEventRecord[] = [];
   /** Whole files by name: JSON documents parsed back, line files as their lines. */
   readonly files = new Map<string, unknown>();
 
@@ -29,6 +30,16 @@ export class MemoryRunStore implements RunStore {
 
   async appendReject(reject: RejectRecord): Promise<void> {
     this.rejects.push(structuredClone(reject));
+  }
+
+  async appendEvent(event: RunEventRecord): Promise<void> {
+    this.events.push(structuredClone(event));
+  }
+
+  async flushEvents(): Promise<void> {}
+
+  async *readEvents(): AsyncIterable<RunEventRecord> {
+    yield* [...this.events];
   }
 
   async readJson<T>(name: string): Promise<T | undefined> {

@@ -1,0 +1,121 @@
+/**
+ * A real small run into a local run directory, the way `raiden generate` will run it with the event log:
+ * prepare, connect scripted backends, every phase through a RunEventLog over a LocalRunStore, finish, then
+ * report.html. The filter strategy gives both backends (SGLang candidates, a Bedrock judge), review calls
+ * and rejects of several reasons; a stepping clock fixes every time.
+ */
+import { readFileSync } from 'node:fs';
+import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import type { BackendFactory } from '../../orchestrator/src/core/ports/backend-factory.ts';
+import type { LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
+import { prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
+import { writeReportHtml } from '../../orchestrator/src/core/report-html.ts';
+import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
+import { RunEventLog } from '../../orchestrator/src/core/run-events.ts';
+import { doneCount, existingSamples, finishRun, generateAllPhases, type FinishedRun } from '../../orchestrator/src/core/run-pipeline.ts';
+import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
+import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
+import { scriptedBackend } from '../support/scripted-backend.ts';
+
+export interface SmallRunOptions {
+  readonly directory: string;
+  readonly clock: () => Date;
+  readonly writer: string;
+  /** Stop taking slots once this invocation accepted this many (a run interrupted, then resumed). */
+  readonly stopAfter?: number;
+  /** Leave without logging the end or writing report.json and report.html, as a killed process does. */
+  readonly killed?: boolean;
+}
+
+export interface SmallRun {
+  readonly finished?: FinishedRun;
+  readonly htmlBytes?: number;
+}
+
+/** Every 4th SGLang candidate is ungrounded and every 9th malformed; the judge scores 6, 9, 8 in turn. */
+const flaw = (n: number) => (n % 9 === 0 ? ('malformed_content' as const) : n % 4 === 0 ? ('ungrounded' as const) : undefined);
+const scores = [6, 9, 8];
+
+export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
+  const profiles = CHARACTEREVAL_PROFILES;
+  const spec = parseRunSpec({
+    profiles,
+    strategy: 'filter',
+    candidates: 2,
+    minScore: 7,
+    samplesPerProfile: 4,
+    cmPerProfile: 2,
+    maxProfiles: 6,
+  });
+  const now = options.clock;
+  const prepared = prepareRun(spec, { bytes: readFileSync(profiles), location: profiles }, { startedAt: now() });
+  const local = await LocalRunStore.open(options.directory);
+  const store = new RunEventLog(local, { now, writer: options.writer });
+  try {
+    await store.prepareAppends();
+    let inFlight = 0;
+    // Scripted backends answer at once; counting around each call still gives the log real readings.
+    const counted = (backend: LlmBackend): LlmBackend => ({
+      ...backend,
+      inFlight: () => inFlight,
+      async generate(request) {
+        inFlight++;
+        await store.sample(inFlight);
+        try {
+          return await backend.generate(request);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const create: BackendFactory = async (backendSpec) =>
+      counted(
+        backendSpec.kind === 'sglang'
+          ? scriptedBackend({ name: 'sglang', model: 'qwen-sim', flaw })
+          : scriptedBackend({ name: 'bedrock', model: backendSpec.modelId, judgeScore: (n) => scores[(n - 1) % 3] ?? 1 }),
+      );
+    const transport = { requestTimeoutMs: 1000, retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 } };
+    const backends = await connectRunBackends({
+      spec,
+      roles: rolesFor({ kind: 'local', profileIds: prepared.plan.profileIds }, prepared.strategy, prepared.plan.assignment),
+      gates: true,
+      settings: {
+        create,
+        prices: DEFAULT_PRICES,
+        sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints }), maxInFlight: 4 },
+        bedrock: { ...transport, maxConcurrency: 4 },
+      },
+    });
+    const existing = await existingSamples(store);
+    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const stopAfter = options.stopAfter;
+    const outcome = await generateAllPhases({
+      prepared,
+      store,
+      backends,
+      counters,
+      existing,
+      settings: { concurrency: 4, now, ...(stopAfter !== undefined ? { shouldStop: () => counters.accepted >= stopAfter } : {}) },
+    });
+    if (options.killed) return {};
+    await store.finish();
+    const finished = await finishRun({
+      plan: prepared.plan,
+      store,
+      counters,
+      emptySlots: outcome.emptySlots,
+      prices: DEFAULT_PRICES,
+      sglangInstances: 1,
+      backends,
+      concurrency: 4,
+      stoppedReason: outcome.fatalError ?? (stopAfter !== undefined ? 'interrupted' : undefined),
+      now,
+    });
+    const htmlBytes = await writeReportHtml(store, { prices: DEFAULT_PRICES });
+    return { finished, htmlBytes };
+  } finally {
+    local.close();
+  }
+}
