@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { acceptRateRuns, acceptRateScenario, acceptRateSection, type AcceptRateRun } from './scenarios/accept-rate.ts';
 import { bedrockThrottlingScenario } from './scenarios/bedrock-throttling.ts';
 import { costPerSampleScenario } from './scenarios/cost-per-sample.ts';
 import { faultsScenario } from './scenarios/faults.ts';
@@ -17,6 +18,7 @@ const quick = process.argv.includes('--quick');
 const context: BenchContext = { quick, workDir: mkdtempSync(join(tmpdir(), 'raiden-bench-')) };
 const started = Date.now();
 const results: ScenarioResult[] = [];
+let acceptRates: AcceptRateRun[] | undefined;
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 
 try {
@@ -34,6 +36,9 @@ try {
   results.push(await faultsScenario(context, run64));
   log('bedrock throttling');
   results.push(await bedrockThrottlingScenario(context));
+  log('accept rate per reject reason');
+  acceptRates = await acceptRateRuns(context);
+  results.push(acceptRateScenario(acceptRates));
 } finally {
   rmSync(context.workDir, { recursive: true, force: true });
 }
@@ -79,6 +84,7 @@ const markdown = [
   '',
   ...results.flatMap((result) => [`- **${result.name}**: ${result.settings}`, ...(result.notes ?? []).map((note) => `  ${note}`)]),
   '',
+  acceptRateSection(acceptRates ?? []),
 ].join('\n');
 writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), markdown);
 process.stdout.write('Wrote BENCHMARKS.md\n');

@@ -27,6 +27,7 @@ const SAMPLE_FIELDS = [
   'reasoning',
   'answer',
   'keywords',
+  'keyword_alternatives',
   'question_type',
   'validation_method',
   'difficulty',

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { difficultyOfPassRate } from '../../orchestrator/src/core/quality-gates.ts';
 import type { EvaluationRecord } from '../../orchestrator/src/core/sample-evaluation.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
 import type { ComposedReport } from '../../orchestrator/src/core/compose-report.ts';
@@ -64,7 +65,9 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
     expect(samples.every((s) => s.metadata.backend === 'bedrock' && s.metadata.model === MODEL && s.metadata.strategy === 'bedrock')).toBe(
       true,
     );
-    expect(bedrock?.stats.unforcedToolChoice).toBe(0);
+    // Every sample call forces its tool; the one call without a tool is the preflight before planning.
+    expect(bedrock?.stats.unforcedToolChoice).toBe(1);
+    expect(bedrock?.stats.byTool['']).toBe(1);
     expect(sglang?.stats.chatRequests).toBe(0);
     // Slots of one profile share the cached prefix: later ones read it from the cache.
     expect(samples.some((s) => (s.metadata.usage.cache_read_input_tokens ?? 0) > 0)).toBe(true);
@@ -102,7 +105,8 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
 
   it('filter: k SGLang candidates per slot, Bedrock judges; the best passing one is kept, verdicts in metadata and rejects', async () => {
     const judge: BedrockTestServerOptions['judge'] = (_model, candidate) =>
-      /question 2|第2问/u.test(String(candidate.question))
+      // The simulated model opens its second question of a profile with "One more thing."
+      /^(One more thing\.|还有，)/u.test(String(candidate.question))
         ? { score: 4, reason: 'The question is vague.' }
         : { score: 8, reason: 'Grounded and in character.' };
     const { result, report, samples, rejects } = await generate(
@@ -236,10 +240,11 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
       ],
       { answer },
     );
+    // The gate covers CM too: the forgetful model cannot answer a CM question either, so nothing is kept.
     expect(split.result.code).toBe(3);
-    expect(split.samples.map((s) => s.metadata.kind)).toEqual(['CM', 'CM', 'CM']);
+    expect(split.samples).toEqual([]);
     const gated = split.rejects.filter((r) => r.reason === 'gate_keyword_agreement');
-    expect(gated).toHaveLength(6);
+    expect(gated).toHaveLength(9);
     expect(gated[0]?.review).toMatchObject({
       gates: {
         keyword_agreement: {
@@ -250,27 +255,42 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
     });
   });
 
-  it('quality gates: the difficulty filter keeps only what the student model gets wrong', async () => {
-    const answer = (model: string, prompt: string) => (model === 'student-weak' ? 'No idea.' : prompt);
-    const weak = await generate(
-      ['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', 'bedrock:student-weak', '--max-attempts', '1'],
+  it('quality gates: the difficulty filter keeps only what the student answers right sometimes, with the measured pass rate', async () => {
+    let calls = 0;
+    // student-mixed answers every second time with the whole prompt (every keyword), else without.
+    const answer = (model: string, prompt: string) =>
+      model === 'student-weak' ? 'No idea.' : model === 'student-mixed' ? (calls++ % 2 === 0 ? prompt : 'No idea.') : prompt;
+    const mixed = await generate(
+      ['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', 'bedrock:student-mixed', '--max-attempts', '1'],
       { answer },
     );
-    expect(weak.result.code).toBe(0);
-    expect(
-      weak.samples.every((s) => (s.metadata.gates as { difficulty: { student_correct: boolean } }).difficulty.student_correct === false),
-    ).toBe(true);
+    expect(mixed.result.code).toBe(0);
+    for (const sample of mixed.samples) {
+      const gate = (sample.metadata.gates as { difficulty: { pass_rate: number; samples: number } }).difficulty;
+      // Concurrent slots share the student, so each sample sees some of its right and some of its wrong answers.
+      expect(gate.samples).toBe(4);
+      expect(gate.pass_rate).toBeGreaterThan(0);
+      expect(gate.pass_rate).toBeLessThan(1);
+      expect(sample).toMatchObject({
+        difficulty: difficultyOfPassRate(gate.pass_rate),
+        metadata: { difficulty_source: 'student_pass_rate' },
+      });
+    }
+    expect(mixed.report.backends.bedrock?.review_calls).toBe(6 * 4);
     await sglang?.close();
     await bedrock?.close();
 
-    const strong = await generate(
-      ['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', 'bedrock:student-strong', '--max-attempts', '1'],
-      { answer },
-    );
-    expect(strong.result.code).toBe(3);
-    expect(strong.samples).toHaveLength(0);
-    expect(strong.rejects.map((r) => r.reason)).toEqual(Array(6).fill('gate_difficulty'));
-    expect(strong.report.rejects.total_by_reason).toEqual({ gate_difficulty: 6 });
+    for (const student of ['student-weak', 'student-strong']) {
+      const run = await generate(
+        ['--profiles', 'examples/profiles.en.jsonl', '--difficulty-student-model', `bedrock:${student}`, '--max-attempts', '1'],
+        { answer },
+      );
+      expect(run.result.code).toBe(3);
+      expect(run.samples).toHaveLength(0);
+      expect(run.report.rejects.total_by_reason).toEqual({ gate_difficulty: 6 });
+      await sglang?.close();
+      await bedrock?.close();
+    }
   });
 
   it('raiden evaluate --run DIR scores an existing dataset with a judge model and writes a report', async () => {
@@ -298,7 +318,8 @@ describe('raiden generate strategies end to end (simulated SGLang + Bedrock-comp
   it('ends a Bedrock run cleanly when access is refused mid-run, keeping every sample generated so far', async () => {
     const { result, report, samples } = await generate(
       ['--profiles', CHARACTEREVAL_PROFILES, '--backend', 'bedrock', '--max-profiles', '10', '--max-retries', '0', '--concurrency', '2'],
-      { fault: (n) => (n > 6 ? 'access_denied' : undefined) },
+      // Request 1 is the preflight; access ends after six sample calls.
+      { fault: (n) => (n > 7 ? 'access_denied' : undefined) },
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/stopped early \(Bedrock .*AccessDeniedException/u);

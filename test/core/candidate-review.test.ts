@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildReview, type Candidate } from '../../orchestrator/src/core/candidate-review.ts';
-import type { SampleContent } from '../../orchestrator/src/core/keyword-verifier.ts';
+import type { VerifiedContent } from '../../orchestrator/src/core/keyword-verifier.ts';
 import type { Slot } from '../../orchestrator/src/core/plan.ts';
 import type { Profile } from '../../orchestrator/src/core/profile.ts';
 import type { QualityGate } from '../../orchestrator/src/core/quality-gates.ts';
@@ -34,10 +34,11 @@ const candidate = (question: string): Candidate => ({
     reasoning: 'r',
     answer: 'In Tallinn.',
     keywords: ['Tallinn'],
+    keyword_alternatives: [[]],
     question_type: 'where',
     difficulty: 'easy',
     conversation_history: [],
-  } as SampleContent,
+  } as VerifiedContent,
   result: { text: '{}', model: 'qwen', usage: { inputTokens: 10, outputTokens: 5 }, requests: 1 },
 });
 

@@ -34,6 +34,7 @@ function sample(profileId: string, shape: Shape = {}): Sample {
     reasoning: shape.reasoning ?? 'rr',
     answer: shape.answer ?? 'aaa',
     keywords,
+    keyword_alternatives: keywords.map(() => []),
     question_type: shape.type ?? 'what',
     validation_method: keywords.length === 1 ? 'single_term_validation' : 'multi_term_parsing',
     difficulty: shape.difficulty ?? 'easy',

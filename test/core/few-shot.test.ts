@@ -21,6 +21,7 @@ function seed(name: string, kind: SampleKind, language: Language): Sample {
     reasoning: `${name} reasoning`,
     answer: `${name} answer`,
     keywords: [`${name}-keyword`],
+    keyword_alternatives: [[]],
     question_type: 'what',
     validation_method: 'single_term_validation',
     difficulty: 'medium',
@@ -53,7 +54,7 @@ const slot = (kind: SampleKind, language: Language, index = 0): Slot => ({
   kind,
   index,
   language,
-  focus: kind === 'SBK' ? { field: 'bio', questionType: 'where' } : { topic: 'a pet', questionType: 'what' },
+  focus: kind === 'SBK' ? { field: 'bio', questionType: 'where' } : { topic: 'pet', questionType: 'what' },
 });
 const messages = (kind: SampleKind, language: Language, index = 0) => buildMessages(profile, slot(kind, language, index));
 
@@ -79,13 +80,25 @@ describe('FewShotExamples', () => {
     const [shown] = examplesIn(new FewShotExamples([seed('Bo', 'SBK', 'en')]).apply(messages('SBK', 'en'), 'SBK', 'en')[0]!.content);
     expect(shown).toEqual({
       character: 'Bo',
+      question_type: 'what',
       question: 'Bo question',
+      keywords: ['Bo-keyword'],
+      keyword_alternatives: [[]],
       reasoning: 'Bo reasoning',
       answer: 'Bo answer',
-      keywords: ['Bo-keyword'],
-      question_type: 'what',
       difficulty: 'medium',
     });
+    // In the order the schema asks for them: the keywords before the answer.
+    expect(Object.keys(shown!)).toEqual([
+      'character',
+      'question_type',
+      'question',
+      'keywords',
+      'keyword_alternatives',
+      'reasoning',
+      'answer',
+      'difficulty',
+    ]);
     const [cmShown] = examplesIn(new FewShotExamples([seed('Cy', 'CM', 'en')]).apply(messages('CM', 'en'), 'CM', 'en')[0]!.content);
     expect(cmShown).toMatchObject({
       character: 'Cy',

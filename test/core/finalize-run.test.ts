@@ -24,6 +24,7 @@ function sample(profileId: string, kind: SampleKind, index: number, backend = 's
     reasoning: 'I say "Tallinn".\nThen],',
     answer: 'In Tallinn \u2028 of course.',
     keywords: ['Tallinn'],
+    keyword_alternatives: [[]],
     question_type: 'where',
     validation_method: 'single_term_validation',
     difficulty: 'easy',

@@ -11,11 +11,12 @@ import {
 import { LIMITS, responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
 
 const sbk = {
+  question_type: 'who',
   question: '你女儿叫什么名字？',
   reasoning: '他问起我的家人，我想起了女儿，她是我最牵挂的人。',
   answer: '我女儿叫黄瑶，她喜欢画画。',
   keywords: ['黄瑶'],
-  question_type: 'who',
+  keyword_alternatives: [[]],
   difficulty: 'easy',
 };
 const cm = {
@@ -29,10 +30,13 @@ const cm = {
   reasoning: '他一开始就说过他的猫，我记得那个名字。',
   answer: '当然记得，你的猫叫豆豆。',
   keywords: ['豆豆'],
+  keyword_alternatives: [[]],
   question_type: 'what',
   difficulty: 'medium',
+  distractor: '棒棒糖',
 };
-const answerFields = ['question', 'reasoning', 'answer', 'keywords', 'question_type', 'difficulty'];
+// Keywords and their alternatives come before the reasoning and the answer.
+const answerFields = ['question_type', 'question', 'keywords', 'keyword_alternatives', 'reasoning', 'answer', 'difficulty'];
 
 type Properties = Record<string, Record<string, unknown> & { items?: Record<string, unknown> & { properties?: Properties } }>;
 const propertiesOf = (kind: 'SBK' | 'CM') => responseSchema(kind).schema.properties as Properties;
@@ -43,7 +47,7 @@ describe('the JSON Schema sent to the model', () => {
     expect(responseSchema('CM').name).toBe('raiden_cm_sample');
     for (const [kind, fields] of [
       ['SBK', answerFields],
-      ['CM', ['conversation_history', ...answerFields]],
+      ['CM', ['conversation_history', 'distractor', ...answerFields]],
     ] as const) {
       const { schema } = responseSchema(kind);
       expect(schema.type).toBe('object');
@@ -66,7 +70,13 @@ describe('the JSON Schema sent to the model', () => {
       maxItems: LIMITS.keywords,
       items: { type: 'string', minLength: 1, maxLength: LIMITS.keyword },
     });
-    expect(properties.conversation_history).toMatchObject({ type: 'array', minItems: 2, maxItems: LIMITS.turns });
+    expect(properties.keyword_alternatives).toMatchObject({
+      type: 'array',
+      minItems: 1,
+      maxItems: LIMITS.keywords,
+      items: { type: 'array', maxItems: LIMITS.alternatives, items: { type: 'string', minLength: 1, maxLength: LIMITS.keyword } },
+    });
+    expect(properties.conversation_history).toMatchObject({ type: 'array', minItems: 4, maxItems: LIMITS.turns });
     expect(properties.conversation_history?.items).toEqual({
       type: 'object',
       additionalProperties: false,
@@ -100,7 +110,8 @@ describe('the JSON Schema sent to the model', () => {
     expect(check('SBK', { ...sbk, question: 'x'.repeat(LIMITS.question + 1) })).toBe(false);
     expect(check('SBK', { ...sbk, keywords: [] })).toBe(false);
     expect(check('CM', sbk)).toBe(false);
-    expect(check('CM', { ...cm, conversation_history: cm.conversation_history.slice(0, 1) })).toBe(false);
+    expect(check('CM', { ...cm, conversation_history: cm.conversation_history.slice(0, 3) })).toBe(false);
+    expect(check('SBK', { ...sbk, keyword_alternatives: undefined })).toBe(false);
     expect(check('CM', { ...cm, conversation_history: [{ role: 'system', content: 'x' }, ...cm.conversation_history] })).toBe(false);
   });
 });

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { planSlots, type Slot } from '../../orchestrator/src/core/plan.ts';
 import type { Profile } from '../../orchestrator/src/core/profile.ts';
 import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { buildMessages, estimatePromptTokens, PROFILE_TAGS, splitAtSharedPrefix } from '../../orchestrator/src/core/prompts.ts';
+import {
+  buildMessages,
+  CM_TOPIC_TEXT,
+  estimatePromptTokens,
+  PROFILE_TAGS,
+  splitAtSharedPrefix,
+} from '../../orchestrator/src/core/prompts.ts';
 import { cjkRatio, estimateTokens } from '../../orchestrator/src/core/text-normalize.ts';
 
 const load = (file: string) => parseProfiles(readFileSync(new URL(`../../examples/${file}`, import.meta.url)), file).profiles;
@@ -61,10 +67,66 @@ describe('buildMessages', () => {
       const task = user.slice(user.lastIndexOf(PROFILE_TAGS.close) + PROFILE_TAGS.close.length);
       expect(task.startsWith('\n\nTask: ')).toBe(true);
       expect(task).toContain(`write ${slot.kind} sample number ${slot.index + 1} for Mara Quill`);
-      expect(task).toContain(`prefer a "${slot.focus.questionType}" question`);
+      expect(task).toContain(`ask a "${slot.focus.questionType}" question`);
+      expect(task).toContain(`record question_type "${slot.focus.questionType}"`);
       if (slot.kind === 'SBK') expect(task).toContain(`the profile field "${slot.focus.field!}"`);
-      else expect(task).toContain(`the user mentions ${slot.focus.topic!}`);
+      else expect(task).toContain(`the user tells the character ${CM_TOPIC_TEXT.en[slot.focus.topic!]}`);
       expect(task).toContain('in English');
+    }
+  });
+
+  it('never mentions a conversation to an SBK slot, in either language', () => {
+    for (const [profile, language] of [
+      [mara, 'en'],
+      [lin, 'zh'],
+    ] as const) {
+      for (const slot of slotsOf(profile, language).filter((s) => s.kind === 'SBK')) {
+        const text = buildMessages(profile, slot)
+          .map((message) => message.content)
+          .join('\n');
+        expect(text).not.toMatch(/conversation|对话/u);
+      }
+    }
+  });
+
+  it('asks for a question with one answer in the profile, a fact a reader could not guess, and a CM distractor', () => {
+    const [sbkSlot] = slotsOf(mara);
+    const cmSlot = slotsOf(mara).find((slot) => slot.kind === 'CM')!;
+    expect(buildMessages(mara, sbkSlot!)[1]!.content).toContain('exactly one correct answer in the profile');
+    expect(buildMessages(mara, sbkSlot!)[1]!.content).toContain('could not know without the profile');
+    const cmTask = buildMessages(mara, cmSlot)[1]!.content;
+    expect(cmTask).toContain('4 to 8 turns alternating user and assistant, starting with the user and ending with the assistant');
+    expect(cmTask).toContain('"distractor"');
+    expect(buildMessages(mara, sbkSlot!)[0]!.content).toContain('keyword_alternatives');
+  });
+
+  it('writes a zh prompt in one language: the CM topic and question type are Chinese too', () => {
+    for (const slot of slotsOf(lin).filter((s) => s.kind === 'CM')) {
+      const task = buildMessages(lin, slot)[1]!.content.split(PROFILE_TAGS.close)[1]!;
+      expect(task).toContain(CM_TOPIC_TEXT.zh[slot.focus.topic!]);
+      // Only schema names and enum values stay in Latin letters.
+      const latin = task.match(/[A-Za-z_]+/gu) ?? [];
+      expect(
+        latin.filter(
+          (word) =>
+            ![
+              'SBK',
+              'CM',
+              'conversation_history',
+              'assistant',
+              'distractor',
+              'question_type',
+              'reasoning',
+              'answer',
+              'what',
+              'who',
+              'where',
+              'when',
+              'why',
+              'how',
+            ].includes(word),
+        ),
+      ).toEqual([]);
     }
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SampleContent } from '../../orchestrator/src/core/keyword-verifier.ts';
+import type { VerifiedContent } from '../../orchestrator/src/core/keyword-verifier.ts';
 import type { Slot } from '../../orchestrator/src/core/plan.ts';
 import type { Profile } from '../../orchestrator/src/core/profile.ts';
 import { PROFILE_TAGS } from '../../orchestrator/src/core/prompts.ts';
@@ -7,6 +7,8 @@ import {
   ANSWER_SCHEMA,
   answerMessages,
   difficultyGate,
+  difficultyOfPassRate,
+  GATE_CALL_ATTEMPTS,
   keywordAgreementGate,
   type GateInput,
   type GateModel,
@@ -37,22 +39,24 @@ const cmSlot: Slot = {
   kind: 'CM',
   index: 0,
   language: 'en',
-  focus: { topic: 'a pet', questionType: 'what' },
+  focus: { topic: 'pet', questionType: 'what' },
 };
-const sbk: SampleContent = {
+const sbk: VerifiedContent = {
   question: 'Where is your bakery, and what is your parrot called?',
   reasoning: 'r',
   answer: 'In Tallinn; my parrot is Kiwi.',
   keywords: ['Tallinn', 'Kiwi'],
+  keyword_alternatives: [['Reval'], []],
   question_type: 'where',
   difficulty: 'easy',
   conversation_history: [],
 };
-const cm: SampleContent = {
+const cm: VerifiedContent = {
   question: 'What was my dog called?',
   reasoning: 'r',
   answer: 'Your dog is Biscuit.',
   keywords: ['Biscuit'],
+  keyword_alternatives: [[]],
   question_type: 'what',
   difficulty: 'medium',
   conversation_history: [
@@ -129,17 +133,42 @@ describe('keywordAgreementGate', () => {
     expect(decision.calls).toHaveLength(2);
   });
 
-  it('counts a model whose call failed as disagreeing, without a call to charge', async () => {
+  it('takes a model that does not answer after retries as no verdict, never as disagreement', async () => {
     const claude = model('bedrock:claude', 'Tallinn, and Kiwi.');
-    const decision = await keywordAgreementGate([claude, throwing('sglang:qwen', new TransportError('connection reset', 2))]).check(
-      sbkInput,
-    );
+    const failing = throwing('sglang:qwen', new TransportError('connection reset', 2));
+    const decision = await keywordAgreementGate([claude, failing]).check(sbkInput);
     expect(decision.passed).toBe(false);
-    expect(decision.detail).toContain('answers of sglang:qwen lack');
-    expect(decision.record).toMatchObject({
-      answers: [{ contains_keywords: true }, { model: 'sglang:qwen', contains_keywords: false, error: 'connection reset' }],
-    });
+    expect(decision.undecided).toBe(true);
+    expect(decision.detail).toContain(`sglang:qwen did not answer after ${GATE_CALL_ATTEMPTS} tries (connection reset)`);
     expect(decision.calls).toHaveLength(1);
+  });
+
+  it('retries a gate call that fails once and then decides', async () => {
+    let calls = 0;
+    const flaky: GateModel = {
+      label: 'sglang:qwen',
+      backend: {
+        name: 'sglang',
+        inFlight: () => 0,
+        generate: async () => {
+          if (calls++ === 0) throw new TransportError('timed out', 1);
+          return {
+            text: JSON.stringify({ answer: 'Tallinn and Kiwi' }),
+            model: 'qwen',
+            usage: { inputTokens: 1, outputTokens: 1 },
+            requests: 1,
+          };
+        },
+      },
+    };
+    const decision = await keywordAgreementGate([flaky]).check(sbkInput);
+    expect(decision).toMatchObject({ passed: true });
+    expect(decision.undecided).toBeUndefined();
+  });
+
+  it('accepts a keyword in one of its alternative forms, under the verifier matching', async () => {
+    const decision = await keywordAgreementGate([model('sglang:qwen', 'In old Reval; the parrot is Kiwi.')]).check(sbkInput);
+    expect(decision.passed).toBe(true);
   });
 
   it('lets BackendUnavailableError propagate', async () => {
@@ -169,57 +198,73 @@ describe('keywordAgreementGate', () => {
     expect(decision.record).toMatchObject({ answers: [{ answer: 'Tallinn is home, Kiwi my parrot.' }] });
   });
 
-  it('leaves CM samples untouched, asking no model', async () => {
+  it('applies to CM samples too, asking with the conversation', async () => {
     const claude = model('bedrock:claude', 'no idea');
     const decision = await keywordAgreementGate([claude]).check(cmInput);
-    expect(decision).toEqual({ passed: true, detail: 'not applied to CM samples', record: { applied: false }, calls: [] });
-    expect(claude.backend.calls).toHaveLength(0);
+    expect(decision.passed).toBe(false);
+    expect(claude.backend.calls[0]!.request.messages[1]!.content).toContain('user: My dog is called Biscuit.');
   });
 });
 
+/** A student whose n-th answer (0-based) is answers[n % answers.length]. */
+const student = (answers: readonly string[]): GateModel & { backend: ScriptedBackend } => {
+  let n = 0;
+  return {
+    label: 'sglang:small',
+    backend: scriptedBackend({
+      name: 'sglang',
+      model: 'small',
+      answer: () => answers[n++ % answers.length]!,
+      usage: { inputTokens: 200, outputTokens: 30 },
+    }),
+  };
+};
+
 describe('difficultyGate', () => {
-  it('keeps a sample the student misses', async () => {
-    const student = model('sglang:small', 'I bake in Tallinn.');
-    const decision = await difficultyGate(student).check(sbkInput);
+  it('samples 4 answers at temperature 0.8 and keeps a sample the student answers right sometimes', async () => {
+    const small = student(['Tallinn, and Kiwi.', 'I bake in Tallinn.', 'Tallinn! Kiwi!', 'No idea.']);
+    const decision = await difficultyGate(small).check(sbkInput);
     expect(decision.passed).toBe(true);
-    expect(decision.detail).toBe('student sglang:small misses a keyword');
-    expect(decision.record).toEqual({
-      passed: true,
-      student: 'sglang:small',
-      student_correct: false,
-      student_answer: 'I bake in Tallinn.',
-    });
-    expect(decision.calls).toEqual([
-      { purpose: 'difficulty', backend: 'sglang', model: 'small', usage: { input_tokens: 200, output_tokens: 30 } },
-    ]);
+    expect(decision.detail).toBe('student sglang:small answered with every keyword 2 of 4 times');
+    expect(decision.record).toMatchObject({ passed: true, student: 'sglang:small', pass_rate: 0.5, samples: 4, temperature: 0.8 });
+    expect(small.backend.calls.map((call) => call.request.temperature)).toEqual([0.8, 0.8, 0.8, 0.8]);
+    expect(decision.calls).toHaveLength(4);
   });
 
-  it('drops a sample the student already answers with every keyword', async () => {
-    const student = model('sglang:small', 'Tallinn! And Kiwi, my parrot.');
-    const decision = await difficultyGate(student).check(sbkInput);
+  it('drops a sample the student always answers with every keyword: too easy', async () => {
+    const decision = await difficultyGate(student(['Tallinn! And Kiwi, my parrot.'])).check(sbkInput);
     expect(decision.passed).toBe(false);
-    expect(decision.detail).toBe('student sglang:small already answers with every keyword');
-    expect(decision.record).toMatchObject({ passed: false, student_correct: true });
+    expect(decision.record).toMatchObject({ passed: false, pass_rate: 1 });
+    expect(decision.detail).toContain('too easy');
   });
 
-  it('keeps the sample when the student call fails: that proves nothing', async () => {
+  it('drops a sample the student never answers: its keywords may be unanswerable', async () => {
+    const decision = await difficultyGate(student(['I bake bread.'])).check(sbkInput);
+    expect(decision.passed).toBe(false);
+    expect(decision.record).toMatchObject({ pass_rate: 0 });
+    expect(decision.detail).toContain('never answered');
+  });
+
+  it('takes a failed student call as no verdict', async () => {
     const decision = await difficultyGate(throwing('sglang:small', new TransportError('timed out', 3))).check(sbkInput);
-    expect(decision.passed).toBe(true);
-    expect(decision.detail).toBe('student call failed (timed out); kept');
-    expect(decision.record).toEqual({ passed: true, student: 'sglang:small', student_correct: null, student_answer: null });
-    expect(decision.calls).toEqual([]);
+    expect(decision).toMatchObject({ passed: false, undecided: true });
+    expect(decision.detail).toContain('could not judge the sample');
   });
 
-  it('applies to CM samples too, asking with the conversation', async () => {
-    const student = model('sglang:small', 'Your dog is Biscuit.');
-    const decision = await difficultyGate(student).check(cmInput);
-    expect(decision.passed).toBe(false);
-    expect(student.backend.calls[0]!.request.messages[1]!.content).toContain('user: My dog is called Biscuit.');
+  it('applies to CM samples too, asking with the conversation, with the sample count and temperature given', async () => {
+    const small = student(['Your dog is Biscuit.', 'A cat?']);
+    const decision = await difficultyGate(small, { samples: 2, temperature: 1 }).check(cmInput);
+    expect(decision.record).toMatchObject({ pass_rate: 0.5, samples: 2, temperature: 1 });
+    expect(small.backend.calls[0]!.request.messages[1]!.content).toContain('user: My dog is called Biscuit.');
   });
 
   it('cuts a long student answer to 300 characters in the record', async () => {
-    const decision = await difficultyGate(model('sglang:small', 'y'.repeat(1_000))).check(sbkInput);
-    expect(decision.record.student_answer).toBe('y'.repeat(300));
+    const decision = await difficultyGate(student(['y'.repeat(1_000)])).check(sbkInput);
+    expect((decision.record.student_answers as string[])[0]).toBe('y'.repeat(300));
+  });
+
+  it('maps a pass rate to a difficulty label', () => {
+    expect([0.25, 0.5, 0.75].map(difficultyOfPassRate)).toEqual(['hard', 'medium', 'easy']);
   });
 });
 

@@ -24,6 +24,7 @@ function sample(id: string, backend: string, model: string, used: TokenUsage, re
     reasoning: 'r',
     answer: 'In Tallinn.',
     keywords: ['Tallinn'],
+    keyword_alternatives: [[]],
     question_type: 'where',
     validation_method: 'single_term_validation',
     difficulty: 'easy',

@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_COST_ASSUMPTIONS, type CostAssumptions } from '../core/cost-estimate.ts';
 import { bedrockPrice, DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
+import { findNameField, flattenFields } from '../core/profile.ts';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
@@ -25,6 +27,33 @@ function estimateAssumptions(spec: RunSpec, opts: Record<string, unknown>): Cost
     gpuUsdPerHour: opts.gpuUsdPerHour as number,
     sglangTokensPerSecond: opts.sglangTokensPerSecond as number,
   };
+}
+
+/**
+ * The names of --exclude-names: a JSON array of names, a JSON object keyed by name (a benchmark's npc.json or
+ * CharacterEval profiles, whose name fields count too), or plain text with one name per line (# comments).
+ */
+async function readNameList(path: string): Promise<string[]> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read --exclude-names ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return text
+      .split(/\r?\n/u)
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0 && !line.startsWith('#'));
+  }
+  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
+  if (typeof value === 'object' && value !== null)
+    return Object.entries(value).flatMap(([key, inner]) => {
+      const fields = typeof inner === 'object' && inner !== null ? flattenFields(inner as Record<string, unknown>) : {};
+      const name = findNameField(fields);
+      return name === undefined ? [key] : [key, name];
+    });
+  throw new UsageError(`--exclude-names ${path}: expected names one per line, a JSON array of names or a JSON object keyed by name`);
 }
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
@@ -66,6 +95,11 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       `transport retries per call on connection errors, timeouts, 429 and 5xx (default ${r.maxRetries})`,
       integerAtLeast(0),
     )
+    .option(
+      '--max-response-bytes <n>',
+      'largest model response read, in bytes; a larger one is a rejected attempt (default 16 MiB)',
+      integerAtLeast(1024),
+    )
     .option('--max-tokens <n>', `max output tokens per model call (default ${r.maxTokens})`, integerAtLeast(64))
     .option('--temperature <t>', `sampling temperature (default ${r.temperature})`, numberBetween(0, 2))
     .option(
@@ -80,21 +114,27 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     )
     .option('--gpu-usd-per-hour <usd>', 'estimate: p5en.48xlarge USD per hour', positiveNumber, d.gpuUsdPerHour)
     .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond);
-  addStrategyOptions(generate).action(async (opts: Record<string, unknown>) => {
-    const spec = await withFlagErrors(() => parseRunSpec(runSpecFields(opts)));
-    setExit(
-      await runGenerate(
-        {
-          spec,
-          out: opts.out as string | undefined,
-          apiKey: opts.apiKey as string | undefined,
-          dryRun: opts.dryRun as boolean,
-          costs: estimateAssumptions(spec, opts),
-        },
-        io,
-      ),
-    );
-  });
+  addStrategyOptions(generate)
+    .option(
+      '--exclude-names <file>',
+      "refuse profiles of these characters (an evaluation benchmark's): one name per line, or a JSON array of names or object keyed by name (npc.json, CharacterEval)",
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      const excludeNames = opts.excludeNames === undefined ? undefined : await readNameList(String(opts.excludeNames));
+      const spec = await withFlagErrors(() => parseRunSpec(runSpecFields({ ...opts, excludeNames })));
+      setExit(
+        await runGenerate(
+          {
+            spec,
+            out: opts.out as string | undefined,
+            apiKey: opts.apiKey as string | undefined,
+            dryRun: opts.dryRun as boolean,
+            costs: estimateAssumptions(spec, opts),
+          },
+          io,
+        ),
+      );
+    });
 
   program
     .command('evaluate')

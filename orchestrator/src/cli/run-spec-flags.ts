@@ -60,6 +60,7 @@ export function runSpecFields(opts: Record<string, unknown>): Record<string, unk
     seed: opts.seed,
     requestTimeoutSeconds: opts.requestTimeout,
     maxRetries: opts.maxRetries,
+    maxResponseBytes: opts.maxResponseBytes,
     maxTokens: opts.maxTokens,
     temperature: opts.temperature,
     strategy: strategy ?? backend,
@@ -79,6 +80,7 @@ export function runSpecFields(opts: Record<string, unknown>): Record<string, unk
     evaluateSamples: opts.evaluateSamples,
     keywordAgreementModels: lists(opts.keywordAgreementModels),
     difficultyStudentModel: opts.difficultyStudentModel,
+    excludeNames: opts.excludeNames,
     priceFile: opts.priceFile,
   };
 }

@@ -1,6 +1,6 @@
 import type { GenerateResult, LlmBackend } from './ports/llm-backend.ts';
 import { judgeSample, type JudgeOutcome } from './judge.ts';
-import type { SampleContent } from './keyword-verifier.ts';
+import type { VerifiedContent } from './keyword-verifier.ts';
 import type { Slot } from './plan.ts';
 import type { Profile } from './profile.ts';
 import type { QualityGate } from './quality-gates.ts';
@@ -8,7 +8,7 @@ import type { ReviewCall } from './sample.ts';
 
 /** A generated output that passed verification, waiting for the judge and the gates. */
 export interface Candidate {
-  readonly content: SampleContent;
+  readonly content: VerifiedContent;
   readonly result: GenerateResult;
 }
 
@@ -87,7 +87,8 @@ export function buildReview(settings: ReviewSettings): CandidateReview | undefin
         gateRecords[gate.name] = decision.record;
         (calls[index] as ReviewCall[]).push(...decision.calls);
         if (!decision.passed) {
-          failed = { reason: `gate_${gate.name}`, detail: decision.detail };
+          // An undecided gate is no verdict on the sample: its own reason keeps it apart from a failed gate.
+          failed = { reason: decision.undecided ? 'gate_call_failed' : `gate_${gate.name}`, detail: decision.detail };
           break;
         }
       }

@@ -10,15 +10,21 @@ const HEADER: Record<Language, string> = {
   zh: '以下是其他角色的合格样本示例。学习它们的质量和风格，但绝不要照搬其中的事实、人名或关键词：',
 };
 
+/** A seed in the order the schema asks for its fields: keywords before the reasoning and the answer. */
 function exampleJson(sample: Sample): string {
+  const distractor = sample.metadata.distractor;
   return JSON.stringify({
     character: sample.character_name,
-    ...(sample.metadata.kind === 'CM' ? { conversation_history: sample.conversation_history } : {}),
+    ...(sample.metadata.kind === 'CM'
+      ? { conversation_history: sample.conversation_history, ...(typeof distractor === 'string' ? { distractor } : {}) }
+      : {}),
+    question_type: sample.question_type,
     question: sample.question,
+    keywords: sample.keywords,
+    // Seeds of runs before keyword alternatives existed have none.
+    keyword_alternatives: sample.keyword_alternatives ?? sample.keywords.map(() => []),
     reasoning: sample.reasoning,
     answer: sample.answer,
-    keywords: sample.keywords,
-    question_type: sample.question_type,
     difficulty: sample.difficulty,
   });
 }

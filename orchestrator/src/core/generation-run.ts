@@ -8,13 +8,14 @@ import {
 import type { RunStore } from './ports/run-store.ts';
 import type { Candidate, CandidateDecision, CandidateReview } from './candidate-review.ts';
 import { profileIdOf } from './dataset-split.ts';
-import { verifySample, type SampleContent } from './keyword-verifier.ts';
+import { verifySample, type VerifiedContent } from './keyword-verifier.ts';
 import { parseModelJson } from './model-output.ts';
 import { describeFocus, type Slot } from './plan.ts';
 import type { Profile } from './profile.ts';
 import { buildMessages, type ChatMessage } from './prompts.ts';
 import { storedUsage } from './review-call.ts';
 import { responseSchema } from './sample-schema.ts';
+import { difficultyOfPassRate } from './quality-gates.ts';
 import { RAW_OUTPUT_LIMIT, type RejectRecord, type ReviewCall, type Sample } from './sample.ts';
 import { questionFingerprint } from './text-normalize.ts';
 
@@ -210,6 +211,8 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
               kind: slot.kind,
               profileText: profile.text,
               names: [profile.name, ...profile.aliases],
+              fieldLabels: Object.keys(profile.fields),
+              questionType: slot.focus.questionType,
               acceptedQuestions: accepted,
             })
           : ({ ok: false, reason: 'invalid_json', detail: parsed.error } as const);
@@ -340,13 +343,21 @@ interface Provenance {
   readonly at: Date;
 }
 
+/** The student's pass rate when the difficulty gate measured one (metadata.gates.difficulty.pass_rate). */
+function measuredPassRate(extra: Readonly<Record<string, unknown>>): number | undefined {
+  const gates = extra.gates as { difficulty?: { pass_rate?: unknown } } | undefined;
+  const rate = gates?.difficulty?.pass_rate;
+  return typeof rate === 'number' ? rate : undefined;
+}
+
 function toSample(
   slot: Slot,
   profile: Profile,
-  content: SampleContent,
+  content: VerifiedContent,
   provenance: Provenance,
   extra: Readonly<Record<string, unknown>>,
 ): Sample {
+  const passRate = measuredPassRate(extra);
   return {
     id: slot.id,
     character_name: profile.name,
@@ -356,9 +367,11 @@ function toSample(
     reasoning: content.reasoning,
     answer: content.answer,
     keywords: content.keywords,
+    keyword_alternatives: content.keyword_alternatives,
     question_type: content.question_type,
+    // The verifier rejects repeated keywords, so several keywords are several distinct facts.
     validation_method: content.keywords.length === 1 ? 'single_term_validation' : 'multi_term_parsing',
-    difficulty: content.difficulty,
+    difficulty: passRate === undefined ? content.difficulty : difficultyOfPassRate(passRate),
     metadata: {
       kind: slot.kind,
       backend: provenance.backend,
@@ -369,6 +382,8 @@ function toSample(
       usage: storedUsage(provenance.usage),
       attempt: provenance.attempt,
       focus: describeFocus(slot.focus),
+      difficulty_source: passRate === undefined ? 'model_label' : 'student_pass_rate',
+      ...(slot.kind === 'CM' && content.distractor !== undefined ? { distractor: content.distractor } : {}),
       ...extra,
     },
   };

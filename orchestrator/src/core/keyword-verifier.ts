@@ -1,165 +1,86 @@
+/**
+ * Whether a model's answer is a sample a GRPO trainer can trust: its keywords are facts a right answer
+ * contains and a wrong one does not (SBK: from the profile; CM: said by the user earlier), and a CM
+ * conversation tests memory. Matching is keyword-match.ts; this module decides what may be a keyword.
+ */
+import rules from './data/keyword-rules.json' with { type: 'json' };
+import { canonicalText, containsKeyword, isCjkChar, keyContains, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
 import { LIMITS, parseModelAnswer, type SampleContent } from './model-answer.ts';
-import type { SampleKind } from './sample.ts';
-import { normalizeText, questionFingerprint } from './text-normalize.ts';
+import type { QuestionType, SampleKind } from './sample.ts';
+import { questionFingerprint } from './text-normalize.ts';
 
 export type { SampleContent };
 
 export interface VerificationContext {
   readonly kind: SampleKind;
-  /** Profile text the SBK keywords must be grounded in. */
+  /** Profile text SBK keywords must be grounded in and CM keywords must stay out of. */
   readonly profileText: string;
-  /** The character's own names; a keyword equal to one proves nothing. */
+  /** The character's name and aliases; neither, nor any part of one, proves anything as a keyword. */
   readonly names: readonly string[];
+  /** The profile's field labels (爱好, occupation): a label is not a fact. */
+  readonly fieldLabels: readonly string[];
+  /** The question type the slot asked for; the recorded one must match it. */
+  readonly questionType?: QuestionType | undefined;
   /** Normalised fingerprints of questions already accepted for this profile. */
   readonly acceptedQuestions: ReadonlySet<string>;
 }
 
-export type Verdict = { ok: true; content: SampleContent } | { ok: false; reason: RejectReason; detail: string };
+/** A verified answer: keyword_alternatives has one list per keyword. */
+export type VerifiedContent = SampleContent & { readonly keyword_alternatives: readonly (readonly string[])[] };
+
+export type Verdict = { ok: true; content: VerifiedContent } | { ok: false; reason: RejectReason; detail: string };
 
 export type RejectReason =
   | 'invalid_json'
   | 'schema_mismatch'
   | 'empty_field'
   | 'too_long'
-  | 'bad_conversation'
+  | 'question_type_mismatch'
+  | 'conversation_roles'
+  | 'conversation_too_short'
+  | 'conversation_empty_turn'
   | 'keyword_not_in_answer'
   | 'keyword_not_in_profile'
   | 'keyword_not_in_conversation'
+  | 'keyword_not_from_user'
+  | 'keyword_in_profile'
   | 'keyword_stop_word'
+  | 'keyword_generic'
+  | 'keyword_field_label'
   | 'keyword_is_name'
+  | 'keyword_too_short'
   | 'keyword_too_long'
+  | 'keyword_fragment'
+  | 'keyword_duplicate'
   | 'keyword_in_question'
+  | 'keyword_alternative_implausible'
+  | 'detail_too_close'
+  | 'distractor_missing'
+  | 'distractor_not_in_conversation'
+  | 'distractor_is_keyword'
+  | 'distractor_in_answer'
   | 'duplicate_question';
 
-const STOP_WORDS = new Set([
-  // English pronouns and function words
-  'i',
-  'me',
-  'my',
-  'mine',
-  'myself',
-  'you',
-  'your',
-  'yours',
-  'yourself',
-  'he',
-  'him',
-  'his',
-  'himself',
-  'she',
-  'her',
-  'hers',
-  'herself',
-  'it',
-  'its',
-  'itself',
-  'we',
-  'us',
-  'our',
-  'ours',
-  'they',
-  'them',
-  'their',
-  'theirs',
-  'this',
-  'that',
-  'these',
-  'those',
-  'who',
-  'whom',
-  'what',
-  'which',
-  'the',
-  'a',
-  'an',
-  'and',
-  'or',
-  'but',
-  'if',
-  'of',
-  'to',
-  'in',
-  'on',
-  'at',
-  'by',
-  'for',
-  'with',
-  'from',
-  'as',
-  'is',
-  'are',
-  'was',
-  'were',
-  'be',
-  'been',
-  'am',
-  'do',
-  'does',
-  'did',
-  'have',
-  'has',
-  'had',
-  'not',
-  'no',
-  'yes',
-  'so',
-  'very',
-  'just',
-  'there',
-  'here',
-  'some',
-  'any',
-  // Chinese pronouns and function words
-  '我',
-  '你',
-  '您',
-  '他',
-  '她',
-  '它',
-  '我们',
-  '你们',
-  '他们',
-  '她们',
-  '它们',
-  '咱们',
-  '自己',
-  '这',
-  '那',
-  '这个',
-  '那个',
-  '这些',
-  '那些',
-  '什么',
-  '谁',
-  '的',
-  '了',
-  '是',
-  '在',
-  '和',
-  '与',
-  '或',
-  '也',
-  '就',
-  '都',
-  '不',
-  '没',
-  '没有',
-  '有',
-  '很',
-  '吗',
-  '呢',
-  '吧',
-  '啊',
-  '是的',
-  '不是',
-  '一个',
-]);
+/** CM: turns before the question; the detail, the assistant's reply, one more exchange. */
+export const MIN_CM_TURNS = 4;
+
+const STOP_WORDS = new Set([...rules.stop_words.en, ...rules.stop_words.zh].map(canonicalText));
+const GENERIC_WORDS = new Set([...rules.generic_words.en, ...rules.generic_words.zh].map(canonicalText));
+const FRAGMENT = rules.cjk_fragment;
 
 /** Checks that a parsed model output is a well-formed sample whose keywords verifiably hold. */
 export function verifySample(value: unknown, context: VerificationContext): Verdict {
   const parsed = parseModelAnswer(value, context.kind);
   if (!parsed.ok) return reject('schema_mismatch', parsed.detail);
-  const content = parsed.content;
+  const raw = parsed.content;
+  const alternativeLists = raw.keyword_alternatives ?? raw.keywords.map(() => []);
+  if (alternativeLists.length !== raw.keywords.length) {
+    return reject(
+      'schema_mismatch',
+      `keyword_alternatives has ${alternativeLists.length} lists for ${raw.keywords.length} keywords: give one list per keyword, [] when it has no other written form`,
+    );
+  }
+  const content: VerifiedContent = { ...raw, keyword_alternatives: alternativeLists };
 
   for (const [field, limit] of [
     ['question', LIMITS.question],
@@ -167,55 +88,279 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
     ['reasoning', LIMITS.reasoning],
   ] as const) {
     const text = content[field];
-    if (text.length === 0) return reject('empty_field', `${field} is empty`);
-    if (text.length > limit) return reject('too_long', `${field} has ${text.length} characters; the limit is ${limit}`);
+    if (text.length === 0) return reject('empty_field', `${field} is empty: write it`);
+    if (text.length > limit) return reject('too_long', `${field} has ${text.length} characters; shorten it to at most ${limit}`);
+  }
+  if (context.questionType !== undefined && content.question_type !== context.questionType) {
+    return reject(
+      'question_type_mismatch',
+      `the slot asked for a "${context.questionType}" question but the sample records "${content.question_type}": ask a ${context.questionType} question and record it as such`,
+    );
   }
   if (context.kind === 'CM') {
-    const turns = content.conversation_history;
-    if (turns.length < 2) return reject('bad_conversation', `CM needs at least 2 earlier turns, got ${turns.length}`);
-    if (turns.some((turn) => turn.content.trim().length === 0)) return reject('bad_conversation', 'a conversation turn is empty');
+    const problem = conversationProblem(content);
+    if (problem !== undefined) return problem;
   }
 
-  const answer = normalizeText(content.answer);
-  const question = normalizeText(content.question);
-  const grounding =
-    context.kind === 'SBK'
-      ? normalizedProfile(context.profileText)
-      : normalizeText(content.conversation_history.map((turn) => turn.content).join('\n'));
-  const names = new Set(context.names.map(normalizeText));
-  for (const keyword of content.keywords) {
-    const key = normalizeText(keyword);
+  const answerKey = matchKey(content.answer);
+  const questionKey = matchKey(content.question);
+  const profileKey = profileMatchKey(context.profileText);
+  const names = context.names.map(matchTokens).filter((tokens) => tokens.length > 0);
+  const labels = new Set(context.fieldLabels.map(matchKey));
+  const seen: string[] = [];
+  for (const [index, keyword] of content.keywords.entries()) {
     const shown = JSON.stringify(keyword);
-    if (key.length === 0) return reject('empty_field', 'a keyword is empty');
-    if (STOP_WORDS.has(key)) return reject('keyword_stop_word', `keyword ${shown} is a pronoun or stop word`);
-    if (names.has(key)) return reject('keyword_is_name', `keyword ${shown} is the character's own name`);
-    if (key.length > LIMITS.keyword || key.length > answer.length)
-      return reject('keyword_too_long', `keyword ${shown} is longer than allowed`);
-    if (!answer.includes(key)) return reject('keyword_not_in_answer', `keyword ${shown} does not appear in the answer`);
-    if (!grounding.includes(key)) {
-      return context.kind === 'SBK'
-        ? reject('keyword_not_in_profile', `keyword ${shown} does not appear in the profile`)
-        : reject('keyword_not_in_conversation', `keyword ${shown} does not appear in an earlier turn of the conversation`);
+    const ruleBreak = keywordRuleBreak(keyword, names, labels);
+    if (ruleBreak !== undefined) return reject(ruleBreak.reason, `keyword ${shown} ${ruleBreak.detail}`);
+    const key = matchKey(keyword);
+    if (seen.some((earlier) => earlier.includes(key) || key.includes(earlier))) {
+      return reject('keyword_duplicate', `keyword ${shown} repeats or contains another keyword: give each distinct fact once`);
     }
-    if (question.includes(key)) return reject('keyword_in_question', `keyword ${shown} already appears in the question`);
+    seen.push(key);
+    if (canonicalText(keyword).length > LIMITS.keyword) {
+      return reject('keyword_too_long', `keyword ${shown} is longer than ${LIMITS.keyword} characters: keep only the essential term`);
+    }
+    const alternatives = content.keyword_alternatives[index] ?? [];
+    if (![keyword, ...alternatives].some((form) => keyContains(answerKey, form))) {
+      return reject('keyword_not_in_answer', `keyword ${shown} (or an alternative) does not appear in the answer: say it in the answer`);
+    }
+    if (context.kind === 'SBK') {
+      if (!keyContains(profileKey, keyword)) {
+        return reject('keyword_not_in_profile', `keyword ${shown} does not appear in the profile: copy the keyword from the profile text`);
+      }
+      const fragment = fragmentProblem(keyword, context.profileText);
+      if (fragment !== undefined) return reject('keyword_fragment', `keyword ${shown} ${fragment}`);
+    } else {
+      const problem = memoryProblem(keyword, content, profileKey);
+      if (problem !== undefined) return problem;
+    }
+    if ([keyword, ...alternatives].some((form) => keyContains(questionKey, form))) {
+      return reject(
+        'keyword_in_question',
+        `keyword ${shown} (or an alternative) already appears in the question: ask without giving the answer away`,
+      );
+    }
+    for (const alternative of alternatives) {
+      const problem = alternativeProblem(alternative, keyword, names, labels);
+      if (problem !== undefined) {
+        return reject('keyword_alternative_implausible', `alternative ${JSON.stringify(alternative)} of keyword ${shown} ${problem}`);
+      }
+    }
+  }
+  if (context.kind === 'CM') {
+    const problem = distractorProblem(content, answerKey);
+    if (problem !== undefined) return problem;
   }
   if (context.acceptedQuestions.has(questionFingerprint(content.question))) {
-    return reject('duplicate_question', `question duplicates one already accepted for this profile: ${JSON.stringify(content.question)}`);
+    return reject(
+      'duplicate_question',
+      `question duplicates one already accepted for this profile: ${JSON.stringify(content.question)}; ask about another fact`,
+    );
   }
   return { ok: true, content };
 }
 
-/** Profiles are normalised once, not once per attempt: with ~1 KB profiles NFKC was a top CPU cost. */
-const normalizedProfiles = new Map<string, string>();
+type RuleBreak = { reason: RejectReason; detail: string };
 
-function normalizedProfile(text: string): string {
-  let normalized = normalizedProfiles.get(text);
-  if (normalized === undefined) {
-    if (normalizedProfiles.size >= 4096) normalizedProfiles.clear();
-    normalized = normalizeText(text);
-    normalizedProfiles.set(text, normalized);
+/** Rules every keyword form obeys, whatever it is grounded in. */
+function keywordRuleBreak(form: string, names: readonly string[][], labels: ReadonlySet<string>): RuleBreak | undefined {
+  const canonical = canonicalText(form);
+  if (canonical.length === 0) return { reason: 'empty_field', detail: 'is empty: remove it or write the fact' };
+  if (STOP_WORDS.has(canonical)) return { reason: 'keyword_stop_word', detail: 'is a pronoun or function word: use the specific fact' };
+  if (GENERIC_WORDS.has(canonical))
+    return {
+      reason: 'keyword_generic',
+      detail: 'is a generic word a wrong answer contains as easily: use a specific name, place, number or term',
+    };
+  const tokens = matchTokens(form);
+  const hasNumber = tokens.some((token) => /^\d/u.test(token));
+  if (!hasNumber) {
+    const hasCjk = [...canonical].some(isCjkChar);
+    const letters = (canonical.match(/\p{L}/gu) ?? []).length;
+    if (letters < (hasCjk ? rules.min_length.cjk_characters : rules.min_length.letters)) {
+      return {
+        reason: 'keyword_too_short',
+        detail: `is too short to be specific (at least ${rules.min_length.cjk_characters} CJK characters or ${rules.min_length.letters} letters unless a number)`,
+      };
+    }
   }
-  return normalized;
+  if (names.some((name) => isSubsequence(tokens, name))) {
+    return { reason: 'keyword_is_name', detail: "is the character's name, an alias or part of one: use a fact about the character" };
+  }
+  if (labels.has(matchKey(form)))
+    return { reason: 'keyword_field_label', detail: 'is a field label of the profile, not a fact: use the value' };
+  const edge = particleProblem(form);
+  if (edge !== undefined) return { reason: 'keyword_fragment', detail: edge };
+  return undefined;
+}
+
+function isSubsequence(part: readonly string[], whole: readonly string[]): boolean {
+  if (part.length === 0 || part.length > whole.length) return false;
+  for (let start = 0; start + part.length <= whole.length; start++) {
+    if (part.every((token, offset) => whole[start + offset] === token)) return true;
+  }
+  return false;
+}
+
+/** A CJK keyword that starts or ends on a particle, or holds an aspect marker, was cut out of a phrase. */
+function particleProblem(form: string): string | undefined {
+  const chars = [...form.normalize('NFKC').trim()];
+  const cjk = chars.filter(isCjkChar);
+  if (cjk.length === 0) return undefined;
+  const first = chars[0] ?? '';
+  const last = chars.at(-1) ?? '';
+  if (FRAGMENT.start_particles.includes(first) || FRAGMENT.end_particles.includes(last)) {
+    return 'starts or ends on a particle, so it was cut out of a phrase: copy the whole name or term';
+  }
+  if (cjk.length >= FRAGMENT.phrase_min_length && chars.slice(1, -1).some((char) => FRAGMENT.phrase_markers.includes(char))) {
+    return 'is a clause, not a term: copy only the name, place, number or term';
+  }
+  return undefined;
+}
+
+const segmenter = new Intl.Segmenter('zh', { granularity: 'word' });
+
+/**
+ * ICU's dictionary knows common words but splits names into single characters, so the one signal it gives
+ * reliably is a dictionary word straddling a keyword's edge (学校天文社社 ends inside 社长). Keywords with
+ * digits are left alone: ICU glues numbers to the next character (十五岁, 日出生).
+ */
+function fragmentProblem(keyword: string, source: string): string | undefined {
+  const form = keyword.normalize('NFKC').trim();
+  if (![...form].every(isCjkChar)) return undefined;
+  const text = source.normalize('NFKC');
+  const boundaries = segmentBoundaries(text);
+  let found = false;
+  for (let at = text.indexOf(form); at >= 0; at = text.indexOf(form, at + 1)) {
+    found = true;
+    if (cleanEdge(text, at, boundaries) && cleanEdge(text, at + form.length, boundaries)) return undefined;
+  }
+  return found ? 'cuts a word of the profile in two: copy the whole word' : undefined;
+}
+
+function cleanEdge(text: string, at: number, boundaries: ReadonlySet<number>): boolean {
+  if (boundaries.has(at)) return true;
+  const around = text.slice(Math.max(0, at - 1), at + 1);
+  return /\d/u.test(around);
+}
+
+const boundaryCache = new Map<string, ReadonlySet<number>>();
+
+function segmentBoundaries(text: string): ReadonlySet<number> {
+  let boundaries = boundaryCache.get(text);
+  if (boundaries === undefined) {
+    if (boundaryCache.size >= 1024) boundaryCache.clear();
+    const set = new Set<number>([text.length]);
+    for (const segment of segmenter.segment(text)) set.add(segment.index);
+    boundaries = set;
+    boundaryCache.set(text, boundaries);
+  }
+  return boundaries;
+}
+
+/** An alternative is another written form of the same fact: the same rules and the same numbers (a form the matching already treats as the keyword, such as 三十五 for 35, is harmless). */
+function alternativeProblem(
+  alternative: string,
+  keyword: string,
+  names: readonly string[][],
+  labels: ReadonlySet<string>,
+): string | undefined {
+  const ruleBreak = keywordRuleBreak(alternative, names, labels);
+  if (ruleBreak !== undefined) return `${ruleBreak.detail} (${ruleBreak.reason})`;
+  const numbers = (text: string) => numbersIn(text).sort().join(' ');
+  if (numbers(alternative) !== numbers(keyword)) {
+    return 'holds other numbers than the keyword, so it is another fact: give only the same fact written another way (35 / 三十五)';
+  }
+  return undefined;
+}
+
+function conversationProblem(content: SampleContent): Verdict | undefined {
+  const turns = content.conversation_history;
+  if (turns.some((turn) => turn.content.trim().length === 0))
+    return reject('conversation_empty_turn', 'a conversation turn is empty: write every turn');
+  const misplaced = turns.findIndex((turn, index) => turn.role !== (index % 2 === 0 ? 'user' : 'assistant'));
+  if (misplaced >= 0) {
+    return reject(
+      'conversation_roles',
+      `turn ${misplaced + 1} is by the ${turns[misplaced]?.role}: the conversation alternates user and assistant, starting with the user`,
+    );
+  }
+  if (turns.length < MIN_CM_TURNS) {
+    return reject(
+      'conversation_too_short',
+      `the conversation has ${turns.length} turns; write at least ${MIN_CM_TURNS}: the detail, the reply, and at least one more exchange before the question`,
+    );
+  }
+  if (turns.at(-1)?.role !== 'assistant') {
+    return reject('conversation_roles', 'the conversation ends with the user: end it with the assistant, the question comes after it');
+  }
+  return undefined;
+}
+
+/** CM: the keyword is something the user said, not in the profile, with at least one exchange after it. */
+function memoryProblem(keyword: string, content: VerifiedContent, profileKey: string): Verdict | undefined {
+  const shown = JSON.stringify(keyword);
+  const turns = content.conversation_history;
+  const detailTurn = turns.findIndex((turn) => turn.role === 'user' && containsKeyword(turn.content, keyword));
+  if (detailTurn < 0) {
+    return turns.some((turn) => containsKeyword(turn.content, keyword))
+      ? reject('keyword_not_from_user', `keyword ${shown} is only said by the assistant: the user must tell the detail`)
+      : reject('keyword_not_in_conversation', `keyword ${shown} does not appear in the conversation: copy it from the user's turn`);
+  }
+  if (keyContains(profileKey, keyword)) {
+    return reject(
+      'keyword_in_profile',
+      `keyword ${shown} is in the character's profile, so recalling it tests no memory: use a detail the user tells`,
+    );
+  }
+  if (detailTurn > turns.length - MIN_CM_TURNS) {
+    return reject(
+      'detail_too_close',
+      `keyword ${shown} is first said in turn ${detailTurn + 1} of ${turns.length}: put at least one more user turn and reply between the detail and the question`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * CM: a distractor sits elsewhere in the user's turns, and the answer does not hedge with it. That it is of
+ * the same kind as the detail is asked for in the prompt, not checked: no rule tells two dates from a date
+ * and a name across scripts (腊月初九, 十月二日) without misjudging some.
+ */
+function distractorProblem(content: VerifiedContent, answerKey: string): Verdict | undefined {
+  const distractor = content.distractor?.trim() ?? '';
+  if (distractor.length === 0) {
+    return reject(
+      'distractor_missing',
+      'no distractor: have the user also mention another detail of the same kind, and name it in "distractor"',
+    );
+  }
+  const shown = JSON.stringify(distractor);
+  const distractorKey = matchKey(distractor);
+  if (!content.conversation_history.some((turn) => turn.role === 'user' && keyContains(matchKey(turn.content), distractor))) {
+    return reject('distractor_not_in_conversation', `distractor ${shown} is not in a user turn: copy it from what the user said`);
+  }
+  const forms = content.keywords.flatMap((keyword, index) => [keyword, ...(content.keyword_alternatives[index] ?? [])]);
+  if (forms.some((form) => distractorKey.includes(matchKey(form)) || matchKey(form).includes(distractorKey))) {
+    return reject('distractor_is_keyword', `distractor ${shown} is (part of) a keyword: the distractor must be a different detail`);
+  }
+  if (keyContains(answerKey, distractor)) {
+    return reject('distractor_in_answer', `the answer mentions the distractor ${shown}: answer with the detail asked for only`);
+  }
+  return undefined;
+}
+
+/** Profiles are tokenised once, not once per attempt: profiles of ~1 KB would otherwise dominate CPU time. */
+const profileKeys = new Map<string, string>();
+
+function profileMatchKey(text: string): string {
+  let key = profileKeys.get(text);
+  if (key === undefined) {
+    if (profileKeys.size >= 4096) profileKeys.clear();
+    key = matchKey(text);
+    profileKeys.set(text, key);
+  }
+  return key;
 }
 
 function reject(reason: RejectReason, detail: string): Verdict {

@@ -1,6 +1,6 @@
-import { NAME_FIELDS, type Language, type Profile } from './profile.ts';
+import { ALIAS_FIELDS, NAME_FIELDS, type Language, type Profile } from './profile.ts';
 import { hash32, seededRandom, shuffled } from './rng.ts';
-import { QUESTION_TYPES, type QuestionType, type SampleKind } from './sample.ts';
+import type { QuestionType, SampleKind } from './sample.ts';
 
 export type LanguageChoice = Language | 'auto';
 
@@ -16,8 +16,8 @@ export interface PlanSettings {
 export interface SlotFocus {
   /** SBK: the profile field the question is about. */
   readonly field?: string;
-  /** CM: the kind of detail the user mentions in the conversation. */
-  readonly topic?: string;
+  /** CM: the kind of detail the user mentions in the conversation (prompts.ts words it per language). */
+  readonly topic?: CmTopic;
   readonly questionType: QuestionType;
 }
 
@@ -31,16 +31,43 @@ export interface Slot {
   readonly focus: SlotFocus;
 }
 
-export const CM_TOPICS = [
-  'a person the user knows (give them a distinctive full name)',
-  'a place the user went to or will go to (a specific named place)',
-  'a date or time the user mentions (a specific day or hour)',
-  'an object the user owns, lost or bought (a specific named item)',
-  'a number the user mentions (a price, a room number, an age, a count)',
-  'a plan or appointment the user has (a named event)',
-  "a pet or animal of the user's (give it a distinctive name)",
-  'a food, dish or drink the user likes or ordered (a specific name)',
-] as const;
+/** CM topics and the question type that asks for each. */
+export const CM_TOPICS = {
+  person: 'who',
+  place: 'where',
+  date: 'when',
+  number: 'how',
+  object: 'what',
+  pet: 'what',
+  food: 'what',
+  reason: 'why',
+} as const satisfies Record<string, QuestionType>;
+export type CmTopic = keyof typeof CM_TOPICS;
+
+/** What a field is about, from its label; it decides which question types suit the field. */
+const FIELD_KINDS: readonly { readonly pattern: RegExp; readonly types: readonly QuestionType[] }[] = [
+  {
+    pattern:
+      /关系|家人|家庭|亲属|亲人|父|母|妻|丈夫|儿子|女儿|朋友|好友|恋人|伴侣|搭档|同事|同桌|上司|下属|对手|敌人|兄|姐|弟|妹|师父|师傅|老师|师兄|师姐|师承|徒弟|relationship|family|friend|mentor|spouse|wife|husband|partner|brother|sister|mother|father|son|daughter|teacher|boss|rival|enemy|apprentice/iu,
+    types: ['who'],
+  },
+  {
+    pattern:
+      /居住地|住址|住所|地址|家乡|故乡|籍贯|出生地|所在地|居所|地点|场所|hometown|residence|address|lives|location|birthplace|city/iu,
+    types: ['where'],
+  },
+  { pattern: /生日|出生日期|日期|年份|纪念日|birthday|date|born|anniversary/iu, types: ['when'] },
+  { pattern: /年龄|身高|体重|age|height|weight/iu, types: ['how'] },
+  { pattern: /技能|能力|武功|武学|特长|绝技|必杀技|法术|skill|abilit|talent|power/iu, types: ['how', 'what'] },
+  {
+    pattern: /经历|背景|故事|事件|经过|情节|剧情|history|background|story|experience|event|past|biography/iu,
+    types: ['what', 'why', 'how'],
+  },
+];
+const DEFAULT_TYPES: readonly QuestionType[] = ['what'];
+
+/** Fields never worth a question: names, aliases, gender and type labels (男/女 is a coin toss, not knowledge). */
+const TRIVIAL_FIELD = /^(性别|gender|sex|角色性别|npc_type|type|物种|species|种族|角色种族|race)$/iu;
 
 export function slotId(profileId: string, kind: SampleKind, index: number): string {
   return `${profileId}/${kind}/${index}`;
@@ -61,31 +88,47 @@ export function planSlots(profiles: readonly Profile[], settings: PlanSettings):
     const language = settings.language === 'auto' ? profile.language : settings.language;
     const random = seededRandom(hash32(`${settings.seed}:${profile.id}`));
     const fields = focusFields(profile, random);
-    const sbkTypes = shuffled(QUESTION_TYPES, random);
+    const used = new Map<QuestionType, number>();
+    const typeFor = (allowed: readonly QuestionType[]): QuestionType => {
+      // The least used type that suits the field, so a profile's questions vary where its fields allow.
+      const type = shuffled(allowed, random).sort((a, b) => (used.get(a) ?? 0) - (used.get(b) ?? 0))[0] ?? 'what';
+      used.set(type, (used.get(type) ?? 0) + 1);
+      return type;
+    };
     for (let index = 0; index < settings.samplesPerProfile; index++) {
-      const focus: SlotFocus = {
-        field: fields[index % fields.length],
-        questionType: sbkTypes[index % sbkTypes.length] ?? 'what',
-      };
+      // Past the profile's distinct fields a slot names none, so the model picks another fact instead of
+      // asking about the same field again.
+      const field = fields[index];
+      const focus: SlotFocus = { ...(field !== undefined ? { field } : {}), questionType: typeFor(fieldQuestionTypes(field ?? '')) };
       slots.push({ id: slotId(profile.id, 'SBK', index), profileId: profile.id, kind: 'SBK', index, language, focus });
     }
-    const topics = shuffled(CM_TOPICS, random);
-    const cmTypes = shuffled(QUESTION_TYPES, random);
+    const topics = shuffled(Object.keys(CM_TOPICS) as CmTopic[], random);
     for (let index = 0; index < settings.cmPerProfile; index++) {
-      const focus: SlotFocus = {
-        topic: topics[index % topics.length],
-        questionType: cmTypes[index % cmTypes.length] ?? 'what',
-      };
+      const topic = topics[index % topics.length] as CmTopic;
+      const focus: SlotFocus = { topic, questionType: CM_TOPICS[topic] };
       slots.push({ id: slotId(profile.id, 'CM', index), profileId: profile.id, kind: 'CM', index, language, focus });
     }
   }
   return slots;
 }
 
-/** Rich fields first (a one-word field such as species makes a trivial question), each group in seeded order. */
+/** The question types that suit a field, from its label. */
+export function fieldQuestionTypes(label: string): readonly QuestionType[] {
+  return FIELD_KINDS.find((kind) => kind.pattern.test(label))?.types ?? DEFAULT_TYPES;
+}
+
+/** Whether a field can be an SBK focus: not a name, alias, gender or type, and more than one character. */
+export function isFocusField(label: string, value: string): boolean {
+  const names: readonly string[] = [...NAME_FIELDS, ...ALIAS_FIELDS];
+  return !names.includes(label) && !TRIVIAL_FIELD.test(label.trim()) && [...value.trim()].length > 1;
+}
+
+/**
+ * Distinct fields, rich ones first (a one-word field such as species makes a trivial question), each group
+ * in seeded order. A profile with nothing but trivial fields has no focus field: the model picks a fact.
+ */
 function focusFields(profile: Profile, random: () => number): string[] {
-  const keys = Object.keys(profile.fields).filter((key) => !(NAME_FIELDS as readonly string[]).includes(key));
-  const candidates = keys.length > 0 ? keys : Object.keys(profile.fields);
+  const candidates = Object.keys(profile.fields).filter((key) => isFocusField(key, profile.fields[key] ?? ''));
   const rich = candidates.filter((key) => (profile.fields[key]?.length ?? 0) >= RICH_FIELD_CHARS);
   const short = candidates.filter((key) => (profile.fields[key]?.length ?? 0) < RICH_FIELD_CHARS);
   return [...shuffled(rich, random), ...shuffled(short, random)];
@@ -94,5 +137,6 @@ function focusFields(profile: Profile, random: () => number): string[] {
 const RICH_FIELD_CHARS = 6;
 
 export function describeFocus(focus: SlotFocus): string {
-  return `${focus.field !== undefined ? `field:${focus.field}` : `topic:${focus.topic ?? ''}`}|${focus.questionType}`;
+  const about = focus.field !== undefined ? `field:${focus.field}` : focus.topic !== undefined ? `topic:${focus.topic}` : 'any';
+  return `${about}|${focus.questionType}`;
 }

@@ -10,6 +10,7 @@ import type { RunStore } from './ports/run-store.ts';
 import type { InputRejection, Profile } from './profile.ts';
 import { ProfileFormatError } from './profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from './profile-loader.ts';
+import { canonicalText } from './keyword-match.ts';
 import { estimatePromptTokens } from './prompts.ts';
 import { claimRun, deriveRunId, manifestPlan, sha256, type RunManifest } from './run-manifest.ts';
 import { cmPerProfileOf, RunSpecError, validationRatioOf, type RunSpec } from './run-spec.ts';
@@ -140,10 +141,33 @@ export function countKind(slots: readonly Slot[], kind: Slot['kind']): number {
 }
 
 function loadProfiles(spec: RunSpec, source: ProfileSource): LoadedProfiles {
+  let loaded: LoadedProfiles;
   try {
-    return parseProfiles(source.bytes, source.location, spec.format);
+    loaded = parseProfiles(source.bytes, source.location, spec.format);
   } catch (error) {
     if (error instanceof ProfileFormatError) throw new RunSpecError([{ message: error.message }]);
     throw error;
   }
+  return excludeCharacters(loaded, spec.excludeNames);
+}
+
+/**
+ * Refuses the profiles of characters an evaluation uses (excludeNames), matched on the name or any alias
+ * after the keywords' normalisation, so training data never teaches the answers a benchmark asks for.
+ */
+export function excludeCharacters(loaded: LoadedProfiles, excludeNames: readonly string[]): LoadedProfiles {
+  if (excludeNames.length === 0) return loaded;
+  const excluded = new Set(excludeNames.map(canonicalText));
+  const kept: Profile[] = [];
+  const rejected: InputRejection[] = [...loaded.rejected];
+  for (const profile of loaded.profiles) {
+    const listed = [profile.name, ...profile.aliases].find((name) => excluded.has(canonicalText(name)));
+    if (listed === undefined) kept.push(profile);
+    else
+      rejected.push({
+        location: profile.location,
+        reason: `character ${JSON.stringify(listed)} is on the list of names to exclude (an evaluation character): kept out of the training data; take it off the list to use it`,
+      });
+  }
+  return { ...loaded, profiles: kept, rejected };
 }

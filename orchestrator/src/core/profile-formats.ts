@@ -1,4 +1,6 @@
-import { findNameField, flattenFields, flattenValue, type InputRejection, type RawProfileRecord } from './profile.ts';
+import { findNameField, flattenFields, flattenValue, parseLabelledLines, type InputRejection, type RawProfileRecord } from './profile.ts';
+
+export { parseLabelledLines };
 
 export const PROFILE_FORMATS = ['raiden-jsonl', 'npc-json', 'charactereval', 'generic'] as const;
 export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
@@ -162,40 +164,55 @@ function npcRecord(key: string | undefined, value: unknown, location: string): R
   return { location, name: key?.trim() || findNameField(fields), fields };
 }
 
-/** Lines of `label: value,` (ASCII or full-width colon); a line without a label continues the previous value. */
-export function parseLabelledLines(setting: string): Record<string, string> {
-  const fields: Record<string, string> = {};
-  let current: string | undefined;
-  for (const rawLine of setting.split(/\r?\n/u)) {
-    const line = rawLine
-      .trim()
-      .replace(/[,，]$/u, '')
-      .trim();
-    if (line.length === 0) continue;
-    const match = /^([^:：]{1,30})[:：]\s*(.*)$/u.exec(line);
-    if (match) {
-      current = (match[1] ?? '').trim();
-      fields[current] = (match[2] ?? '').trim();
-    } else if (current !== undefined) {
-      fields[current] = `${fields[current]} ${line}`.trim();
-    } else {
-      fields.description = line;
-      current = 'description';
-    }
-  }
-  for (const key of Object.keys(fields)) if (fields[key] === '') delete fields[key];
-  return fields;
-}
-
-const RAIDEN_LABELS = ['Name', 'Gender', 'Age', 'Introduction', 'Detailed Description', '姓名', '性别', '年龄', '简介', '介绍', '详细描述'];
-const RAIDEN_LABEL_PATTERN = new RegExp(`(${RAIDEN_LABELS.join('|')})\\s*[:：]`, 'gu');
+/**
+ * Labels a one-line <Character Setting> is split on (a block written one label per line needs none: any
+ * `label:` at a line start counts). Known labels only, because inside one line "at 4:17" has a colon too.
+ */
+const RAIDEN_LABELS = [
+  'Name',
+  'Gender',
+  'Age',
+  'Occupation',
+  'Identity',
+  'Nickname',
+  'Birthday',
+  'Hometown',
+  'Appearance',
+  'Personality',
+  'Hobbies',
+  'Background',
+  'Relationships',
+  'Introduction',
+  'Detailed Description',
+  '姓名',
+  '性别',
+  '年龄',
+  '职业',
+  '身份',
+  '昵称',
+  '生日',
+  '外貌',
+  '性格',
+  '爱好',
+  '背景',
+  '人物关系',
+  '简介',
+  '介绍',
+  '详细描述',
+];
+const RAIDEN_LABEL_PATTERN = new RegExp(`(?<![\\p{L}\\p{N}])(${RAIDEN_LABELS.join('|')})\\s*[:：]`, 'gu');
 
 /** RAIDEN-R1 JSONL: `{"prompt": "... <Character Setting> Name: ... Gender: ... </Character Setting> ..."}`. */
 function raidenRecord(value: unknown, location: string): RecordOrReason {
   if (!isObject(value) || typeof value.prompt !== 'string') return 'expected an object with a string "prompt" field';
   const block = /<Character Setting>([\s\S]*?)<\/Character Setting>/iu.exec(value.prompt);
   if (!block) return 'prompt has no <Character Setting>...</Character Setting> block';
-  const body = block[1] ?? '';
+  const body = (block[1] ?? '').trim();
+  const lines = body.split(/\r?\n/u).filter((line) => line.trim().length > 0);
+  if (lines.length > 1) {
+    const fields = parseLabelledLines(body, 'Description');
+    return { location, name: findNameField(fields), fields };
+  }
   const marks = [...body.matchAll(RAIDEN_LABEL_PATTERN)];
   const fields: Record<string, string> = {};
   marks.forEach((mark, index) => {
@@ -204,7 +221,7 @@ function raidenRecord(value: unknown, location: string): RecordOrReason {
     const text = body.slice(start, end).trim();
     if (text.length > 0) fields[mark[1] ?? ''] = text;
   });
-  if (marks.length === 0 && body.trim().length > 0) fields.Description = body.trim();
+  if (marks.length === 0 && body.length > 0) fields.Description = body;
   return { location, name: findNameField(fields), fields };
 }
 

@@ -32,7 +32,46 @@ export interface RawProfileRecord {
 /** Profiles longer than this cannot share a prompt with instructions and a conversation on a 32k context. */
 export const MAX_PROFILE_CHARS = 20_000;
 
-export const NAME_FIELDS = ['name', 'Name', 'NAME', '姓名', 'character_name', 'characterName', '名字'] as const;
+export const NAME_FIELDS = ['name', 'Name', 'NAME', '姓名', 'character_name', 'characterName', '名字', '中文名'] as const;
+
+/** Fields holding other names of the character; each value may list several (老默、默哥). */
+export const ALIAS_FIELDS = [
+  'nickname',
+  'Nickname',
+  'nicknames',
+  'Nicknames',
+  'alias',
+  'Alias',
+  'aliases',
+  'Aliases',
+  'aka',
+  'AKA',
+  'English name',
+  '英文名',
+  '外文名',
+  '本名',
+  '原名',
+  '昵称',
+  '别称',
+  '别名',
+  '外号',
+  '绰号',
+  '江湖绰号',
+  '俗名',
+  '法号',
+  '封号',
+  '小名',
+  '化名',
+] as const;
+
+/** The other names a field value lists: parenthetical remarks dropped, split on list separators. */
+export function aliasesOf(value: string): string[] {
+  return value
+    .replace(/[（(][^）)]*[）)]/gu, '')
+    .split(/[、,，;；/|]|\s+or\s+|或/u)
+    .map((alias) => alias.trim())
+    .filter((alias) => alias.length > 0);
+}
 
 export function profileIdFromName(name: string): string {
   return name
@@ -90,6 +129,57 @@ export function renderProfileText(fields: Record<string, string>): string {
     .join('\n');
 }
 
+/**
+ * Lines of `label: value` (ASCII or full-width colon, an optional trailing comma); a line without a label
+ * continues the value before it, and text before the first label goes under `lead`.
+ */
+export function parseLabelledLines(setting: string, lead = 'description'): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let current: string | undefined;
+  for (const rawLine of setting.split(/\r?\n/u)) {
+    const line = rawLine
+      .trim()
+      .replace(/[,，]$/u, '')
+      .trim();
+    if (line.length === 0) continue;
+    const match = LABELLED_LINE.exec(line);
+    if (match) {
+      current = (match[1] ?? '').trim();
+      fields[current] = fields[current] === undefined ? (match[2] ?? '').trim() : `${fields[current]} ${(match[2] ?? '').trim()}`.trim();
+    } else if (current !== undefined) {
+      fields[current] = `${fields[current]} ${line}`.trim();
+    } else {
+      fields[lead] = line;
+      current = lead;
+    }
+  }
+  for (const key of Object.keys(fields)) if (fields[key] === '') delete fields[key];
+  return fields;
+}
+
+/** A label is short and has no sentence punctuation, so "他说：好" or "At 4:17 the clock stopped" are not labels. */
+const LABELLED_LINE = /^([^:：,，。.!！?？;；"“”'‘’()（）\d][^:：,，。.!！?？;；"“”]{0,19})[:：]\s*(.*)$/u;
+
+/**
+ * Labelled lines anywhere in a profile become fields, in every format: a field whose value holds at least
+ * one `label: value` line among several lines is split, its unlabelled lead text staying under its own key.
+ */
+export function expandLabelledLines(fields: Readonly<Record<string, string>>): Record<string, string> {
+  const expanded: Record<string, string> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    const lines = value.split(/\r?\n/u).filter((line) => line.trim().length > 0);
+    if (lines.length < 2 || !lines.some((line) => LABELLED_LINE.test(line.trim()))) {
+      expanded[key] = value;
+      continue;
+    }
+    for (const [label, inner] of Object.entries(parseLabelledLines(value, key))) {
+      const target = label !== key && (label in fields || label in expanded) ? `${key}/${label}` : label;
+      expanded[target] = expanded[target] === undefined ? inner : `${expanded[target]} ${inner}`;
+    }
+  }
+  return expanded;
+}
+
 export interface NormalizedProfiles {
   readonly profiles: Profile[];
   readonly rejected: InputRejection[];
@@ -109,16 +199,18 @@ export function normalizeProfiles(records: Iterable<RawProfileRecord>): Normaliz
     const name = (record.name ?? '').trim();
     const id = profileIdFromName(name);
     firstSeen.set(id, record.location);
-    const text = renderProfileText(record.fields);
-    const aliases = NAME_FIELDS.map((key) => record.fields[key]?.trim()).filter(
-      (alias): alias is string => alias !== undefined && alias.length > 0 && alias !== name,
-    );
+    const fields = expandLabelledLines(record.fields);
+    const text = renderProfileText(fields);
+    const aliases = [
+      ...NAME_FIELDS.map((key) => fields[key]?.trim() ?? ''),
+      ...ALIAS_FIELDS.flatMap((key) => aliasesOf(fields[key] ?? '')),
+    ].filter((alias) => alias.length > 0 && alias !== name);
     profiles.push({
       id,
       name,
       aliases: [...new Set(aliases)],
       language: detectLanguage(text),
-      fields: record.fields,
+      fields,
       text,
       location: record.location,
     });

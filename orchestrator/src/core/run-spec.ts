@@ -100,8 +100,10 @@ const runFields = {
   evaluateSamples: wholeNumber(0, 100_000).default(RUN_DEFAULTS.evaluateSamples),
   /** Gate: keep an SBK sample only if every one of these models answers with its keywords. */
   keywordAgreementModels: z.array(modelSpec).default([]),
-  /** Gate: keep only samples this model answers without every keyword. */
+  /** Gate: keep only samples this model answers right sometimes but not always (pass rate of 4 answers). */
   difficultyStudentModel: modelSpec.optional(),
+  /** Characters to keep out of the data (an evaluation benchmark's): profiles with one of these names or aliases are refused. */
+  excludeNames: z.array(z.string().trim().min(1)).default([]),
 };
 
 /** Fields of a run on this machine: endpoints, transport, local files. */
@@ -113,6 +115,8 @@ const localFields = {
   concurrency: wholeNumber(1, 100_000).default(RUN_DEFAULTS.concurrency),
   requestTimeoutSeconds: z.number().positive().default(RUN_DEFAULTS.requestTimeoutSeconds),
   maxRetries: wholeNumber(0, 100).default(RUN_DEFAULTS.maxRetries),
+  /** Largest model response read, in bytes (the SGLang backend's 16 MiB when absent); a larger one is a rejected attempt. */
+  maxResponseBytes: wholeNumber(1024, 256 * 1024 * 1024).optional(),
   bedrockRegion: z.string().min(1).optional(),
   bedrockEndpoint: z.string().min(1).optional(),
   bedrockMaxConcurrency: wholeNumber(1, 10_000).default(RUN_DEFAULTS.bedrockMaxConcurrency),

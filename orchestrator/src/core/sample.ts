@@ -38,6 +38,8 @@ export interface Sample {
   readonly reasoning: string;
   readonly answer: string;
   readonly keywords: readonly string[];
+  /** Other written forms of each keyword (35 / 三十五), one list per keyword; an answer passes with any form. */
+  readonly keyword_alternatives: readonly (readonly string[])[];
   readonly question_type: QuestionType;
   readonly validation_method: 'single_term_validation' | 'multi_term_parsing';
   readonly difficulty: Difficulty;

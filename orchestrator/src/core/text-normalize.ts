@@ -1,11 +1,8 @@
-/** Canonical form used for every keyword and duplicate comparison: NFKC, case folded, whitespace collapsed. */
-export function normalizeText(value: string): string {
-  return value.normalize('NFKC').toLowerCase().replace(/\s+/gu, ' ').trim();
-}
+import { canonicalText } from './keyword-match.ts';
 
-/** Question identity for duplicate detection: normalised, with punctuation and spaces removed. */
+/** Question identity for duplicate detection: the keywords' canonical text, with punctuation and spaces removed. */
 export function questionFingerprint(question: string): string {
-  return normalizeText(question).replace(/[\s\p{P}\p{S}]+/gu, '');
+  return canonicalText(question).replace(/[\s\p{P}\p{S}]+/gu, '');
 }
 
 const CJK = /[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]/gu;
