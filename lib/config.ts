@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_INSTANCE_TYPE, instanceFacts } from './instance-types.ts';
-import { LAYOUT_PRESETS, layoutProblems, presetServers, withDefaults } from './fleet-layout.ts';
+import { LAYOUT_PRESETS, layoutProblems, presetServers, replicaServers, withDefaults } from './fleet-layout.ts';
 import { modelFitAdvice } from './model-fit.ts';
 import type { ServerInput, ServerSpec } from './fleet-layout.ts';
 import { DEFAULT_DLAMI_SSM_PARAMETER, DEFAULT_SGLANG_IMAGE, DEFAULT_SGLANG_PIP_VERSION } from './sglang-defaults.ts';
@@ -129,6 +129,7 @@ export interface RaidenConfig extends RaidenSettings {
   readonly gpuCount: number;
   /** `tp8`, `tp4x2`, `dp8`, or `custom` when `servers` is given. */
   readonly layoutName: string;
+  /** One entry per SGLang process: data-parallel replicas run as servers of their own (see replicaServers). */
   readonly resolvedServers: readonly ServerSpec[];
 }
 
@@ -186,8 +187,30 @@ export function resolveConfig(settings: RaidenSettings, env: Record<string, stri
   if (!settings.region && !env.CDK_DEFAULT_REGION) {
     notes.push(`no region given (-c region=... or AWS_REGION): using ${DEFAULT_REGION}.`);
   }
-  // Explicit zones keep synth free of AZ lookups, which would need AWS credentials.
-  const availabilityZones = settings.availabilityZones ?? ['a', 'b', 'c'].map((zone) => `${region}${zone}`);
+  const needsReservation = settings.capacity === 'capacity-reservation' || settings.capacity === 'capacity-block';
+  // Explicit zones keep synth free of AZ lookups, which would need AWS credentials. No default guesses them
+  // for a real account: an instance type is offered in some zone IDs of a region only
+  // (DescribeInstanceTypeOfferings, location type availability-zone-id), and zone names map to zone IDs
+  // differently in every account, so "<region>a" may be a zone without the type.
+  let availabilityZones = settings.availabilityZones;
+  if (!availabilityZones && account === PLACEHOLDER_ACCOUNT) {
+    availabilityZones = (needsReservation ? ['a'] : ['a', 'b', 'c']).map((zone) => `${region}${zone}`);
+  } else if (!availabilityZones) {
+    problems.push(
+      `availabilityZones is not set: ${settings.instanceType} is offered only in some zones of ${region}, and zone ` +
+        `names differ between accounts. Run npx raiden doctor, which lists the zones of account ${account} that ` +
+        `offer it, then deploy with -c availabilityZones=<those zones>`,
+    );
+    availabilityZones = [];
+  }
+  if (needsReservation && availabilityZones.length > 1) {
+    problems.push(
+      `availabilityZones ${JSON.stringify(availabilityZones)} has ${availabilityZones.length} zones, but capacity ` +
+        `"${settings.capacity}" launches into one: a Capacity Block or On-Demand Capacity Reservation lives in a ` +
+        `single Availability Zone and instances in any other zone cannot use it. Set -c availabilityZones=<its zone> ` +
+        `(npx raiden doctor shows it)`,
+    );
+  }
   const foreignZones = availabilityZones.filter((zone) => !zone.startsWith(region));
   if (foreignZones.length > 0) {
     problems.push(
@@ -205,7 +228,6 @@ export function resolveConfig(settings: RaidenSettings, env: Record<string, stri
     problems.push(`subnetIds is set but vpcId is not: add -c vpcId=vpc-... or remove subnetIds to create a VPC`);
   }
 
-  const needsReservation = settings.capacity === 'capacity-reservation' || settings.capacity === 'capacity-block';
   if (needsReservation && !settings.capacityReservationId) {
     problems.push(
       `capacity "${settings.capacity}" needs capacityReservationId: add -c capacityReservationId=cr-... ` +
@@ -261,25 +283,25 @@ export function resolveConfig(settings: RaidenSettings, env: Record<string, stri
       );
     }
   }
-  const resolvedServers = withDefaults(inputs);
+  const layoutServers = withDefaults(inputs);
   if (gpuCount > 0 && inputs.length > 0) {
     problems.push(
       ...layoutProblems(
-        resolvedServers,
+        layoutServers,
         { instanceType: settings.instanceType, gpuCount },
         settings.servers ? 'servers' : `layout ${layoutName}`,
       ),
     );
   }
   if (facts) {
-    const fit = modelFitAdvice(resolvedServers, facts.gpuMemoryGiB, settings.memFractionStatic);
+    const fit = modelFitAdvice(layoutServers, facts.gpuMemoryGiB, settings.memFractionStatic);
     problems.push(...fit.problems);
     notes.push(...fit.notes);
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    config: { ...settings, account, region, availabilityZones, gpuCount, layoutName, resolvedServers },
+    config: { ...settings, account, region, availabilityZones, gpuCount, layoutName, resolvedServers: replicaServers(layoutServers) },
     notes,
   };
 }

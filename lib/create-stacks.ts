@@ -6,7 +6,7 @@ import { BedrockStack } from './stacks/bedrock-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
 import { FleetStack } from './stacks/fleet-stack.ts';
 import { OrchestratorStack } from './stacks/orchestrator-stack.ts';
-import { PROJECT_TAG } from '../orchestrator/src/contract/deployed-names.ts';
+import { PROJECT_TAG, weightsBucketName as weightsBucket } from '../orchestrator/src/contract/deployed-names.ts';
 
 export interface RaidenStacks {
   readonly data: DataStack;
@@ -20,7 +20,7 @@ export function createStacks(app: App, config: RaidenConfig): RaidenStacks {
   const env = { account: config.account, region: config.region };
   const name = (part: string) => `${config.stackPrefix}-${part}`;
   const logRetention = config.logRetentionDays as logs.RetentionDays;
-  const weightsBucketName = `${config.stackPrefix.toLowerCase()}-weights-${config.account}-${config.region}`;
+  const weightsBucketName = weightsBucket(config.stackPrefix, config.account, config.region);
 
   const data = new DataStack(app, name('Data'), {
     env,

@@ -31,6 +31,7 @@ export interface InstanceGpus {
   readonly gpuCount: number;
 }
 
+const SERVER_NAME_MAX = 31;
 const SERVER_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 // extraArgs land in a systemd ExecStart line: no quotes, spaces, `$`, `;` or other shell syntax.
 const SAFE_ARG = /^[A-Za-z0-9_.,:=/+@-]+$/;
@@ -99,12 +100,18 @@ export function layoutProblems(servers: readonly ServerSpec[], instance: Instanc
           `and dashes, starting with a letter or digit`,
       );
     }
-    const sameName = names.get(server.name);
+    const sameName = processNames(server)
+      .map((name) => names.get(name))
+      .find((owner) => owner !== undefined);
     if (sameName !== undefined) {
-      problems.push(`${field(i, 'name')} "${server.name}" repeats servers[${sameName}].name: give each server its own name`);
-    } else {
-      names.set(server.name, i);
+      problems.push(
+        replicaCount(server) === 1 && replicaCount(servers[sameName] ?? server) === 1
+          ? `${field(i, 'name')} "${server.name}" repeats servers[${sameName}].name: give each server its own name`
+          : `${field(i, 'name')} "${server.name}" gives a process the same name as one of servers[${sameName}] ` +
+              `(replicas are named <name>-0, <name>-1, ...): rename one of them`,
+      );
     }
+    processNames(server).forEach((name) => names.has(name) || names.set(name, i));
     if (!parseModelSource(server.model)) {
       problems.push(`${field(i, 'model')} "${server.model}" is not a model reference: ${MODEL_REFERENCE_HELP}`);
     }
@@ -138,32 +145,42 @@ export function layoutProblems(servers: readonly ServerSpec[], instance: Instanc
       );
     }
 
+    const replicas = replicaCount(server);
     for (const [key, port] of [
       ['port', server.port],
       ['ncclPort', server.ncclPort],
     ] as const) {
       if (!Number.isInteger(port) || port < MIN_PORT || port > MAX_PORT) {
         problems.push(`${field(i, key)} ${port} is not a usable port: use a whole number from ${MIN_PORT} to ${MAX_PORT}`);
+      } else if (port + replicas - 1 > MAX_PORT) {
+        problems.push(
+          `${field(i, key)} ${port} leaves no room for ${replicas} replicas (one port each, up to ${port + replicas - 1}): ` +
+            `use at most ${MAX_PORT - replicas + 1}`,
+        );
       }
     }
-    const samePort = httpPorts.get(server.port);
+    if (replicas > 1 && `${server.name}-${replicas - 1}`.length > SERVER_NAME_MAX) {
+      problems.push(
+        `${field(i, 'name')} "${server.name}" is too long for ${replicas} replicas named ${server.name}-0 to ` +
+          `${server.name}-${replicas - 1}: use at most ${SERVER_NAME_MAX - 1 - String(replicas - 1).length} characters`,
+      );
+    }
+    const samePort = firstOverlap(portRange(server.port, replicas), httpPorts);
     if (samePort !== undefined) {
       problems.push(
-        `${field(i, 'port')} ${server.port} is also servers[${samePort}].port: give each server its own port ` +
-          `(for example ${server.port + 1})`,
+        `${field(i, 'port')} ${server.port}${rangeNote(server.port, replicas)} is also servers[${samePort}].port: give each ` +
+          `server its own port (for example ${nextFreePort(httpPorts)})`,
       );
-    } else {
-      httpPorts.set(server.port, i);
     }
-    const sameNccl = ncclPorts.get(server.ncclPort);
+    portRange(server.port, replicas).forEach((port) => httpPorts.has(port) || httpPorts.set(port, i));
+    const sameNccl = firstOverlap(portRange(server.ncclPort, replicas), ncclPorts);
     if (sameNccl !== undefined) {
       problems.push(
-        `${field(i, 'ncclPort')} ${server.ncclPort} is also servers[${sameNccl}].ncclPort: give each server its ` +
-          `own NCCL port, ${NCCL_PORT_STRIDE} or more apart`,
+        `${field(i, 'ncclPort')} ${server.ncclPort}${rangeNote(server.ncclPort, replicas)} is also servers[${sameNccl}].ncclPort: ` +
+          `give each server its own NCCL port, ${NCCL_PORT_STRIDE} or more apart`,
       );
-    } else {
-      ncclPorts.set(server.ncclPort, i);
     }
+    portRange(server.ncclPort, replicas).forEach((port) => ncclPorts.has(port) || ncclPorts.set(port, i));
 
     const managed = server.extraArgs.filter((arg) => isManagedFlag(arg));
     if (managed.length > 0) {
@@ -181,9 +198,9 @@ export function layoutProblems(servers: readonly ServerSpec[], instance: Instanc
     }
   });
 
-  // A server's HTTP port must not be any server's NCCL port (its own included).
+  // A server's HTTP ports must not be any server's NCCL port (its own included).
   servers.forEach((server, i) => {
-    const owner = ncclPorts.get(server.port);
+    const owner = firstOverlap(portRange(server.port, replicaCount(server)), ncclPorts);
     if (owner !== undefined) {
       problems.push(
         `${field(i, 'port')} ${server.port} collides with servers[${owner}].ncclPort: move the NCCL port away ` +
@@ -192,6 +209,60 @@ export function layoutProblems(servers: readonly ServerSpec[], instance: Instanc
     }
   });
   return problems;
+}
+
+/**
+ * One SGLang process per data-parallel replica: server `name` with dp d becomes `name-0` ... `name-(d-1)`,
+ * each on its own tp GPUs, HTTP port `port + k` and NCCL port `ncclPort + k`; a server with dp 1 is kept.
+ *
+ * SGLang's own --dp-size cannot be given an explicit NCCL port: DataParallelController.launch_dp_schedulers
+ * (python/sglang/srt/managers/data_parallel_controller.py) calls PortArgs.init_new once per DP rank, which
+ * returns server_args.nccl_port unchanged when it is set, and bind_port()s it while still holding the
+ * previous rank's socket, so rank 1 fails with "Address already in use" (sgl-project/sglang pull requests
+ * 10583 and 10620). Left unset, the ranks' ports are picked at random, freed and bound again later, which
+ * races every other server starting on the instance (issue 37215: --dp 8 fails intermittently with
+ * EADDRINUSE on one 8-GPU node, and eight separate servers avoid it). Separate servers keep one explicit,
+ * distinct NCCL port each, crash and restart alone, and the orchestrator already spreads requests over
+ * every endpoint, so nothing is lost by not using SGLang's in-process load balancer.
+ */
+export function replicaServers(servers: readonly ServerSpec[]): ServerSpec[] {
+  return servers.flatMap((server) => {
+    const replicas = replicaCount(server);
+    if (replicas === 1) return [server];
+    return Array.from({ length: replicas }, (_, k) => ({
+      ...server,
+      name: `${server.name}-${k}`,
+      gpus: server.gpus.slice(k * server.tp, (k + 1) * server.tp),
+      dp: 1,
+      port: server.port + k,
+      ncclPort: server.ncclPort + k,
+    }));
+  });
+}
+
+function replicaCount(server: ServerSpec): number {
+  return positiveInt(server.dp) ? server.dp : 1;
+}
+
+function processNames(server: ServerSpec): string[] {
+  const replicas = replicaCount(server);
+  return replicas === 1 ? [server.name] : Array.from({ length: replicas }, (_, k) => `${server.name}-${k}`);
+}
+
+function portRange(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, k) => first + k);
+}
+
+function firstOverlap(ports: readonly number[], owner: ReadonlyMap<number, number>): number | undefined {
+  return ports.map((port) => owner.get(port)).find((o) => o !== undefined);
+}
+
+function rangeNote(first: number, count: number): string {
+  return count > 1 ? ` (ports ${first}-${first + count - 1}, one per replica)` : '';
+}
+
+function nextFreePort(used: ReadonlyMap<number, number>): number {
+  return Math.max(...used.keys()) + 1;
 }
 
 function overlapOwners(gpus: readonly number[], owner: ReadonlyMap<number, number>): number[] {

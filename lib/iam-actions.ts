@@ -25,6 +25,9 @@ export const SELF_SCALE_IN_ACTIONS = ['autoscaling:TerminateInstanceInAutoScalin
 /** The orchestrator reads the fleet's size and members; Describe calls take no resource-level permissions. */
 export const FLEET_DESCRIBE_ACTIONS = ['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances'];
 
+/** FleetStatus reads why launches fail (capacity, quota, unsupported zone); no resource-level permissions. */
+export const FLEET_ACTIVITY_ACTIONS = ['autoscaling:DescribeScalingActivities'];
+
 /** The orchestrator scales the fleet up for a run and back to zero after it. */
 export const FLEET_SCALE_ACTIONS = ['autoscaling:SetDesiredCapacity'];
 

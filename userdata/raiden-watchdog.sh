@@ -7,13 +7,13 @@ set -euo pipefail
 RAIDEN_ROOT="${RAIDEN_ROOT:-}"
 # shellcheck source=/dev/null
 . "${RAIDEN_ROOT}/etc/raiden/fleet.env"
-api_key="$(sed -n 's/^SGLANG_API_KEY=//p' "${RAIDEN_ROOT}/etc/raiden/sglang.env")"
 idle_since_file="${RAIDEN_ROOT}/var/lib/raiden/idle-since"
 now="$(date +%s)"
 
 requests=0
 for port in $RAIDEN_SERVER_PORTS; do
-  if metrics="$(curl -fsS --max-time 10 -H "Authorization: Bearer ${api_key}" "http://127.0.0.1:${port}/metrics")"; then
+  # The header comes from a root-only file: a key in curl's arguments would be readable with ps.
+  if metrics="$(curl -fsS --max-time 10 -H "@${RAIDEN_ROOT}{{AUTH_HEADER_FILE}}" "http://127.0.0.1:${port}/metrics")"; then
     count="$(printf '%s\n' "$metrics" | awk '$1 ~ /^sglang:num_(running|queue)_reqs($|\{)/ { sum += $NF } END { printf "%d", sum }')"
     requests=$((requests + count))
   else

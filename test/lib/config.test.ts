@@ -32,8 +32,11 @@ describe('config defaults', () => {
   });
 
   it('takes account and region from the CDK CLI environment when context has none', () => {
-    const { config, notes } = parseConfig({}, { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-west-2' });
-    expect([config.account, config.region, config.availabilityZones[0]]).toEqual(['123456789012', 'us-west-2', 'us-west-2a']);
+    const { config, notes } = parseConfig(
+      { availabilityZones: 'us-west-2b,us-west-2d' },
+      { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-west-2' },
+    );
+    expect([config.account, config.region, config.availabilityZones]).toEqual(['123456789012', 'us-west-2', ['us-west-2b', 'us-west-2d']]);
     expect(notes).toEqual([]);
   });
 
@@ -51,6 +54,44 @@ describe('config defaults', () => {
   });
 });
 
+describe('availability zones', () => {
+  const REAL = { CDK_DEFAULT_ACCOUNT: '123456789012', CDK_DEFAULT_REGION: 'us-east-1' };
+  const problemsFor = (context: Record<string, unknown>, env: Record<string, string> = REAL): string[] => {
+    try {
+      parseConfig(context, env);
+    } catch (error) {
+      if (error instanceof ConfigError) return [...error.problems];
+      throw error;
+    }
+    return [];
+  };
+
+  it('a real account gets no guessed zones: <region>a,b,c may lack the instance type, so it names raiden doctor', () => {
+    expect(problemsFor({})).toEqual([
+      'availabilityZones is not set: p5en.48xlarge is offered only in some zones of us-east-1, and zone names differ between ' +
+        'accounts. Run npx raiden doctor, which lists the zones of account 123456789012 that offer it, then deploy with ' +
+        '-c availabilityZones=<those zones>',
+    ]);
+  });
+
+  it('a Capacity Block or Capacity Reservation lives in one zone, so the fleet may list only that one', () => {
+    const reserved = { capacity: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' };
+    expect(problemsFor({ ...reserved, availabilityZones: 'us-east-1a,us-east-1b' })).toEqual([
+      expect.stringMatching(
+        /^availabilityZones \["us-east-1a","us-east-1b"\] has 2 zones, but capacity "capacity-block" launches into one: .* Set -c availabilityZones=<its zone>/u,
+      ),
+    ]);
+    expect(problemsFor({ ...reserved, capacity: 'capacity-reservation', availabilityZones: 'us-east-1a,us-east-1c' })).toHaveLength(1);
+    expect(problemsFor({ ...reserved, availabilityZones: 'us-east-1c' })).toEqual([]);
+  });
+
+  it('the placeholder account still synthesizes without credentials: placeholder zones, one for a reservation', () => {
+    expect(parseConfig({}, {}).config.availabilityZones).toEqual(['us-east-1a', 'us-east-1b', 'us-east-1c']);
+    const reserved = parseConfig({ capacity: 'capacity-block', capacityReservationId: 'cr-0123456789abcdef0' }, {});
+    expect(reserved.config.availabilityZones).toEqual(['us-east-1a']);
+  });
+});
+
 describe('config from -c strings', () => {
   it('coerces numbers, booleans, comma lists and JSON servers', () => {
     const { config } = parseConfig(
@@ -65,8 +106,10 @@ describe('config from -c strings', () => {
     );
     expect(config).toMatchObject({ maxInstances: 2, desiredInstances: 1, retainOutputs: true, layoutName: 'custom' });
     expect(config.bedrockModelIds).toHaveLength(2);
+    // dp 2 runs as two servers of one GPU each (see replicaServers): one port and one NCCL port per replica.
     expect(config.resolvedServers).toEqual([
-      { name: 'small', model: 'Qwen/Qwen2.5-7B-Instruct', gpus: [0, 1], tp: 1, dp: 2, port: 31000, ncclPort: 40000, extraArgs: [] },
+      { name: 'small-0', model: 'Qwen/Qwen2.5-7B-Instruct', gpus: [0], tp: 1, dp: 1, port: 31000, ncclPort: 40000, extraArgs: [] },
+      { name: 'small-1', model: 'Qwen/Qwen2.5-7B-Instruct', gpus: [1], tp: 1, dp: 1, port: 31001, ncclPort: 40001, extraArgs: [] },
     ]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { layoutProblems, presetServers, withDefaults } from '../../lib/fleet-layout.ts';
+import { layoutProblems, presetServers, replicaServers, withDefaults } from '../../lib/fleet-layout.ts';
 import type { ServerInput } from '../../lib/fleet-layout.ts';
 
 const P5EN = { instanceType: 'p5en.48xlarge', gpuCount: 8 };
@@ -38,6 +38,48 @@ describe('layout presets', () => {
 
   it.each(['tp8', 'tp4x2', 'dp8'] as const)('%s is valid on p5en.48xlarge', (layout) => {
     expect(layoutProblems(withDefaults(presetServers(layout, [MODEL])), P5EN, `layout ${layout}`)).toEqual([]);
+  });
+});
+
+describe('data-parallel replicas run as servers of their own', () => {
+  it('dp8 becomes eight one-GPU servers, each with its own HTTP port and NCCL port', () => {
+    const replicas = replicaServers(withDefaults(presetServers('dp8', [MODEL])));
+    expect(replicas.map((s) => [s.name, s.gpus, s.tp, s.dp, s.port, s.ncclPort])).toEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((k) => [`main-${k}`, [k], 1, 1, 30000 + k, 40000 + k]),
+    );
+  });
+
+  it('tp 2 x dp 2 becomes two TP=2 servers on consecutive GPU pairs; dp 1 servers stay as they are', () => {
+    const servers = withDefaults([
+      server({ name: 'pairs', gpus: [0, 1, 2, 3], tp: 2, dp: 2, port: 31000 }),
+      server({ name: 'solo', gpus: [4, 5, 6, 7], tp: 4, dp: 1, port: 32000 }),
+    ]);
+    expect(replicaServers(servers).map((s) => [s.name, s.gpus, s.tp, s.port, s.ncclPort])).toEqual([
+      ['pairs-0', [0, 1], 2, 31000, 40000],
+      ['pairs-1', [2, 3], 2, 31001, 40001],
+      ['solo', [4, 5, 6, 7], 4, 32000, 40100],
+    ]);
+  });
+
+  it("rejects a server whose replicas' ports run into the next server's port", () => {
+    const result = problems([
+      server({ name: 'a', gpus: [0, 1], tp: 1, dp: 2, port: 30000 }),
+      server({ name: 'b', gpus: [2, 3, 4, 5], port: 30001 }),
+    ]);
+    expect(result).toEqual(['servers[1].port 30001 is also servers[0].port: give each server its own port (for example 30002)']);
+  });
+
+  it('rejects replica names that collide with another server, and names too long for the replica suffix', () => {
+    const result = problems([
+      server({ name: 'a', gpus: [0, 1], tp: 1, dp: 2, port: 30000 }),
+      server({ name: 'a-1', gpus: [2, 3, 4, 5], port: 30010, ncclPort: 41000 }),
+    ]);
+    expect(result).toEqual([
+      'servers[1].name "a-1" gives a process the same name as one of servers[0] (replicas are named <name>-0, <name>-1, ...): rename one of them',
+    ]);
+    expect(problems([server({ name: 'x'.repeat(30), gpus: [0, 1], tp: 1, dp: 2 })])).toEqual([
+      `servers[0].name "${'x'.repeat(30)}" is too long for 2 replicas named ${'x'.repeat(30)}-0 to ${'x'.repeat(30)}-1: use at most 29 characters`,
+    ]);
   });
 });
 

@@ -58,6 +58,14 @@ describe('orchestrator stack', () => {
     expect(roles.map(([id]) => id).sort()).toEqual([expect.stringMatching(/Finalize/), expect.stringMatching(/GenerateBatch/)]);
   });
 
+  it('FleetStatus reads the scaling activities and may set the fleet group back to zero', () => {
+    const policies = Object.entries(app.orchestrator.findResources('AWS::IAM::Policy')).filter(([id]) => id.includes('FleetStatus'));
+    const text = JSON.stringify(policies);
+    expect(text).toContain('autoscaling:DescribeScalingActivities');
+    expect(text).toContain('autoscaling:SetDesiredCapacity');
+    expect(text).toContain(':autoScalingGroup:*:autoScalingGroupName/raiden-gpu-fleet');
+  });
+
   it('outputs the state machine ARN, the console link and a start command', () => {
     const outputs = app.orchestrator.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs)).toEqual(

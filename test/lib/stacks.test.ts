@@ -133,7 +133,7 @@ describe('fleet stack', () => {
     });
   });
 
-  it('grants read on exactly the staged weights prefix for weights: models, and nothing for Hugging Face ones', () => {
+  it('grants read on exactly the staged weights prefix for weights: models, and for Hugging Face ones where raiden weights stage copies them', () => {
     tp4x2.fleet.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -150,7 +150,33 @@ describe('fleet stack', () => {
         ]),
       },
     });
-    expect(JSON.stringify(tp8.fleet.toJSON())).not.toMatch(/s3:GetObject/);
+    tp8.fleet.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 's3:ListBucket',
+            Condition: {
+              StringLike: { 's3:prefix': ['huggingface/Qwen/Qwen2.5-72B-Instruct/*', 'huggingface/Qwen/Qwen2.5-72B-Instruct'] },
+            },
+          }),
+          Match.objectLike({
+            Action: 's3:GetObject',
+            Resource: {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':s3:::raiden-weights-000000000000-us-east-1/huggingface/Qwen/Qwen2.5-72B-Instruct/*'],
+              ],
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('an instance that powers itself off terminates, so a boot that cannot scale in stops billing', () => {
+    tp8.fleet.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({ InstanceInitiatedShutdownBehavior: 'terminate' }),
+    });
   });
 
   it('keeps the API key in Secrets Manager and logs in CloudWatch', () => {
@@ -165,9 +191,9 @@ describe('fleet stack', () => {
     const tp8UserData = userDataOf(tp8);
     const tp4x2UserData = userDataOf(tp4x2);
     expect(tp8UserData).toContain('Environment=CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7');
-    expect(tp8UserData).toMatch(/--tp-size 8 --dp-size 1 --host 0\.0\.0\.0 --port 30000 --nccl-port 40000 --enable-metrics/);
+    expect(tp8UserData).toMatch(/--tp-size 8 --host 0\.0\.0\.0 --port 30000 --nccl-port 40000 --enable-metrics/);
     expect(tp4x2UserData).toContain('Environment=CUDA_VISIBLE_DEVICES=4,5,6,7');
-    expect(tp4x2UserData).toMatch(/--served-model-name Qwen3-32B --tp-size 4 --dp-size 1 --host 0\.0\.0\.0 --port 30001 --nccl-port 40100/);
+    expect(tp4x2UserData).toMatch(/--served-model-name Qwen3-32B --tp-size 4 --host 0\.0\.0\.0 --port 30001 --nccl-port 40100/);
     for (const script of [tp8UserData, tp4x2UserData]) expect(script).not.toMatch(/\{\{[A-Z0-9_]+\}\}/);
   });
 
@@ -299,6 +325,48 @@ describe('bedrock stack', () => {
         ],
       },
     });
+  });
+});
+
+describe('IAM across every stack', () => {
+  /** Every IAM statement of a template: policies, managed policies and roles' inline policies. */
+  function statements(template: SynthesizedApp['fleet']): { where: string; Action?: unknown; Resource?: unknown }[] {
+    const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+    return Object.entries(json.Resources).flatMap(([id, resource]) => {
+      const documents: unknown[] =
+        resource.Type === 'AWS::IAM::Policy' || resource.Type === 'AWS::IAM::ManagedPolicy'
+          ? [resource.Properties?.PolicyDocument]
+          : resource.Type === 'AWS::IAM::Role'
+            ? ((resource.Properties?.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map((policy) => policy.PolicyDocument)
+            : [];
+      return documents.flatMap((document) =>
+        [(document as { Statement?: unknown[] } | undefined)?.Statement ?? []].flat().map((statement) => ({
+          where: id,
+          ...(statement as { Action?: unknown; Resource?: unknown }),
+        })),
+      );
+    });
+  }
+
+  it.each([
+    ['tp8', () => tp8],
+    ['tp4x2', () => tp4x2],
+  ])('%s: no statement of any role grants an S3 action on "*"', (_name, app) => {
+    for (const template of [app().data, app().fleet, app().bedrock, app().orchestrator]) {
+      const everywhere = statements(template).filter(
+        (statement) =>
+          [statement.Resource].flat().includes('*') && [statement.Action].flat().some((action) => String(action).startsWith('s3:')),
+      );
+      expect(everywhere).toEqual([]);
+    }
+  });
+
+  it("the state machine's Map results land under the outputs bucket's temporary prefix only", () => {
+    const mapResults = statements(tp8.orchestrator).filter((statement) =>
+      [statement.Action].flat().includes('s3:ListMultipartUploadParts'),
+    );
+    expect(mapResults).toHaveLength(1);
+    expect(JSON.stringify(mapResults[0]?.Resource)).toMatch(/\/tmp\/\*"\]\]\}$/u);
   });
 });
 

@@ -1,15 +1,39 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config.ts';
-import { USERDATA_DIR, renderBootScript, renderTemplate, renderUserData } from '../../lib/constructs/sglang-servers/user-data.ts';
+import {
+  SGLANG_LAUNCHER,
+  USERDATA_DIR,
+  renderBootScript,
+  renderTemplate,
+  renderUserData,
+} from '../../lib/constructs/sglang-servers/user-data.ts';
 import type { UserDataSettings } from '../../lib/constructs/sglang-servers/user-data.ts';
-import { STUB_API_KEY, STUB_INSTANCE_ID, createStubHost } from './stub-host.ts';
+import { portCollisions, sglangBinds } from './sglang-ports.ts';
+import { STUB_API_KEY, STUB_CLOCK_START, STUB_INSTANCE_ID, createStubHost, execFile } from './stub-host.ts';
 import type { StubHost } from './stub-host.ts';
+import { execTargetProblems, startUnit, systemdVerify, unitCommands } from './systemd-units.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'raiden-userdata-scripts-'));
+const TERMINATE = `aws autoscaling terminate-instance-in-auto-scaling-group --region us-east-1 --instance-id ${STUB_INSTANCE_ID} --should-decrement-desired-capacity`;
+const CUSTOM_PIP = {
+  servers: JSON.stringify([
+    { name: 'judge', model: 's3://my-models/qwen/Qwen3-32B', gpus: [0, 1], tp: 2, port: 31000, ncclPort: 45000 },
+    {
+      name: 'writer',
+      model: 'Qwen/Qwen2.5-7B-Instruct',
+      gpus: [2, 3, 4, 5, 6, 7],
+      tp: 1,
+      dp: 6,
+      port: 31001,
+      extraArgs: ['--chunked-prefill-size', '8192'],
+    },
+  ]),
+  sglangRuntime: 'pip',
+};
 
 function settingsFor(context: Record<string, unknown>, overrides: Partial<UserDataSettings> = {}): UserDataSettings {
   const { config } = parseConfig(context, {});
@@ -50,18 +74,43 @@ interface BootRun {
   readonly status: number | null;
   readonly output: string;
   unit(name: string): string;
+  units(): string[];
 }
 
-function boot(context: Record<string, unknown>, overrides: Partial<UserDataSettings> = {}, env: NodeJS.ProcessEnv = {}): BootRun {
-  const host = createStubHost();
-  hosts.push(host);
-  const script = writeScript(`user-data-${hosts.length}.sh`, renderUserData(settingsFor(context, overrides)));
-  const { status, output } = host.run(script, env);
-  return { host, status, output, unit: (name) => host.read(`etc/systemd/system/${name}`) };
+interface BootOptions {
+  readonly overrides?: Partial<UserDataSettings>;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Runs on the fresh host before the boot, for example to start its clock. */
+  readonly prepare?: (host: StubHost) => void;
 }
 
 const hosts: StubHost[] = [];
 afterAll(() => hosts.forEach((host) => host.dispose()));
+
+/** Boots the rendered user-data on a fresh stub instance, executed as cloud-init does: execve of the file. */
+function boot(context: Record<string, unknown>, options: BootOptions = {}): BootRun {
+  const host = createStubHost();
+  hosts.push(host);
+  // The Deep Learning AMI ships Docker: units name /usr/bin/docker.
+  host.provideAmiCommand('/usr/bin/docker', 'docker');
+  options.prepare?.(host);
+  const script = writeScript(`user-data-${hosts.length}.sh`, renderUserData(settingsFor(context, options.overrides)));
+  const { status, output } = host.run(script, options.env);
+  return {
+    host,
+    status,
+    output,
+    unit: (name) => host.read(`etc/systemd/system/${name}`),
+    units: () => readdirSync(join(host.root, 'etc/systemd/system')).filter((name) => /\.(service|timer)$/u.test(name)),
+  };
+}
+
+/** The SGLang arguments of a server unit: everything after the launcher's `-c <code>`. */
+function sglangArgs(unit: string): string[] {
+  const start = unitCommands(unit, {}).find((command) => command.key === 'ExecStart');
+  const argv = start?.argv ?? [];
+  return argv.slice(argv.indexOf('-c') + 2);
+}
 
 describe('rendered user-data', () => {
   it.each([
@@ -99,21 +148,7 @@ describe('boot on a stub instance', () => {
   beforeAll(() => {
     tp8 = boot({ layout: 'tp8' });
     tp4x2 = boot({ layout: 'tp4x2', models: 'Qwen/Qwen2.5-72B-Instruct,weights:models/Qwen3-32B' });
-    custom = boot({
-      servers: JSON.stringify([
-        { name: 'judge', model: 's3://my-models/qwen/Qwen3-32B', gpus: [0, 1], tp: 2, port: 31000, ncclPort: 45000 },
-        {
-          name: 'writer',
-          model: 'Qwen/Qwen2.5-7B-Instruct',
-          gpus: [2, 3, 4, 5, 6, 7],
-          tp: 1,
-          dp: 6,
-          port: 31001,
-          extraArgs: ['--chunked-prefill-size', '8192'],
-        },
-      ]),
-      sglangRuntime: 'pip',
-    });
+    custom = boot(CUSTOM_PIP);
   });
 
   it('runs to completion and tags the instance booting, then ready', () => {
@@ -132,12 +167,14 @@ describe('boot on a stub instance', () => {
     const unit = tp8.unit('sglang-main.service');
     expect(unit).toContain('Environment=CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7');
     expect(unit).toContain('EnvironmentFile=/etc/raiden/sglang.env');
-    expect(unit).toContain(
-      'python3 -m sglang.launch_server --model-path /opt/dlami/nvme/models/Qwen--Qwen2.5-72B-Instruct ' +
-        '--served-model-name Qwen/Qwen2.5-72B-Instruct --tp-size 8 --dp-size 1 --host 0.0.0.0 --port 30000 ' +
-        '--nccl-port 40000 --enable-metrics --api-key ${SGLANG_API_KEY} --mem-fraction-static 0.85\n',
-    );
     expect(unit).toMatch(/ExecStart=\/usr\/bin\/docker run --rm --name sglang-main --gpus all --network host .*-e CUDA_VISIBLE_DEVICES/);
+    expect(unit).toContain(`python3 -c "${SGLANG_LAUNCHER}"`);
+    expect(sglangArgs(unit)).toEqual(
+      (
+        '--model-path /opt/dlami/nvme/models/Qwen--Qwen2.5-72B-Instruct --served-model-name Qwen/Qwen2.5-72B-Instruct ' +
+        '--tp-size 8 --host 0.0.0.0 --port 30000 --nccl-port 40000 --enable-metrics --mem-fraction-static 0.85'
+      ).split(' '),
+    );
     expect(tp8.host.exists('etc/systemd/system/sglang-gpus4-7.service')).toBe(false);
   });
 
@@ -145,31 +182,35 @@ describe('boot on a stub instance', () => {
     const first = tp4x2.unit('sglang-gpus0-3.service');
     const second = tp4x2.unit('sglang-gpus4-7.service');
     expect(first).toContain('Environment=CUDA_VISIBLE_DEVICES=0,1,2,3');
-    expect(first).toMatch(/--tp-size 4 --dp-size 1 --host 0\.0\.0\.0 --port 30000 --nccl-port 40000 /);
+    expect(sglangArgs(first).join(' ')).toMatch(/--tp-size 4 --host 0\.0\.0\.0 --port 30000 --nccl-port 40000 /);
     expect(second).toContain('Environment=CUDA_VISIBLE_DEVICES=4,5,6,7');
     expect(second).toMatch(/--model-path \/opt\/dlami\/nvme\/models\/weights--models--Qwen3-32B --served-model-name Qwen3-32B /);
-    expect(second).toMatch(/--tp-size 4 --dp-size 1 --host 0\.0\.0\.0 --port 30001 --nccl-port 40100 /);
+    expect(sglangArgs(second).join(' ')).toMatch(/--tp-size 4 --host 0\.0\.0\.0 --port 30001 --nccl-port 40100 /);
     expect(tp4x2.host.calls()).toEqual(
       expect.arrayContaining([
         'systemctl enable --now sglang-gpus0-3.service',
         'systemctl enable --now sglang-gpus4-7.service',
         'aws s3 sync --only-show-errors --region us-east-1 s3://raiden-weights-000000000000-us-east-1/models/Qwen3-32B/ ' +
           `${tp4x2.host.root}/opt/dlami/nvme/models/weights--models--Qwen3-32B`,
-        `curl -fsS -o /dev/null --max-time 60 -H Authorization: Bearer ${STUB_API_KEY} http://127.0.0.1:30001/health_generate`,
+        `curl -fsS -o /dev/null --max-time 60 -H @${tp4x2.host.root}/etc/raiden/sglang-auth.header http://127.0.0.1:30001/health_generate`,
       ]),
     );
   });
 
-  it('custom layout on pip: each server its own GPUs, ports, NCCL port, dp size and extra args', () => {
+  it('custom layout on pip: each server its own GPUs, ports and NCCL port; a dp 6 server runs as six replicas', () => {
     const judge = custom.unit('sglang-judge.service');
-    const writer = custom.unit('sglang-writer.service');
     expect(judge).toContain('Environment=CUDA_VISIBLE_DEVICES=0,1');
     expect(judge).toMatch(
-      /ExecStart=\/opt\/raiden\/venv\/bin\/python -m sglang\.launch_server --model-path \/opt\/dlami\/nvme\/models\/s3--my-models--qwen--Qwen3-32B /,
+      /ExecStart=\/opt\/raiden\/venv\/bin\/python -c ".*" --model-path \/opt\/dlami\/nvme\/models\/s3--my-models--qwen--Qwen3-32B /,
     );
-    expect(judge).toMatch(/--tp-size 2 --dp-size 1 --host 0\.0\.0\.0 --port 31000 --nccl-port 45000 --enable-metrics/);
-    expect(writer).toContain('Environment=CUDA_VISIBLE_DEVICES=2,3,4,5,6,7');
-    expect(writer).toMatch(/--tp-size 1 --dp-size 6 --host 0\.0\.0\.0 --port 31001 --nccl-port 40100 .* --chunked-prefill-size 8192\n/);
+    expect(sglangArgs(judge).join(' ')).toMatch(/--tp-size 2 --host 0\.0\.0\.0 --port 31000 --nccl-port 45000 --enable-metrics/);
+    const writers = [0, 1, 2, 3, 4, 5].map((k) => custom.unit(`sglang-writer-${k}.service`));
+    writers.forEach((writer, k) => {
+      expect(writer).toContain(`Environment=CUDA_VISIBLE_DEVICES=${k + 2}\n`);
+      expect(sglangArgs(writer).join(' ')).toMatch(
+        new RegExp(`--tp-size 1 --host 0\\.0\\.0\\.0 --port ${31001 + k} --nccl-port ${40100 + k} .* --chunked-prefill-size 8192$`, 'u'),
+      );
+    });
     expect(custom.host.calls()).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^python3 -m venv .*\/opt\/raiden\/venv$/),
@@ -181,9 +222,13 @@ describe('boot on a stub instance', () => {
     );
   });
 
-  it('keeps secrets out of user-data: the API key lands in a root-only env file', () => {
+  it('keeps secrets out of user-data: the API key lands in root-only files', () => {
     expect(tp8.host.read('etc/raiden/sglang.env')).toBe(`SGLANG_API_KEY=${STUB_API_KEY}\n`);
-    expect(execFileSync('stat', ['-c', '%a', join(tp8.host.root, 'etc/raiden/sglang.env')], { encoding: 'utf8' }).trim()).toBe('600');
+    expect(tp8.host.read('etc/raiden/sglang-auth.header')).toBe(`Authorization: Bearer ${STUB_API_KEY}\n`);
+    for (const file of ['etc/raiden/sglang.env', 'etc/raiden/sglang-auth.header']) {
+      expect(execFileSync('stat', ['-c', '%a', join(tp8.host.root, file)], { encoding: 'utf8' }).trim()).toBe('600');
+    }
+    expect(execFileSync('stat', ['-c', '%a', join(tp8.host.root, 'var/log/raiden')], { encoding: 'utf8' }).trim()).toBe('750');
   });
 
   it('arms the max-lifetime timer before staging weights, and the idle watchdog after the servers are ready', () => {
@@ -216,29 +261,192 @@ describe('boot on a stub instance', () => {
   });
 
   it('scales in with capacity decrement when a step fails', () => {
-    const failed = boot({ models: 'weights:models/missing' }, {}, { STUB_AWS_FAIL: 's3 sync' });
+    const failed = boot({ models: 'weights:models/missing' }, { env: { STUB_AWS_FAIL: 's3 sync' } });
     expect(failed.status).not.toBe(0);
     expect(failed.host.calls()).toEqual(
       expect.arrayContaining([
         `aws ec2 create-tags --region us-east-1 --resources ${STUB_INSTANCE_ID} --tags Key=raiden:state,Value=failed`,
-        `aws autoscaling terminate-instance-in-auto-scaling-group --region us-east-1 --instance-id ${STUB_INSTANCE_ID} --should-decrement-desired-capacity`,
+        TERMINATE,
       ]),
     );
     expect(failed.host.calls().some((call) => call.startsWith('systemctl enable --now sglang-'))).toBe(false);
   });
 
   it('fails (and scales in) when the instance has fewer GPUs than the layout', () => {
-    const small = boot({ layout: 'tp8' }, {}, { STUB_GPUS: '4' });
+    const small = boot({ layout: 'tp8' }, { env: { STUB_GPUS: '4' } });
     expect(small.output).toContain('raiden: the layout needs 8 GPUs but nvidia-smi lists 4');
-    expect(small.host.calls()).toContain(
-      `aws autoscaling terminate-instance-in-auto-scaling-group --region us-east-1 --instance-id ${STUB_INSTANCE_ID} --should-decrement-desired-capacity`,
+    expect(small.host.calls()).toContain(TERMINATE);
+  });
+});
+
+describe('what the boot installs runs the way systemd runs it', () => {
+  let docker: BootRun;
+  let pip: BootRun;
+  beforeAll(() => {
+    docker = boot({ layout: 'tp4x2' });
+    pip = boot(CUSTOM_PIP);
+  });
+
+  it('every file written into /usr/local/bin runs by execve, without a shell in between', () => {
+    const programs = readdirSync(join(docker.host.root, 'usr/local/bin'));
+    expect(programs.sort()).toEqual(['raiden-scale-in', 'raiden-watchdog']);
+    for (const program of programs) {
+      const { status, output } = docker.host.run(join(docker.host.root, 'usr/local/bin', program), {}, ['reason']);
+      expect(output, program).not.toMatch(/ENOEXEC|Exec format error/u);
+      expect(status, `${program}: ${output}`).toBe(0);
+    }
+  });
+
+  it("every unit's commands exist, are executable and start with #! (or are ELF), as execve needs", () => {
+    for (const run of [docker, pip]) {
+      const problems = run.units().flatMap((unit) => execTargetProblems(run.unit(unit), run.host.root).map((p) => `${unit}: ${p}`));
+      expect(problems).toEqual([]);
+    }
+  });
+
+  it('systemd-analyze verify accepts every generated unit and timer', () => {
+    for (const run of [docker, pip]) {
+      const { status, output } = systemdVerify(run.host, run.units());
+      expect(output).toBe('');
+      expect(status).toBe(0);
+    }
+  });
+});
+
+describe('data parallelism: every SGLang process binds its own ports', () => {
+  it('SGLang with --dp-size > 1 binds an explicit --nccl-port once per DP rank, so rank 1 fails (the form main rendered)', () => {
+    expect(sglangBinds('main', ['--dp-size', '8', '--port', '30000', '--nccl-port', '40000']).error).toMatch(
+      /DP rank 1 binds NCCL port 40000, which rank 0 holds: \[Errno 98\] Address already in use/u,
     );
+  });
+
+  it.each([
+    ['dp8', { layout: 'dp8', models: 'Qwen/Qwen2.5-7B-Instruct' }, 8],
+    ['tp4x2', { layout: 'tp4x2' }, 2],
+    ['custom, dp 6 beside tp 2', CUSTOM_PIP, 7],
+  ])('%s: no port is bound twice on the instance', (_name, context, processes) => {
+    const run = boot(context);
+    const servers = run
+      .units()
+      .filter((unit) => unit.startsWith('sglang-'))
+      .map((unit) => ({ name: unit, args: sglangArgs(run.unit(unit)) }));
+    expect(portCollisions(servers)).toEqual([]);
+    expect(servers).toHaveLength(processes);
+  });
+
+  it('dp8 runs one server per GPU on ports 30000-30007, and the watchdog and health wait cover all of them', () => {
+    const run = boot({ layout: 'dp8', models: 'Qwen/Qwen2.5-7B-Instruct' });
+    const units = Array.from({ length: 8 }, (_, k) => run.unit(`sglang-main-${k}.service`));
+    expect(units.map((unit) => /CUDA_VISIBLE_DEVICES=(\S+)/u.exec(unit)?.[1])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    expect(run.host.read('etc/raiden/fleet.env')).toContain('RAIDEN_SERVER_PORTS="30000 30001 30002 30003 30004 30005 30006 30007"');
+    expect(run.host.calls().filter((call) => call.endsWith('/health_generate'))).toHaveLength(8);
+  });
+});
+
+describe('the API key is in no process argument', () => {
+  it('server units, the health wait and the watchdog pass it through files and the environment, never argv', () => {
+    for (const context of [{ layout: 'tp4x2' }, CUSTOM_PIP]) {
+      const run = boot(context);
+      run.host.setMetrics(30000, 'sglang:num_running_reqs 0\n');
+      run.host.run(join(run.host.root, 'usr/local/bin/raiden-watchdog'));
+      for (const unit of run.units().filter((name) => name.startsWith('sglang-'))) {
+        const started = startUnit(run.host, `etc/systemd/system/${unit}`);
+        expect(started.status, started.output).toBe(0);
+      }
+      const calls = run.host.calls();
+      expect(calls.filter((call) => /^(docker run|python -c)/u.test(call)).length).toBeGreaterThan(1);
+      expect(calls.filter((call) => call.startsWith('curl') && /health_generate|metrics/u.test(call)).length).toBeGreaterThan(1);
+      expect(calls.filter((call) => call.includes(STUB_API_KEY))).toEqual([]);
+    }
+  });
+
+  it('the launcher hands SGLang --api-key from the environment while its command line holds no key', () => {
+    // A stand-in sglang.launch_server that records what SGLang would parse and what ps would show.
+    const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
+    if (python.error) throw new Error('python3 is not installed (apt-get install python3); .ci/run installs it');
+    const site = mkdtempSync(join(tmpdir(), 'raiden-fake-sglang-'));
+    mkdirSync(join(site, 'sglang'));
+    writeFileSync(join(site, 'sglang/__init__.py'), '');
+    writeFileSync(
+      join(site, 'sglang/launch_server.py'),
+      [
+        'import json, sys',
+        "cmdline = open('/proc/self/cmdline', 'rb').read().decode().split(chr(0))",
+        "if __name__ == '__main__':",
+        "    print(json.dumps({'argv': sys.argv[1:], 'cmdline': cmdline}))",
+      ].join('\n'),
+    );
+    const unit = boot(CUSTOM_PIP).unit('sglang-judge.service');
+    const args = sglangArgs(unit);
+    const result = spawnSync('python3', ['-c', SGLANG_LAUNCHER, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONPATH: site, SGLANG_API_KEY: STUB_API_KEY },
+    });
+    expect(result.stderr).toBe('');
+    const seen = JSON.parse(result.stdout) as { argv: string[]; cmdline: string[] };
+    expect(seen.argv).toEqual([...args, '--api-key', STUB_API_KEY]);
+    expect(seen.cmdline.join(' ')).not.toContain(STUB_API_KEY);
+  });
+});
+
+describe('boot deadline and early failures', () => {
+  it('the health deadline counts from the start of the boot: a slow image pull leaves less time, not more', () => {
+    let now = (): number => 0;
+    const slow = boot(
+      { layout: 'tp8', healthTimeoutMinutes: 60 },
+      {
+        env: { STUB_PULL_SECONDS: String(50 * 60), STUB_HEALTH_FAIL: '1' },
+        prepare: (host) => {
+          now = host.startClock();
+        },
+      },
+    );
+    expect(slow.output).toContain('raiden: the server on port 30000 is not ready 3600s after the boot started');
+    expect(slow.status).not.toBe(0);
+    // The instance gave up one health interval after boot + 60 minutes, not 60 minutes after the pull.
+    expect(now() - STUB_CLOCK_START).toBeGreaterThanOrEqual(3600);
+    expect(now() - STUB_CLOCK_START).toBeLessThanOrEqual(3600 + 15);
+    expect(slow.host.calls()).toContain(TERMINATE);
+  });
+
+  it('a failure of the very first AWS call (the booting tag) still scales in', () => {
+    const failed = boot({ layout: 'tp8' }, { env: { STUB_AWS_FAIL: 'Value=booting' } });
+    expect(failed.status).not.toBe(0);
+    expect(failed.host.calls()).toContain(TERMINATE);
+  });
+
+  it('with no instance id from the metadata service, it powers off (the launch template terminates on shutdown)', () => {
+    const failed = boot({ layout: 'tp8' }, { env: { STUB_IMDS_DOWN: '1' } });
+    expect(failed.status).not.toBe(0);
+    expect(failed.output).toContain('powering off, which terminates this instance');
+    expect(failed.host.calls()).toContain('systemctl poweroff');
+    expect(failed.host.calls().some((call) => call.startsWith('docker pull'))).toBe(false);
+  });
+});
+
+describe('weights staged in the weights bucket', () => {
+  const MARKER = 'huggingface/Qwen/Qwen2.5-72B-Instruct/.raiden-staged.json';
+
+  it('a Hugging Face model that raiden weights stage copied is read from S3, not downloaded through the NAT', () => {
+    const run = boot({ layout: 'tp8' }, { env: { STUB_S3_OBJECTS: MARKER } });
+    expect(run.status).toBe(0);
+    expect(run.host.calls()).toContain(
+      'aws s3 sync --only-show-errors --region us-east-1 --exclude .raiden-staged.json ' +
+        's3://raiden-weights-000000000000-us-east-1/huggingface/Qwen/Qwen2.5-72B-Instruct/ ' +
+        `${run.host.root}/opt/dlami/nvme/models/Qwen--Qwen2.5-72B-Instruct`,
+    );
+    expect(run.host.calls().some((call) => call.includes('snapshot_download'))).toBe(false);
+  });
+
+  it('one that is not staged comes from Hugging Face, and the log says how to stage it', () => {
+    const run = boot({ layout: 'tp8' });
+    expect(run.output).toContain('npx raiden weights stage --model Qwen/Qwen2.5-72B-Instruct copies it there once');
+    expect(run.host.calls().some((call) => call.startsWith('docker run') && call.includes('snapshot_download'))).toBe(true);
   });
 });
 
 describe('idle watchdog and max lifetime', () => {
   let run: BootRun;
-  const terminate = `aws autoscaling terminate-instance-in-auto-scaling-group --region us-east-1 --instance-id ${STUB_INSTANCE_ID} --should-decrement-desired-capacity`;
   const idleMetrics = [
     '# HELP sglang:num_running_reqs The number of running requests.',
     '# TYPE sglang:num_running_reqs gauge',
@@ -255,11 +463,12 @@ describe('idle watchdog and max lifetime', () => {
     run = boot({ layout: 'tp4x2' });
   });
 
+  /** The watchdog as its timer's service starts it: execve of the installed file. */
   function watchdog(): { output: string; terminated: boolean } {
     const before = run.host.calls().length;
     const { output, status } = run.host.run(join(run.host.root, 'usr/local/bin/raiden-watchdog'));
-    expect(status).toBe(0);
-    return { output, terminated: run.host.calls().slice(before).includes(terminate) };
+    expect(status, output).toBe(0);
+    return { output, terminated: run.host.calls().slice(before).includes(TERMINATE) };
   }
 
   function idleSince(secondsAgo: number): void {
@@ -310,15 +519,25 @@ describe('idle watchdog and max lifetime', () => {
   it('max lifetime: the timer service terminates with capacity decrement whatever the load', () => {
     run.host.setMetrics(30000, busyMetrics);
     const service = run.host.read('etc/systemd/system/raiden-max-lifetime.service');
-    const reason = /ExecStart=\/usr\/local\/bin\/raiden-scale-in "([^"]+)"/.exec(service)?.[1] ?? '';
+    const start = unitCommands(service, {}).find((command) => command.key === 'ExecStart');
+    const [command = '', ...args] = start?.argv ?? [];
     const before = run.host.calls().length;
-    const { status, output } = run.host.run(join(run.host.root, 'usr/local/bin/raiden-scale-in'), {}, [reason]);
-    expect(status).toBe(0);
-    expect(reason).toBe('max lifetime of 12 hours reached');
+    const { status, output } = execFile(join(run.host.root, command), args, run.host.env);
+    expect(status, output).toBe(0);
+    expect(args).toEqual(['max lifetime of 12 hours reached']);
     expect(output).toContain(`raiden-scale-in: terminating ${STUB_INSTANCE_ID}: max lifetime of 12 hours reached`);
     expect(run.host.calls().slice(before)).toEqual([
       `aws ec2 create-tags --region us-east-1 --resources ${STUB_INSTANCE_ID} --tags Key=raiden:state,Value=scaling-in`,
-      terminate,
+      TERMINATE,
     ]);
+  });
+});
+
+describe('the rendered boot script reads its own templates', () => {
+  it('the installed scripts keep their #! line', () => {
+    const script = renderBootScript(settingsFor({ layout: 'tp8' }));
+    expect(script).toMatch(/cat > "\$\{RAIDEN_ROOT\}\/usr\/local\/bin\/raiden-scale-in" <<'RAIDEN_SCRIPT'\n#!\/bin\/bash\n/u);
+    expect(script).toMatch(/cat > "\$\{RAIDEN_ROOT\}\/usr\/local\/bin\/raiden-watchdog" <<'RAIDEN_SCRIPT'\n#!\/bin\/bash\n/u);
+    expect(readFileSync(join(USERDATA_DIR, 'raiden-watchdog.sh'), 'utf8').startsWith('#!/bin/bash\n')).toBe(true);
   });
 });

@@ -7,7 +7,12 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import {
+  AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
+  SetDesiredCapacityCommand,
+} from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -461,6 +466,41 @@ describe('a failure in any state still reaches FleetDown, and the execution fail
       cause: JSON.stringify({ errorType: 'InternalError', errorMessage: 'S3 is having a bad day' }),
     });
     expect(result.entered.slice(-4)).toEqual(['OthersRunning', 'FleetDown', 'Outcome', 'RunFailed']);
+    expect(fleet.setCalls).toEqual([1, 0]);
+  });
+});
+
+describe('readiness fails fast when the fleet cannot start', () => {
+  const QUOTA =
+    'You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified ' +
+    'instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit. ' +
+    'Launching EC2 instance failed.';
+
+  beforeEach(() => {
+    // The group never gets an instance; every launch since FleetUp failed on the vCPU quota.
+    autoScaling.on(DescribeAutoScalingGroupsCommand).callsFake(() => ({
+      AutoScalingGroups: [{ AutoScalingGroupName: 'raiden-gpu-fleet', DesiredCapacity: fleet.desired, MaxSize: 1, Instances: [] }],
+    }));
+    autoScaling.on(DescribeScalingActivitiesCommand).callsFake(() => ({
+      Activities: [
+        {
+          Description: `Launching a new EC2 instance.  Status Reason: ${QUOTA}`,
+          StatusCode: 'Failed',
+          StatusMessage: QUOTA,
+          StartTime: new Date(),
+          Details: JSON.stringify({ 'Availability Zone': 'us-east-1a' }),
+        },
+      ],
+    }));
+  });
+
+  it("a launch failure fails the execution at the first status check with AWS's reason, and the fleet goes to zero", async () => {
+    const result = await run({ ...BASE_INPUT, teardown: 'keep' }, 'no-quota');
+    expect(result.error?.name).toBe('FleetLaunchFailed');
+    expect(result.error?.cause).toContain(QUOTA);
+    expect(result.entered.filter((name) => name === 'FleetStatus')).toHaveLength(1);
+    expect(result.entered).not.toContain('GenerateBatch');
+    // Even with "teardown": "keep", a group that cannot launch is not left retrying.
     expect(fleet.setCalls).toEqual([1, 0]);
   });
 });

@@ -12,6 +12,7 @@
  * Plan's own Catch joins the same teardown path, so every failure before or inside Run reaches FleetDown.
  */
 import { Duration } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -64,6 +65,18 @@ function invoke(
   });
 }
 
+/**
+ * The Map Run results writer, without the grant CDK attaches to it: given a bucket by path, ResultWriterV2
+ * grants s3:PutObject, GetObject, ListMultipartUploadParts and AbortMultipartUpload on "*", every object in
+ * every bucket. The workflow construct grants those actions on the temporary prefix of the outputs bucket
+ * instead (ManifestAndMapResults), which is where mapResultsPrefix points.
+ */
+class PrefixResultWriter extends sfn.ResultWriterV2 {
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [];
+  }
+}
+
 interface BatchMapSettings {
   readonly comment: string;
   readonly label: string;
@@ -101,7 +114,7 @@ function batchMap(
     itemSelector: { runId: sfn.JsonPath.stringAt('$.plan.runId'), batch: sfn.JsonPath.objectAt('$$.Map.Item.Value') },
     maxConcurrencyPath: sfn.JsonPath.stringAt(settings.maxConcurrencyPath),
     toleratedFailurePercentagePath: sfn.JsonPath.stringAt('$.plan.toleratedFailurePercent'),
-    resultWriterV2: new sfn.ResultWriterV2({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), prefix: props.mapResultsPrefix }),
+    resultWriterV2: new PrefixResultWriter({ bucketNamePath: sfn.JsonPath.stringAt('$.plan.bucket'), prefix: props.mapResultsPrefix }),
     resultPath: sfn.JsonPath.DISCARD,
   });
   map.itemProcessor(task);
@@ -146,7 +159,7 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
     'FleetStatus',
     fns.fleetStatus,
     FUNCTION_TIMEOUTS.fleetStatus,
-    { runId, deadline: sfn.JsonPath.stringAt('$.fleet.deadline') },
+    { runId, deadline: sfn.JsonPath.stringAt('$.fleet.deadline'), since: sfn.JsonPath.stringAt('$.fleet.startedAt') },
     '$.fleetStatus',
   );
 

@@ -10,6 +10,7 @@ import { DEFAULT_METRICS_NAMESPACE, ENV } from '../../../orchestrator/src/contra
 import { DEFAULT_TEMP_PREFIX as TEMP_PREFIX, RUNS_PREFIX } from '../../../orchestrator/src/contract/run-layout.ts';
 import type { ServerSpec } from '../../fleet-layout.ts';
 import {
+  FLEET_ACTIVITY_ACTIONS,
   FLEET_DESCRIBE_ACTIONS,
   FLEET_SCALE_ACTIONS,
   MAP_RUN_OBJECT_ACTIONS,
@@ -158,9 +159,14 @@ export class GenerationWorkflow extends Construct {
       resourceName: `*:autoScalingGroupName/${props.fleet.autoScalingGroupName}`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    for (const fn of [this.functions.fleetUp, this.functions.fleetStatus, this.functions.generateBatch, this.functions.fleetDown]) {
-      grantFleetAccess(fn, this.autoScalingGroupArn, fn === this.functions.fleetUp || fn === this.functions.fleetDown);
+    // FleetStatus scales too: a group whose launches keep failing is set back to zero before the run fails.
+    const scalers = [this.functions.fleetUp, this.functions.fleetStatus, this.functions.fleetDown];
+    for (const fn of [...scalers, this.functions.generateBatch]) {
+      grantFleetAccess(fn, this.autoScalingGroupArn, scalers.includes(fn));
     }
+    this.functions.fleetStatus.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ReadScalingActivities', actions: FLEET_ACTIVITY_ACTIONS, resources: ['*'] }),
+    );
 
     const stateMachineArn = stack.formatArn({
       service: 'states',
@@ -235,7 +241,9 @@ function acknowledgeStateMachineWildcards(stateMachine: sfn.StateMachine, functi
   acknowledgeWildcardResource(
     stateMachine.role,
     '*',
-    'X-Ray PutTraceSegments, PutTelemetryRecords and GetSampling* support no resource-level permissions.',
+    'Only actions without resource-level permissions: X-Ray PutTraceSegments, PutTelemetryRecords and GetSampling*, and ' +
+      'the CloudWatch Logs vended-log delivery actions (CreateLogDelivery, DescribeLogGroups, PutResourcePolicy, ...) ' +
+      'that state machine logging needs. No S3 action: the Map results writer grants nothing itself (see PrefixResultWriter in definition.ts).',
   );
   const distributedMapPolicy = stateMachine.node.tryFindChild('DistributedMapPolicy');
   if (distributedMapPolicy instanceof iam.Policy) {

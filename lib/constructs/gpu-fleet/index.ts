@@ -121,6 +121,8 @@ export class GpuFleet extends Construct {
       role: this.role,
       securityGroup: this.securityGroup,
       requireImdsv2: true,
+      // A boot that cannot reach the auto-scaling API powers off as its last resort; that must end the billing.
+      instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
       blockDevices: [
         {
           deviceName: '/dev/sda1',

@@ -10,6 +10,7 @@ import { parseModelSource } from '../../model-source.ts';
 import { LOG_WRITE_ACTIONS, SECRET_READ_ACTIONS, WEIGHTS_LIST_ACTIONS, WEIGHTS_READ_ACTIONS } from '../../iam-actions.ts';
 import { acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
 import { renderUserData } from './user-data.ts';
+import { stagedWeightsPrefix } from '../../../orchestrator/src/contract/deployed-names.ts';
 
 export interface SglangRuntime {
   /** `docker` runs the container image; `pip` installs the pinned version into a virtualenv. */
@@ -108,7 +109,7 @@ export class SglangServers extends Construct {
     );
   }
 
-  /** The permissions the boot script needs: read the weights and the secrets, write the logs. */
+  /** The permissions the boot script needs: read the weights (staged copies included) and the secrets, write the logs. */
   grantToInstances(role: iam.IRole): void {
     const secretArns = [this.apiKeySecret.secretArn, ...(this.hfTokenSecret ? [this.hfTokenSecret.secretArn] : [])];
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadServerSecrets', actions: SECRET_READ_ACTIONS, resources: secretArns }));
@@ -138,8 +139,13 @@ export class SglangServers extends Construct {
     const result: { bucketArn: string; prefix: string }[] = [];
     for (const server of this.servers) {
       const source = parseModelSource(server.model);
-      if (!source || source.kind === 'huggingface' || seen.has(server.model)) continue;
+      if (!source || seen.has(server.model)) continue;
       seen.add(server.model);
+      if (source.kind === 'huggingface') {
+        // Where `raiden weights stage` may have copied it; the boot reads it from there when it has.
+        result.push({ bucketArn: weightsBucketArn, prefix: stagedWeightsPrefix(source.id) });
+        continue;
+      }
       const bucketArn = source.kind === 'weights-bucket' ? weightsBucketArn : `arn:${partition}:s3:::${source.bucket}`;
       result.push({ bucketArn, prefix: source.prefix });
     }

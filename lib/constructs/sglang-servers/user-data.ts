@@ -13,6 +13,7 @@ import { Token } from 'aws-cdk-lib';
 import type { ServerSpec } from '../../fleet-layout.ts';
 import { defaultServedModelName, modelCacheDirName, parseModelSource } from '../../model-source.ts';
 import { NVME_MOUNT, SGLANG_READY_PATH } from '../../sglang-defaults.ts';
+import { STAGED_WEIGHTS_MARKER, stagedWeightsPrefix } from '../../../orchestrator/src/contract/deployed-names.ts';
 
 export const USERDATA_DIR = fileURLToPath(new URL('../../../userdata/', import.meta.url));
 
@@ -34,6 +35,19 @@ export const USER_DATA_JOBS = [
 export const MODEL_CACHE = `${NVME_MOUNT}/models`;
 export const SGLANG_VENV = '/opt/raiden/venv';
 export const LOG_DIR = '/var/log/raiden';
+/** `Authorization: Bearer <key>` for curl's -H @file: a header in curl's arguments would be readable with ps. */
+export const AUTH_HEADER_FILE = '/etc/raiden/sglang-auth.header';
+
+/**
+ * Runs sglang.launch_server with --api-key appended inside Python from the unit's EnvironmentFile, so the
+ * key never appears in /proc/<pid>/cmdline, which any local user can read. sglang/launch_server.py parses
+ * sys.argv[1:] under `if __name__ == "__main__"`, and runpy with alter_sys=True is what `python -m` does, so
+ * SGLang and its multiprocessing children see exactly what they would then. Written without `$`, `%` and
+ * double quotes, which systemd would expand or end the argument at.
+ */
+export const SGLANG_LAUNCHER =
+  "import os, runpy, sys; sys.argv += ['--api-key', os.environ['SGLANG_API_KEY']]; " +
+  "runpy.run_module('sglang.launch_server', run_name='__main__', alter_sys=True)";
 
 // EC2 rejects user-data over 16 KB. Tokens (bucket and log group names, ARNs) grow when CloudFormation
 // resolves them, so keep a margin.
@@ -117,6 +131,8 @@ function renderJobs(settings: UserDataSettings): string[] {
     NVME_MOUNT,
     READY_PATH: SGLANG_READY_PATH,
     SCALE_IN_SCRIPT: readTemplate('raiden-scale-in.sh').trimEnd(),
+    AUTH_HEADER_FILE,
+    STAGED_MARKER: STAGED_WEIGHTS_MARKER,
     MAX_LIFETIME_SERVICE: renderTemplate('raiden-max-lifetime.service', { MAX_HOURS: String(settings.maxHours) }).trimEnd(),
     MAX_LIFETIME_TIMER: renderTemplate('raiden-max-lifetime.timer', { MAX_HOURS: String(settings.maxHours) }).trimEnd(),
     CLOUDWATCH_AGENT_CONFIG: cloudWatchAgentConfig(settings.servers),
@@ -124,7 +140,7 @@ function renderJobs(settings: UserDataSettings): string[] {
     SERVER_UNIT_FILES: settings.servers
       .map((server) => heredoc(`/etc/systemd/system/${serverUnitName(server)}`, renderServerUnit(server, settings)))
       .join('\n'),
-    WATCHDOG_SCRIPT: readTemplate('raiden-watchdog.sh').trimEnd(),
+    WATCHDOG_SCRIPT: renderTemplate('raiden-watchdog.sh', { AUTH_HEADER_FILE }).trimEnd(),
     WATCHDOG_SERVICE: renderTemplate('raiden-watchdog.service', { IDLE_MINUTES: String(settings.idleMinutes) }).trimEnd(),
     WATCHDOG_TIMER: readTemplate('raiden-watchdog.timer').trimEnd(),
   };
@@ -141,6 +157,12 @@ function renderJobs(settings: UserDataSettings): string[] {
 export function renderServerUnit(server: ServerSpec, settings: UserDataSettings): string {
   const source = parseModelSource(server.model);
   if (!source) throw new Error(`servers "${server.name}": model "${server.model}" is not a model reference`);
+  if (server.dp !== 1) {
+    throw new Error(
+      `servers "${server.name}": dp ${server.dp} reached the unit renderer; run data-parallel replicas as servers of their own ` +
+        `(replicaServers in lib/fleet-layout.ts), since SGLang binds an explicit --nccl-port once per DP rank`,
+    );
+  }
   const optional = [...(settings.contextLength ? ['--context-length', String(settings.contextLength)] : []), ...server.extraArgs];
   const container = `sglang-${server.name}`;
   const docker = settings.runtime === 'docker';
@@ -151,15 +173,16 @@ export function renderServerUnit(server: ServerSpec, settings: UserDataSettings)
     PORT: String(server.port),
     NCCL_PORT: String(server.ncclPort),
     TP: String(server.tp),
-    DP: String(server.dp),
     AFTER_UNITS: docker ? ' docker.service' : '',
-    CLEANUP_COMMAND: docker ? `/usr/bin/docker rm -f ${container}` : '/bin/true',
+    // A container left over from a crash would hold the name; the leading `-` ignores "no such container".
+    EXEC_START_PRE: docker ? `ExecStartPre=-/usr/bin/docker rm -f ${container}\n` : '',
     // The container sees every GPU; CUDA_VISIBLE_DEVICES (passed through with -e) picks this server's.
     LAUNCH_COMMAND: docker
       ? `/usr/bin/docker run --rm --name ${container} --gpus all --network host --ipc host --ulimit memlock=-1 ` +
         `--ulimit stack=67108864 -e CUDA_VISIBLE_DEVICES --env-file /etc/raiden/sglang.env ` +
-        `-v ${NVME_MOUNT}:${NVME_MOUNT} ${settings.image} python3 -m sglang.launch_server`
-      : `${SGLANG_VENV}/bin/python -m sglang.launch_server`,
+        `-v ${NVME_MOUNT}:${NVME_MOUNT} ${settings.image} python3`
+      : `${SGLANG_VENV}/bin/python`,
+    LAUNCHER: SGLANG_LAUNCHER,
     MODEL_PATH: `${MODEL_CACHE}/${modelCacheDirName(server.model)}`,
     SERVED_MODEL_NAME: defaultServedModelName(source),
     MEM_FRACTION_STATIC: String(settings.memFractionStatic),
@@ -197,8 +220,12 @@ export function renderTemplate(name: string, values: Readonly<Record<string, str
   return rendered;
 }
 
+/**
+ * A template as written. Scripts installed on the instance keep their `#!` line: systemd's ExecStart runs
+ * them with execve(2), which fails with ENOEXEC (status 203/EXEC) on a file without one.
+ */
 function readTemplate(name: string): string {
-  return readFileSync(`${USERDATA_DIR}${name}`, 'utf8').replace(/^#!.*\n/, '');
+  return readFileSync(`${USERDATA_DIR}${name}`, 'utf8');
 }
 
 function stageCommands(servers: readonly ServerSpec[]): string {
@@ -209,7 +236,7 @@ function stageCommands(servers: readonly ServerSpec[]): string {
       const dir = shellQuote(modelCacheDirName(model));
       switch (source?.kind) {
         case 'huggingface':
-          return `stage_model hf ${shellQuote(source.id)} ${dir}`;
+          return `stage_model hf ${shellQuote(source.id)} ${dir} ${shellQuote(stagedWeightsPrefix(source.id))}`;
         case 'weights-bucket':
           return `stage_model s3 "s3://\${RAIDEN_WEIGHTS_BUCKET}"${shellQuote(`/${source.prefix}/`)} ${dir}`;
         case 's3':

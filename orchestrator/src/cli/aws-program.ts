@@ -1,9 +1,9 @@
-/** The commands that drive the deployed workflow on AWS: start, status, teardown, deploy, destroy. */
+/** The commands that drive the deployed workflow on AWS: start, status, teardown, doctor, weights, deploy, destroy. */
 import { Option, type Command } from 'commander';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import { STRATEGY_NAMES as WORKFLOW_STRATEGIES } from '../core/strategies/names.ts';
 import type { CliIo } from './cli-io.ts';
-import { integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
 
 // The AWS commands load the AWS SDK and execa: imported when one runs, so `raiden generate` never pays for them.
 const awsCommands = () => import('./aws-commands.ts');
@@ -130,10 +130,64 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       setExit(await (await awsCommands()).runTeardown({ region: opts.region as string | undefined }, io)),
     );
 
+  program
+    .command('doctor')
+    .description(
+      'check the AWS account before deploying: credentials, region, CDK bootstrap, zones that offer the instance type, ' +
+        'vCPU quota, reservation, Bedrock model access',
+    )
+    .option('-c, --context <key=value>', 'a setting, as for raiden deploy / cdk (repeat it)', collect)
+    .addOption(new Option('--region <region>', 'AWS region (default: -c region, AWS_REGION or your profile)').env('AWS_REGION'))
+    .option('--profile <name>', 'AWS profile, as for cdk --profile')
+    .action(async (opts: Record<string, unknown>) => {
+      const { parseContextArgs, runDoctor } = await import('./doctor-command.ts');
+      setExit(
+        await runDoctor(
+          {
+            context: parseContextArgs((opts.context as string[] | undefined) ?? []),
+            region: opts.region as string | undefined,
+            profile: opts.profile as string | undefined,
+          },
+          io,
+        ),
+      );
+    });
+
+  const weights = program.command('weights').description("the deployment's weights bucket");
+  target(
+    weights
+      .command('stage')
+      .description(
+        'copy a Hugging Face model into the weights bucket once; fleet boots then read it through the S3 gateway endpoint ' +
+          'instead of downloading it through the NAT gateway (HF_TOKEN for gated models, HF_ENDPOINT for a mirror)',
+      )
+      .requiredOption('--model <id>', 'Hugging Face model id, e.g. Qwen/Qwen2.5-72B-Instruct')
+      .option('--revision <rev>', 'branch, tag or commit to copy', 'main')
+      .option('--bucket <name>', 'the weights bucket (default: the one the stacks of --stack-prefix created)'),
+  ).action(async (opts: Record<string, unknown>) => {
+    const { runWeightsStage } = await import('./weights-command.ts');
+    setExit(
+      await runWeightsStage(
+        {
+          model: opts.model as string,
+          revision: opts.revision as string,
+          region: opts.region as string | undefined,
+          stackPrefix: opts.stackPrefix as string,
+          bucket: opts.bucket as string | undefined,
+        },
+        io,
+      ),
+    );
+  });
+
   for (const action of ['deploy', 'destroy'] as const) {
     program
       .command(action)
-      .description(`cdk ${action} --all with this project's cdk.json; extra arguments go to cdk (e.g. -c layout=tp4x2)`)
+      .description(
+        action === 'deploy'
+          ? "raiden doctor, then cdk deploy --all with this project's cdk.json; extra arguments go to cdk (e.g. -c layout=tp4x2); --skip-doctor skips the checks"
+          : "cdk destroy --all with this project's cdk.json; extra arguments go to cdk (e.g. -c layout=tp4x2)",
+      )
       .argument('[cdkArgs...]', 'passed to cdk as they are')
       .allowUnknownOption()
       .helpOption('--raiden-help', 'show this help')

@@ -3,17 +3,48 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { CliIo } from './cli-io.ts';
+import { parseContextArgs, PROJECT_ROOT, runDoctor } from './doctor-command.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
-const PROJECT_ROOT = join(import.meta.dirname, '../../..');
+/** raiden's own flag of `raiden deploy`; every other argument goes to cdk. */
+export const SKIP_DOCTOR_FLAG = '--skip-doctor';
 
 export async function runCdk(action: 'deploy' | 'destroy', cdkArgs: readonly string[], io: CliIo): Promise<number> {
   const cdk = join(PROJECT_ROOT, 'node_modules/.bin/cdk');
   if (!existsSync(cdk)) throw new UsageError(`the AWS CDK CLI is not installed in ${PROJECT_ROOT}: run npm ci there first`);
-  const args = [action, '--all', ...cdkArgs];
+  const passThrough = cdkArgs.filter((arg) => arg !== SKIP_DOCTOR_FLAG);
+  if (action === 'deploy' && passThrough.length === cdkArgs.length) {
+    // Zones without the instance type, a missing quota or reservation fail only once instances launch,
+    // long after the deploy succeeded; catch them before anything is deployed.
+    io.stderr.write(`raiden: checking the account first (raiden doctor; ${SKIP_DOCTOR_FLAG} skips it)\n`);
+    const profile = valueOf(passThrough, '--profile');
+    if ((await runDoctor({ context: parseContextArgs(contextArgs(passThrough)), ...(profile ? { profile } : {}) }, io)) !== EXIT.ok) {
+      io.stderr.write(`raiden: not deploying: fix what raiden doctor reports above, or pass ${SKIP_DOCTOR_FLAG} to deploy anyway\n`);
+      return EXIT.failure;
+    }
+  }
+  const args = [action, '--all', ...passThrough];
   io.stderr.write(`raiden: cdk ${args.join(' ')}\n`);
   const result = await execa(cdk, args, { cwd: PROJECT_ROOT, stdio: 'inherit', reject: false });
   if (result.exitCode === 0) return EXIT.ok;
   io.stderr.write(`raiden: cdk ${action} failed (exit ${result.exitCode ?? result.signal}); its output above says why\n`);
   return EXIT.failure;
+}
+
+/** The `key=value` of every `-c` / `--context` argument, in cdk's spellings. */
+export function contextArgs(args: readonly string[]): string[] {
+  const pairs: string[] = [];
+  args.forEach((arg, i) => {
+    const next = args[i + 1];
+    if ((arg === '-c' || arg === '--context') && next !== undefined) pairs.push(next);
+    else if (arg.startsWith('--context=')) pairs.push(arg.slice('--context='.length));
+  });
+  return pairs;
+}
+
+/** A cdk option's value, as `--name value` or `--name=value`. */
+function valueOf(args: readonly string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  if (at >= 0) return args[at + 1];
+  return args.find((arg) => arg.startsWith(`${name}=`))?.slice(name.length + 1);
 }

@@ -6,6 +6,7 @@ import { findNameField, flattenFields } from '../core/profile.ts';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
+import { addReportCommand } from './report-command.ts';
 import type { CliIo } from './cli-io.ts';
 import { runEvaluate } from './evaluate-command.ts';
 import { runGenerate } from './generate-command.ts';
@@ -167,6 +168,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       );
     });
   addAwsCommands(program, io, setExit);
+  addReportCommand(program, io, setExit);
   return program;
 }
 

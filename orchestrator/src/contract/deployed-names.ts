@@ -57,3 +57,17 @@ export const PROJECT_TAG = { key: 'project', value: 'raiden-datagen' } as const;
 export function stateMachineName(stackPrefix: string): string {
   return `${stackPrefix.toLowerCase()}-generation`;
 }
+
+/** The deployment's weights bucket: the data stack creates it by this name; the fleet and `raiden weights` find it by it. */
+export function weightsBucketName(stackPrefix: string, account: string, region: string): string {
+  return `${stackPrefix.toLowerCase()}-weights-${account}-${region}`;
+}
+
+/**
+ * Where `raiden weights stage` copies a Hugging Face model inside the weights bucket. The marker is written
+ * last, so a boot reads the copy only once it is complete.
+ */
+export function stagedWeightsPrefix(modelId: string): string {
+  return `huggingface/${modelId}`;
+}
+export const STAGED_WEIGHTS_MARKER = '.raiden-staged.json';

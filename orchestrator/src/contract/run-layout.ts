@@ -17,6 +17,9 @@ export const RUN_FILES = {
   evaluationReport: 'evaluation_report.json',
   /** Dry run: every prompt the run would send. */
   prompts: 'prompts.jsonl',
+  /** What happened when (accepted, rejected, requests in flight), appended as the run goes; read by report.html. */
+  events: 'events.jsonl',
+  reportHtml: 'report.html',
 } as const;
 
 export type RunFile = (typeof RUN_FILES)[keyof typeof RUN_FILES];
@@ -55,4 +58,6 @@ export const PARTS = {
   rejects: 'parts/rejects/',
   /** One JSON document per GenerateBatch invocation: its counters, empty slots and why it stopped. */
   results: 'parts/results/',
+  /** The event log in S3: each writer's own objects, `<partition>/<writer>/<sequence>.jsonl`. */
+  events: 'parts/events/',
 } as const;

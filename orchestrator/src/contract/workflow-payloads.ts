@@ -105,11 +105,15 @@ export interface FleetUpOutput {
   readonly desired: number;
   /** ISO time after which FleetStatus gives up waiting for the servers. */
   readonly deadline: string;
+  /** ISO time FleetUp raised the group: FleetStatus reads the scaling activities since then. */
+  readonly startedAt: string;
 }
 
 export interface FleetStatusEvent {
   readonly runId: string;
   readonly deadline: string;
+  /** FleetUp's startedAt. */
+  readonly since: string;
 }
 
 export interface FleetStatusOutput {

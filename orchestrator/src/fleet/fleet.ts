@@ -4,8 +4,10 @@
  */
 import {
   DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
   paginateDescribeAutoScalingGroups,
   SetDesiredCapacityCommand,
+  type Activity,
   type AutoScalingClient,
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
@@ -81,6 +83,8 @@ export interface FleetInstance {
 export interface FleetEndpoints {
   /** Instances the group has launched and not yet terminated, in any lifecycle state. */
   readonly launched: number;
+  /** Of those, the ones not terminating: launches under way or in service. */
+  readonly active: number;
   readonly instances: readonly FleetInstance[];
   /** `http://<private ip>:<port>` for every in-service instance and server of the layout. */
   readonly endpoints: readonly string[];
@@ -95,10 +99,11 @@ export async function discoverEndpoints(
 ): Promise<FleetEndpoints> {
   const group = await describeGroup(autoScaling, name);
   const members = group.Instances ?? [];
+  const active = members.filter((instance) => !(instance.LifecycleState ?? '').startsWith('Terminat')).length;
   const ids = members
     .filter((instance) => instance.LifecycleState === 'InService' && instance.InstanceId)
     .map((instance) => instance.InstanceId as string);
-  if (ids.length === 0) return { launched: members.length, instances: [], endpoints: [] };
+  if (ids.length === 0) return { launched: members.length, active, instances: [], endpoints: [] };
   const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
   const instances = (Reservations ?? [])
     .flatMap((reservation) => reservation.Instances ?? [])
@@ -107,9 +112,16 @@ export async function discoverEndpoints(
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   return {
     launched: members.length,
+    active,
     instances,
     endpoints: instances.flatMap((instance) => servers.map((server) => `http://${instance.privateIp}:${server.port}`)),
   };
+}
+
+/** The group's newest scaling activities (launches, terminations and why they failed), newest first. */
+export async function recentActivities(client: AutoScalingClient, name: string): Promise<Activity[]> {
+  const { Activities } = await client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: name, MaxRecords: 50 }));
+  return Activities ?? [];
 }
 
 export interface EndpointHealth {

@@ -10,6 +10,7 @@ import { BATCH_REQUESTS_IN_FLIGHT, batchId } from '../core/batch-plan.ts';
 import { newCounters, type EmptySlot, type GenerationCounters } from '../core/generation-run.ts';
 import { DEFAULT_PRICES } from '../core/model-prices.ts';
 import { connectRunBackends, rolesFor } from '../core/run-backends.ts';
+import { writeReportHtml } from '../core/report-html.ts';
 import { finishRun } from '../core/run-pipeline.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
 import { lambdaBackendSettings } from './lambda-backends.ts';
@@ -72,6 +73,7 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
       },
     },
   });
+  await writeReportHtml(store, { prices: DEFAULT_PRICES, sglangInstances: plan.batches.sglang > 0 ? plan.instances : 1 });
   const uri = s3Uri(outputsBucket(), runKey(plan.runId, RUN_FILES.report));
   log.info('run finalized', {
     status: report.status,

@@ -16,6 +16,7 @@ import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { connectRunBackends, rolesFor, type RunBackends } from '../core/run-backends.ts';
 import { doneCount, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
 import type { Sample } from '../core/sample.ts';
+import { RunEventLog } from '../core/run-events.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
 import { lambdaBackendSettings, REQUEST_TIMEOUT_MS } from './lambda-backends.ts';
 import { awsClients } from './handler-env.ts';
@@ -23,6 +24,9 @@ import { emitRunMetrics, logger } from './observability.ts';
 import { runStore, tempStore, type BatchFile, type WorkflowPlan } from './run-files.ts';
 
 export type { BatchEvent, BatchOutput };
+
+/** How often the requests in flight are recorded for report.html. */
+const IN_FLIGHT_SAMPLE_MS = 5_000;
 
 /** Stop taking slots when less than this is left: in-flight requests finish and the result is written. */
 export const STOP_MARGIN_MS = REQUEST_TIMEOUT_MS + 60_000;
@@ -48,7 +52,10 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
   if (plan === undefined) throw new Error(`run ${runId} has no ${RUN_FILES.plan}: Plan did not finish for it; start the run again`);
   const strategy = strategyByName(plan.spec.strategy);
 
-  const store = runStore(s3, runId, batch.batchId);
+  const invocation = `${new Date().toISOString().replace(/[:.]/gu, '-')}-${context.awsRequestId || randomUUID()}`;
+  // Each invocation writes its own events objects; Finalize and report.html merge them in time order.
+  const store = new RunEventLog(runStore(s3, runId, batch.batchId), { writer: invocation });
+  await store.prepareAppends();
   const existing = await existingSamples(store);
   const backends = await connect(plan, batch);
   log.info('connected', {
@@ -56,29 +63,34 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
     phase: batch.phase,
     models: backends.all().flatMap((backend) => backend.models?.() ?? []),
   });
-  const invocation = `${new Date().toISOString().replace(/[:.]/gu, '-')}-${context.awsRequestId || randomUUID()}`;
   let deadlineHit = false;
   const counters = newCounters(batch.slots.length, doneCount(batch.slots, existing));
-  const outcome = await strategy.runPhase({
-    phase: batch.phase,
-    generation: {
-      profiles: new Map(batch.profiles.map((profile) => [profile.id, profile])),
-      slots: batch.slots,
-      store,
-      existing,
-      concurrency: BATCH_REQUESTS_IN_FLIGHT * WORKERS_PER_IN_FLIGHT_REQUEST,
-      maxAttempts: plan.spec.maxAttempts,
-      maxTokens: plan.spec.maxTokens,
-      temperature: plan.spec.temperature,
-      shouldStop: () => (deadlineHit ||= context.getRemainingTimeInMillis() < STOP_MARGIN_MS),
-    },
-    counters,
-    spec: plan.spec,
-    assignment: plan.assignment,
-    backend: (role) => backends.backend(role),
-    gates: backends.gates,
-    seeds: () => readSeeds(s3, runId, batch.seedBatchIds),
-  });
+  const stopSampling = store.sampleEvery(() => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0), IN_FLIGHT_SAMPLE_MS);
+  const outcome = await strategy
+    .runPhase({
+      phase: batch.phase,
+      generation: {
+        profiles: new Map(batch.profiles.map((profile) => [profile.id, profile])),
+        slots: batch.slots,
+        store,
+        existing,
+        concurrency: BATCH_REQUESTS_IN_FLIGHT * WORKERS_PER_IN_FLIGHT_REQUEST,
+        maxAttempts: plan.spec.maxAttempts,
+        maxTokens: plan.spec.maxTokens,
+        temperature: plan.spec.temperature,
+        shouldStop: () => (deadlineHit ||= context.getRemainingTimeInMillis() < STOP_MARGIN_MS),
+      },
+      counters,
+      spec: plan.spec,
+      assignment: plan.assignment,
+      backend: (role) => backends.backend(role),
+      gates: backends.gates,
+      seeds: () => readSeeds(s3, runId, batch.seedBatchIds),
+    })
+    .finally(async () => {
+      stopSampling();
+      await store.finish();
+    });
 
   const result = batchResult(batch, invocation, outcome, deadlineHit);
   await store.writeJson(`${PARTS.results}${batch.batchId}/${invocation}.json`, result);
