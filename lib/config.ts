@@ -54,6 +54,19 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * A servers value that is text, not a list: usually the shell or the CDK CLI cut it. `cdk -c key=value`
+ * keeps only the first line of a value, so a list written over several lines arrives as "[".
+ */
+function serversTypeError(issue: { input?: unknown }): string | undefined {
+  if (typeof issue.input !== 'string') return undefined;
+  const text = issue.input.trim();
+  const cut = text.startsWith('[') && !text.endsWith(']');
+  return cut
+    ? 'the JSON list stops early: cdk -c keeps only the first line of a value, so write the whole list on one line inside single quotes, e.g. -c \'servers=[{"name":"a","model":"org/name","gpus":[0],"port":30000}]\''
+    : 'expected a JSON list of servers: quote it for the shell as one argument, on one line, e.g. -c \'servers=[{"name":"a","model":"org/name","gpus":[0],"port":30000}]\'';
+}
+
 const int = (min: number, max: number) => z.preprocess(asNumber, z.number().int().min(min).max(max));
 const decimal = (min: number, max: number) => z.preprocess(asNumber, z.number().min(min).max(max));
 const pattern = (re: RegExp, example: string) => z.string().trim().regex(re, `expected something like ${example}`);
@@ -89,7 +102,7 @@ export const settingsSchema = z
     capacity: z.enum(CAPACITY_TYPES).default('on-demand'),
     capacityReservationId: pattern(/^cr-[0-9a-f]{8,17}$/, 'cr-0123456789abcdef0').optional(),
     layout: z.enum([...LAYOUT_PRESETS, 'custom']).default('tp8'),
-    servers: z.preprocess(asJson, z.array(serverSchema)).optional(),
+    servers: z.preprocess(asJson, z.array(serverSchema, { error: serversTypeError })).optional(),
     models: list(z.string().trim().min(1)).default(['Qwen/Qwen2.5-72B-Instruct']),
     hfTokenSecretName: pattern(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'raiden/hf-token').optional(),
     sglangRuntime: z.enum(SGLANG_RUNTIMES).default('docker'),

@@ -146,6 +146,17 @@ describe('config cross-field errors', () => {
     expect(problemsOf(context)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
   });
 
+  it('says why a servers list arrived as text: cut after its first line by cdk -c, or not JSON', () => {
+    expect(problemsOf({ layout: 'custom', servers: '[' })).toEqual([
+      expect.stringMatching(
+        /^servers "\[" is invalid: the JSON list stops early: cdk -c keeps only the first line of a value, so write the whole list on one line/,
+      ),
+    ]);
+    expect(problemsOf({ layout: 'custom', servers: 'judge,writer' })).toEqual([
+      expect.stringMatching(/^servers "judge,writer" is invalid: expected a JSON list of servers: quote it for the shell/),
+    ]);
+  });
+
   it('reports layout errors of a servers list with the servers[i] field', () => {
     const servers = JSON.stringify([
       { name: 'a', model: 'Qwen/Qwen3-8B', gpus: [0, 1, 2, 3], tp: 4, port: 30000 },
