@@ -2,7 +2,8 @@
  * report.html in a real browser: Debian's Chromium driven by playwright-core opens the page of a real small
  * run from disk with every network request blocked. No request leaves the page, nothing logs an error,
  * every chart holds and draws its points (read from Chart.js's own state), and the sample browser filters.
- * A full-page screenshot is kept in test-artifacts/report/ (gitignored).
+ * A full-page screenshot is kept in $RAIDEN_TEST_ARTIFACTS/report/ (default: the system temp directory), never in
+ * the checkout.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +13,10 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';
-import { ROOT } from '../support/run-cli.ts';
 import { smallRun } from './small-run.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(ROOT, 'test-artifacts/report');
+const ARTIFACTS = join(process.env.RAIDEN_TEST_ARTIFACTS ?? join(tmpdir(), 'raiden-test-artifacts'), 'report');
 const CHARTS = [
   'chart-rate',
   'chart-progress',
