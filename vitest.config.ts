@@ -1,3 +1,5 @@
+// Before vitest starts any test: on an older Node.js it would run for minutes and then fail obscurely.
+import './orchestrator/src/cli/require-node.mjs';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `raiden` command: loads the TypeScript CLI through tsx so no build step is needed after `npm ci`.
+import '../orchestrator/src/cli/require-node.mjs';
 import { register } from 'tsx/esm/api';
 
 register();

@@ -2,6 +2,7 @@
  * `npm run demo`: the quick start without a GPU. Starts the simulated SGLang server from bench/ on a free
  * local port and runs the real `raiden generate` against it on the example profiles.
  */
+import '../orchestrator/src/cli/require-node.mjs';
 import { main } from '../orchestrator/src/cli/main.ts';
 import { startTestServer } from '../bench/simulated-sglang/server.ts';
 

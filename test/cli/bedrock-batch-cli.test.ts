@@ -102,7 +102,8 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     expect(samples.filter((s) => s.metadata.backend === 'bedrock-batch')).toHaveLength(149);
     // The 6 missing records and the rejected one were answered by the on-demand Bedrock server.
     expect(samples.filter((s) => s.metadata.backend === 'bedrock')).toHaveLength(7);
-    expect(bedrock?.stats.byTool).toEqual({ raiden_sbk_sample: 7 });
+    // The on-demand calls, and the preflight's one call without a tool before anything was planned.
+    expect(bedrock?.stats.byTool).toEqual({ raiden_sbk_sample: 7, '': 1 });
     expect(rejects).toEqual([expect.objectContaining({ backend: 'bedrock-batch', attempt: 1, model: MODEL })]);
 
     expect(report.bedrock_batch).toEqual({
@@ -140,8 +141,8 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
 
   it('resumes: only the slots still open go into the batch job', async () => {
     const out = tempDir();
-    // On demand first: only the first 30 answers are grounded, so 126 slots stay empty (exit 3).
-    const first = await generate(out, ['--max-attempts', '1'], { fault: (n) => (n > 30 ? 'ungrounded' : undefined) });
+    // On demand first: after the preflight (request 1), only 30 answers are grounded, so 126 slots stay empty (exit 3).
+    const first = await generate(out, ['--max-attempts', '1'], { fault: (n) => (n > 31 ? 'ungrounded' : undefined) });
     expect(first.result.code).toBe(3);
     expect(first.read().samples).toHaveLength(30);
     const { result, read } = await generate(out, batchFlags('runs/resume', 'Completed'));
@@ -169,7 +170,9 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
   });
 
   it('usage errors: other strategies, no role, stray companions, not an S3 URI, fewer than 100 open slots', async () => {
-    const base = ['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir()];
+    // The Bedrock preflight runs before the open slots are counted: it needs an endpoint that answers.
+    bedrock = await startBedrockTestServer();
+    const base = ['generate', '--profiles', CHARACTEREVAL_PROFILES, '--bedrock-endpoint', bedrock.url, '--out', tempDir()];
     const cases: [string[], RegExp][] = [
       [
         ['--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE],

@@ -21,6 +21,19 @@ describe('local run store', () => {
     expect(lines.map((line) => JSON.parse(line).id)).toEqual(['a/SBK/0', 'a/SBK/1']);
   });
 
+  it('keeps a complete last record that only lacks its newline, and appends after it on a line of its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raiden-store-'));
+    writeFileSync(join(dir, 'samples.jsonl'), `${JSON.stringify(sample('a/SBK/0'))}\n${JSON.stringify(sample('a/SBK/1'))}`);
+    const store = await LocalRunStore.open(dir);
+    await store.prepareAppends();
+    expect((await collect(store.readSamples())).map((s) => s.id)).toEqual(['a/SBK/0', 'a/SBK/1']);
+    await store.appendSample(sample('a/SBK/2'));
+    store.close();
+    const lines = readFileSync(join(dir, 'samples.jsonl'), 'utf8').split('\n');
+    expect(lines.slice(0, -1).map((line) => JSON.parse(line).id)).toEqual(['a/SBK/0', 'a/SBK/1', 'a/SBK/2']);
+    expect(lines.at(-1)).toBe('');
+  });
+
   it('keeps the first record of a repeated id', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'raiden-store-'));
     appendFileSync(

@@ -25,8 +25,10 @@ import type { FinalizeOutput, PlanProgress } from '../contract/workflow-payloads
 import { sha256 } from '../core/run-manifest.ts';
 import { parseWorkflowSpec, renderProblems, RunSpecError, type RunField } from '../core/run-spec.ts';
 import { projectFleets, scaleGroupToZero } from '../fleet/fleet.ts';
+import { isAwsRegion } from '../llm/bedrock-settings.ts';
 import { S3RunStore } from '../store/s3-run-store.ts';
 import type { CliIo } from './cli-io.ts';
+import { printable } from './terminal-text.ts';
 import { formatDuration, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -53,13 +55,22 @@ interface Workflow {
 
 const clientConfig = (target: AwsTarget) => (target.region ? { region: target.region } : {});
 
-/** The client's region, from --region, AWS_REGION or the profile; none at all is a usage error, not a crash. */
+const REGION_SOURCES = 'from --region, AWS_REGION or your profile';
+
+/** The client's region, from --region, AWS_REGION or the profile; none at all, or not a region name, is a usage error, not a crash. */
 async function regionOf(client: { config: { region: () => Promise<string> } }): Promise<string> {
+  let region: string;
   try {
-    return await client.config.region();
-  } catch {
-    throw new UsageError('no AWS region: pass --region, set AWS_REGION, or configure one for your profile (aws configure)');
+    region = await client.config.region();
+  } catch (error) {
+    const refused = /region="([^"]*)"/u.exec((error as Error).message)?.[1];
+    if (refused === undefined)
+      throw new UsageError('no AWS region: pass --region, set AWS_REGION, or configure one for your profile (aws configure)');
+    region = refused;
   }
+  if (!isAwsRegion(region))
+    throw new UsageError(`${JSON.stringify(printable(region))} (${REGION_SOURCES}) is not an AWS region name: give one such as us-east-1`);
+  return region;
 }
 
 export function consoleUrl(region: string, executionArn: string): string {
@@ -97,8 +108,15 @@ async function findWorkflow(target: AwsTarget): Promise<Workflow> {
   return { sfn, arn, region, inputsBucket, outputsBucket };
 }
 
+/** Socket errors that mean AWS was never reached: most often a region that does not exist (no such endpoint host). */
+const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
+
 function awsUsageError(error: unknown, region: string): Error {
-  const name = (error as { name?: string }).name ?? '';
+  const { name = '', code = '', message = '' } = error as { name?: string; code?: string; message?: string };
+  if (UNREACHABLE.has(code) || name === 'TimeoutError')
+    return new UsageError(
+      `cannot reach AWS in ${region} (${printable(message || code)}): check that ${region} (${REGION_SOURCES}) is a region that exists, such as us-east-1, and that this machine is online`,
+    );
   if (/CredentialsProviderError|ExpiredToken|UnrecognizedClient|InvalidSignature/u.test(name)) {
     return new UsageError(`no usable AWS credentials for ${region} (${name}): run aws configure / aws sso login, or set AWS_PROFILE`);
   }

@@ -8,8 +8,10 @@ import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../co
 import type { Sample } from '../core/sample.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
+import { bedrockHint } from './bedrock-hints.ts';
 import type { CliIo } from './cli-io.ts';
 import { loadPricesFlag } from './run-inputs.ts';
+import { printable } from './terminal-text.ts';
 import { formatUsd, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -47,8 +49,8 @@ export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<numb
     for await (const sample of store.readSamples()) samples.push(sample);
     if (samples.length === 0) throw new UsageError(`${samplesFile} holds no samples yet: run raiden generate first`);
     const chosen = chooseForEvaluation(samples, flags.sample ?? samples.length, flags.seed);
-    const { createBackend } = await import('../llm/backend-factory.ts');
-    const judge = await createBackend({
+    const { createBackendFactory } = await import('../llm/backend-factory.ts');
+    const judge = await createBackendFactory({ preflight: true, stopRequested: io.stopRequested })({
       kind: 'bedrock',
       modelId: flags.judgeModel,
       region: flags.bedrockRegion,
@@ -57,6 +59,9 @@ export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<numb
       promptCaching: supportsPromptCaching(flags.judgeModel, prices.bedrock),
       requestTimeoutMs: RUN_DEFAULTS.requestTimeoutSeconds * 1000,
       retry: { maxRetries: RUN_DEFAULTS.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
+    }).catch((error: unknown) => {
+      const hint = bedrockHint(error);
+      throw hint === undefined ? error : new UsageError(printable(`${(error as Error).message}: ${hint}`));
     });
     io.stderr.write(`raiden: judging ${chosen.length} of ${samples.length} samples in ${flags.run} with bedrock:${flags.judgeModel}\n`);
     let records;
@@ -64,7 +69,7 @@ export async function runEvaluate(flags: EvaluateFlags, io: CliIo): Promise<numb
       records = await evaluateSamples(chosen, judge, { minScore: flags.minScore, concurrency: flags.concurrency });
     } catch (error) {
       if (error instanceof BackendUnavailableError) {
-        io.stderr.write(`raiden: ${error.message}\n`);
+        io.stderr.write(`raiden: ${printable(error.message)}\n`);
         return EXIT.failure;
       }
       throw error;

@@ -13,12 +13,16 @@ import { connectRunBackends, modelLabels, rolesFor, type BackendSettings, type R
 import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
 import type { RunSpec } from '../core/run-spec.ts';
 import { responseSchema } from '../core/sample-schema.ts';
-import { LocalRunStore } from '../store/local-run-store.ts';
+import type { LocalRunStore } from '../store/local-run-store.ts';
 import { cliHint } from './backend-hints.ts';
+import { bedrockHint } from './bedrock-hints.ts';
 import type { CliIo } from './cli-io.ts';
+import { processWriter } from './process-writer.ts';
 import { ProgressDisplay } from './progress-display.ts';
+import { openRunDirectory } from './run-directory.ts';
 import { loadPricesFlag, loadSeedData } from './run-inputs.ts';
 import { withFlagErrors } from './run-spec-flags.ts';
+import { printable } from './terminal-text.ts';
 import { formatDuration, formatUsd, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -48,18 +52,28 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     prepareRun(spec, { bytes, location: spec.profiles }, { startedAt: now(), costs: options.costs }),
   );
   for (const rejection of prepared.loaded.rejected)
-    io.stderr.write(`raiden: skipped profile at ${rejection.location}: ${rejection.reason}\n`);
+    io.stderr.write(`raiden: skipped profile at ${printable(rejection.location)}: ${printable(rejection.reason)}\n`);
   const { plan } = prepared;
   const outDir = options.out ?? join('runs', plan.runId);
-  const store = await LocalRunStore.open(outDir);
+  const directory = await openRunDirectory(
+    outDir,
+    options.out === undefined ? `the run directory ${outDir}` : `--out ${outDir}`,
+    processWriter('raiden generate'),
+    io.stderr,
+  );
+  const { store } = directory;
   try {
     if (options.dryRun) return await dryRun(prepared, store, options, io);
 
     const prices = await loadPricesFlag(spec.priceFile);
-    let backends = await connect(
-      prepared,
-      backendSettings(spec, options.apiKey, prices, deps.createBackend ?? (await import('../llm/backend-factory.ts')).createBackend),
-    );
+    const create =
+      deps.createBackend ??
+      (await import('../llm/backend-factory.ts')).createBackendFactory({
+        maxResponseBytes: spec.maxResponseBytes,
+        stopRequested: io.stopRequested,
+        preflight: true,
+      });
+    let backends = await connect(prepared, backendSettings(spec, options.apiKey, prices, create));
     await withFlagErrors(() => claimPreparedRun(store, prepared));
     await store.prepareAppends();
     const existing = await existingSamples(store);
@@ -113,7 +127,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     );
     if (stoppedReason !== undefined) {
       io.stderr.write(
-        `raiden: stopped early (${stoppedReason}); ${report.samples.accepted} samples are kept; run the same command again to continue\n`,
+        `raiden: stopped early (${printable(stoppedReason)}); ${report.samples.accepted} samples are kept; run the same command again to continue\n`,
       );
       return EXIT.failure;
     }
@@ -125,7 +139,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     }
     return EXIT.ok;
   } finally {
-    store.close();
+    await directory.release();
   }
 }
 
@@ -154,8 +168,8 @@ async function connect(prepared: PreparedRun, settings: BackendSettings): Promis
     });
   } catch (error) {
     if (!(error instanceof BackendUnavailableError)) throw error;
-    const hint = cliHint(error);
-    throw new UsageError(hint === undefined ? error.message : `${error.message}: ${hint}`);
+    const hint = cliHint(error) ?? bedrockHint(error, plan.spec);
+    throw new UsageError(printable(hint === undefined ? error.message : `${error.message}: ${hint}`));
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import type { LanguageChoice, PlanSettings } from './plan.ts';
-import type { RunStore } from './ports/run-store.ts';
+import { WriteConflictError, type LeaseStore, type RunStore } from './ports/run-store.ts';
 import type { ProfileFormat } from './profile-formats.ts';
 import type { RunField, RunProblem } from './run-spec.ts';
 
@@ -83,12 +83,90 @@ export function manifestConflicts(existing: RunManifest, wanted: RunManifest): R
 }
 
 /**
- * Claims a run's store for this manifest: writes run.json when there is none, and otherwise returns the
- * plan settings that differ from the existing run (empty when the run can be resumed).
+ * Claims a run's store for this manifest: creates run.json when there is none, and otherwise returns the
+ * plan settings that differ from the existing run (empty when the run can be resumed). The create is
+ * conditional, so of two claims racing for a new run one creates it and the other is compared with it.
  */
 export async function claimRun(store: Pick<RunStore, 'readJson' | 'writeJson'>, manifest: RunManifest): Promise<RunProblem[]> {
   const existing = await store.readJson<RunManifest>(RUN_FILES.manifest);
   if (existing !== undefined) return manifestConflicts(existing, manifest);
-  await store.writeJson(RUN_FILES.manifest, manifest);
-  return [];
+  try {
+    await store.writeJson(RUN_FILES.manifest, manifest, { ifAbsent: true });
+    return [];
+  } catch (error) {
+    if (!(error instanceof WriteConflictError)) throw error;
+  }
+  const winner = await store.readJson<RunManifest>(RUN_FILES.manifest);
+  if (winner === undefined) throw new Error(`${RUN_FILES.manifest} was created and removed again while this run claimed it`);
+  return manifestConflicts(winner, manifest);
+}
+
+/** The run's writer lease: who writes the run now. A run directory shows it as a lock file. */
+export const WRITER_LEASE = 'run.lock';
+
+/** What run.lock holds: who writes the run and since when, plus what the writer's front door needs to tell whether it still runs. */
+export interface WriterLease {
+  /** Names the writer for people and tells writers apart: an execution ARN, or the CLI's process. */
+  readonly writer: string;
+  readonly claimed_at: string;
+  readonly [detail: string]: unknown;
+}
+
+export interface RunWriter {
+  readonly lease: WriterLease;
+  /**
+   * Whether the writer that recorded `holder` may still be writing. One that is not (a process that exited
+   * or was killed, an execution that ended) is replaced: that is a resume. When unsure, answer true.
+   */
+  isActive(holder: WriterLease): Promise<boolean>;
+}
+
+/** Another writer holds the run; `holder` says who. */
+export class RunBusyError extends Error {
+  override readonly name = 'RunBusyError';
+  constructor(
+    readonly location: string,
+    readonly holder: WriterLease,
+  ) {
+    super(`${location} is being written by ${holder.writer} since ${holder.claimed_at}`);
+  }
+}
+
+/** Claims against a lease that keeps changing under us give up after this many reads: someone else is winning. */
+const CLAIM_ROUNDS = 5;
+
+/**
+ * Makes `writer` the run's only writer: creates the lease when there is none, keeps it when this writer
+ * already holds it (a retried step), takes it over from a writer that no longer runs, and throws
+ * RunBusyError naming the holder otherwise. Every write is conditional, so of two claimants racing (for
+ * a new run or for a dead writer's) exactly one proceeds. Call before the first write of a run. Returns
+ * the lease taken over, if any, so the caller can say whose run it resumes.
+ */
+export async function claimWriter(store: LeaseStore, writer: RunWriter): Promise<WriterLease | undefined> {
+  let holder: WriterLease | undefined;
+  for (let round = 0; round < CLAIM_ROUNDS; round++) {
+    const current = await store.readJsonVersion<WriterLease>(WRITER_LEASE);
+    holder = current?.value;
+    if (current !== undefined && current.value.writer === writer.lease.writer) return undefined;
+    if (current !== undefined && (await writer.isActive(current.value))) throw new RunBusyError(store.location, current.value);
+    try {
+      await store.writeJson(WRITER_LEASE, writer.lease, current === undefined ? { ifAbsent: true } : { ifVersion: current.version });
+      return current?.value;
+    } catch (error) {
+      if (!(error instanceof WriteConflictError)) throw error;
+    }
+  }
+  throw new RunBusyError(store.location, holder ?? { writer: 'another writer', claimed_at: new Date().toISOString() });
+}
+
+/** Ends `writer`'s lease, if it still holds it: the next writer finds the run free without judging a stale lease. */
+export async function releaseWriter(store: LeaseStore, writer: RunWriter): Promise<void> {
+  const current = await store.readJsonVersion<WriterLease>(WRITER_LEASE);
+  if (current?.value.writer !== writer.lease.writer) return;
+  try {
+    await store.deleteJson(WRITER_LEASE, { ifVersion: current.version });
+  } catch (error) {
+    // Taken over meanwhile (this writer was judged gone): the lease is no longer ours to end.
+    if (!(error instanceof WriteConflictError)) throw error;
+  }
 }

@@ -2,6 +2,7 @@ import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-r
 import { AdaptiveLimiter, type LimiterStats } from './adaptive-limiter.ts';
 import { converseBody, readConverseOutput } from './bedrock-converse.ts';
 import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerOptions } from './circuit-breaker.ts';
+import { preflightBedrock } from './bedrock-preflight.ts';
 import { bedrockRegion, DEFAULT_BEDROCK_MAX_CONCURRENCY } from './bedrock-settings.ts';
 import {
   BackendUnavailableError,
@@ -10,7 +11,9 @@ import {
   type GenerateResult,
   type LlmBackend,
 } from '../core/ports/llm-backend.ts';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, sleep, type RetryPolicy } from './retry-policy.ts';
+import { redactSecrets } from './redact.ts';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, pauseUnlessStopped, StopRequestedError, type RetryPolicy } from './retry-policy.ts';
+import { ServerDataError } from './server-numbers.ts';
 
 export interface BedrockBackendOptions {
   /** A model id or inference profile id, e.g. `us.anthropic.claude-sonnet-4-5-20250929-v1:0`. */
@@ -35,9 +38,10 @@ export interface BedrockBackendOptions {
   readonly sdkMaxAttempts?: number;
   /** Send cachePoints (the caller knows from the price table whether the model caches prompts); default false. */
   readonly promptCaching?: boolean;
+  /** True once the user asked to stop: no new request starts and a retry's wait ends at once. */
+  readonly stopRequested?: (() => boolean) | undefined;
 }
 
-/** The region given, else AWS_REGION / AWS_DEFAULT_REGION, then us-east-1. */
 type Failure = 'throttle' | 'retry' | 'final' | 'fatal';
 
 /** Errors that mean the quota or the service is saturated: back off and lower the concurrency. */
@@ -91,7 +95,10 @@ export function classifyBedrockError(error: unknown): Failure {
 function describe(error: unknown): string {
   const err = (error ?? {}) as SdkError;
   const status = err.$metadata?.httpStatusCode;
-  return `${err.name ?? 'Error'}${status !== undefined ? ` (HTTP ${status})` : ''}: ${(err.message ?? String(error)).slice(0, 200)}`;
+  // The message may echo what a server (a Bedrock-compatible endpoint) was sent, headers included.
+  return redactSecrets(
+    `${err.name ?? 'Error'}${status !== undefined ? ` (HTTP ${status})` : ''}: ${(err.message ?? String(error)).slice(0, 200)}`,
+  );
 }
 
 function fatalHint(error: unknown): string {
@@ -116,11 +123,16 @@ export class BedrockBackend implements LlmBackend {
   private readonly breaker: CircuitBreaker;
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
+  private readonly stopRequested: (() => boolean) | undefined;
+  private readonly region: string;
+  private readonly endpoint: string | undefined;
 
   constructor(options: BedrockBackendOptions) {
     this.modelId = options.modelId;
     this.promptCaching = options.promptCaching ?? false;
     const region = bedrockRegion(options.region);
+    this.region = region;
+    this.endpoint = options.endpoint;
     this.client =
       options.client ??
       new BedrockRuntimeClient({
@@ -133,6 +145,15 @@ export class BedrockBackend implements LlmBackend {
     this.breaker = new CircuitBreaker(`Bedrock ${options.modelId}`, options.breaker ?? DEFAULT_CIRCUIT_BREAKER);
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.timeoutMs = options.requestTimeoutMs ?? 300_000;
+    this.stopRequested = options.stopRequested;
+  }
+
+  /**
+   * Proves the run can use this model before any work is planned: credentials, region, reachability and
+   * model access, with one Converse call of one output token. Throws BedrockUnavailableError with the reason.
+   */
+  async preflight(): Promise<void> {
+    await preflightBedrock(this.client, { modelId: this.modelId, region: this.region, endpoint: this.endpoint });
   }
 
   models(): string[] {
@@ -153,7 +174,12 @@ export class BedrockBackend implements LlmBackend {
     let lastError = '';
     for (let retry = 0; retry <= this.retry.maxRetries; retry++) {
       this.breaker.check();
+      if (this.stopRequested?.()) throw new StopRequestedError();
       const permit = await this.limiter.acquire();
+      if (this.stopRequested?.()) {
+        this.limiter.release();
+        throw new StopRequestedError();
+      }
       let response;
       try {
         response = await this.client.send(new ConverseCommand(input), { abortSignal: AbortSignal.timeout(this.timeoutMs) });
@@ -167,7 +193,7 @@ export class BedrockBackend implements LlmBackend {
         this.breaker.onFailure(lastError);
         this.breaker.check();
         if (failure === 'final' || retry === this.retry.maxRetries) break;
-        await sleep(backoffDelayMs(retry, this.retry));
+        await pauseUnlessStopped(backoffDelayMs(retry, this.retry), this.stopRequested);
         continue;
       }
       this.limiter.release();
@@ -177,8 +203,14 @@ export class BedrockBackend implements LlmBackend {
       if (attempts > 1) this.limiter.onThrottle(permit);
       else this.limiter.onSuccess();
       this.breaker.onSuccess();
-      const answer = readConverseOutput(response);
-      return { text: answer.text, model: this.modelId, usage: answer.usage, requests };
+      try {
+        const answer = readConverseOutput(response);
+        return { text: answer.text, model: this.modelId, usage: answer.usage, requests };
+      } catch (error) {
+        if (!(error instanceof ServerDataError)) throw error;
+        lastError = error.message;
+        break;
+      }
     }
     throw new TransportError(`Bedrock ${this.modelId}: ${lastError}`, requests);
   }

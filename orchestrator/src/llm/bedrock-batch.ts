@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { converseBody, readConverseOutput } from './bedrock-converse.ts';
 import type { GenerateRequest, GenerateResult, LlmBackend } from '../core/ports/llm-backend.ts';
 import { sleep } from './retry-policy.ts';
+import { ServerDataError } from './server-numbers.ts';
 
 import { MIN_BATCH_RECORDS } from './bedrock-settings.ts';
 import { parseS3Uri } from '../contract/s3-uri.ts';
@@ -141,11 +142,19 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
         ).Body?.transformToString('utf8');
         for (const text of (body ?? '').split('\n')) {
           if (text.trim() === '') continue;
-          const line = JSON.parse(text) as OutputLine;
-          const key = line.recordId === undefined ? undefined : keyOf.get(line.recordId);
-          if (key === undefined) continue;
+          const line = parseOutputLine(text);
+          const key = line?.recordId === undefined ? undefined : keyOf.get(line.recordId);
+          // A line that is not a record leaves its slot missing, and a missing slot runs on demand.
+          if (line === undefined || key === undefined) continue;
           if (line.modelOutput !== undefined) {
-            const answer = readConverseOutput(line.modelOutput);
+            let answer;
+            try {
+              answer = readConverseOutput(line.modelOutput);
+            } catch (error) {
+              if (!(error instanceof ServerDataError)) throw error;
+              results.set(key, { ok: false, error: `batch record ${line.recordId}: ${error.message}` });
+              continue;
+            }
             results.set(key, {
               ok: true,
               result: { text: answer.text, model: options.modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND },
@@ -161,6 +170,15 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
     }),
   );
   return { jobs, results, missing: [...requests.keys()].filter((key) => !results.has(key)) };
+}
+
+function parseOutputLine(text: string): OutputLine | undefined {
+  try {
+    const line = JSON.parse(text) as OutputLine | null;
+    return typeof line === 'object' && line !== null ? line : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The key a request is matched by: the same slot prompt always gives the same key. */

@@ -7,6 +7,7 @@ import type {
 } from '@aws-sdk/client-bedrock-runtime';
 import { splitAtCacheBoundary } from '../core/ports/llm-backend.ts';
 import type { GenerateRequest, TokenUsage } from '../core/ports/llm-backend.ts';
+import { tokenCount } from './server-numbers.ts';
 
 /** The Converse request body for one model call, without the model id (batch records carry no model id). */
 export type ConverseBody = Omit<ConverseCommandInput, 'modelId'>;
@@ -58,7 +59,10 @@ export interface ConverseAnswer {
   readonly stopReason: string;
 }
 
-/** Reads the forced tool call out of a Converse response (on-demand or a batch record's modelOutput). */
+/**
+ * Reads the forced tool call out of a Converse response (on-demand or a batch record's modelOutput). Throws
+ * ServerDataError when a token count is not one: it would otherwise be summed into the report and its cost.
+ */
 export function readConverseOutput(output: Pick<ConverseCommandOutput, 'output' | 'usage' | 'stopReason'>): ConverseAnswer {
   const content = output.output?.message?.content ?? [];
   const toolUse = content.find((block) => block.toolUse !== undefined)?.toolUse;
@@ -70,14 +74,16 @@ export function readConverseOutput(output: Pick<ConverseCommandOutput, 'output' 
     text = content.map((block) => block.text ?? '').join('');
   }
   const usage = output.usage;
+  const cacheRead = tokenCount(usage?.cacheReadInputTokens, 'usage.cacheReadInputTokens');
+  const cacheWrite = tokenCount(usage?.cacheWriteInputTokens, 'usage.cacheWriteInputTokens');
   return {
     text,
     stopReason: output.stopReason ?? 'unknown',
     usage: {
-      inputTokens: usage?.inputTokens ?? 0,
-      outputTokens: usage?.outputTokens ?? 0,
-      ...(usage?.cacheReadInputTokens ? { cacheReadInputTokens: usage.cacheReadInputTokens } : {}),
-      ...(usage?.cacheWriteInputTokens ? { cacheWriteInputTokens: usage.cacheWriteInputTokens } : {}),
+      inputTokens: tokenCount(usage?.inputTokens, 'usage.inputTokens'),
+      outputTokens: tokenCount(usage?.outputTokens, 'usage.outputTokens'),
+      ...(cacheRead > 0 ? { cacheReadInputTokens: cacheRead } : {}),
+      ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}),
     },
   };
 }

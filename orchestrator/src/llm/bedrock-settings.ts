@@ -10,3 +10,8 @@ export const MIN_BATCH_RECORDS = 100;
 export function bedrockRegion(region?: string): string {
   return region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
 }
+
+/** An AWS region name: us-east-1, eu-central-2, us-gov-west-1, cn-northwest-1, us-isob-east-1. */
+export function isAwsRegion(region: string): boolean {
+  return /^[a-z]{2,5}(?:-[a-z]+)+-\d{1,2}$/u.test(region);
+}

@@ -1,3 +1,5 @@
+import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
+
 export interface RetryPolicy {
   /** Transport retries per call (connection errors, timeouts, 429, 5xx); not counted as sample attempts. */
   readonly maxRetries: number;
@@ -32,4 +34,31 @@ export function parseRetryAfterMs(header: string | null, now = Date.now()): numb
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The user asked the run to stop (Ctrl-C): it ends like an unusable backend, keeping every accepted sample. */
+export class StopRequestedError extends BackendUnavailableError {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/** How often a wait looks at the stop flag: Ctrl-C sets a flag, not an event. */
+const STOP_POLL_MS = 250;
+
+/**
+ * Waits `ms`; with a stop flag, in short steps, throwing StopRequestedError as soon as a stop is requested,
+ * so one Ctrl-C never sits out max-retries Retry-After pauses of a minute each.
+ */
+export async function pauseUnlessStopped(
+  ms: number,
+  stopRequested: (() => boolean) | undefined,
+  wait: (ms: number) => Promise<void> = sleep,
+): Promise<void> {
+  if (stopRequested === undefined) return wait(ms);
+  for (let left = ms; ; left -= STOP_POLL_MS) {
+    if (stopRequested()) throw new StopRequestedError();
+    if (left <= 0) return;
+    await wait(Math.min(left, STOP_POLL_MS));
+  }
 }

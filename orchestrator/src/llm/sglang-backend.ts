@@ -6,9 +6,20 @@ import {
   type LlmBackend,
 } from '../core/ports/llm-backend.ts';
 import type { ResponseSchema } from '../core/ports/llm-backend.ts';
-import { HttpTransportError, sendHttp, type HttpResponse } from './http-client.ts';
+import { HttpBodyError, HttpTransportError, sendHttp, type HttpResponse } from './http-client.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfterMs, sleep, type RetryPolicy } from './retry-policy.ts';
+import { displayUrl, redactSecrets } from './redact.ts';
+import {
+  backoffDelayMs,
+  DEFAULT_RETRY_POLICY,
+  isRetryableStatus,
+  parseRetryAfterMs,
+  pauseUnlessStopped,
+  sleep,
+  StopRequestedError,
+  type RetryPolicy,
+} from './retry-policy.ts';
+import { modelName, ServerDataError, tokenCount } from './server-numbers.ts';
 
 export const DEFAULT_SGLANG_ENDPOINT = 'http://localhost:30000';
 
@@ -24,6 +35,10 @@ export interface SglangBackendOptions {
   readonly maxInFlight?: number;
   /** Waits out a retry's delay; tests pass one that records the delay asked for instead of waiting it out. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Largest response body read; a larger one is a failed attempt. */
+  readonly maxResponseBytes?: number | undefined;
+  /** True once the user asked to stop: no new request starts and a retry's wait ends at once. */
+  readonly stopRequested?: (() => boolean) | undefined;
 }
 
 /** Why an endpoint cannot be used, so that each caller can advise in its own terms (the CLI names its flags). */
@@ -44,6 +59,7 @@ export class SglangUnavailableError extends BackendUnavailableError {
 }
 
 interface Endpoint {
+  /** The URL as it may be shown: its user info (credentials) replaced. */
   readonly url: string;
   readonly chatUrl: URL;
   readonly model: string;
@@ -56,12 +72,16 @@ export function normalizeEndpoint(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    throw new SglangUnavailableError(`endpoint ${JSON.stringify(url)} is not a URL`, 'bad_url');
+    throw new SglangUnavailableError(`endpoint ${JSON.stringify(redactSecrets(url))} is not a URL`, 'bad_url');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new SglangUnavailableError(`endpoint ${url} must use http or https`, 'bad_url');
+    throw new SglangUnavailableError(`endpoint ${displayUrl(parsed)} must use http or https`, 'bad_url');
   }
-  return parsed.toString().replace(/\/+$/u, '').replace(/\/v1$/u, '');
+  return withoutApiPath(parsed.toString());
+}
+
+function withoutApiPath(url: string): string {
+  return url.replace(/\/+$/u, '').replace(/\/v1$/u, '');
 }
 
 /**
@@ -77,6 +97,9 @@ export class SglangBackend implements LlmBackend {
   private readonly sleep: (ms: number) => Promise<void>;
   private rotation = 0;
   private readonly limit: InFlightLimit;
+  private readonly apiKey: string | undefined;
+  private readonly maxResponseBytes: number | undefined;
+  private readonly stopRequested: (() => boolean) | undefined;
 
   private constructor(endpoints: Endpoint[], options: SglangBackendOptions) {
     this.endpoints = endpoints;
@@ -85,6 +108,9 @@ export class SglangBackend implements LlmBackend {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.sleep = options.sleep ?? sleep;
     this.limit = new InFlightLimit(options.maxInFlight ?? Number.POSITIVE_INFINITY);
+    this.apiKey = options.apiKey;
+    this.maxResponseBytes = options.maxResponseBytes;
+    this.stopRequested = options.stopRequested;
   }
 
   /** Checks every endpoint answers `GET /v1/models` before any work is planned, and learns its model. */
@@ -92,13 +118,13 @@ export class SglangBackend implements LlmBackend {
     const urls = [...new Set(options.endpoints.map(normalizeEndpoint))];
     const endpoints = await Promise.all(
       urls.map(async (url) => ({
-        url,
+        url: withoutApiPath(displayUrl(new URL(url))),
         chatUrl: new URL(`${url}/v1/chat/completions`),
-        model: options.model ?? (await servedModel(url, options.apiKey)),
+        model: options.model ?? (await servedModel(url, options)),
         outstanding: 0,
       })),
     );
-    if (options.model !== undefined) await Promise.all(urls.map((url) => servedModel(url, options.apiKey)));
+    if (options.model !== undefined) await Promise.all(urls.map((url) => servedModel(url, options)));
     return new SglangBackend(endpoints, options);
   }
 
@@ -114,7 +140,12 @@ export class SglangBackend implements LlmBackend {
     let lastError = '';
     let requests = 0;
     for (let retry = 0; retry <= this.retry.maxRetries; retry++) {
+      if (this.stopRequested?.()) throw new StopRequestedError();
       await this.limit.acquire();
+      if (this.stopRequested?.()) {
+        this.limit.release();
+        throw new StopRequestedError();
+      }
       const endpoint = this.pickEndpoint();
       endpoint.outstanding++;
       let outcome: Attempt;
@@ -127,9 +158,9 @@ export class SglangBackend implements LlmBackend {
       }
       if (outcome.kind === 'ok') return { ...outcome.result, requests };
       if (outcome.kind === 'fatal') throw outcome.error;
-      lastError = `${endpoint.url}: ${outcome.error}`;
+      lastError = redactSecrets(`${endpoint.url}: ${outcome.error}`, [this.apiKey]);
       if (outcome.kind === 'final' || retry === this.retry.maxRetries) break;
-      await this.sleep(outcome.retryAfterMs ?? backoffDelayMs(retry, this.retry));
+      await pauseUnlessStopped(outcome.retryAfterMs ?? backoffDelayMs(retry, this.retry), this.stopRequested, this.sleep);
     }
     throw new TransportError(lastError, requests);
   }
@@ -145,8 +176,9 @@ export class SglangBackend implements LlmBackend {
     const body = `{"model":${JSON.stringify(endpoint.model)},"messages":${messagesJson(request.messages)},"response_format":${responseFormatJson(request.schema)},"max_tokens":${request.maxTokens},"temperature":${request.temperature}}`;
     let response: HttpResponse;
     try {
-      response = await sendHttp(endpoint.chatUrl, 'POST', this.headers, body, this.timeoutMs);
+      response = await sendHttp(endpoint.chatUrl, 'POST', this.headers, body, this.timeoutMs, { maxBodyBytes: this.maxResponseBytes });
     } catch (error) {
+      if (error instanceof HttpBodyError) return { kind: 'final', error: error.message };
       return { kind: 'retry', error: describeTransportError(error) };
     }
     const text = response.body;
@@ -156,19 +188,28 @@ export class SglangBackend implements LlmBackend {
       if (!isRetryableStatus(response.status)) return { kind: 'final', error };
       return { kind: 'retry', error, retryAfterMs: parseRetryAfterMs(response.retryAfter) };
     }
+    let completion: ChatCompletion | null;
     try {
-      const completion = JSON.parse(text) as ChatCompletion;
-      const content = completion.choices?.[0]?.message?.content;
+      completion = JSON.parse(text) as ChatCompletion | null;
+    } catch {
+      return { kind: 'retry', error: `response body is not JSON: ${text.slice(0, 120)}` };
+    }
+    const content = completion?.choices?.[0]?.message?.content;
+    try {
       return {
         kind: 'ok',
         result: {
           text: typeof content === 'string' ? content : '',
-          model: completion.model ?? endpoint.model,
-          usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
+          model: modelName(completion?.model, endpoint.model),
+          usage: {
+            inputTokens: tokenCount(completion?.usage?.prompt_tokens, 'usage.prompt_tokens'),
+            outputTokens: tokenCount(completion?.usage?.completion_tokens, 'usage.completion_tokens'),
+          },
         },
       };
-    } catch {
-      return { kind: 'retry', error: `response body is not JSON: ${text.slice(0, 120)}` };
+    } catch (error) {
+      if (error instanceof ServerDataError) return { kind: 'final', error: error.message };
+      throw error;
     }
   }
 }
@@ -179,10 +220,11 @@ type Attempt =
   | { kind: 'final'; error: string }
   | { kind: 'fatal'; error: SglangUnavailableError };
 
+/** What a server sent; nothing in it is trusted until checked. */
 interface ChatCompletion {
-  model?: string;
+  model?: unknown;
   choices?: { message?: { content?: unknown } }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown };
 }
 
 /** The schema is the same for every request of a kind: serialise it once, not once per request. */
@@ -226,25 +268,28 @@ function describeTransportError(error: unknown): string {
   return error instanceof HttpTransportError ? `${error.code}: ${error.message}` : (error as Error).message;
 }
 
-async function servedModel(url: string, apiKey: string | undefined): Promise<string> {
+async function servedModel(url: string, options: SglangBackendOptions): Promise<string> {
+  const modelsUrl = new URL(`${url}/v1/models`);
+  const shown = withoutApiPath(displayUrl(new URL(url)));
+  const limits = { maxBodyBytes: options.maxResponseBytes };
   let response: HttpResponse;
   try {
-    response = await sendHttp(new URL(`${url}/v1/models`), 'GET', authHeaders(apiKey), undefined, 10_000);
+    response = await sendHttp(modelsUrl, 'GET', authHeaders(options.apiKey), undefined, 10_000, limits);
   } catch (error) {
-    throw new SglangUnavailableError(
-      `cannot reach ${url} (${error instanceof HttpTransportError ? error.code : (error as Error).message})`,
-      'unreachable',
-    );
+    if (error instanceof HttpBodyError) throw new SglangUnavailableError(`${shown}/v1/models: ${error.message}`, 'not_openai_compatible');
+    const detail = error instanceof HttpTransportError ? error.code : redactSecrets((error as Error).message, [options.apiKey]);
+    throw new SglangUnavailableError(`cannot reach ${shown} (${detail})`, 'unreachable');
   }
-  if (response.status === 401 || response.status === 403) throw apiKeyRejected(url, response.status);
+  if (response.status === 401 || response.status === 403) throw apiKeyRejected(shown, response.status);
   if (response.status !== 200)
-    throw new SglangUnavailableError(`${url}/v1/models answered HTTP ${response.status}`, 'not_openai_compatible');
+    throw new SglangUnavailableError(`${shown}/v1/models answered HTTP ${response.status}`, 'not_openai_compatible');
   let id: unknown;
   try {
-    id = (JSON.parse(response.body) as { data?: { id?: unknown }[] }).data?.[0]?.id;
+    id = (JSON.parse(response.body) as { data?: { id?: unknown }[] } | null)?.data?.[0]?.id;
   } catch {
     id = undefined;
   }
-  if (typeof id !== 'string') throw new SglangUnavailableError(`${url}/v1/models lists no model`, 'no_model_listed');
+  if (typeof id !== 'string' || modelName(id, '') === '')
+    throw new SglangUnavailableError(`${shown}/v1/models lists no model`, 'no_model_listed');
   return id;
 }

@@ -1,11 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { open, stat, truncate } from 'node:fs/promises';
+import { appendFile, open, stat, truncate } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 
+/** A last line longer than this without its newline is cut, never read whole to check it. */
+const MAX_UNTERMINATED_LINE_BYTES = 64 * 1024 * 1024;
+
 /**
  * Cuts a JSONL file back to its last complete line. An append-only writer killed mid-write leaves a last
- * line without its newline: incomplete by definition, and appending after it would corrupt the next record.
+ * line without its newline: cut, since appending after it would corrupt the next record. A last line that
+ * is a whole record and lacks only the newline (an editor, a copy) is kept and terminated instead.
  */
 export async function repairTornTail(path: string): Promise<boolean> {
   const size = await stat(path).then(
@@ -14,6 +18,7 @@ export async function repairTornTail(path: string): Promise<boolean> {
   );
   if (size === undefined || size === 0) return false;
   const handle = await open(path, 'r');
+  let validBytes = 0;
   try {
     const chunk = Buffer.alloc(64 * 1024);
     let end = size;
@@ -22,18 +27,36 @@ export async function repairTornTail(path: string): Promise<boolean> {
       const { bytesRead } = await handle.read(chunk, 0, end - start, start);
       const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
       if (newline >= 0) {
-        const validBytes = start + newline + 1;
-        if (validBytes === size) return false;
-        await truncate(path, validBytes);
-        return true;
+        validBytes = start + newline + 1;
+        break;
       }
       end = start;
+    }
+    if (validBytes === size) return false;
+    if (size - validBytes <= MAX_UNTERMINATED_LINE_BYTES) {
+      const tail = Buffer.alloc(size - validBytes);
+      await handle.read(tail, 0, tail.length, validBytes);
+      if (isJsonRecord(tail)) {
+        await appendFile(path, '\n');
+        return true;
+      }
     }
   } finally {
     await handle.close();
   }
-  await truncate(path, 0);
+  await truncate(path, validBytes);
   return true;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function isJsonRecord(bytes: Uint8Array): boolean {
+  try {
+    const value: unknown = JSON.parse(strictUtf8.decode(bytes));
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 /** Streams the complete, parseable lines of a JSONL file; a missing file yields nothing. */

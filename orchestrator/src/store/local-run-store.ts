@@ -2,12 +2,13 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
-import type { RejectRecord, Sample } from '../core/ports/run-store.ts';
+import type { RejectRecord, RunEventRecord, Sample } from '../core/ports/run-store.ts';
 import { firstById, readJsonLines, repairTornTail } from './jsonl.ts';
-import type { RunStore } from '../core/ports/run-store.ts';
+import type { LeaseStore, RunStore, Versioned, WriteCondition } from '../core/ports/run-store.ts';
+import { createExclusive, deleteIfVersion, readVersioned, replaceIfVersion } from './file-cas.ts';
 
 /** A run directory on local disk. Appends are single write(2) calls on O_APPEND files: a kill leaves whole lines plus at most one torn tail. */
-export class LocalRunStore implements RunStore {
+export class LocalRunStore implements RunStore, LeaseStore {
   private readonly fds = new Map<string, number>();
 
   private constructor(readonly location: string) {}
@@ -26,6 +27,7 @@ export class LocalRunStore implements RunStore {
       await repairTornTail(join(this.location, name));
       this.fd(name);
     }
+    await repairTornTail(join(this.location, RUN_FILES.events));
   }
 
   readSamples(): AsyncIterable<Sample> {
@@ -44,15 +46,38 @@ export class LocalRunStore implements RunStore {
     this.append(RUN_FILES.rejects, JSON.stringify(reject));
   }
 
+  async appendEvent(event: RunEventRecord): Promise<void> {
+    this.append(RUN_FILES.events, JSON.stringify(event));
+  }
+
+  /** Every event is written by its append already. */
+  async flushEvents(): Promise<void> {}
+
+  readEvents(): AsyncIterable<RunEventRecord> {
+    return readJsonLines<RunEventRecord>(join(this.location, RUN_FILES.events));
+  }
+
   async readJson<T>(name: string): Promise<T | undefined> {
     const text = await readFile(join(this.location, name), 'utf8').catch(missingAsUndefined);
     return text === undefined ? undefined : (JSON.parse(text) as T);
   }
 
-  async writeJson(name: string, value: unknown): Promise<void> {
+  async writeJson(name: string, value: unknown, condition?: WriteCondition): Promise<void> {
     const target = join(this.location, name);
-    await writeFile(`${target}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
-    await rename(`${target}.tmp`, target);
+    const text = `${JSON.stringify(value, null, 2)}\n`;
+    if (condition === undefined) {
+      await writeFile(`${target}.tmp`, text);
+      await rename(`${target}.tmp`, target);
+    } else if ('ifAbsent' in condition) await createExclusive(target, text);
+    else await replaceIfVersion(target, text, condition.ifVersion);
+  }
+
+  readJsonVersion<T>(name: string): Promise<Versioned<T> | undefined> {
+    return readVersioned<T>(join(this.location, name));
+  }
+
+  async deleteJson(name: string, condition: { readonly ifVersion: string }): Promise<void> {
+    await deleteIfVersion(join(this.location, name), condition.ifVersion);
   }
 
   async writeLines(name: string, lines: Iterable<string> | AsyncIterable<string>): Promise<void> {

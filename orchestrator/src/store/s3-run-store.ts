@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { PARTS, RUN_FILES } from '../contract/run-layout.ts';
-import type { RejectRecord, Sample } from '../core/ports/run-store.ts';
+import type { RejectRecord, RunEventRecord, Sample } from '../core/ports/run-store.ts';
 import { firstById, parseJsonLineStream } from './jsonl.ts';
-import type { RunStore } from '../core/ports/run-store.ts';
+import { WriteConflictError, type LeaseStore, type RunStore, type Versioned, type WriteCondition } from '../core/ports/run-store.ts';
 
 export interface S3RunStoreOptions {
   readonly client: S3Client;
@@ -35,6 +35,12 @@ export interface S3RunStoreOptions {
 const PART_BYTES = 8 * 1024 * 1024;
 /** Parts in flight at once: an upload holds about this many parts in memory, whatever the object's size. */
 const UPLOAD_QUEUE = 2;
+/**
+ * An event object is written once this many events or this much time has gathered: few PUTs next to the
+ * one per sample, and a writer killed without flushEvents loses at most that much of the time series.
+ */
+const EVENTS_PER_OBJECT = 500;
+const EVENT_FLUSH_MS = 60_000;
 
 /**
  * A run under an S3 prefix. S3 has no append, so every accepted sample is its own object, keyed by its
@@ -42,7 +48,7 @@ const UPLOAD_QUEUE = 2;
  * batch that resumes lists its partition to learn which slots are done. Finalize streams the objects back
  * in key order into the run's JSONL and JSON files.
  */
-export class S3RunStore implements RunStore {
+export class S3RunStore implements RunStore, LeaseStore {
   readonly location: string;
   private readonly client: S3Client;
   private readonly bucket: string;
@@ -50,6 +56,11 @@ export class S3RunStore implements RunStore {
   private readonly partition: string | undefined;
   private readonly readConcurrency: number;
   private readonly readFrom: 'parts' | 'jsonl';
+  /** This writer's own event objects: named by when it started, so a listing returns writers in start order. */
+  private readonly eventWriter = `${new Date().toISOString().replace(/[:.]/gu, '-')}-${randomUUID().slice(0, 8)}`;
+  private eventLines: string[] = [];
+  private eventObjects = 0;
+  private eventsSince = 0;
 
   constructor(options: S3RunStoreOptions) {
     if (!options.prefix.endsWith('/')) throw new Error(`S3RunStore prefix ${JSON.stringify(options.prefix)} must end with "/"`);
@@ -103,13 +114,59 @@ export class S3RunStore implements RunStore {
     await this.put(key, JSON.stringify(reject));
   }
 
+  async appendEvent(event: RunEventRecord): Promise<void> {
+    if (this.eventLines.length === 0) this.eventsSince = Date.now();
+    this.eventLines.push(JSON.stringify(event));
+    if (this.eventLines.length >= EVENTS_PER_OBJECT || Date.now() - this.eventsSince >= EVENT_FLUSH_MS) await this.flushEvents();
+  }
+
+  async flushEvents(): Promise<void> {
+    if (this.eventLines.length === 0) return;
+    const lines = this.eventLines;
+    this.eventLines = [];
+    const key = `${this.eventsPrefix()}${this.eventWriter}/${String(this.eventObjects++).padStart(6, '0')}.jsonl`;
+    await this.put(key, `${lines.join('\n')}\n`);
+  }
+
+  async *readEvents(): AsyncIterable<RunEventRecord> {
+    for await (const key of this.listKeys(this.eventsPrefix())) yield* this.readJsonLines<RunEventRecord>(key);
+  }
+
   async readJson<T>(name: string): Promise<T | undefined> {
     return this.getJson<T>(`${this.prefix}${name}`);
   }
 
-  /** One PUT: S3 replaces an object atomically, so readers see the old or the new document. */
-  async writeJson(name: string, value: unknown): Promise<void> {
-    await this.put(`${this.prefix}${name}`, `${JSON.stringify(value, null, 2)}\n`);
+  /** One PUT: S3 replaces an object atomically, so readers see the old or the new document. A condition becomes If-None-Match or If-Match. */
+  async writeJson(name: string, value: unknown, condition?: WriteCondition): Promise<void> {
+    await this.put(`${this.prefix}${name}`, `${JSON.stringify(value, null, 2)}\n`, condition);
+  }
+
+  /** The document and its ETag, which a conditional write or delete names. */
+  async readJsonVersion<T>(name: string): Promise<Versioned<T> | undefined> {
+    const key = `${this.prefix}${name}`;
+    let object;
+    try {
+      object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+    const text = (await object.Body?.transformToString('utf8')) ?? '';
+    try {
+      return { value: JSON.parse(text) as T, version: object.ETag ?? '' };
+    } catch {
+      throw new Error(`s3://${this.bucket}/${key} is not JSON: if no execution uses this run, delete the object and try again`);
+    }
+  }
+
+  async deleteJson(name: string, condition: { readonly ifVersion: string }): Promise<void> {
+    const key = `${this.prefix}${name}`;
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: condition.ifVersion }));
+    } catch (error) {
+      if (isConditionFailure(error)) throw new WriteConflictError(`s3://${this.bucket}/${key} changed since it was read`);
+      throw error;
+    }
   }
 
   /** Streams lines into one object: a single PUT when small, a multipart upload otherwise (any size, flat memory). */
@@ -140,12 +197,25 @@ export class S3RunStore implements RunStore {
     return count;
   }
 
+  private eventsPrefix(): string {
+    return `${this.prefix}${PARTS.events}${this.partition === undefined ? '' : `${this.partition}/`}`;
+  }
+
   private partitionPrefix(kind: 'samples' | 'rejects'): string {
     return `${this.prefix}${PARTS[kind]}${this.partition === undefined ? '' : `${this.partition}/`}`;
   }
 
-  private async put(key: string, body: string): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType(key) }));
+  private async put(key: string, body: string, condition?: WriteCondition): Promise<void> {
+    const precondition = condition === undefined ? {} : 'ifAbsent' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifVersion };
+    try {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType(key), ...precondition }),
+      );
+    } catch (error) {
+      if (condition !== undefined && isConditionFailure(error))
+        throw new WriteConflictError(`s3://${this.bucket}/${key} was changed by another writer first`);
+      throw error;
+    }
   }
 
   private async getJson<T>(key: string): Promise<T | undefined> {
@@ -203,11 +273,25 @@ export class S3RunStore implements RunStore {
   }
 }
 
+/**
+ * S3's answers to a failed condition: 412 PreconditionFailed, 409 ConditionalRequestConflict while a
+ * concurrent conditional write to the same key is in progress, and NoSuchKey when If-Match names an
+ * object deleted since it was read.
+ */
+function isConditionFailure(error: unknown): boolean {
+  const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    ['PreconditionFailed', 'ConditionalRequestConflict', 'NoSuchKey'].includes(name ?? '') ||
+    [412, 409].includes($metadata?.httpStatusCode ?? 0)
+  );
+}
+
 /** Sample and slot ids (`<profile>/<kind>/<index>`) as key segments, each URI-encoded. */
 export function objectKeyOf(id: string): string {
   return id.split('/').map(encodeURIComponent).join('/');
 }
 
 function contentType(name: string): string {
+  if (name.endsWith('.html')) return 'text/html; charset=utf-8';
   return name.endsWith('.jsonl') ? 'application/x-ndjson' : name.endsWith('.json') ? 'application/json' : 'text/plain';
 }
