@@ -20,6 +20,8 @@ export const RUN_FILES = {
   /** What happened when (accepted, rejected, requests in flight), appended as the run goes; read by report.html. */
   events: 'events.jsonl',
   reportHtml: 'report.html',
+  /** One line per planned profile (id, name, language, and the text the generator saw), read by `raiden export`. */
+  profiles: 'profiles.jsonl',
 } as const;
 
 export type RunFile = (typeof RUN_FILES)[keyof typeof RUN_FILES];

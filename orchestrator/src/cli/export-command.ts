@@ -1,0 +1,154 @@
+/**
+ * `raiden export --run DIR|s3://bucket/runs/ID --format verl|trl|easyr1|sft --out DIR`: a finished run as one
+ * trainer's files, with the reward function and a dataset card, written to a local directory.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Option, type Command } from 'commander';
+import { parseS3Uri } from '../contract/s3-uri.ts';
+import { EXPORT_FORMATS, type ExportFormat } from '../core/export/export-formats.ts';
+import { ExportError, exportRun, type ExportSink, type ExportSource } from '../core/export/run-export.ts';
+import type { CliIo } from './cli-io.ts';
+import { EXIT, UsageError } from './usage-error.ts';
+
+export interface ExportFlags {
+  /** A run directory, or a run's S3 prefix. */
+  readonly run: string;
+  readonly format: ExportFormat;
+  readonly out: string;
+  readonly region?: string | undefined;
+}
+
+/** What tests replace: the S3 client (a local S3 server). */
+export interface ExportDependencies {
+  readonly s3?: S3Client;
+  readonly now?: () => Date;
+}
+
+export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDependencies = {}): Promise<number> {
+  const opened = flags.run.startsWith('s3://') ? await openS3Run(flags, deps) : await openLocalRun(flags.run);
+  try {
+    const summary = await exportRun(opened.source, directorySink(flags.out), { format: flags.format, now: deps.now });
+    io.stdout.write(
+      `${summary.format} export of ${opened.source.location} written to ${summary.location}: ${summary.rows.train} train and ${summary.rows.validation} validation rows\n` +
+        `  ${summary.files.join(', ')}\n`,
+    );
+    if (summary.renderedProfiles > 0)
+      io.stdout.write(
+        `  the run has no profiles.jsonl (written before the profile table existed): ${summary.renderedProfiles} prompts show the profile rendered from character_profile, as the dataset card says\n`,
+      );
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof ExportError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    opened.close();
+  }
+}
+
+interface OpenedRun {
+  readonly source: ExportSource;
+  close(): void;
+}
+
+function linesOf(stream: Readable): AsyncIterable<string> {
+  return createInterface({ input: stream, crlfDelay: Infinity });
+}
+
+async function openLocalRun(directory: string): Promise<OpenedRun> {
+  const isDirectory = await stat(directory).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDirectory) throw new UsageError(`--run ${directory} is not a directory: pass the run directory of raiden generate`);
+  const path = (name: string) => join(directory, name);
+  const exists = (name: string) =>
+    stat(path(name)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  const source: ExportSource = {
+    location: directory.endsWith('/') ? directory : `${directory}/`,
+    // Like S3RunStore.readJson: a document that is missing or not JSON is not there.
+    readJson: async <T>(name: string) => {
+      try {
+        return JSON.parse(await readFile(path(name), 'utf8')) as T;
+      } catch {
+        return undefined;
+      }
+    },
+    readLines: async (name) => ((await exists(name)) ? linesOf(createReadStream(path(name))) : undefined),
+  };
+  return { source, close: () => undefined };
+}
+
+async function openS3Run(flags: ExportFlags, deps: ExportDependencies): Promise<OpenedRun> {
+  const location = parseS3Uri(flags.run);
+  if (location === undefined || location.key.replace(/\/+$/u, '') === '')
+    throw new UsageError(`--run ${flags.run} is not a run's S3 prefix: write s3://<outputs bucket>/runs/<run id>`);
+  const prefix = `${location.key.replace(/\/+$/u, '')}/`;
+  const [{ S3Client, GetObjectCommand }, { S3RunStore }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('../store/s3-run-store.ts'),
+  ]);
+  const client = deps.s3 ?? new S3Client(flags.region !== undefined ? { region: flags.region } : {});
+  const store = new S3RunStore({ client, bucket: location.bucket, prefix });
+  const source: ExportSource = {
+    location: store.location,
+    readJson: (name) => store.readJson(name),
+    // The run store streams only samples and rejects; the split files and the profile table are read here, one GET each.
+    readLines: async (name) => {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: location.bucket, Key: `${prefix}${name}` }));
+        return linesOf(object.Body as Readable);
+      } catch (error) {
+        if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw error;
+      }
+    },
+  };
+  return {
+    source,
+    close: () => {
+      if (deps.s3 === undefined) client.destroy();
+    },
+  };
+}
+
+function directorySink(directory: string): ExportSink {
+  return {
+    location: directory,
+    async write(name, body) {
+      await mkdir(directory, { recursive: true });
+      await writeFile(join(directory, name), body);
+    },
+  };
+}
+
+/** Registers `raiden export` on the program. */
+export function addExportCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('export')
+    .description('write a finished run as training files for verl, TRL, EasyR1 or SFT, with a matching reward function and a dataset card')
+    .requiredOption('--run <dir|s3 uri>', 'run directory of raiden generate, or s3://<outputs bucket>/runs/<run id>')
+    .addOption(new Option('--format <format>', 'trainer layout').choices(EXPORT_FORMATS).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'directory to write the export into (created if missing)')
+    .addOption(new Option('--region <region>', 'AWS region of the bucket (default: AWS_REGION, then the profile)').env('AWS_REGION'))
+    .action(async (opts: Record<string, unknown>) => {
+      setExit(
+        await runExport(
+          {
+            run: opts.run as string,
+            format: opts.format as ExportFormat,
+            out: opts.out as string,
+            region: opts.region as string | undefined,
+          },
+          io,
+        ),
+      );
+    });
+}

@@ -1,0 +1,153 @@
+/**
+ * The four export layouts: which file each split goes to, its columns, and how a sample becomes a row.
+ * The keys each trainer reads were checked against its source (see each format's note).
+ */
+import type { Sample } from '../sample.ts';
+import type { TableSchema } from './parquet-table.ts';
+import { assistantTurn, groundTruthOf, promptMessages, promptText, type PromptProfile } from './trainer-prompt.ts';
+
+export const EXPORT_FORMATS = ['verl', 'trl', 'easyr1', 'sft'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const SPLITS = ['train', 'validation'] as const;
+export type Split = (typeof SPLITS)[number];
+
+export interface RowInput {
+  readonly sample: Sample;
+  readonly profile: PromptProfile;
+  readonly split: Split;
+  /** Position of the sample in its split. */
+  readonly index: number;
+}
+
+export interface FormatLayout {
+  readonly format: ExportFormat;
+  /** Parquet with this schema, or JSON lines when undefined. */
+  readonly table: TableSchema | undefined;
+  /** Each column and what it holds, for the dataset card. */
+  readonly columns: Readonly<Record<string, string>>;
+  row(input: RowInput): Record<string, unknown>;
+}
+
+const MESSAGES = { list: { struct: { role: 'string', content: 'string' } } } as const;
+const STRINGS = { list: 'string' } as const;
+
+/**
+ * verl: RLHFDataset reads `prompt` as chat messages for apply_chat_template and `extra_info.index`; the
+ * reward managers pass `data_source`, `reward_model.ground_truth` and `extra_info` to compute_score
+ * (volcengine/verl at b178a3c: verl/utils/dataset/rl_dataset.py, verl/workers/reward_manager/naive.py,
+ * verl/trainer/ppo/reward.py, examples/data_preprocess/gsm8k.py for the row layout).
+ */
+const VERL: FormatLayout = {
+  format: 'verl',
+  table: {
+    data_source: 'string',
+    prompt: MESSAGES,
+    ability: 'string',
+    reward_model: { struct: { style: 'string', ground_truth: 'string' } },
+    extra_info: {
+      struct: {
+        index: 'int64',
+        id: 'string',
+        character: 'string',
+        split: 'string',
+        kind: 'string',
+        question_type: 'string',
+        difficulty: 'string',
+      },
+    },
+  },
+  columns: {
+    data_source: '`raiden/sbk` or `raiden/cm`',
+    prompt: 'chat messages: system (role-play instruction and profile), the CM conversation, the question',
+    ability: '`roleplay`',
+    reward_model: '`{style: "rule", ground_truth}`; ground_truth is a JSON string `{keywords, keyword_alternatives, kind}`',
+    extra_info: '`{index, id, character, split, kind, question_type, difficulty}`',
+  },
+  row: ({ sample, profile, split, index }) => ({
+    data_source: `raiden/${sample.metadata.kind.toLowerCase()}`,
+    prompt: promptMessages(sample, profile),
+    ability: 'roleplay',
+    reward_model: { style: 'rule', ground_truth: JSON.stringify(groundTruthOf(sample)) },
+    extra_info: {
+      index: BigInt(index),
+      id: sample.id,
+      character: sample.character_name,
+      split,
+      kind: sample.metadata.kind,
+      question_type: sample.question_type,
+      difficulty: sample.difficulty,
+    },
+  }),
+};
+
+/**
+ * TRL GRPOTrainer: a conversational `prompt`; every other column reaches the reward functions as a
+ * keyword argument, one value per completion (huggingface/trl at f2cd577: trl/trainer/grpo_trainer.py,
+ * _calculate_rewards).
+ */
+const TRL: FormatLayout = {
+  format: 'trl',
+  table: {
+    prompt: MESSAGES,
+    keywords: STRINGS,
+    keyword_alternatives: { list: STRINGS },
+    kind: 'string',
+    id: 'string',
+  },
+  columns: {
+    prompt: 'chat messages: system (role-play instruction and profile), the CM conversation, the question',
+    keywords: 'the keywords an answer must hold, all of them',
+    keyword_alternatives: 'for each keyword, other written forms that count as it',
+    kind: '`SBK` or `CM`',
+    id: 'the sample id in the run, `<profile>/<kind>/<index>`',
+  },
+  row: ({ sample, profile }) => {
+    const truth = groundTruthOf(sample);
+    return {
+      prompt: promptMessages(sample, profile),
+      keywords: truth.keywords,
+      keyword_alternatives: truth.keyword_alternatives,
+      kind: truth.kind,
+      id: sample.id,
+    };
+  },
+};
+
+/**
+ * EasyR1: RLHFDataset takes `prompt_key` (default `prompt`) as one string it wraps in a single user
+ * message, and passes `answer_key` (default `answer`) to the reward function as `ground_truth`
+ * (hiyouga/EasyR1 at b44b311: verl/utils/dataset.py, verl/workers/reward/function.py). Its reader takes a
+ * directory's first file's extension as the format, so the trainer is pointed at the files themselves.
+ */
+const EASYR1: FormatLayout = {
+  format: 'easyr1',
+  table: { prompt: 'string', answer: 'string', id: 'string' },
+  columns: {
+    prompt:
+      'one string (EasyR1 sends it as the only user message): instruction, profile, the CM conversation as a transcript, the question',
+    answer: 'the ground truth as a JSON string `{keywords, keyword_alternatives, kind}`',
+    id: 'the sample id in the run, `<profile>/<kind>/<index>`',
+  },
+  row: ({ sample, profile }) => ({ prompt: promptText(sample, profile), answer: JSON.stringify(groundTruthOf(sample)), id: sample.id }),
+};
+
+/** Cold-start fine-tuning: the conversational `messages` layout of TRL's SFTTrainer and LLaMA-Factory. */
+const SFT: FormatLayout = {
+  format: 'sft',
+  table: undefined,
+  columns: {
+    messages: 'the prompt messages, then the assistant turn: the reasoning in a `<think>` block, then the answer',
+    id: 'the sample id in the run, `<profile>/<kind>/<index>`',
+  },
+  row: ({ sample, profile }) => ({
+    messages: [...promptMessages(sample, profile), { role: 'assistant', content: assistantTurn(sample) }],
+    id: sample.id,
+  }),
+};
+
+export const FORMAT_LAYOUTS: Readonly<Record<ExportFormat, FormatLayout>> = { verl: VERL, trl: TRL, easyr1: EASYR1, sft: SFT };
+
+export function splitFileName(layout: FormatLayout, split: Split): string {
+  return `${split}.${layout.table === undefined ? 'jsonl' : 'parquet'}`;
+}

@@ -1,0 +1,188 @@
+/**
+ * `raiden export` and Finalize's exports: a finished run's train.json and validation.json as one trainer's
+ * files, with the reward function (raiden_reward.py and the matching data it reads) and a dataset card.
+ * Where the run is read from and where the files go are the caller's: a directory or an S3 prefix.
+ */
+import { readFile } from 'node:fs/promises';
+import { RUN_FILES } from '../../contract/run-layout.ts';
+import traditionalChinese from '../data/traditional-chinese.json' with { type: 'json' };
+import { profileIdOf } from '../dataset-split.ts';
+import { KEYWORD_RULES } from '../keyword-match.ts';
+import { renderProfileText } from '../profile.ts';
+import type { Sample } from '../sample.ts';
+import { datasetCard, type CardRun, type ExportTally } from './dataset-card.ts';
+import { FORMAT_LAYOUTS, splitFileName, SPLITS, type ExportFormat, type Split } from './export-formats.ts';
+import { parquetBytes } from './parquet-table.ts';
+import type { ProfileRecord } from './profile-table.ts';
+import type { PromptProfile } from './trainer-prompt.ts';
+
+/** A run's files, wherever they are. */
+export interface ExportSource {
+  /** Where the run is, ending in `/` (a directory path or an s3:// prefix): messages name files after it. */
+  readonly location: string;
+  readJson<T>(name: string): Promise<T | undefined>;
+  /** The lines of a run file, or undefined when the run has no such file. */
+  readLines(name: string): Promise<AsyncIterable<string> | undefined>;
+}
+
+/** Where an export's files go. */
+export interface ExportSink {
+  readonly location: string;
+  write(name: string, body: Uint8Array | string): Promise<void>;
+}
+
+/** The run cannot be exported as it is (not finished, nothing accepted, a damaged file); the message says what to do. */
+export class ExportError extends Error {
+  override readonly name = 'ExportError';
+}
+
+export interface ExportOptions {
+  readonly format: ExportFormat;
+  readonly now?: () => Date;
+}
+
+export interface ExportSummary {
+  readonly format: ExportFormat;
+  readonly location: string;
+  /** Every file written, data files first. */
+  readonly files: readonly string[];
+  readonly rows: Readonly<Record<Split, number>>;
+  /** Samples whose profile text was rendered from character_profile, because the run has no profile table. */
+  readonly renderedProfiles: number;
+}
+
+export const REWARD_FILE = 'raiden_reward.py';
+
+/** raiden_reward.py and the two data files it reads from its own directory. */
+export async function rewardFiles(): Promise<{ readonly name: string; readonly body: string }[]> {
+  return [
+    { name: REWARD_FILE, body: await readFile(new URL(`./${REWARD_FILE}`, import.meta.url), 'utf8') },
+    { name: 'keyword-rules.json', body: `${JSON.stringify(KEYWORD_RULES, null, 1)}\n` },
+    { name: 'traditional-chinese.json', body: `${JSON.stringify(traditionalChinese, null, 1)}\n` },
+  ];
+}
+
+export async function exportRun(source: ExportSource, sink: ExportSink, options: ExportOptions): Promise<ExportSummary> {
+  const layout = FORMAT_LAYOUTS[options.format];
+  const table = await readProfileTable(source);
+  const tally: ExportTally = { rows: { train: 0, validation: 0 }, kinds: {}, languages: new Set(), characters: new Set() };
+  let renderedProfiles = 0;
+  const profileOf = (sample: Sample): PromptProfile => {
+    const record = table?.get(profileIdOf(sample.id));
+    if (record !== undefined) return record;
+    renderedProfiles++;
+    return { name: sample.character_name, language: sample.metadata.language, text: renderProfileText({ ...sample.character_profile }) };
+  };
+
+  const dataFiles: { split: Split; name: string; rows: number }[] = [];
+  for (const split of SPLITS) {
+    const samples = await splitSamples(source, split);
+    const rows = (async function* () {
+      for await (const sample of samples) {
+        const profile = profileOf(sample);
+        const row = layout.row({ sample, profile, split, index: tally.rows[split] });
+        tally.rows[split]++;
+        tally.kinds[sample.metadata.kind] = (tally.kinds[sample.metadata.kind] ?? 0) + 1;
+        tally.languages.add(profile.language);
+        tally.characters.add(profileIdOf(sample.id));
+        yield row;
+      }
+    })();
+    const nonEmpty = await unlessEmpty(rows);
+    // An empty split gets no file: some trainers fail on a data file without rows.
+    if (nonEmpty === undefined) continue;
+    const name = splitFileName(layout, split);
+    const body = layout.table === undefined ? await jsonLines(nonEmpty) : await parquetBytes(layout.table, nonEmpty);
+    await sink.write(name, body);
+    dataFiles.push({ split, name, rows: tally.rows[split] });
+  }
+  if (dataFiles.length === 0)
+    throw new ExportError(`${source.location} has no accepted samples in train.json or validation.json: nothing to export`);
+
+  const rewards = await rewardFiles();
+  for (const file of rewards) await sink.write(file.name, file.body);
+  const card = datasetCard({
+    layout,
+    dataFiles,
+    tally,
+    run: await cardRun(source),
+    renderedProfiles,
+    exportedAt: (options.now ?? (() => new Date()))(),
+  });
+  await sink.write('README.md', card);
+  return {
+    format: options.format,
+    location: sink.location,
+    files: [...dataFiles.map((file) => file.name), ...rewards.map((file) => file.name), 'README.md'],
+    rows: tally.rows,
+    renderedProfiles,
+  };
+}
+
+async function readProfileTable(source: ExportSource): Promise<Map<string, ProfileRecord> | undefined> {
+  const lines = await source.readLines(RUN_FILES.profiles);
+  if (lines === undefined) return undefined;
+  const table = new Map<string, ProfileRecord>();
+  for await (const line of lines) {
+    if (line.trim() === '') continue;
+    const record = parseLine<ProfileRecord>(line, `${source.location}${RUN_FILES.profiles}`);
+    table.set(record.id, record);
+  }
+  return table;
+}
+
+/**
+ * The samples of a split file as finalizeRun writes it: a JSON array with one sample per line, read line
+ * by line so a large run is never parsed whole. A file on one line (such as `[]`) reads too.
+ */
+async function splitSamples(source: ExportSource, split: Split): Promise<AsyncIterable<Sample>> {
+  const name = RUN_FILES[split];
+  const lines = await source.readLines(name);
+  if (lines === undefined)
+    throw new ExportError(
+      `${source.location} has no ${name}: the run has not been finalized yet; let raiden generate (or the workflow's Finalize) finish it, then export`,
+    );
+  return (async function* () {
+    for await (const line of lines) {
+      const text = line.trim().replace(/,$/u, '');
+      if (text === '' || text === '[' || text === ']') continue;
+      const value = parseLine<Sample | Sample[]>(text, `${source.location}${name}`);
+      if (Array.isArray(value)) yield* value;
+      else yield value;
+    }
+  })();
+}
+
+function parseLine<T>(line: string, where: string): T {
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new ExportError(`${where} has a line that is not JSON (${line.slice(0, 80)}...): restore the file, or finalize the run again`);
+  }
+}
+
+/** The same items, or undefined when there are none (known only after pulling the first). */
+async function unlessEmpty<T>(items: AsyncIterable<T>): Promise<AsyncIterable<T> | undefined> {
+  const iterator = items[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done === true) return undefined;
+  return (async function* () {
+    yield first.value;
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) yield next.value;
+  })();
+}
+
+async function jsonLines(rows: AsyncIterable<Record<string, unknown>>): Promise<string> {
+  const lines: string[] = [];
+  for await (const row of rows) lines.push(JSON.stringify(row));
+  return `${lines.join('\n')}\n`;
+}
+
+async function cardRun(source: ExportSource): Promise<CardRun> {
+  const [report, manifest, plan] = await Promise.all([
+    source.readJson<CardRun['report']>(RUN_FILES.report),
+    source.readJson<CardRun['manifest']>(RUN_FILES.manifest),
+    source.readJson<CardRun['plan']>(RUN_FILES.plan),
+  ]);
+  return { location: source.location, report, manifest, plan };
+}

@@ -1,0 +1,72 @@
+/**
+ * A real run into a local run directory, as `raiden generate` makes it (prepare, claim, profile table,
+ * every phase, finish), on a scripted SGLang backend that writes the simulated role model's samples.
+ * `withProfileTable: false` leaves out profiles.jsonl, as runs written before the table existed.
+ */
+import { readFileSync } from 'node:fs';
+import { writeProfileTable } from '../../orchestrator/src/core/export/profile-table.ts';
+import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import { claimPreparedRun, prepareRun, type PreparedRun } from '../../orchestrator/src/core/prepare-run.ts';
+import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
+import { doneCount, existingSamples, finishRun, generateAllPhases } from '../../orchestrator/src/core/run-pipeline.ts';
+import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
+import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { steppingClock } from '../pipeline/run-in-process.ts';
+import { scriptedBackend } from '../support/scripted-backend.ts';
+
+export interface ExportRunOptions {
+  readonly directory: string;
+  readonly profiles: string;
+  readonly samplesPerProfile?: number;
+  readonly cmPerProfile?: number;
+  readonly validationRatio?: number;
+  readonly withProfileTable?: boolean;
+}
+
+export async function makeRun(options: ExportRunOptions): Promise<PreparedRun> {
+  const spec = parseRunSpec({
+    profiles: options.profiles,
+    samplesPerProfile: options.samplesPerProfile ?? 2,
+    cmPerProfile: options.cmPerProfile ?? 1,
+    validationRatio: options.validationRatio ?? 0.3,
+  });
+  const now = steppingClock();
+  const prepared = prepareRun(spec, { bytes: readFileSync(options.profiles), location: options.profiles }, { startedAt: now() });
+  const store = await LocalRunStore.open(options.directory);
+  try {
+    await claimPreparedRun(store, prepared);
+    if (options.withProfileTable ?? true) await writeProfileTable(store, prepared);
+    await store.prepareAppends();
+    const transport = { requestTimeoutMs: 1000, retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 } };
+    const backends = await connectRunBackends({
+      spec,
+      roles: rolesFor({ kind: 'local', profileIds: prepared.plan.profileIds }, prepared.strategy, prepared.plan.assignment),
+      gates: false,
+      settings: {
+        create: async () => scriptedBackend({ name: 'sglang', model: 'qwen-sim' }),
+        prices: DEFAULT_PRICES,
+        sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints }), maxInFlight: 4 },
+        bedrock: { ...transport, maxConcurrency: 4 },
+      },
+    });
+    const existing = await existingSamples(store);
+    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: { concurrency: 4, now } });
+    await finishRun({
+      plan: prepared.plan,
+      store,
+      counters,
+      emptySlots: outcome.emptySlots,
+      prices: DEFAULT_PRICES,
+      sglangInstances: 1,
+      backends,
+      concurrency: 4,
+      stoppedReason: outcome.fatalError,
+      now,
+    });
+    return prepared;
+  } finally {
+    store.close();
+  }
+}
