@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,7 +11,10 @@ import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from '../../nag
 
 /** Node.js 22: the runtime the orchestrator is written and tested for (engines >= 22.12). */
 export const ORCHESTRATOR_RUNTIME = lambda.Runtime.NODEJS_22_X;
-const HANDLERS_DIR = join(import.meta.dirname, '../../../orchestrator/src/handlers');
+const PROJECT_ROOT = join(import.meta.dirname, '../../..');
+const HANDLERS_DIR = join(PROJECT_ROOT, 'orchestrator/src/handlers');
+/** Copied next to every bundle (paths from the project root); the code finds them beside itself. */
+const BUNDLED_FILES = ['orchestrator/src/core/export/raiden_reward.py', 'node_modules/chart.js/dist/chart.umd.min.js'];
 
 /** Where the orchestrator's Lambdas run: the fleet's VPC, with the security group the fleet admits. */
 export interface OrchestratorNetwork {
@@ -89,6 +92,16 @@ export class OrchestratorFunction extends Construct {
         sourceMap: true,
         // Bundle the SDK version the tests ran against instead of whatever the runtime ships.
         bundleAwsSDK: true,
+        // Files the code reads beside itself at run time: the reward function every export carries, and the
+        // chart library report.html inlines.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) =>
+            BUNDLED_FILES.map(
+              (file) => `cp ${JSON.stringify(join(PROJECT_ROOT, file))} ${JSON.stringify(join(outputDir, basename(file)))}`,
+            ),
+        },
       },
     });
     props.apiKeySecret?.grantRead(this.function);

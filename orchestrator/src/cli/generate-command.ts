@@ -7,7 +7,10 @@ import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-r
 import { baseModelId, DEFAULT_BEDROCK_MODEL, PRICES_AS_OF, type Prices } from '../core/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
+import { writeProfileTable } from '../core/export/profile-table.ts';
 import { claimPreparedRun, prepareRun, type PreparedRun } from '../core/prepare-run.ts';
+import { writeReportHtml } from '../core/report-html.ts';
+import { RunEventLog } from '../core/run-events.ts';
 import { buildMessages } from '../core/prompts.ts';
 import { connectRunBackends, modelLabels, rolesFor, type BackendSettings, type RunBackends } from '../core/run-backends.ts';
 import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
@@ -25,6 +28,9 @@ import { withFlagErrors } from './run-spec-flags.ts';
 import { printable } from './terminal-text.ts';
 import { formatDuration, formatUsd, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
+
+/** How often the requests in flight are recorded for report.html. */
+const IN_FLIGHT_SAMPLE_MS = 5_000;
 
 export interface GenerateOptions {
   readonly spec: RunSpec;
@@ -75,8 +81,11 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
       });
     let backends = await connect(prepared, backendSettings(spec, options.apiKey, prices, create));
     await withFlagErrors(() => claimPreparedRun(store, prepared));
-    await store.prepareAppends();
-    const existing = await existingSamples(store);
+    await writeProfileTable(store, prepared);
+    // Every accepted sample and reject is also an event with its time: the time series of report.html.
+    const events = new RunEventLog(store, { now });
+    await events.prepareAppends();
+    const existing = await existingSamples(events);
     const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
     io.stderr.write(
       `raiden: run ${plan.runId} in ${outDir}: ${plan.profileIds.length} profiles, ${plan.slots.total} slots (${counters.alreadyDone} already done), model ${modelLabels(
@@ -100,15 +109,27 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
       batchReport = prefetch.report;
     }
 
-    const progress = new ProgressDisplay(counters, () => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0), io.stderr);
+    const inFlight = () => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0);
+    const progress = new ProgressDisplay(counters, inFlight, io.stderr, { cost: { usage: events.usage, prices, sglangInstances: 1 } });
+    const stopSampling = events.sampleEvery(inFlight, IN_FLIGHT_SAMPLE_MS);
     progress.start();
-    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: generation, seedData }).finally(() =>
-      progress.stop(),
-    );
+    const outcome = await generateAllPhases({
+      prepared,
+      store: events,
+      backends,
+      counters,
+      existing,
+      settings: generation,
+      seedData,
+    }).finally(() => {
+      stopSampling();
+      progress.stop();
+    });
+    await events.finish();
     const stoppedReason = outcome.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
     const { report } = await finishRun({
       plan,
-      store,
+      store: events,
       counters,
       emptySlots: outcome.emptySlots,
       prices,
@@ -119,11 +140,12 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
       now,
       extraSections: batchReport,
     });
+    await writeReportHtml(events, { prices, sglangInstances: 1 });
 
     const shared = Object.keys(report.backends).some((backend) => backend !== 'sglang') || report.strategy.gates.length > 0;
     const backendTable = shared ? `\n\n${textTable(backendSummaryRows(report))}` : '';
     io.stdout.write(
-      `${summaryTable(report)}${backendTable}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, rejects.jsonl\n`,
+      `${summaryTable(report)}${backendTable}\n\nOutputs in ${outDir}: samples.jsonl, train.json, validation.json, dataset_stats.json, report.json, report.html, rejects.jsonl\n`,
     );
     if (stoppedReason !== undefined) {
       io.stderr.write(

@@ -4,13 +4,17 @@ import { DEFAULT_COST_ASSUMPTIONS, type CostAssumptions } from '../core/cost-est
 import { bedrockPrice, DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { findNameField, flattenFields } from '../core/profile.ts';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
+import type { ResponseCache } from '../core/ports/response-cache.ts';
 import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
+import { addExportCommand } from './export-command.ts';
 import { addReportCommand } from './report-command.ts';
 import type { CliIo } from './cli-io.ts';
 import { runEvaluate } from './evaluate-command.ts';
-import { runGenerate } from './generate-command.ts';
+import { runGenerate, type GenerateOptions } from './generate-command.ts';
 import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+import { addCacheOptions, openCacheOption } from './response-cache-options.ts';
+import { addReverifyCommand } from './reverify-command.ts';
 import { runSpecFields, withFlagErrors } from './run-spec-flags.ts';
 import { addStrategyOptions } from './strategy-options.ts';
 import { EXIT, UsageError } from './usage-error.ts';
@@ -115,7 +119,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     )
     .option('--gpu-usd-per-hour <usd>', 'estimate: p5en.48xlarge USD per hour', positiveNumber, d.gpuUsdPerHour)
     .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond);
-  addStrategyOptions(generate)
+  addStrategyOptions(addCacheOptions(generate))
     .option(
       '--exclude-names <file>',
       "refuse profiles of these characters (an evaluation benchmark's): one name per line, or a JSON array of names or object keyed by name (npc.json, CharacterEval)",
@@ -123,18 +127,17 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .action(async (opts: Record<string, unknown>) => {
       const excludeNames = opts.excludeNames === undefined ? undefined : await readNameList(String(opts.excludeNames));
       const spec = await withFlagErrors(() => parseRunSpec(runSpecFields({ ...opts, excludeNames })));
-      setExit(
-        await runGenerate(
-          {
-            spec,
-            out: opts.out as string | undefined,
-            apiKey: opts.apiKey as string | undefined,
-            dryRun: opts.dryRun as boolean,
-            costs: estimateAssumptions(spec, opts),
-          },
-          io,
-        ),
-      );
+      const dryRun = opts.dryRun as boolean;
+      const options: GenerateOptions & { readonly cache?: ResponseCache | undefined } = {
+        spec,
+        out: opts.out as string | undefined,
+        apiKey: opts.apiKey as string | undefined,
+        dryRun,
+        costs: estimateAssumptions(spec, opts),
+        // A dry run calls no model: nothing to look up or store.
+        cache: dryRun ? undefined : await openCacheOption(opts),
+      };
+      setExit(await runGenerate(options, io));
     });
 
   program
@@ -167,8 +170,10 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         ),
       );
     });
+  addReverifyCommand(program, io, setExit);
   addAwsCommands(program, io, setExit);
   addReportCommand(program, io, setExit);
+  addExportCommand(program, io, setExit);
   return program;
 }
 

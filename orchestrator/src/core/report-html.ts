@@ -558,10 +558,18 @@ function mergeSpans(spans: [number, number][]): [number, number][] {
   return merged;
 }
 
-/** The Chart.js build that runs from a script tag; its package exports no path to it, so it is found beside its main file. */
+/** The Chart.js build's file name; the Lambda bundle carries a copy of it beside its code. */
+export const CHART_LIBRARY_FILE = 'chart.umd.min.js';
+
+/**
+ * The Chart.js build that runs from a script tag: beside this module in a Lambda bundle (copied at bundling),
+ * else beside the package's main file (its package exports no path to it).
+ */
 export async function loadChartLibrary(): Promise<string> {
+  const bundled = await readFile(new URL(`./${CHART_LIBRARY_FILE}`, import.meta.url), 'utf8').catch(() => undefined);
+  if (bundled !== undefined) return bundled;
   const main = createRequire(import.meta.url).resolve('chart.js');
-  return readFile(join(dirname(main), 'chart.umd.min.js'), 'utf8');
+  return readFile(join(dirname(main), CHART_LIBRARY_FILE), 'utf8');
 }
 
 /** JSON as the text of a script element: `<` escaped, so no value can close the element or open a comment. */

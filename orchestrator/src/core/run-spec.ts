@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseS3Uri } from '../contract/s3-uri.ts';
+import { EXPORT_FORMATS } from './export/export-formats.ts';
 import { DEFAULT_MIN_SCORE } from './judge.ts';
 import { DEFAULT_BEDROCK_MODEL } from './model-prices.ts';
 import { PROFILE_FORMATS } from './profile-formats.ts';
@@ -147,6 +148,8 @@ const workflowFields = {
   toleratedFailurePercent: z.number().min(0).max(100).default(RUN_DEFAULTS.toleratedFailurePercent),
   /** Slots per GenerateBatch; by default sized to finish well inside the Lambda limit. */
   batchSlots: wholeNumber(1, 1000).optional(),
+  /** Trainer exports Finalize writes under runs/<id>/exports/<format>/ (raiden export does the same locally). */
+  exportFormats: z.array(z.enum(EXPORT_FORMATS)).default([]),
 };
 
 const localSpecSchema = z.object({ ...runFields, ...localFields }).strict();

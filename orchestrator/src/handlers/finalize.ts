@@ -3,10 +3,15 @@
  * (samples.jsonl, rejects.jsonl, train.json, validation.json, dataset_stats.json, report.json) under
  * `runs/<run id>/`, with the counters of every batch invocation summed, through the same finishRun as the CLI.
  */
-import { PARTS, RUN_FILES, runKey } from '../contract/run-layout.ts';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PARTS, RUN_FILES, runKey, runPrefix } from '../contract/run-layout.ts';
 import { s3Uri } from '../contract/s3-uri.ts';
 import type { BatchResult, FinalizeEvent, FinalizeOutput } from '../contract/workflow-payloads.ts';
 import { BATCH_REQUESTS_IN_FLIGHT, batchId } from '../core/batch-plan.ts';
+import type { ExportFormat } from '../core/export/export-formats.ts';
+import { ExportError, exportRun, type ExportSink, type ExportSource } from '../core/export/run-export.ts';
 import { newCounters, type EmptySlot, type GenerationCounters } from '../core/generation-run.ts';
 import { DEFAULT_PRICES } from '../core/model-prices.ts';
 import { connectRunBackends, rolesFor } from '../core/run-backends.ts';
@@ -15,7 +20,7 @@ import { finishRun } from '../core/run-pipeline.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
 import { lambdaBackendSettings } from './lambda-backends.ts';
 import { awsClients } from './handler-env.ts';
-import { logger } from './observability.ts';
+import { logger, type Logger } from './observability.ts';
 import { outputsBucket, runStore, type WorkflowPlan } from './run-files.ts';
 
 export type { FinalizeEvent, FinalizeOutput };
@@ -74,6 +79,7 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
     },
   });
   await writeReportHtml(store, { prices: DEFAULT_PRICES, sglangInstances: plan.batches.sglang > 0 ? plan.instances : 1 });
+  for (const format of plan.spec.exportFormats ?? []) await writeExport(plan.runId, format, log);
   const uri = s3Uri(outputsBucket(), runKey(plan.runId, RUN_FILES.report));
   log.info('run finalized', {
     status: report.status,
@@ -92,6 +98,43 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
     failedBatches,
     report: uri,
   };
+}
+
+/**
+ * One trainer export under runs/<id>/exports/<format>/. A run that cannot be exported (no accepted sample)
+ * is logged, not failed: its dataset is still there.
+ */
+async function writeExport(runId: string, format: ExportFormat, log: Logger): Promise<void> {
+  const { s3 } = awsClients();
+  const bucket = outputsBucket();
+  const prefix = runPrefix(runId);
+  const out = `${prefix}exports/${format}/`;
+  const source: ExportSource = {
+    location: s3Uri(bucket, prefix),
+    readJson: (name) => runStore(s3, runId).readJson(name),
+    async readLines(name) {
+      try {
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}${name}` }));
+        return createInterface({ input: object.Body as Readable, crlfDelay: Infinity });
+      } catch (error) {
+        if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw error;
+      }
+    },
+  };
+  const sink: ExportSink = {
+    location: s3Uri(bucket, out),
+    write: async (name, body) => {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${out}${name}`, Body: body }));
+    },
+  };
+  try {
+    const summary = await exportRun(source, sink, { format });
+    log.info('export written', { format, location: summary.location, rows: summary.rows });
+  } catch (error) {
+    if (!(error instanceof ExportError)) throw error;
+    log.warn('export skipped', { format, reason: error.message });
+  }
 }
 
 function addCounters(counters: GenerationCounters, result: BatchResult): void {

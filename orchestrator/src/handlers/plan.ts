@@ -4,17 +4,21 @@
  * read, and plan.json to S3.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { RUN_FILES, runPrefix, TEMP_FILES } from '../contract/run-layout.ts';
 import { parseS3ObjectUri, s3Uri } from '../contract/s3-uri.ts';
 import type { ManifestItem, PlanEvent, PlanOutput } from '../contract/workflow-payloads.ts';
 import { manifestLines, mapConcurrency, planBatches, type Batch } from '../core/batch-plan.ts';
 import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
+import { writeProfileTable } from '../core/export/profile-table.ts';
 import { claimPreparedRun, prepareRun } from '../core/prepare-run.ts';
+import { claimWriter, RunBusyError } from '../core/run-manifest.ts';
 import type { Profile } from '../core/profile.ts';
 import { parseWorkflowSpec, RunSpecError } from '../core/run-spec.ts';
 import { backendOfProfile, phaseOfProfile } from '../core/strategies/strategy.ts';
 import { awsClients, ENV, fleetServers, numberEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
+import type { S3RunStore } from '../store/s3-run-store.ts';
 import { outputsBucket, runStore, tempPrefix, tempStore, type BatchFile, type WorkflowPlan } from './run-files.ts';
 
 export type { PlanEvent, PlanOutput };
@@ -45,8 +49,12 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     },
   );
   for (const rejection of prepared.loaded.rejected) log.warn('profile skipped', { location: rejection.location, reason: rejection.reason });
-  // A run id is the unit of resume: the same id with other settings would mix two datasets.
-  await claimPreparedRun(runStore(s3, runId), prepared);
+  // A run id is the unit of resume: one execution writes it at a time, and the same id with other
+  // settings would mix two datasets.
+  const store = runStore(s3, runId);
+  await claimExecution(store, event.execution.id, runId);
+  await claimPreparedRun(store, prepared);
+  await writeProfileTable(store, prepared);
 
   const { plan } = prepared;
   const batches = planBatches(prepared.slots, {
@@ -93,7 +101,7 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     instances: spec.instances,
     batches: { total: batches.length, sglang: sglangBatches, bedrock: batches.length - sglangBatches, seed: seedBatches.length },
   };
-  await runStore(s3, runId).writeJson(RUN_FILES.plan, workflowPlan);
+  await store.writeJson(RUN_FILES.plan, workflowPlan);
   log.info('planned', {
     profiles: plan.profileIds.length,
     slots: plan.slots.total,
@@ -118,6 +126,35 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     instances: spec.instances,
     readinessTimeoutSeconds: spec.readinessTimeoutMinutes * 60,
   };
+}
+
+/**
+ * Takes the run's writer lease for this execution. An execution that still runs keeps it (a second
+ * execution with the same runId is refused); one that has ended gives it up, which is how a rerun resumes.
+ */
+async function claimExecution(store: S3RunStore, executionArn: string, runId: string): Promise<void> {
+  const { sfn } = awsClients();
+  try {
+    await claimWriter(store, {
+      lease: { writer: executionArn, claimed_at: new Date().toISOString() },
+      isActive: async (holder) => {
+        try {
+          return (await sfn.send(new DescribeExecutionCommand({ executionArn: holder.writer }))).status === 'RUNNING';
+        } catch (error) {
+          // Unsure counts as active: two writers cost twice and mix their work, a refused start costs a retry.
+          return (error as { name?: string }).name !== 'ExecutionDoesNotExist';
+        }
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof RunBusyError)) throw error;
+    throw new RunSpecError([
+      {
+        field: 'runId',
+        message: `${runId} is being written by execution ${error.holder.writer} since ${error.holder.claimed_at}: wait for it to end (or stop it), or give another runId`,
+      },
+    ]);
+  }
 }
 
 async function readProfiles(url: string): Promise<Uint8Array> {
