@@ -109,6 +109,12 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
       profiles_sha256: digest,
       format: loaded.format,
       plan: manifestPlan(settings),
+      partitions: {
+        validation_ratio: validationRatio,
+        batch_slots: spec.batchSlots ?? null,
+        seed_profiles: assignment.seed.length,
+        seed_data: spec.seedData ?? null,
+      },
     },
     plan: {
       runId,

@@ -1,4 +1,12 @@
-import { findNameField, flattenFields, flattenValue, parseLabelledLines, type InputRejection, type RawProfileRecord } from './profile.ts';
+import {
+  findNameField,
+  flattenFields,
+  flattenValue,
+  parseLabelledLines,
+  ProfileTooDeepError,
+  type InputRejection,
+  type RawProfileRecord,
+} from './profile.ts';
 
 export { parseLabelledLines };
 
@@ -78,7 +86,7 @@ function detectFormat(source: string, whole: WholeJson, file: string): ProfileFo
       if (values.length > 0 && values.every(isObject)) {
         return values.some((inner) => 'npc_setting' in inner) ? 'npc-json' : 'charactereval';
       }
-      if (findNameField(flattenFields(value)) !== undefined) return 'generic';
+      if (nameIn(value) !== undefined) return 'generic';
     }
     throw new ProfileFormatError(
       `${file}: cannot tell the profile format (a JSON ${Array.isArray(value) ? 'array' : typeof value} that matches none of the known shapes); pass {format} ${PROFILE_FORMATS.join('|')}`,
@@ -132,7 +140,7 @@ function topLevelEntries(value: unknown, file: string, format: ProfileFormat): T
     return value.map((item, index) => ({ location: `${file}[${index}]`, name: undefined, value: item }));
   }
   if (!isObject(value)) throw new ProfileFormatError(`${file}: expected a JSON object or array of profiles`);
-  if (format === 'generic' && findNameField(flattenFields(value)) !== undefined) {
+  if (format === 'generic' && nameIn(value) !== undefined) {
     return [{ location: file, name: undefined, value }];
   }
   return Object.entries(value).map(([key, inner]) => ({ location: `${file} key ${JSON.stringify(key)}`, name: key, value: inner }));
@@ -142,14 +150,32 @@ type RecordOrReason = Omit<RawProfileRecord, 'invalidUtf8'> | string;
 
 function genericRecord(value: unknown, location: string): RecordOrReason {
   if (!isObject(value)) return `expected a JSON object with a name field, got ${describe(value)}`;
-  const fields = flattenFields(value);
+  const fields = flattenOrReason(value);
+  if (typeof fields === 'string') return fields;
   return { location, name: findNameField(fields), fields };
+}
+
+/** The record's fields, or why they cannot be read (too deep). */
+function flattenOrReason(value: Record<string, unknown>): Record<string, string> | string {
+  try {
+    return flattenFields(value);
+  } catch (error) {
+    if (error instanceof ProfileTooDeepError) return error.message;
+    throw error;
+  }
+}
+
+/** The name a whole JSON value carries, if any; a value too deep to read has none. */
+function nameIn(value: Record<string, unknown>): string | undefined {
+  const fields = flattenOrReason(value);
+  return typeof fields === 'string' ? undefined : findNameField(fields);
 }
 
 /** CharacterEval: `{ key: { 姓名, 性别, ... } }`; the key is how the character is known. */
 function keyedRecord(key: string | undefined, value: unknown, location: string): RecordOrReason {
   if (!isObject(value)) return `expected an object of profile fields, got ${describe(value)}`;
-  const fields = flattenFields(value);
+  const fields = flattenOrReason(value);
+  if (typeof fields === 'string') return fields;
   return { location, name: key?.trim() || findNameField(fields), fields };
 }
 
@@ -159,7 +185,13 @@ function npcRecord(key: string | undefined, value: unknown, location: string): R
   const setting = value.npc_setting;
   if (typeof setting !== 'string') return 'npc_setting is missing or not a string';
   const fields = parseLabelledLines(setting);
-  const type = flattenValue(value.npc_type);
+  let type: string;
+  try {
+    type = flattenValue(value.npc_type);
+  } catch (error) {
+    if (error instanceof ProfileTooDeepError) return error.message;
+    throw error;
+  }
   if (type.length > 0) fields.npc_type = type;
   return { location, name: key?.trim() || findNameField(fields), fields };
 }

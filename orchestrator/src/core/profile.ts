@@ -1,3 +1,4 @@
+import { hash32 } from './rng.ts';
 import { cjkRatio } from './text-normalize.ts';
 
 export type Language = 'zh' | 'en';
@@ -73,31 +74,58 @@ export function aliasesOf(value: string): string[] {
     .filter((alias) => alias.length > 0);
 }
 
+/** Longest id in UTF-8 bytes: a file name may hold 255, and the id is one segment of longer S3 keys. */
+const MAX_ID_BYTES = 96;
+
+/**
+ * The one encoding of a character's name as an id that is safe as a file name and as an S3 key segment
+ * everywhere (the display name is kept as it is): NFKC; lone surrogates made well-formed (encodeURIComponent
+ * throws on them); control, format and unassigned code points dropped; separators, wildcards and spaces as
+ * `_`; no leading or trailing `.` or `_` (so never `.` or `..`); a long name cut with a hash of the whole.
+ */
 export function profileIdFromName(name: string): string {
-  return name
+  const id = name
     .normalize('NFKC')
+    .toWellFormed()
+    .replace(/[\p{Cc}\p{Cf}\p{Cn}\p{Co}\p{Cs}]/gu, '')
     .trim()
     .replace(/[\s/\\#?%*:|"<>]+/gu, '_')
-    .replace(/^_+|_+$/gu, '');
+    .replace(/^[._]+|[._]+$/gu, '');
+  if (Buffer.byteLength(id) <= MAX_ID_BYTES) return id;
+  let cut = id;
+  while (Buffer.byteLength(cut) > MAX_ID_BYTES - 9) cut = cut.slice(0, -1);
+  return `${cut.toWellFormed()}-${hash32(name).toString(16).padStart(8, '0')}`;
 }
 
 export function detectLanguage(text: string): Language {
   return cjkRatio(text) >= 0.2 ? 'zh' : 'en';
 }
 
+/** Nesting deeper than this is no character description; recursion past it would exhaust the stack. */
+export const MAX_PROFILE_DEPTH = 32;
+
+/** A record nested deeper than MAX_PROFILE_DEPTH: rejected with its location, never fatal for the file. */
+export class ProfileTooDeepError extends Error {
+  override readonly name = 'ProfileTooDeepError';
+  constructor() {
+    super(`nested deeper than ${MAX_PROFILE_DEPTH} levels: flatten the record`);
+  }
+}
+
 /** Flattens any JSON value to display text: arrays joined, nested objects as `key: value` pairs. */
-export function flattenValue(value: unknown): string {
+export function flattenValue(value: unknown, depth = 0): string {
+  if (depth > MAX_PROFILE_DEPTH) throw new ProfileTooDeepError();
   if (value === null || value === undefined) return '';
   if (typeof value === 'string') return value.trim();
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (Array.isArray(value)) {
-    const parts = value.map(flattenValue).filter((part) => part.length > 0);
+    const parts = value.map((item) => flattenValue(item, depth + 1)).filter((part) => part.length > 0);
     const joiner = parts.some((part) => cjkRatio(part) > 0.2) ? '、' : ', ';
     return parts.join(joiner);
   }
   if (typeof value === 'object') {
     return Object.entries(value as Record<string, unknown>)
-      .map(([key, inner]) => [key, flattenValue(inner)] as const)
+      .map(([key, inner]) => [key, flattenValue(inner, depth + 1)] as const)
       .filter(([, inner]) => inner.length > 0)
       .map(([key, inner]) => `${key}: ${inner}`)
       .join('; ');

@@ -19,6 +19,19 @@ export interface RunManifest {
     readonly language: LanguageChoice;
     readonly seed: number;
   };
+  /**
+   * What else decides which slot lands in which split and partition: the validation split, the workflow's
+   * batching, the seeds. Absent in runs made before it was recorded; those are compared on the rest only.
+   */
+  readonly partitions?: ManifestPartitions;
+}
+
+export interface ManifestPartitions {
+  readonly validation_ratio: number;
+  readonly batch_slots: number | null;
+  /** Profiles the strategy writes in its seed phase (0 for strategies without one). */
+  readonly seed_profiles: number;
+  readonly seed_data: string | null;
 }
 
 export function sha256(bytes: Uint8Array | string): string {
@@ -54,6 +67,13 @@ export function deriveRunId(
   return `${stem || 'profiles'}-${digest}${strategy === 'sglang' ? '' : `-${strategy}`}`;
 }
 
+const PARTITION_FIELDS: Record<keyof ManifestPartitions, RunField> = {
+  validation_ratio: 'validationRatio',
+  batch_slots: 'batchSlots',
+  seed_profiles: 'seedProfiles',
+  seed_data: 'seedData',
+};
+
 const PLAN_FIELDS: Record<keyof RunManifest['plan'], RunField> = {
   samples_per_profile: 'samplesPerProfile',
   cm_per_profile: 'cmPerProfile',
@@ -70,6 +90,23 @@ export function manifestConflicts(existing: RunManifest, wanted: RunManifest): R
       field: 'profiles',
       message: `: the run was made from a different profiles file (${existing.profiles_file}, sha256 ${existing.profiles_sha256.slice(0, 12)})`,
     });
+  }
+  // A format read differently gives other profiles, ids and splits: earlier samples would silently drop out.
+  if (existing.format !== wanted.format) {
+    conflicts.push({
+      field: 'format',
+      message: `: the run read the profiles as ${existing.format}, this run reads them as ${wanted.format}`,
+    });
+  }
+  if (existing.partitions !== undefined && wanted.partitions !== undefined) {
+    for (const key of Object.keys(PARTITION_FIELDS) as (keyof ManifestPartitions)[]) {
+      if (existing.partitions[key] !== wanted.partitions[key]) {
+        conflicts.push({
+          field: PARTITION_FIELDS[key],
+          message: `: the run used ${String(existing.partitions[key])}, this run asks for ${String(wanted.partitions[key])}`,
+        });
+      }
+    }
   }
   for (const key of Object.keys(PLAN_FIELDS) as (keyof RunManifest['plan'])[]) {
     if (existing.plan[key] !== wanted.plan[key]) {
