@@ -27,6 +27,7 @@ export function costPerSampleScenario(run: SaturationRun): ScenarioResult {
   const prompts = slots.map((slot) => ({
     kind: slot.kind,
     inputTokens: buildMessages(byId.get(slot.profileId)!, slot).reduce((sum, m) => sum + estimateTokens(m.content), 0),
+    backend: 'sglang' as const,
   }));
   const estimate = estimateRun(prompts, DEFAULT_COST_ASSUMPTIONS);
   const inputPerSample = (estimate.inputTokens / slots.length) * requestsPerSample;

@@ -218,7 +218,7 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     const flags = ['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE, '--dry-run'];
     const full = await raiden(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir(), ...flags]);
     expect(full.code).toBe(0);
-    expect(full.stdout).toMatch(/Bedrock batch inference\s+hours, up to 24 h\s+\$[\d.]+/u);
+    expect(full.stdout).toMatch(/Bedrock batch inference\s+the same calls\s+hours, up to 24 h\s+\$[\d.]+/u);
     expect(full.stdout).toMatch(/--bedrock-batch: the "Bedrock batch inference" row applies/u);
     const small = await raiden(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir(), '--max-profiles', '10', ...flags]);
     expect(small.stdout).toMatch(/--bedrock-batch: this plan has 20 slots, fewer than the 100 records/u);

@@ -67,11 +67,14 @@ describe('price table', () => {
       `/tmp/raiden-dry-${process.pid}`,
       '--bedrock-model',
       'us.anthropic.claude-haiku-4-5-20251001-v1:0',
+      '--strategy',
+      'bedrock',
     ]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/Bedrock \(anthropic\.claude-haiku-4-5-20251001-v1:0\)\s+\S+\s+\$\d+\.\d\d\s+\$1\/\$5 per M/u);
+    expect(result.stdout).toMatch(/Bedrock \(anthropic\.claude-haiku-4-5-20251001-v1:0\)\s+4 slots\s+4\s+\d+\s+1400\s+\S+\s+\$\d+\.\d\d/u);
+    expect(result.stdout).toMatch(/Bedrock batch inference\s+the same calls\s+hours, up to 24 h\s+\$\d+\.\d\d/u);
     expect(result.stdout).toMatch(
-      /Bedrock batch inference\s+.*50% off on-demand; jobs of at least 100 records; prices as of \d{4}-\d{2}-\d{2}/u,
+      /\$1\/\$5 per M input\/output tokens, batch inference at 50% of that;[\s\S]*prices as of \d{4}-\d{2}-\d{2}/u,
     );
   });
 });

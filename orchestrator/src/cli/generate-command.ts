@@ -2,15 +2,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
-import type { CostAssumptions } from '../core/cost-estimate.ts';
+import { DEFAULT_COST_ASSUMPTIONS, EXPECTED_OUTPUT_TOKENS, JUDGE_OUTPUT_TOKENS, type CostAssumptions } from '../core/cost-estimate.ts';
 import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
-import { baseModelId, DEFAULT_BEDROCK_MODEL, PRICES_AS_OF, type Prices } from '../core/model-prices.ts';
+import { baseModelId, bedrockPrice, DEFAULT_BEDROCK_MODEL, type Prices } from '../core/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { writeProfileTable } from '../core/export/profile-table.ts';
 import { claimPreparedRun, prepareRun, type PreparedRun } from '../core/prepare-run.ts';
 import { writeReportHtml } from '../core/report-html.ts';
 import { RunEventLog } from '../core/run-events.ts';
+import { backendOfProfile } from '../core/strategies/strategy.ts';
 import { buildMessages } from '../core/prompts.ts';
 import { connectRunBackends, modelLabels, rolesFor, type BackendSettings, type RunBackends } from '../core/run-backends.ts';
 import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
@@ -38,8 +39,10 @@ export interface GenerateOptions {
   readonly out?: string | undefined;
   readonly apiKey?: string | undefined;
   readonly dryRun: boolean;
-  /** The estimate's prices and speeds. */
-  readonly costs: CostAssumptions;
+  /** The estimate's prices and speeds given as flags; the rest come from the price table (and --price-file). */
+  readonly estimate: Partial<
+    Pick<CostAssumptions, 'bedrockInputUsdPerMTok' | 'bedrockOutputUsdPerMTok' | 'gpuUsdPerHour' | 'sglangTokensPerSecond'>
+  >;
 }
 
 /** What tests replace: how backends are built, and the clock. */
@@ -54,9 +57,10 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
   const bytes = await readFile(spec.profiles).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read --profiles ${spec.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
   });
-  const prepared = await withFlagErrors(() =>
-    prepareRun(spec, { bytes, location: spec.profiles }, { startedAt: now(), costs: options.costs }),
-  );
+  // Prices first: the dry run's estimate uses --price-file as the report does, and a bad file is a usage error either way.
+  const prices = await loadPricesFlag(spec.priceFile);
+  const costs = estimateAssumptions(spec, options.estimate, prices);
+  const prepared = await withFlagErrors(() => prepareRun(spec, { bytes, location: spec.profiles }, { startedAt: now(), costs }));
   for (const rejection of prepared.loaded.rejected)
     io.stderr.write(`raiden: skipped profile at ${printable(rejection.location)}: ${printable(rejection.reason)}\n`);
   const { plan } = prepared;
@@ -69,9 +73,8 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
   );
   const { store } = directory;
   try {
-    if (options.dryRun) return await dryRun(prepared, store, options, io);
+    if (options.dryRun) return await dryRun(prepared, store, costs, prices, io);
 
-    const prices = await loadPricesFlag(spec.priceFile);
     const create =
       deps.createBackend ??
       (await import('../llm/backend-factory.ts')).createBackendFactory({
@@ -178,6 +181,21 @@ function backendSettings(spec: RunSpec, apiKey: string | undefined, prices: Pric
   };
 }
 
+/** The estimate's prices and speeds: the flags when given, else the price table (with --price-file) for --bedrock-model. */
+function estimateAssumptions(spec: RunSpec, flags: GenerateOptions['estimate'], prices: Prices): CostAssumptions {
+  const d = DEFAULT_COST_ASSUMPTIONS;
+  const price = bedrockPrice(spec.bedrockModel, prices.bedrock);
+  return {
+    ...d,
+    bedrockInputUsdPerMTok: flags.bedrockInputUsdPerMTok ?? price?.inputUsdPerMTok ?? d.bedrockInputUsdPerMTok,
+    bedrockOutputUsdPerMTok: flags.bedrockOutputUsdPerMTok ?? price?.outputUsdPerMTok ?? d.bedrockOutputUsdPerMTok,
+    bedrockBatchFactor: price?.batchFactor ?? d.bedrockBatchFactor,
+    bedrockConcurrency: spec.bedrockMaxConcurrency,
+    gpuUsdPerHour: flags.gpuUsdPerHour ?? prices.gpuUsdPerHour,
+    sglangTokensPerSecond: flags.sglangTokensPerSecond ?? d.sglangTokensPerSecond,
+  };
+}
+
 /** Connects every backend the run needs before any work is written; one that cannot be used is a usage error. */
 async function connect(prepared: PreparedRun, settings: BackendSettings): Promise<RunBackends> {
   const { plan, strategy } = prepared;
@@ -196,8 +214,8 @@ async function connect(prepared: PreparedRun, settings: BackendSettings): Promis
 }
 
 /** Plans and prices the run without any network: every prompt goes to prompts.jsonl for inspection. */
-async function dryRun(prepared: PreparedRun, store: LocalRunStore, options: GenerateOptions, io: CliIo): Promise<number> {
-  const { plan, loaded, slots, profiles } = prepared;
+async function dryRun(prepared: PreparedRun, store: LocalRunStore, c: CostAssumptions, prices: Prices, io: CliIo): Promise<number> {
+  const { plan, loaded, slots, profiles, strategy } = prepared;
   function* promptLines(): Generator<string> {
     for (const slot of slots) {
       const profile = profiles.get(slot.profileId);
@@ -213,7 +231,42 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, options: Gene
   }
   await store.writeLines(RUN_FILES.prompts, promptLines());
   const { estimate } = plan;
-  const c = options.costs;
+  const { shape } = estimate;
+  const n = (value: number) => Math.round(value).toLocaleString('en-US');
+  const onBedrock = slots.filter((slot) => backendOfProfile(plan.assignment, slot.profileId) === 'bedrock').length;
+  const bedrockWork = [
+    ...(onBedrock > 0 ? [`${n(onBedrock)} slots`] : []),
+    ...(shape.judgeCallsPerSlot > 0 ? [`${n(shape.judgeCallsPerSlot)} judge call(s) per slot`] : []),
+    ...(shape.evaluationCalls > 0 ? [`evaluation of ${n(Math.min(shape.evaluationCalls, slots.length))} samples`] : []),
+  ];
+  const sglangSlots = slots.length - onBedrock;
+  const sglangWork =
+    sglangSlots > 0 ? [`${n(sglangSlots)} slots${shape.callsPerSlot > 1 ? ` x ${shape.callsPerSlot} candidates` : ''}`] : [];
+  const rows: (string | number)[][] = [['backend', 'work', 'calls', 'input tok', 'output tok', 'time', 'cost']];
+  if (bedrockWork.length > 0) {
+    rows.push([
+      bedrockLabel(plan.spec.bedrockModel),
+      bedrockWork.join(', '),
+      estimate.bedrock.calls,
+      estimate.bedrock.input_tokens,
+      estimate.bedrock.output_tokens,
+      formatDuration(estimate.bedrock.hours * 3600),
+      formatUsd(estimate.bedrock.usd),
+    ]);
+    rows.push(['Bedrock batch inference', 'the same calls', '', '', '', 'hours, up to 24 h', formatUsd(estimate.bedrock.batch_usd)]);
+  }
+  if (sglangWork.length > 0) {
+    rows.push([
+      'SGLang on 1 p5en.48xlarge',
+      sglangWork.join(', '),
+      estimate.sglang.calls,
+      estimate.sglang.input_tokens,
+      estimate.sglang.output_tokens,
+      formatDuration(estimate.sglang.hours * 3600),
+      formatUsd(estimate.sglang.usd),
+    ]);
+  }
+  rows.push(['total', '', '', '', '', '', formatUsd(estimate.total_usd)]);
   const batchNote =
     plan.spec.bedrockBatch === undefined ? [] : (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRunNote(slots.length);
   io.stdout.write(
@@ -222,32 +275,19 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, options: Gene
       '',
       `Profiles: ${loaded.profiles.length} usable, ${loaded.rejected.length} rejected (format ${loaded.format}); planned: ${plan.profileIds.length}`,
       `Slots: ${plan.slots.total} (${plan.slots.sbk} SBK, ${plan.slots.cm} CM)`,
-      `Estimated tokens: ${estimate.inputTokens.toLocaleString('en-US')} input (counted from the prompts at ~1 token per CJK character and per 4 other characters), ${estimate.outputTokens.toLocaleString('en-US')} output (assumed 350 per SBK and 650 per CM sample)`,
+      `Strategy ${strategy.name}: ${strategy.description}`,
+      `Estimated tokens: ${n(estimate.inputTokens)} input (counted from the prompts at ~1 token per CJK character and per 4 other characters), ${n(estimate.outputTokens)} output (assumed ${EXPECTED_OUTPUT_TOKENS.SBK} per SBK and ${EXPECTED_OUTPUT_TOKENS.CM} per CM sample, ${JUDGE_OUTPUT_TOKENS} per verdict)`,
       '',
-      textTable([
-        ['backend', 'time', 'cost', 'assumptions'],
-        [
-          bedrockLabel(plan.spec.bedrockModel),
-          formatDuration(estimate.bedrock.hours * 3600),
-          formatUsd(estimate.bedrock.usd),
-          `$${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`,
-        ],
-        [
-          'Bedrock batch inference',
-          'hours, up to 24 h',
-          formatUsd(estimate.bedrock.batch_usd),
-          `${Math.round((1 - c.bedrockBatchFactor) * 100)}% off on-demand; jobs of at least 100 records; prices as of ${PRICES_AS_OF}`,
-        ],
-        [
-          'SGLang on 1 p5en.48xlarge',
-          formatDuration(estimate.sglang.hours * 3600),
-          formatUsd(estimate.sglang.usd),
-          `$${c.gpuUsdPerHour}/h; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s for the instance; excludes ~10-20 min of boot and weight loading`,
-        ],
-      ]),
+      textTable(rows),
+      '',
+      `For comparison, the same slots at one call each: ${formatUsd(estimate.all_on_bedrock_usd)} all on Bedrock, ${formatUsd(estimate.all_on_sglang_usd)} all on SGLang.`,
       ...batchNote,
       '',
-      'Override the assumptions with --bedrock-input-usd, --bedrock-output-usd, --gpu-usd-per-hour and --sglang-tokens-per-second (Bedrock prices default to the price table entry for --bedrock-model).',
+      'Assumptions:',
+      `  Bedrock ${baseModelId(plan.spec.bedrockModel)}: $${c.bedrockInputUsdPerMTok}/$${c.bedrockOutputUsdPerMTok} per M input/output tokens, batch inference at ${Math.round(c.bedrockBatchFactor * 100)}% of that; ${c.bedrockConcurrency} requests x ${c.bedrockTokensPerSecondPerRequest} tok/s`,
+      `  SGLang: $${c.gpuUsdPerHour}/h for the instance; ${c.sglangTokensPerSecond.toLocaleString('en-US')} output tok/s; excludes ~10-20 min of boot and weight loading`,
+      `  prices as of ${prices.asOf}; one call per slot and candidate (rejected attempts and retries add to it); no prompt-cache discount`,
+      'Override them with --price-file, --bedrock-input-usd, --bedrock-output-usd, --gpu-usd-per-hour and --sglang-tokens-per-second.',
       '',
     ].join('\n'),
   );

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_COST_ASSUMPTIONS, type CostAssumptions } from '../core/cost-estimate.ts';
-import { bedrockPrice, DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
+import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
+import { DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { findNameField, flattenFields } from '../core/profile.ts';
 import { PROFILE_FORMATS } from '../core/profile-formats.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
-import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
+import { LANGUAGES, parseRunSpec, RUN_DEFAULTS } from '../core/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
 import { addExportCommand } from './export-command.ts';
 import { addReportCommand } from './report-command.ts';
@@ -18,21 +18,6 @@ import { addReverifyCommand } from './reverify-command.ts';
 import { runSpecFields, withFlagErrors } from './run-spec-flags.ts';
 import { addStrategyOptions } from './strategy-options.ts';
 import { EXIT, UsageError } from './usage-error.ts';
-
-/** The dry run's prices and speeds: the flags when given, else the price table's entry for --bedrock-model. */
-function estimateAssumptions(spec: RunSpec, opts: Record<string, unknown>): CostAssumptions {
-  const d = DEFAULT_COST_ASSUMPTIONS;
-  const price = bedrockPrice(spec.bedrockModel);
-  return {
-    ...d,
-    bedrockInputUsdPerMTok: (opts.bedrockInputUsd as number | undefined) ?? price?.inputUsdPerMTok ?? d.bedrockInputUsdPerMTok,
-    bedrockOutputUsdPerMTok: (opts.bedrockOutputUsd as number | undefined) ?? price?.outputUsdPerMTok ?? d.bedrockOutputUsdPerMTok,
-    bedrockBatchFactor: price?.batchFactor ?? d.bedrockBatchFactor,
-    bedrockConcurrency: spec.concurrency,
-    gpuUsdPerHour: opts.gpuUsdPerHour as number,
-    sglangTokensPerSecond: opts.sglangTokensPerSecond as number,
-  };
-}
 
 /**
  * The names of --exclude-names: a JSON array of names, a JSON object keyed by name (a benchmark's npc.json or
@@ -117,8 +102,16 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       'estimate: Bedrock USD per million output tokens (default: the price table for --bedrock-model)',
       positiveNumber,
     )
-    .option('--gpu-usd-per-hour <usd>', 'estimate: p5en.48xlarge USD per hour', positiveNumber, d.gpuUsdPerHour)
-    .option('--sglang-tokens-per-second <n>', 'estimate: output tokens per second of one p5en', positiveNumber, d.sglangTokensPerSecond);
+    .option(
+      '--gpu-usd-per-hour <usd>',
+      `estimate: p5en.48xlarge USD per hour (default: the price table, ${d.gpuUsdPerHour})`,
+      positiveNumber,
+    )
+    .option(
+      '--sglang-tokens-per-second <n>',
+      `estimate: output tokens per second of one p5en (default ${d.sglangTokensPerSecond})`,
+      positiveNumber,
+    );
   addStrategyOptions(addCacheOptions(generate))
     .option(
       '--exclude-names <file>',
@@ -133,7 +126,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
         out: opts.out as string | undefined,
         apiKey: opts.apiKey as string | undefined,
         dryRun,
-        costs: estimateAssumptions(spec, opts),
+        estimate: {
+          bedrockInputUsdPerMTok: opts.bedrockInputUsd as number | undefined,
+          bedrockOutputUsdPerMTok: opts.bedrockOutputUsd as number | undefined,
+          gpuUsdPerHour: opts.gpuUsdPerHour as number | undefined,
+          sglangTokensPerSecond: opts.sglangTokensPerSecond as number | undefined,
+        },
         // A dry run calls no model: nothing to look up or store.
         cache: dryRun ? undefined : await openCacheOption(opts),
       };

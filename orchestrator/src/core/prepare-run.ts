@@ -15,7 +15,7 @@ import { estimatePromptTokens } from './prompts.ts';
 import { claimRun, deriveRunId, manifestPlan, sha256, type RunManifest } from './run-manifest.ts';
 import { cmPerProfileOf, RunSpecError, validationRatioOf, type RunSpec } from './run-spec.ts';
 import { strategyByName } from './strategies/registry.ts';
-import type { Assignment, Strategy } from './strategies/strategy.ts';
+import { backendOfProfile, type Assignment, type Strategy } from './strategies/strategy.ts';
 
 export interface ProfileSource {
   readonly bytes: Uint8Array;
@@ -93,8 +93,13 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     validationProfiles: chooseValidationProfiles(profileIds, validationRatio, spec.seed),
   });
   const estimate = estimateRun(
-    slots.map((slot) => ({ kind: slot.kind, inputTokens: estimatePromptTokens(profiles.get(slot.profileId) as Profile, slot) })),
+    slots.map((slot) => ({
+      kind: slot.kind,
+      inputTokens: estimatePromptTokens(profiles.get(slot.profileId) as Profile, slot),
+      backend: backendOfProfile(assignment, slot.profileId),
+    })),
     options.costs ?? DEFAULT_COST_ASSUMPTIONS,
+    strategy.estimateShape?.(spec),
   );
   const startedAt = options.startedAt.toISOString();
   return {

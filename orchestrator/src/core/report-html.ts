@@ -389,7 +389,7 @@ function summaryRows(
   if (report?.estimate !== undefined)
     rows.push([
       'estimate before the run',
-      `${usd(report.estimate.bedrock.usd)} on Bedrock, ${usd(report.estimate.sglang.usd)} on SGLang (${n(report.estimate.slots)} slots, ${n(report.estimate.outputTokens)} output tokens assumed)`,
+      `${usd(report.estimate.bedrock.usd + report.estimate.sglang.usd)}: ${usd(report.estimate.bedrock.usd)} on Bedrock, ${usd(report.estimate.sglang.usd)} on SGLang as the strategy splits the work (${n(report.estimate.slots)} slots, ${n(report.estimate.outputTokens)} output tokens assumed)`,
     ]);
   return rows;
 }

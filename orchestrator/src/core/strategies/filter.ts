@@ -25,5 +25,6 @@ export const filterStrategy: Strategy = {
       context.counters,
     );
   },
+  estimateShape: (spec) => ({ callsPerSlot: spec.candidates, judgeCallsPerSlot: spec.candidates, evaluationCalls: 0 }),
   reportSection: (spec) => ({ candidates: spec.candidates, min_score: spec.minScore, judge_model: spec.judgeModel ?? spec.bedrockModel }),
 };

@@ -70,5 +70,6 @@ export const iterativeStrategy: Strategy = {
       records.find((record) => record.judge_calls.length > 0)?.judge_calls[0]?.model ?? spec.judgeModel ?? spec.bedrockModel;
     return { summary: summarizeEvaluation(records, judgeModel, spec.minScore), records };
   },
+  estimateShape: (spec) => ({ callsPerSlot: 1, judgeCallsPerSlot: 0, evaluationCalls: spec.evaluateSamples }),
   reportSection: (spec, assignment) => ({ seed_profiles: assignment.seed.length, seed_data: spec.seedData ?? null }),
 };

@@ -4,6 +4,7 @@
  * The CLI, Plan, GenerateBatch and Finalize ask it; nothing outside this folder branches on its name.
  */
 import type { BatchBackend } from '../../contract/workflow-payloads.ts';
+import type { EstimateShape } from '../cost-estimate.ts';
 import type { GenerationCounters, GenerationOptions, GenerationOutcome } from '../generation-run.ts';
 import type { LlmBackend } from '../ports/llm-backend.ts';
 import type { QualityGate } from '../quality-gates.ts';
@@ -99,6 +100,8 @@ export interface Strategy {
   runPhase(context: PhaseContext): Promise<GenerationOutcome>;
   /** After every phase: iterative evaluates a sample of its output. */
   finish?(context: FinishContext): Promise<Evaluation | undefined>;
+  /** How the strategy multiplies a slot's work, for the estimate; one call per slot when absent. */
+  estimateShape?(spec: RunSpec): EstimateShape;
   /** The strategy's settings for report.json. */
   reportSection(spec: RunSpec, assignment: Assignment): Record<string, unknown>;
 }
