@@ -44,3 +44,20 @@ describe('the raiden command in its own process', () => {
       expect(existsSync(join(out, file)), file).toBe(true);
   });
 });
+
+describe('help and version', () => {
+  it('prints the version', async () => {
+    const result = await runCliProcess(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toMatch(/^raiden-datagen \d+\.\d+\.\d+$/u);
+  });
+
+  it('shows our own deploy flags first, without running cdk', async () => {
+    const result = await runCliProcess(['deploy', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n')[0]).toBe('Usage: raiden deploy [-c key=value ...] [cdk options]');
+    expect(result.stdout).toMatch(/--skip-doctor/u);
+    expect(result.stdout).toMatch(/cdk's own options: npx cdk deploy --help/u);
+    expect(result.stdout.split('\n').length).toBeLessThan(25);
+  });
+});

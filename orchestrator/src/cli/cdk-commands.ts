@@ -9,7 +9,33 @@ import { EXIT, UsageError } from './usage-error.ts';
 /** raiden's own flag of `raiden deploy`; every other argument goes to cdk. */
 export const SKIP_DOCTOR_FLAG = '--skip-doctor';
 
+/** Our own flags and the settings that matter first; cdk's ~170 lines of options only on request. */
+function helpText(action: 'deploy' | 'destroy'): string {
+  const lines = [
+    `Usage: raiden ${action} [-c key=value ...] [cdk options]`,
+    '',
+    action === 'deploy'
+      ? "Runs raiden doctor, then cdk deploy --all with this project's cdk.json (S3 buckets, Bedrock IAM, the GPU fleet, the workflow)."
+      : "cdk destroy --all with this project's cdk.json: removes every stack (buckets that still hold objects are kept; see README, Teardown).",
+    '',
+    'Options:',
+    ...(action === 'deploy' ? [`  ${SKIP_DOCTOR_FLAG}            deploy without the account checks of raiden doctor`] : []),
+    '  -c key=value             a setting (README, Configuration), e.g. -c layout=tp4x2, -c models=Qwen/Qwen2.5-72B-Instruct,',
+    '                           -c availabilityZones=us-east-1d,us-east-1f (raiden doctor names the zones that offer the type),',
+    '                           -c capacity=spot, -c maxInstances=2',
+    '  --profile <name>         the AWS profile to deploy with',
+    "  --require-approval never skip cdk's confirmation of security changes",
+    '',
+    `Every other argument goes to cdk as it is; cdk's own options: npx cdk ${action} --help`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 export async function runCdk(action: 'deploy' | 'destroy', cdkArgs: readonly string[], io: CliIo): Promise<number> {
+  if (cdkArgs.includes('--help') || cdkArgs.includes('-h')) {
+    io.stdout.write(helpText(action));
+    return EXIT.ok;
+  }
   const cdk = join(PROJECT_ROOT, 'node_modules/.bin/cdk');
   if (!existsSync(cdk)) throw new UsageError(`the AWS CDK CLI is not installed in ${PROJECT_ROOT}: run npm ci there first`);
   const passThrough = cdkArgs.filter((arg) => arg !== SKIP_DOCTOR_FLAG);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
+import packageJson from '../../../package.json' with { type: 'json' };
 import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
 import { DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
 import { findNameField, flattenFields } from '../core/profile.ts';
@@ -49,6 +50,7 @@ async function readNameList(path: string): Promise<string[]> {
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command()
     .name('raiden')
+    .version(`raiden-datagen ${packageJson.version}`, '-V, --version', 'print the version')
     .description('Generate RAIDEN-R1 role-play training data (SBK and CM samples with verifiable keywords).')
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
