@@ -1,6 +1,7 @@
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
@@ -31,6 +32,7 @@ function io() {
   };
 }
 const body = (value: unknown) => ({ Body: { transformToString: async () => JSON.stringify(value) } }) as never;
+const bodyText = (text: string) => ({ Body: Readable.from([Buffer.from(text)]) }) as never;
 
 beforeEach(() => {
   sfn.reset();
@@ -186,6 +188,55 @@ describe('raiden status', () => {
     expect(out.stderr).toContain('[raiden] RUNNING | batches 2/3 | samples accepted 6/9');
     expect(out.stdout).toMatch(/samples accepted\s+9 of 9 slots/);
     expect(out.stdout).toContain('s3://out-bucket/runs/run-1/');
+  });
+
+  it('--json prints status, progress, cost so far and projected, and the report link, once', async () => {
+    const execution = `${MACHINE.replace(':stateMachine:', ':execution:')}:run-3`;
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: execution,
+      name: 'run-3',
+      status: 'SUCCEEDED',
+      input: '{}',
+      startDate: new Date(Date.now() - 3_600_000),
+      stopDate: new Date(),
+    } as never);
+    s3.on(GetObjectCommand, { Key: 'runs/run-3/plan.json' }).resolves(body({ batches: { total: 1 }, slots: { total: 4 }, instances: 1 }));
+    s3.on(ListObjectsV2Command, { Prefix: 'runs/run-3/parts/samples/' }).resolves({ Contents: [{ Key: 'a' }, { Key: 'b' }] });
+    s3.on(ListObjectsV2Command, { Prefix: 'runs/run-3/parts/events/' }).resolves({
+      Contents: [{ Key: 'runs/run-3/parts/events/b0/w/0.jsonl' }],
+    });
+    const event = (slot: string) =>
+      JSON.stringify({
+        at: new Date().toISOString(),
+        writer: 'w',
+        type: 'accepted',
+        slot,
+        kind: 'SBK',
+        backend: 'bedrock',
+        model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
+        attempt: 1,
+        usage: { input_tokens: 1_000_000, output_tokens: 0 },
+      });
+    s3.on(GetObjectCommand, { Key: 'runs/run-3/parts/events/b0/w/0.jsonl' }).resolves(
+      bodyText(`${event('p/SBK/0')}\n${event('p/SBK/1')}\n`),
+    );
+    s3.on(HeadObjectCommand, { Key: 'runs/run-3/report.html' }).resolves({});
+    const { out, streams } = io();
+    // Signing a link needs credentials, not a network: test ones.
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' });
+    try {
+      expect(await main(['status', 'run-3', '--region', 'eu-west-1', '--json'], streams), out.stderr).toBe(0);
+    } finally {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
+    const status = JSON.parse(out.stdout) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(status).toMatchObject({ run_id: 'run-3', status: 'SUCCEEDED', batches: { total: 1 }, samples: { accepted: 2, slots: 4 } });
+    // Two million input tokens of Sonnet at $3 per million; the projection doubles it for the four slots.
+    expect(status.cost).toEqual({ usd_so_far: 6, projected_usd: 12, unpriced_models: [] });
+    expect(status.report_html).toMatch(
+      /^https:\/\/out-bucket\.s3\.eu-west-1\.amazonaws\.com\/runs\/run-3\/report\.html\?.*X-Amz-Signature=/u,
+    );
   });
 
   it('a failed run: prints the error and how to resume, exit 1', async () => {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { AutoScalingClient, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
@@ -19,7 +20,12 @@ import {
   type DescribeExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
 import { INPUTS_BUCKET_TAG, OUTPUTS_BUCKET_TAG, PROJECT_TAG, stateMachineName } from '../contract/deployed-names.ts';
-import { PARTS, RUN_FILES, runPrefix } from '../contract/run-layout.ts';
+import { PARTS, RUN_FILES, runKey, runPrefix } from '../contract/run-layout.ts';
+import { newCounters } from '../core/generation-run.ts';
+import { liveCost, type LiveCost } from '../core/live-cost.ts';
+import { DEFAULT_PRICES } from '../core/model-prices.ts';
+import { addEventUsage, readRunEvents } from '../core/run-events.ts';
+import type { UsageLedger } from '../core/run-cost.ts';
 import { s3Uri } from '../contract/s3-uri.ts';
 import type { FinalizeOutput, PlanProgress } from '../contract/workflow-payloads.ts';
 import { sha256 } from '../core/run-manifest.ts';
@@ -29,7 +35,7 @@ import { isAwsRegion } from '../llm/bedrock-settings.ts';
 import { S3RunStore } from '../store/s3-run-store.ts';
 import type { CliIo } from './cli-io.ts';
 import { printable } from './terminal-text.ts';
-import { formatDuration, textTable } from './text-table.ts';
+import { formatDuration, formatUsd, textTable } from './text-table.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export interface AwsTarget {
@@ -175,6 +181,8 @@ export interface StatusFlags extends AwsTarget {
   readonly execution?: string | undefined;
   /** Seconds between two refreshes. */
   readonly interval: number;
+  /** Print one JSON document (status, progress, cost) and exit, for scripts. */
+  readonly json?: boolean;
 }
 
 interface Progress {
@@ -182,7 +190,12 @@ interface Progress {
   readonly batchesTotal: number;
   readonly samples: number;
   readonly slots: number;
+  /** Cost so far and projected at completion, from the run's events and the price table. */
+  readonly cost?: LiveCost | undefined;
 }
+
+/** How long a presigned link to report.html stays valid. */
+const REPORT_LINK_SECONDS = 24 * 3600;
 
 export async function runStatus(flags: StatusFlags, io: CliIo): Promise<number> {
   const workflow = await findWorkflow(flags);
@@ -193,7 +206,12 @@ export async function runStatus(flags: StatusFlags, io: CliIo): Promise<number> 
   for (;;) {
     const execution = await workflow.sfn.send(new DescribeExecutionCommand({ executionArn }));
     const runId = runIdOf(execution);
-    const progress = await readProgress(workflow, s3, executionArn, runId);
+    const elapsedSeconds = (Date.now() - (execution.startDate?.getTime() ?? started)) / 1000;
+    const progress = await readProgress(workflow, s3, executionArn, runId, elapsedSeconds);
+    if (flags.json) {
+      io.stdout.write(`${JSON.stringify(await statusDocument(execution, workflow, s3, runId, progress), null, 2)}\n`);
+      return execution.status === 'RUNNING' || execution.status === 'SUCCEEDED' ? EXIT.ok : EXIT.failure;
+    }
     const line = progressLine(
       execution.status ?? 'UNKNOWN',
       progress,
@@ -205,7 +223,7 @@ export async function runStatus(flags: StatusFlags, io: CliIo): Promise<number> 
     lastLine = line;
     if (execution.status !== 'RUNNING') {
       if (io.stderr.isTTY) io.stderr.write('\n');
-      return reportEnd(execution, workflow, runId, io);
+      return reportEnd(execution, workflow, runId, io, await reportLink(s3, workflow, runId));
     }
     if (io.stopRequested?.()) return EXIT.ok;
     await new Promise((resolve) => setTimeout(resolve, flags.interval * 1000));
@@ -231,10 +249,29 @@ function runIdOf(execution: DescribeExecutionCommandOutput): string {
   return execution.name ?? '';
 }
 
-async function readProgress(workflow: Workflow, s3: S3Client, executionArn: string, runId: string): Promise<Progress> {
+async function readProgress(
+  workflow: Workflow,
+  s3: S3Client,
+  executionArn: string,
+  runId: string,
+  elapsedSeconds: number,
+): Promise<Progress> {
   const store = new S3RunStore({ client: s3, bucket: workflow.outputsBucket, prefix: runPrefix(runId) });
-  const plan = await store.readJson<PlanProgress>(RUN_FILES.plan).catch(() => undefined);
+  const plan = await store.readJson<PlanProgress & { instances?: number }>(RUN_FILES.plan).catch(() => undefined);
   const samples = plan === undefined ? 0 : await store.countObjects(PARTS.samples).catch(() => 0);
+  // Batches write their events every few hundred records or a minute, so the cost trails by up to that.
+  const usage: UsageLedger = {};
+  for (const event of await readRunEvents(store).catch(() => [])) addEventUsage(usage, event);
+  const cost =
+    plan === undefined
+      ? undefined
+      : liveCost({
+          counters: { ...newCounters(plan.slots.total, 0), accepted: samples },
+          usage,
+          prices: DEFAULT_PRICES,
+          elapsedSeconds,
+          sglangInstances: plan.instances ?? 1,
+        });
   let batchesDone = 0;
   try {
     const mapRun = (await workflow.sfn.send(new ListMapRunsCommand({ executionArn })))?.mapRuns?.[0]?.mapRunArn;
@@ -245,18 +282,74 @@ async function readProgress(workflow: Workflow, s3: S3Client, executionArn: stri
   } catch {
     // Before the Distributed Map starts there is no Map Run: no batch is done yet.
   }
-  return { batchesDone, batchesTotal: plan?.batches.total ?? 0, samples, slots: plan?.slots.total ?? 0 };
+  return { batchesDone, batchesTotal: plan?.batches.total ?? 0, samples, slots: plan?.slots.total ?? 0, cost };
+}
+
+/** `raiden status --json`: what the progress line shows, as data. */
+async function statusDocument(
+  execution: DescribeExecutionCommandOutput,
+  workflow: Workflow,
+  s3: S3Client,
+  runId: string,
+  progress: Progress,
+) {
+  return {
+    run_id: runId,
+    execution_arn: execution.executionArn,
+    status: execution.status,
+    started_at: execution.startDate?.toISOString() ?? null,
+    stopped_at: execution.stopDate?.toISOString() ?? null,
+    batches: { done: progress.batchesDone, total: progress.batchesTotal },
+    samples: { accepted: progress.samples, slots: progress.slots },
+    cost:
+      progress.cost === undefined
+        ? null
+        : {
+            usd_so_far: round2(progress.cost.usdSoFar),
+            projected_usd: progress.cost.projectedUsd === undefined ? null : round2(progress.cost.projectedUsd),
+            unpriced_models: progress.cost.unpriced,
+          },
+    dataset: s3Uri(workflow.outputsBucket, runPrefix(runId)),
+    report_html: execution.status === 'RUNNING' ? null : await reportLink(s3, workflow, runId),
+    console: consoleUrl(workflow.region, execution.executionArn ?? ''),
+  };
+}
+
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
+/** A presigned HTTPS link to the run's report.html, when Finalize wrote one; undefined otherwise. */
+async function reportLink(s3: S3Client, workflow: Workflow, runId: string): Promise<string | undefined> {
+  const key = runKey(runId, RUN_FILES.reportHtml);
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: workflow.outputsBucket, Key: key }));
+  } catch {
+    return undefined;
+  }
+  // The link is a convenience: without credentials that can sign (a role's session ended) there is none.
+  return getSignedUrl(s3, new GetObjectCommand({ Bucket: workflow.outputsBucket, Key: key, ResponseContentType: 'text/html' }), {
+    expiresIn: REPORT_LINK_SECONDS,
+  }).catch(() => undefined);
 }
 
 export function progressLine(status: string, progress: Progress, elapsedSeconds: number, bar: boolean): string {
   const width = 24;
   const fraction = progress.slots > 0 ? Math.min(1, progress.samples / progress.slots) : 0;
   const filled = Math.round(fraction * width);
-  const stats = `${status} | batches ${progress.batchesDone}/${progress.batchesTotal || '?'} | samples accepted ${progress.samples}/${progress.slots || '?'} | ${formatDuration(elapsedSeconds)}`;
+  const cost =
+    progress.cost === undefined
+      ? ''
+      : ` | cost ${formatUsd(progress.cost.usdSoFar)}${progress.cost.projectedUsd === undefined ? '' : `, ~${formatUsd(progress.cost.projectedUsd)} at completion`}`;
+  const stats = `${status} | batches ${progress.batchesDone}/${progress.batchesTotal || '?'} | samples accepted ${progress.samples}/${progress.slots || '?'}${cost} | ${formatDuration(elapsedSeconds)}`;
   return bar ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${stats}` : `[raiden] ${stats}`;
 }
 
-function reportEnd(execution: DescribeExecutionCommandOutput, workflow: Workflow, runId: string, io: CliIo): number {
+function reportEnd(
+  execution: DescribeExecutionCommandOutput,
+  workflow: Workflow,
+  runId: string,
+  io: CliIo,
+  link: string | undefined,
+): number {
   if (execution.status === 'SUCCEEDED') {
     const output = JSON.parse(execution.output ?? '{}') as Partial<FinalizeOutput>;
     io.stdout.write(
@@ -266,7 +359,7 @@ function reportEnd(execution: DescribeExecutionCommandOutput, workflow: Workflow
         ['samples accepted', `${output.accepted ?? 0} of ${output.slots ?? 0} slots`],
         ['empty slots', output.emptySlots ?? 0],
         ['failed batches', output.failedBatches ?? 0],
-      ])}\n\nDataset and report.json in ${s3Uri(workflow.outputsBucket, runPrefix(runId))}\n`,
+      ])}\n\nDataset and report.json in ${s3Uri(workflow.outputsBucket, runPrefix(runId))}\n${link === undefined ? '' : `report.html (link valid 24 h): ${link}\n`}`,
     );
     return output.status === 'complete' ? EXIT.ok : EXIT.incomplete;
   }

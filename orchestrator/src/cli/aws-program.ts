@@ -105,7 +105,8 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .command('status')
       .description('follow a run (default: the latest) with a progress bar until it ends')
       .argument('[execution]', 'execution name or ARN (default: the latest run)')
-      .option('--interval <seconds>', 'seconds between refreshes', positiveNumber, 5),
+      .option('--interval <seconds>', 'seconds between refreshes', positiveNumber, 5)
+      .option('--json', 'print the status, progress, cost and report link once as JSON, for scripts'),
   ).action(async (execution: string | undefined, opts: Record<string, unknown>) => {
     setExit(
       await (
@@ -114,6 +115,7 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
         {
           execution,
           interval: opts.interval as number,
+          json: opts.json === true,
           region: opts.region as string | undefined,
           stackPrefix: opts.stackPrefix as string,
         },
