@@ -80,23 +80,29 @@ interface OutputLine {
   error?: { errorCode?: number | string; errorMessage?: string };
 }
 
+/** A submitted job and the request key of each of its records, by record id: enough to collect it later. */
+export interface SubmittedJob {
+  readonly jobArn: string;
+  readonly jobName: string;
+  readonly records: readonly (readonly [recordId: string, key: string])[];
+}
+
 /**
- * Runs requests through Bedrock batch inference (Converse format): writes the JSONL input to S3, creates
- * the job(s), waits, and matches every output line to its request by recordId. Completed,
- * PartiallyCompleted (some records carry an error), Expired and Stopped (some records have no line) all
- * return what exists; only Failed throws.
+ * Writes each job's JSONL input under `<prefix>/input/` and creates the jobs. The client token derives from
+ * the job's content, so submitting the same requests again (a retried step) does not start a second paid job.
  */
-export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest>, options: BatchJobOptions): Promise<BatchOutcome> {
+export async function submitBatchJobs(
+  requests: ReadonlyMap<string, GenerateRequest>,
+  options: Omit<BatchJobOptions, 'pollIntervalMs' | 'onStatus'>,
+): Promise<SubmittedJob[]> {
   const { bucket, prefix } = batchLocation(options.s3Uri);
   const chunks = splitIntoJobs([...requests.entries()], options.maxRecordsPerJob);
-  const jobs: { jobArn: string; status: string; records: number }[] = [];
-  const results = new Map<string, BatchRecordResult>();
-  await Promise.all(
+  return Promise.all(
     chunks.map(async (chunk, job) => {
-      const keyOf = new Map<string, string>();
+      const records: [string, string][] = [];
       const lines = chunk.map(([key, request], index) => {
         const recordId = batchRecordId(job, index);
-        keyOf.set(recordId, key);
+        records.push([recordId, key]);
         return JSON.stringify({ recordId, modelInput: converseBody(request, options.promptCaching ?? false) });
       });
       const jobName = `${options.jobName}-${job}`.slice(0, 63);
@@ -119,56 +125,101 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
           timeoutDurationInHours: options.timeoutHours ?? 24,
         }),
       );
-      const jobArn = created.jobArn ?? '';
-      let status = 'Submitted';
-      options.onStatus?.(jobArn, status);
-      let state;
-      for (;;) {
-        state = await options.bedrock.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
-        if (state.status !== status) options.onStatus?.(jobArn, state.status ?? 'unknown');
-        status = state.status ?? status;
-        if (TERMINAL.has(status)) break;
-        await sleep(options.pollIntervalMs ?? 60_000);
-      }
-      jobs.push({ jobArn, status, records: chunk.length });
-      if (status === 'Failed') throw new BatchJobFailedError(`Bedrock batch job ${jobArn} failed: ${state.message ?? 'no message'}`);
-      // Bedrock writes <output prefix>/<job id>/<input file name>.out, plus manifest.json.out.
-      const jobId = jobArn.split('/').pop() ?? '';
-      const listed = await options.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: join(prefix, 'output', jobId) + '/' }));
-      for (const object of listed.Contents ?? []) {
-        if (object.Key === undefined || !object.Key.endsWith('.jsonl.out')) continue;
-        const body = await (
-          await options.s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))
-        ).Body?.transformToString('utf8');
-        for (const text of (body ?? '').split('\n')) {
-          if (text.trim() === '') continue;
-          const line = parseOutputLine(text);
-          const key = line?.recordId === undefined ? undefined : keyOf.get(line.recordId);
-          // A line that is not a record leaves its slot missing, and a missing slot runs on demand.
-          if (line === undefined || key === undefined) continue;
-          if (line.modelOutput !== undefined) {
-            let answer;
-            try {
-              answer = readConverseOutput(line.modelOutput);
-            } catch (error) {
-              if (!(error instanceof ServerDataError)) throw error;
-              results.set(key, { ok: false, error: `batch record ${line.recordId}: ${error.message}` });
-              continue;
-            }
-            results.set(key, {
-              ok: true,
-              result: { text: answer.text, model: options.modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND },
-            });
-          } else {
-            results.set(key, {
-              ok: false,
-              error: `batch record error ${line.error?.errorCode ?? ''}: ${line.error?.errorMessage ?? 'no message'}`,
-            });
-          }
-        }
-      }
+      return { jobArn: created.jobArn ?? '', jobName, records };
     }),
   );
+}
+
+export interface JobStatus {
+  readonly jobArn: string;
+  readonly status: ModelInvocationJobStatus | string;
+  readonly message?: string | undefined;
+  readonly terminal: boolean;
+}
+
+/** Each job's status now; `terminal` once Bedrock will not change it any more. */
+export async function batchJobStatuses(bedrock: BedrockClient, jobArns: readonly string[]): Promise<JobStatus[]> {
+  return Promise.all(
+    jobArns.map(async (jobArn) => {
+      const state = await bedrock.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));
+      const status = state.status ?? 'unknown';
+      return { jobArn, status, message: state.message, terminal: TERMINAL.has(status) };
+    }),
+  );
+}
+
+/** The answers of finished jobs, by request key; a record without a usable line is left out (run it on demand). */
+export async function collectBatchResults(
+  s3: S3Client,
+  s3Uri: string,
+  modelId: string,
+  jobs: readonly SubmittedJob[],
+): Promise<Map<string, BatchRecordResult>> {
+  const { bucket, prefix } = batchLocation(s3Uri);
+  const results = new Map<string, BatchRecordResult>();
+  for (const job of jobs) {
+    const keyOf = new Map(job.records);
+    // Bedrock writes <output prefix>/<job id>/<input file name>.out, plus manifest.json.out.
+    const jobId = job.jobArn.split('/').pop() ?? '';
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: join(prefix, 'output', jobId) + '/' }));
+    for (const object of listed.Contents ?? []) {
+      if (object.Key === undefined || !object.Key.endsWith('.jsonl.out')) continue;
+      const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body?.transformToString('utf8');
+      for (const text of (body ?? '').split('\n')) {
+        if (text.trim() === '') continue;
+        const line = parseOutputLine(text);
+        const key = line?.recordId === undefined ? undefined : keyOf.get(line.recordId);
+        // A line that is not a record leaves its slot missing, and a missing slot runs on demand.
+        if (line === undefined || key === undefined) continue;
+        if (line.modelOutput !== undefined) {
+          let answer;
+          try {
+            answer = readConverseOutput(line.modelOutput);
+          } catch (error) {
+            if (!(error instanceof ServerDataError)) throw error;
+            results.set(key, { ok: false, error: `batch record ${line.recordId}: ${error.message}` });
+            continue;
+          }
+          results.set(key, {
+            ok: true,
+            result: { text: answer.text, model: modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND },
+          });
+        } else {
+          results.set(key, {
+            ok: false,
+            error: `batch record error ${line.error?.errorCode ?? ''}: ${line.error?.errorMessage ?? 'no message'}`,
+          });
+        }
+      }
+    }
+  }
+  return results;
+}
+
+/**
+ * Runs the requests as batch inference jobs and waits for them: submit, poll until every job is terminal,
+ * collect. A job that Failed is an error; Expired, Stopped and PartiallyCompleted keep what they answered.
+ */
+export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest>, options: BatchJobOptions): Promise<BatchOutcome> {
+  const submitted = await submitBatchJobs(requests, options);
+  const jobs: { jobArn: string; status: string; records: number }[] = [];
+  await Promise.all(
+    submitted.map(async (job) => {
+      let status = 'Submitted';
+      options.onStatus?.(job.jobArn, status);
+      let state: JobStatus;
+      for (;;) {
+        [state] = (await batchJobStatuses(options.bedrock, [job.jobArn])) as [JobStatus];
+        if (state.status !== status) options.onStatus?.(job.jobArn, state.status);
+        status = state.status;
+        if (state.terminal) break;
+        await sleep(options.pollIntervalMs ?? 60_000);
+      }
+      jobs.push({ jobArn: job.jobArn, status, records: job.records.length });
+      if (status === 'Failed') throw new BatchJobFailedError(`Bedrock batch job ${job.jobArn} failed: ${state.message ?? 'no message'}`);
+    }),
+  );
+  const results = await collectBatchResults(options.s3, options.s3Uri, options.modelId, submitted);
   return { jobs, results, missing: [...requests.keys()].filter((key) => !results.has(key)) };
 }
 
