@@ -4,6 +4,8 @@
  *   Start -> Plan -> Run (Parallel, Catch -> TeardownRequested)
  *                      NeedsFleet? -> FleetUp -> WaitForFleet -> FleetStatus -> FleetReady? (loop)
  *                      SeedPhase? -> Seed (Distributed Map over the seed manifest, iterative) -> SeedBatch
+ *                      BatchInference? -> SubmitBatchJobs -> WaitForBatchJobs -> BatchJobsStatus -> BatchJobsDone? (loop)
+ *                                         -> CollectBatchResults
  *                      HasBatches? -> Generate (Distributed Map over the manifest) -> GenerateBatch
  *                      Finalize
  *            -> TeardownRequested? (keep) -> OtherExecutions -> OthersRunning? -> FleetDown -> Outcome
@@ -26,6 +28,8 @@ export interface WorkflowFunctions {
   readonly generateBatch: lambda.IFunction;
   readonly finalize: lambda.IFunction;
   readonly fleetDown: lambda.IFunction;
+  /** Bedrock batch inference for the run's open slots: submit, status and collect. */
+  readonly batchInference: lambda.IFunction;
 }
 
 export interface WorkflowDefinitionProps {
@@ -45,6 +49,7 @@ export const FUNCTION_TIMEOUTS = {
   generateBatch: Duration.minutes(15),
   finalize: Duration.minutes(15),
   fleetDown: Duration.minutes(1),
+  batchInference: Duration.minutes(15),
 } as const;
 
 function invoke(
@@ -180,10 +185,28 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
   const hasBatches = new sfn.Choice(scope, 'HasBatches', { comment: 'iterative with every profile a seed leaves Generate nothing to do' })
     .when(sfn.Condition.numberGreaterThan('$.plan.batches', 0), generate)
     .otherwise(finalize);
+  // bedrockBatchInference: the open slots go to Bedrock batch jobs first (half price, hours); GenerateBatch then
+  // takes their answers before calling Bedrock on demand for the rest.
+  const batchStep = (id: string, action: string, resultPath: string) =>
+    invoke(scope, id, fns.batchInference, FUNCTION_TIMEOUTS.batchInference, { runId, action }, resultPath);
+  const submitBatchJobs = batchStep('SubmitBatchJobs', 'submit', '$.batchJobs');
+  const waitForBatchJobs = new sfn.Wait(scope, 'WaitForBatchJobs', { time: sfn.WaitTime.secondsPath('$.plan.batchPollSeconds') });
+  const batchJobsStatus = batchStep('BatchJobsStatus', 'status', '$.batchJobs');
+  const collectBatchResults = batchStep('CollectBatchResults', 'collect', '$.batchResults');
+  const batchJobsDone = new sfn.Choice(scope, 'BatchJobsDone')
+    .when(sfn.Condition.booleanEquals('$.batchJobs.done', true), collectBatchResults)
+    .otherwise(waitForBatchJobs);
+  submitBatchJobs.next(batchJobsDone);
+  waitForBatchJobs.next(batchJobsStatus);
+  batchJobsStatus.next(batchJobsDone);
+  collectBatchResults.next(hasBatches);
+  const batchInference = new sfn.Choice(scope, 'BatchInference', { comment: 'Only a bedrock run with bedrockBatchInference' })
+    .when(sfn.Condition.booleanEquals('$.plan.batchInference', true), submitBatchJobs)
+    .otherwise(hasBatches);
   const seedPhase = new sfn.Choice(scope, 'SeedPhase', { comment: 'Only the iterative strategy has seed batches' })
     .when(sfn.Condition.numberGreaterThan('$.plan.seedBatches', 0), seed)
-    .otherwise(hasBatches);
-  seed.next(hasBatches);
+    .otherwise(batchInference);
+  seed.next(batchInference);
 
   const fleetReady = new sfn.Choice(scope, 'FleetReady')
     .when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), seedPhase)

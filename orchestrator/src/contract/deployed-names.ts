@@ -20,6 +20,8 @@ export const ENV = {
   metricsNamespace: 'RAIDEN_METRICS_NAMESPACE',
   /** An S3-compatible endpoint (path-style), instead of AWS S3: local runs and tests. */
   s3Endpoint: 'RAIDEN_S3_ENDPOINT',
+  /** The service role Bedrock assumes to read batch inference input and write its output in the outputs bucket. */
+  bedrockBatchRoleArn: 'RAIDEN_BEDROCK_BATCH_ROLE_ARN',
 } as const;
 
 /** One SGLang server of the fleet's layout, as the stack writes it into ENV.servers and the handlers read it. */

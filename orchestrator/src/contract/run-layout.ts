@@ -52,6 +52,10 @@ export const TEMP_FILES = {
   manifest: 'manifest.jsonl',
   seedManifest: 'seed-manifest.jsonl',
   batch: (batchId: string) => `batches/${batchId}.json`,
+  /** Bedrock batch inference: the JSONL input and Bedrock's output under it, the submitted jobs, the answers per batch. */
+  batchInferencePrefix: 'bedrock-batch/',
+  batchInferenceJobs: 'bedrock-batch/jobs.json',
+  batchAnswers: (batchId: string) => `bedrock-batch/answers/${batchId}.json`,
 } as const;
 
 /** Per-record objects while the workflow runs, relative to the run prefix. */

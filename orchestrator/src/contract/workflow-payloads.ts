@@ -32,6 +32,24 @@ export interface PlanOutput {
   readonly toleratedFailurePercent: number;
   readonly instances: number;
   readonly readinessTimeoutSeconds: number;
+  /** Bedrock batch inference answers the open slots before the Generate map. */
+  readonly batchInference: boolean;
+  /** Seconds between two status checks of the batch jobs. */
+  readonly batchPollSeconds: number;
+}
+
+/** The batch inference steps, one Lambda: create the jobs, check them, then store their answers per batch. */
+export interface BatchInferenceEvent {
+  readonly runId: string;
+  readonly action: 'submit' | 'status' | 'collect';
+}
+
+export interface BatchInferenceOutput {
+  /** Every job is finished (or there was nothing to submit). */
+  readonly done: boolean;
+  readonly jobs: number;
+  readonly records: number;
+  readonly statuses?: readonly string[];
 }
 
 /** One line of a batch manifest the Distributed Map reads. Small: the batch's work lives in S3. */

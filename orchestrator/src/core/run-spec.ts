@@ -148,6 +148,13 @@ const workflowFields = {
   toleratedFailurePercent: z.number().min(0).max(100).default(RUN_DEFAULTS.toleratedFailurePercent),
   /** Slots per GenerateBatch; by default sized to finish well inside the Lambda limit. */
   batchSlots: wholeNumber(1, 1000).optional(),
+  /**
+   * bedrock: the open slots go to Bedrock batch inference first (half price, hours to a day), through the
+   * deployment's outputs bucket and batch service role; what it does not answer runs on demand.
+   */
+  bedrockBatchInference: z.boolean().default(false),
+  /** Seconds between two status checks of the batch jobs. */
+  batchPollSeconds: wholeNumber(10, 3600).default(RUN_DEFAULTS.bedrockBatchPollSeconds),
   /** Trainer exports Finalize writes under runs/<id>/exports/<format>/ (raiden export does the same locally). */
   exportFormats: z.array(z.enum(EXPORT_FORMATS)).default([]),
 };
@@ -234,6 +241,12 @@ function crossFieldProblems(
   spec: Omit<RunSpec, 'endpoints' | 'concurrency' | 'requestTimeoutSeconds' | 'maxRetries' | 'bedrockMaxConcurrency'> & Partial<RunSpec>,
 ): RunProblem[] {
   const problems: RunProblem[] = [];
+  if (spec.bedrockBatchInference === true && spec.strategy !== 'bedrock') {
+    problems.push({
+      field: 'bedrockBatchInference',
+      message: `works only with {strategy} bedrock, not with {strategy} ${spec.strategy}: batch inference writes every slot on Bedrock`,
+    });
+  }
   if (spec.bedrockBatch === undefined) {
     const stray = (['bedrockBatchRole', 'bedrockBatchTimeoutHours', 'bedrockBatchPollSeconds'] as const).filter(
       (key) => spec[key] !== undefined,

@@ -125,6 +125,8 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     toleratedFailurePercent: spec.toleratedFailurePercent,
     instances: spec.instances,
     readinessTimeoutSeconds: spec.readinessTimeoutMinutes * 60,
+    batchInference: spec.bedrockBatchInference,
+    batchPollSeconds: spec.batchPollSeconds,
   };
 }
 

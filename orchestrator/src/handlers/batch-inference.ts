@@ -1,0 +1,132 @@
+/**
+ * Bedrock batch inference for a workflow run (input `"bedrockBatchInference": true`, bedrock strategy): the
+ * open slots of every batch go to Bedrock batch jobs first, at the batch discount. Three steps of one Lambda,
+ * with the state machine's Wait loop between them, since jobs take hours:
+ * - submit: builds each open slot's request exactly as GenerateBatch will, writes the JSONL input under the
+ *   run's temporary prefix and creates the jobs (fewer than Bedrock's minimum records: nothing is submitted);
+ * - status: whether every job is finished; a Failed job fails the run, as it does for `raiden generate`;
+ * - collect: stores the answers per batch, which GenerateBatch takes before calling Bedrock on demand.
+ */
+import { BedrockClient } from '@aws-sdk/client-bedrock';
+import { RUN_FILES, TEMP_FILES } from '../contract/run-layout.ts';
+import { s3Uri } from '../contract/s3-uri.ts';
+import type { BatchInferenceEvent, BatchInferenceOutput } from '../contract/workflow-payloads.ts';
+import { batchId } from '../core/batch-plan.ts';
+import { openSlots, slotRequest } from '../core/generation-run.ts';
+import { DEFAULT_PRICES, supportsPromptCaching } from '../core/model-prices.ts';
+import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
+import type { Profile } from '../core/profile.ts';
+import { existingSamples } from '../core/run-pipeline.ts';
+import { RUN_DEFAULTS } from '../core/run-spec.ts';
+import { batchJobStatuses, collectBatchResults, requestKey, submitBatchJobs, type SubmittedJob } from '../llm/bedrock-batch.ts';
+import { MIN_BATCH_RECORDS } from '../llm/bedrock-settings.ts';
+import { awsClients, ENV, requiredEnv } from './handler-env.ts';
+import { logger } from './observability.ts';
+import { outputsBucket, runStore, tempPrefix, tempStore, type BatchFile, type WorkflowPlan } from './run-files.ts';
+
+export type { BatchInferenceEvent, BatchInferenceOutput };
+
+/** jobs.json: the submitted jobs and the batch each request belongs to. */
+interface SubmittedJobs {
+  readonly modelId: string;
+  readonly jobs: readonly SubmittedJob[];
+  /** Request key -> batch id. */
+  readonly batchOf: Record<string, string>;
+}
+
+export class BedrockBatchFailedError extends Error {
+  override readonly name = 'BedrockBatchFailed';
+}
+
+let bedrock: BedrockClient | undefined;
+
+export async function handler(event: BatchInferenceEvent): Promise<BatchInferenceOutput> {
+  const log = logger({ handler: 'batch-inference', runId: event.runId });
+  const { s3 } = awsClients();
+  const temp = tempStore(s3, event.runId);
+  const location = s3Uri(outputsBucket(), `${tempPrefix(event.runId)}${TEMP_FILES.batchInferencePrefix}`);
+  bedrock ??= new BedrockClient({});
+  if (event.action === 'submit') {
+    const plan = await runStore(s3, event.runId).readJson<WorkflowPlan>(RUN_FILES.plan);
+    if (plan === undefined) throw new Error(`run ${event.runId} has no ${RUN_FILES.plan}: Plan did not finish for it`);
+    const requests = new Map<string, GenerateRequest>();
+    const batchOf: Record<string, string> = {};
+    for (let index = 0; index < plan.batches.total; index++) {
+      const batch = await temp.readJson<BatchFile>(TEMP_FILES.batch(batchId(index)));
+      if (batch === undefined || batch.backend !== 'bedrock') continue;
+      // A resumed run sends only the slots still without a sample.
+      const existing = await existingSamples(runStore(s3, event.runId, batch.batchId));
+      const profiles = new Map(batch.profiles.map((profile) => [profile.id, profile]));
+      for (const slot of openSlots({ slots: batch.slots, existing })) {
+        const request = slotRequest(profiles.get(slot.profileId) as Profile, slot, {
+          maxTokens: plan.spec.maxTokens,
+          temperature: plan.spec.temperature,
+        });
+        const key = requestKey(request);
+        requests.set(key, request);
+        batchOf[key] = batch.batchId;
+      }
+    }
+    if (requests.size < MIN_BATCH_RECORDS) {
+      log.warn('batch inference skipped: too few open slots; they run on demand', { open: requests.size, minimum: MIN_BATCH_RECORDS });
+      await temp.writeJson(TEMP_FILES.batchInferenceJobs, {
+        modelId: plan.spec.bedrockModel,
+        jobs: [],
+        batchOf: {},
+      } satisfies SubmittedJobs);
+      return { done: true, jobs: 0, records: 0 };
+    }
+    const modelId = plan.spec.bedrockModel;
+    const jobs = await submitBatchJobs(requests, {
+      bedrock,
+      s3,
+      modelId,
+      roleArn: requiredEnv(ENV.bedrockBatchRoleArn),
+      s3Uri: location,
+      jobName: `raiden-${event.runId}`.replace(/[^A-Za-z0-9-]+/gu, '-').slice(0, 50),
+      promptCaching: supportsPromptCaching(modelId, DEFAULT_PRICES.bedrock),
+      timeoutHours: plan.spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours,
+    });
+    await temp.writeJson(TEMP_FILES.batchInferenceJobs, { modelId, jobs, batchOf } satisfies SubmittedJobs);
+    log.info('batch jobs submitted', { jobs: jobs.map((job) => job.jobArn), records: requests.size });
+    return { done: false, jobs: jobs.length, records: requests.size };
+  }
+
+  const submitted = await temp.readJson<SubmittedJobs>(TEMP_FILES.batchInferenceJobs);
+  if (submitted === undefined)
+    throw new Error(`run ${event.runId} has no ${TEMP_FILES.batchInferenceJobs}: SubmitBatchJobs did not finish`);
+  const records = submitted.jobs.reduce((sum, job) => sum + job.records.length, 0);
+  if (event.action === 'status') {
+    const statuses = await batchJobStatuses(
+      bedrock,
+      submitted.jobs.map((job) => job.jobArn),
+    );
+    const failed = statuses.find((status) => status.status === 'Failed');
+    if (failed !== undefined) {
+      throw new BedrockBatchFailedError(
+        `Bedrock batch job ${failed.jobArn} failed: ${failed.message ?? 'no message'}; check the batch service role and the model's batch support, or run without bedrockBatchInference`,
+      );
+    }
+    log.info('batch jobs', { statuses: statuses.map((status) => `${status.jobArn}: ${status.status}`) });
+    return {
+      done: statuses.every((status) => status.terminal),
+      jobs: statuses.length,
+      records,
+      statuses: statuses.map((status) => status.status),
+    };
+  }
+
+  const results = await collectBatchResults(s3, location, submitted.modelId, submitted.jobs);
+  const answers = new Map<string, Record<string, GenerateResult>>();
+  for (const [key, result] of results) {
+    const batchId = submitted.batchOf[key];
+    if (!result.ok || batchId === undefined) continue;
+    const forBatch = answers.get(batchId) ?? {};
+    forBatch[key] = result.result;
+    answers.set(batchId, forBatch);
+  }
+  for (const [batchId, forBatch] of answers) await temp.writeJson(TEMP_FILES.batchAnswers(batchId), forBatch);
+  const answered = [...answers.values()].reduce((sum, forBatch) => sum + Object.keys(forBatch).length, 0);
+  log.info('batch answers stored', { records, answered, missing: records - answered });
+  return { done: true, jobs: submitted.jobs.length, records };
+}
