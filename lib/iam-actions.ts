@@ -38,6 +38,10 @@ export const EXECUTION_LIST_ACTIONS = ['states:ListExecutions'];
 export const RUN_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'];
 export const RUN_LIST_ACTIONS = ['s3:ListBucket'];
 
+/** GenerateBatch looks answers up in the response cache and stores new ones; listing turns a missing key into NoSuchKey instead of AccessDenied. */
+export const RESPONSE_CACHE_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject'];
+export const RESPONSE_CACHE_LIST_ACTIONS = ['s3:ListBucket'];
+
 /** Plan reads the profile file a run names. */
 export const PROFILE_READ_ACTIONS = ['s3:GetObject'];
 

@@ -21,6 +21,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startBedrockTestServer, type BedrockFault, type BedrockTestServer } from '../../bench/simulated-bedrock/server.ts';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
+import { RESPONSE_CACHE_ENV } from '../../orchestrator/src/contract/response-cache.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
 import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
 import { synthApp } from '../support/cdk-app.ts';
@@ -83,6 +84,8 @@ beforeAll(async () => {
     RAIDEN_SERVERS: JSON.stringify([{ name: 'main', port: Number(new URL(sglang.url).port), model: 'test-model', dp: 1 }]),
     RAIDEN_API_KEY_SECRET_ARN: undefined,
     RAIDEN_BEDROCK_ENDPOINT: bedrock.url,
+    // Off for the tests that count calls and inject backend failures; its own describe turns it on as the stack sets it.
+    [RESPONSE_CACHE_ENV]: undefined,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
@@ -375,7 +378,7 @@ describe('a local run of the workflow', () => {
   it('resumes a run with the same runId instead of regenerating it', async () => {
     const requestsBefore = sglang.stats.chatRequests;
     const result = await run({ ...BASE_INPUT, runId: 'full-run' }, 'full-run-again');
-    expect(result.output).toMatchObject({ runId: 'full-run', status: 'complete', accepted: 9 });
+    expect(result.output, JSON.stringify(result.error)).toMatchObject({ runId: 'full-run', status: 'complete', accepted: 9 });
     expect(sglang.stats.chatRequests).toBe(requestsBefore);
     const report = JSON.parse(await readRunFile('full-run', 'report.json')) as { samples: Record<string, number> };
     expect(report.samples).toMatchObject({ accepted: 9, accepted_this_invocation: 0, already_done_before: 9 });
@@ -610,5 +613,97 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
     const result = await run({ ...BASE_INPUT, strategy: 'iterative', seedProfiles: 1.5 }, 'bad-seed-profiles');
     expect(result.error?.name).toBe('InvalidInput');
     expect(result.error?.cause).toContain('seedProfiles 1.5');
+  });
+});
+
+describe('the response cache in the workflow, and raiden reverify of a run in S3', () => {
+  const CACHED_INPUT = BASE_INPUT;
+  beforeAll(() => {
+    const generateBatch = [...workflow.functions.values()].find((fn) => fn.constructPath.includes('/GenerateBatch/'));
+    expect(generateBatch?.environment[RESPONSE_CACHE_ENV]).toBe('cache/responses/');
+    process.env[RESPONSE_CACHE_ENV] = generateBatch?.environment[RESPONSE_CACHE_ENV];
+  });
+  afterAll(() => {
+    delete process.env[RESPONSE_CACHE_ENV];
+  });
+  const comparableSample = (sample: Sample) => {
+    const { generated_at: _at, cached: _cached, ...metadata } = sample.metadata;
+    return { ...sample, metadata };
+  };
+  const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+  const listKeys = async (prefix: string) =>
+    ((await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: prefix }))).Contents ?? []).map((o) => o.Key ?? '');
+
+  it('GenerateBatch answers a rerun of the same input from the cache: 0 calls, the same samples, hits in the report', async () => {
+    const first = await run(CACHED_INPUT, 'cache-first');
+    expect(first.output).toMatchObject({ status: 'complete', accepted: 9 });
+    const paid = sglang.stats.chatRequests;
+    expect((await listKeys('cache/responses/')).length).toBeGreaterThanOrEqual(9);
+
+    const second = await run(CACHED_INPUT, 'cache-second');
+    expect(second.output).toMatchObject({ status: 'complete', accepted: 9 });
+    expect(sglang.stats.chatRequests).toBe(paid);
+    const before = await readDataset('cache-first');
+    const after = await readDataset('cache-second');
+    expect(after.samples.map(comparableSample).sort(byId)).toEqual(before.samples.map(comparableSample).sort(byId));
+    expect(after.report).toMatchObject({
+      requests: { this_invocation: 0 },
+      cache: { hits: 9 + after.rejects.length },
+      workflow: { batches: { finished: 3 } },
+    });
+    expect((after.report.cache as { usd_saved: number }).usd_saved).toBeGreaterThan(0);
+    expect(before.report).toMatchObject({ cache: { hits: 0 } });
+  });
+
+  it('reverify re-judges the run in S3 with 0 calls, swaps its files, then the fill calls the model only for the slot that lost its sample', async () => {
+    // A sample an older, looser verifier let through: its keyword is not in its answer.
+    const parts = await listKeys('runs/cache-second/parts/samples/');
+    const key = parts[0] ?? '';
+    const stored = JSON.parse(
+      await (await s3.client.send(new GetObjectCommand({ Bucket: OUTPUTS, Key: key }))).Body!.transformToString(),
+    ) as Sample;
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: OUTPUTS,
+        Key: key,
+        Body: JSON.stringify({ ...stored, keywords: ['火星基地'], keyword_alternatives: [[]] }),
+      }),
+    );
+    const paid = sglang.stats.chatRequests;
+
+    const checked = await runCli(['reverify', '--run', `s3://${OUTPUTS}/runs/cache-second`, '--no-fill']);
+    expect(checked.stderr).not.toMatch(/unexpected/u);
+    expect(checked.code).toBe(3);
+    expect(sglang.stats.chatRequests).toBe(paid);
+    const swapped = await readDataset('cache-second');
+    expect(swapped.samples.map((sample) => sample.id)).not.toContain(stored.id);
+    expect(swapped.samples).toHaveLength(8);
+    expect(swapped.rejects.filter((reject) => reject.slot_id === stored.id).map((reject) => reject.reason)).toContain(
+      'keyword_not_in_answer',
+    );
+    expect(swapped.report).toMatchObject({
+      status: 'incomplete',
+      reverify: { samples: { checked: 9, kept: 8, dropped: 1 } },
+      workflow: { batches: { total: 3 } },
+    });
+    expect(await listKeys('runs/cache-second/.reverify/')).toEqual([]);
+
+    const filled = await runCli(['reverify', '--run', `s3://${OUTPUTS}/runs/cache-second`, '--endpoint', sglang.url]);
+    expect(filled.stderr).not.toMatch(/unexpected/u);
+    expect(filled.code).toBe(0);
+    expect(sglang.stats.chatRequests - paid).toBe(1);
+    const done = await readDataset('cache-second');
+    expect(done.samples).toHaveLength(9);
+    expect(done.samples.find((sample) => sample.id === stored.id)).toMatchObject({
+      keywords: stored.keywords,
+      metadata: { attempt: stored.metadata.attempt + 1 },
+    });
+    expect(done.report).toMatchObject({
+      status: 'complete',
+      samples: { accepted: 9 },
+      requests: { this_invocation: 1 },
+      reverify: { filled: 1 },
+    });
+    expect(done.keys).toContain('report.html');
   });
 });

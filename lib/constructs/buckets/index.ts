@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { RESPONSE_CACHE_DAYS, RESPONSE_CACHE_PREFIX } from '../../../orchestrator/src/contract/response-cache.ts';
 import { DEFAULT_TEMP_PREFIX as TEMP_PREFIX } from '../../../orchestrator/src/contract/run-layout.ts';
 const ACCESS_LOG_DAYS = 90;
 const NONCURRENT_OUTPUT_DAYS = 30;
@@ -26,8 +27,9 @@ export interface DataBucketsProps {
 }
 
 /**
- * The deployment's S3 buckets: inputs (profiles), outputs (datasets, versioned), model weights, and the
- * access-log bucket they all log to. All block public access, require TLS and are encrypted.
+ * The deployment's S3 buckets: inputs (profiles), outputs (datasets, versioned, and the workflow's response
+ * cache), model weights, and the access-log bucket they all log to. All block public access, require TLS
+ * and are encrypted.
  */
 export class DataBuckets extends Construct {
   readonly accessLogs: s3.Bucket;
@@ -77,6 +79,14 @@ export class DataBuckets extends Construct {
         abortUploads,
         expireTemp,
         { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(NONCURRENT_OUTPUT_DAYS) },
+        // A cached answer is worth keeping while runs may repeat; an expired one costs at most one more call.
+        // Versioning would keep each expired answer 30 more days: one is enough to undo a mistake.
+        {
+          id: 'expire-cached-responses',
+          prefix: RESPONSE_CACHE_PREFIX,
+          expiration: Duration.days(RESPONSE_CACHE_DAYS),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
       ],
     });
     this.weights = new s3.Bucket(this, 'Weights', {

@@ -7,6 +7,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { DEFAULT_METRICS_NAMESPACE, ENV } from '../../../orchestrator/src/contract/deployed-names.ts';
+import { RESPONSE_CACHE_ENV, RESPONSE_CACHE_PREFIX } from '../../../orchestrator/src/contract/response-cache.ts';
 import { DEFAULT_TEMP_PREFIX as TEMP_PREFIX, RUNS_PREFIX } from '../../../orchestrator/src/contract/run-layout.ts';
 import type { ServerSpec } from '../../fleet-layout.ts';
 import {
@@ -15,6 +16,8 @@ import {
   FLEET_SCALE_ACTIONS,
   MAP_RUN_OBJECT_ACTIONS,
   PROFILE_READ_ACTIONS,
+  RESPONSE_CACHE_LIST_ACTIONS,
+  RESPONSE_CACHE_OBJECT_ACTIONS,
   RUN_LIST_ACTIONS,
   RUN_OBJECT_ACTIONS,
 } from '../../iam-actions.ts';
@@ -108,7 +111,7 @@ export class GenerationWorkflow extends Construct {
       name: keyof WorkflowFunctions,
       handler: string,
       description: string,
-      extra: { memorySize?: number; apiKey?: boolean } = {},
+      extra: { memorySize?: number; apiKey?: boolean; environment?: Record<string, string> } = {},
     ) =>
       new OrchestratorFunction(functionScope, name.charAt(0).toUpperCase() + name.slice(1), {
         handler,
@@ -117,7 +120,11 @@ export class GenerationWorkflow extends Construct {
         timeout: FUNCTION_TIMEOUTS[name],
         memorySize: extra.memorySize,
         logRetention,
-        environment: extra.apiKey ? { ...environment, [ENV.apiKeySecret]: props.fleet.apiKeySecret.secretArn } : environment,
+        environment: {
+          ...environment,
+          ...(extra.apiKey ? { [ENV.apiKeySecret]: props.fleet.apiKeySecret.secretArn } : {}),
+          ...extra.environment,
+        },
         ...(extra.apiKey ? { apiKeySecret: props.fleet.apiKeySecret } : {}),
       }).function;
     this.functions = {
@@ -129,6 +136,7 @@ export class GenerationWorkflow extends Construct {
       generateBatch: make('generateBatch', 'generate-batch', 'raiden GenerateBatch: fill one batch of slots on SGLang or Bedrock', {
         memorySize: 1024,
         apiKey: true,
+        environment: { [RESPONSE_CACHE_ENV]: RESPONSE_CACHE_PREFIX },
       }),
       finalize: make('finalize', 'finalize', 'raiden Finalize: merge, split, stats, evaluation and report', { memorySize: 2048 }),
       fleetDown: make('fleetDown', 'fleet-down', 'raiden FleetDown: scale the GPU fleet to zero'),
@@ -149,6 +157,23 @@ export class GenerationWorkflow extends Construct {
       new iam.PolicyStatement({ sid: 'ReadProfiles', actions: PROFILE_READ_ACTIONS, resources: [inputs.arnForObjects('*')] }),
     ]);
     grantStatements(this.functions.generateBatch, runAccess);
+    grantStatements(
+      this.functions.generateBatch,
+      [
+        new iam.PolicyStatement({
+          sid: 'ResponseCache',
+          actions: RESPONSE_CACHE_OBJECT_ACTIONS,
+          resources: [outputs.arnForObjects(`${RESPONSE_CACHE_PREFIX}*`)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ListResponseCache',
+          actions: RESPONSE_CACHE_LIST_ACTIONS,
+          resources: [outputs.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${RESPONSE_CACHE_PREFIX}*`] } },
+        }),
+      ],
+      'Entries of the response cache (cache/responses/<key>): keys are hashes of requests, made at run time.',
+    );
     grantStatements(this.functions.finalize, runAccess);
     // GenerateBatch writes and judges on Bedrock; Finalize evaluates the iterative strategy's output.
     this.functions.generateBatch.role?.addManagedPolicy(props.bedrockPolicy);
@@ -214,18 +239,18 @@ function grantFleetAccess(fn: lambda.IFunction, groupArn: string, scales: boolea
   }
 }
 
-/** Object access under the run prefixes: object keys are made per run and unknown at deploy time. */
-function grantStatements(fn: lambda.IFunction | iam.IRole, statements: iam.PolicyStatement[]): void {
+/** Object access under the run prefixes (or another prefix, with its reason): object keys are made per run and unknown at deploy time. */
+function grantStatements(
+  fn: lambda.IFunction | iam.IRole,
+  statements: iam.PolicyStatement[],
+  reason = 'Objects under a run prefix of a run bucket (runs/<run id>/..., tmp/runs/<run id>/..., or the profile files of the inputs bucket): keys are made per run and unknown at deploy time.',
+): void {
   const role = 'roleArn' in fn ? fn : fn.role;
   if (role === undefined) return;
   for (const statement of statements) {
     role.addToPrincipalPolicy(statement);
     for (const resource of statement.resources.filter((arn) => arn.endsWith('*'))) {
-      acknowledgeWildcardResource(
-        role,
-        resource,
-        'Objects under a run prefix of a run bucket (runs/<run id>/..., tmp/runs/<run id>/..., or the profile files of the inputs bucket): keys are made per run and unknown at deploy time.',
-      );
+      acknowledgeWildcardResource(role, resource, reason);
     }
   }
 }

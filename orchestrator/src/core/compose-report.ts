@@ -7,7 +7,7 @@ import type { DatasetSummary } from './finalize-run.ts';
 import type { EmptySlot, GenerationCounters } from './generation-run.ts';
 import type { Prices } from './model-prices.ts';
 import type { RunPlan } from './prepare-run.ts';
-import { costReport, type UsageLedger } from './run-cost.ts';
+import { cacheSavingsReport, costReport, type CacheLedger, type UsageLedger } from './run-cost.ts';
 import { buildReport } from './run-report.ts';
 import { strategyByName } from './strategies/registry.ts';
 import type { Evaluation } from './strategies/strategy.ts';
@@ -19,6 +19,8 @@ export interface ReportParts {
   readonly emptySlots: readonly EmptySlot[];
   readonly dataset: DatasetSummary;
   readonly ledger: UsageLedger;
+  /** Answers the response cache gave, by model (buildUsageLedger fills it next to the ledger). */
+  readonly cached: CacheLedger;
   readonly prices: Prices;
   /** GPU instances billed while the run used SGLang (0 when it did not). */
   readonly sglangInstances: number;
@@ -61,6 +63,7 @@ export function composeReport(parts: ReportParts) {
     },
     backends: cost.by_backend,
     cost: { prices_as_of: cost.prices_as_of, by_model: cost.by_model, sglang: cost.sglang, total_usd: cost.total_usd },
+    cache: cacheSavingsReport(parts.cached, parts.prices),
     ...(parts.evaluation !== undefined ? { evaluation: parts.evaluation.summary } : {}),
   };
 }

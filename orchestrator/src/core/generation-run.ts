@@ -8,7 +8,7 @@ import {
 import type { RunStore } from './ports/run-store.ts';
 import type { Candidate, CandidateDecision, CandidateReview } from './candidate-review.ts';
 import { profileIdOf } from './dataset-split.ts';
-import { verifySample, type VerifiedContent } from './keyword-verifier.ts';
+import { verifySample, type Verdict, type VerifiedContent } from './keyword-verifier.ts';
 import { parseModelJson } from './model-output.ts';
 import { describeFocus, type Slot } from './plan.ts';
 import type { Profile } from './profile.ts';
@@ -54,6 +54,11 @@ export interface GenerationOptions {
   readonly review?: CandidateReview;
   /** Added to every sample's metadata (e.g. the tier of the tiered strategy). */
   readonly metadataFor?: (slot: Slot) => Readonly<Record<string, unknown>>;
+  /**
+   * Attempts each slot already made in this run (its rejects' highest attempt): a resumed slot goes on
+   * numbering from there, so the response cache gives it new answers instead of the ones it rejected.
+   */
+  readonly attemptsBefore?: ReadonlyMap<string, number>;
 }
 
 /** Live counters, read by the progress display while the run goes on. */
@@ -67,6 +72,8 @@ export interface GenerationCounters {
   transportFailures: number;
   inputTokens: number;
   outputTokens: number;
+  /** Answers given by the response cache instead of a backend; in neither requests nor tokens. */
+  cacheHits: number;
   rejectsByReason: Record<string, number>;
 }
 
@@ -95,6 +102,7 @@ export function newCounters(totalSlots: number, alreadyDone: number): Generation
     transportFailures: 0,
     inputTokens: 0,
     outputTokens: 0,
+    cacheHits: 0,
     rejectsByReason: {},
   };
 }
@@ -142,23 +150,25 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
     attempt: number,
     reason: string,
     detail: string,
-    raw: string,
-    model: string,
-    usage: Usage,
+    output: Pick<GenerateResult, 'text' | 'model' | 'usage' | 'cache'> | undefined,
     decision?: CandidateDecision,
   ) => {
     live.rejected++;
     live.rejectsByReason[reason] = (live.rejectsByReason[reason] ?? 0) + 1;
+    const raw = output?.text ?? '';
+    // Only the response cache may hold the rest of a long output: without it the run keeps it whole.
+    const cut = output?.cache !== undefined && raw.length > RAW_OUTPUT_LIMIT;
     const reject: RejectRecord = {
       slot_id: slot.id,
       attempt,
       reason,
       detail,
-      raw_output:
-        raw.length > RAW_OUTPUT_LIMIT ? `${raw.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${raw.length - RAW_OUTPUT_LIMIT} chars]` : raw,
+      raw_output: cut ? `${raw.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${raw.length - RAW_OUTPUT_LIMIT} chars]` : raw,
+      ...(cut ? { output_key: output.cache?.key } : {}),
       backend,
-      model,
-      usage: storedUsage(usage),
+      model: output?.model ?? '',
+      usage: storedUsage(output?.usage ?? { inputTokens: 0, outputTokens: 0 }),
+      ...(output?.cache?.hit ? { cached: true as const } : {}),
       rejected_at: now().toISOString(),
       ...(decision !== undefined && Object.keys(decision.review).length > 0 ? { review: decision.review } : {}),
       ...(decision !== undefined && decision.calls.length > 0 ? { review_calls: decision.calls } : {}),
@@ -168,6 +178,10 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
 
   const countCalls = (calls: readonly ReviewCall[]) => {
     for (const call of calls) {
+      if (call.cached) {
+        live.cacheHits++;
+        continue;
+      }
       live.requests++;
       live.inputTokens += call.usage.input_tokens;
       live.outputTokens += call.usage.output_tokens;
@@ -181,10 +195,13 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
     if (backend === undefined) throw new Error(`no backend for slot ${slot.id}: give runGeneration a backend or backendFor`);
     const request = slotRequest(profile, slot, options);
     const accepted = questionsOf(questions, profile.id);
+    const before = options.attemptsBefore?.get(slot.id) ?? 0;
     let lastReason = '';
-    for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+    for (let attempt = before + 1; attempt <= before + options.maxAttempts; attempt++) {
       if (fatalError !== undefined) return;
-      const calls = await Promise.allSettled(Array.from({ length: options.candidates ?? 1 }, () => backend.generate(request)));
+      const calls = await Promise.allSettled(
+        Array.from({ length: options.candidates ?? 1 }, (_, candidate) => backend.generate({ ...request, draw: { attempt, candidate } })),
+      );
       const candidates: Candidate[] = [];
       for (const call of calls) {
         if (call.status === 'rejected') {
@@ -197,37 +214,21 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
           live.requests += error.requests;
           live.transportFailures += error.requests;
           lastReason = 'transport_error';
-          await record(slot, backend.name, attempt, lastReason, error.message, '', '', { inputTokens: 0, outputTokens: 0 });
+          await record(slot, backend.name, attempt, lastReason, error.message, undefined);
           continue;
         }
         const result = call.value;
-        live.requests += result.requests;
-        live.transportFailures += result.requests - 1;
-        live.inputTokens += result.usage.inputTokens;
-        live.outputTokens += result.usage.outputTokens;
-        const parsed = parseModelJson(result.text);
-        const verdict = parsed.ok
-          ? verifySample(parsed.value, {
-              kind: slot.kind,
-              profileText: profile.text,
-              names: [profile.name, ...profile.aliases],
-              fieldLabels: Object.keys(profile.fields),
-              questionType: slot.focus.questionType,
-              acceptedQuestions: accepted,
-            })
-          : ({ ok: false, reason: 'invalid_json', detail: parsed.error } as const);
+        if (result.cache?.hit) live.cacheHits++;
+        else {
+          live.requests += result.requests;
+          live.transportFailures += result.requests - 1;
+          live.inputTokens += result.usage.inputTokens;
+          live.outputTokens += result.usage.outputTokens;
+        }
+        const verdict = verifyOutput(result.text, profile, slot, accepted);
         if (!verdict.ok) {
           lastReason = verdict.reason;
-          await record(
-            slot,
-            result.backend ?? backend.name,
-            attempt,
-            verdict.reason,
-            verdict.detail,
-            result.text,
-            result.model,
-            result.usage,
-          );
+          await record(slot, result.backend ?? backend.name, attempt, verdict.reason, verdict.detail, result);
           continue;
         }
         candidates.push({ content: verdict.content, result });
@@ -261,9 +262,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
             attempt,
             lastReason,
             decision.detail ?? '',
-            candidate.result.text,
-            candidate.result.model,
-            candidate.result.usage,
+            candidate.result,
             decision,
           );
         }
@@ -281,9 +280,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
           attempt,
           lastReason,
           `question duplicates one accepted meanwhile: ${JSON.stringify(chosen.content.question)}`,
-          chosen.result.text,
-          chosen.result.model,
-          chosen.result.usage,
+          chosen.result,
         );
         continue;
       }
@@ -300,7 +297,14 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
           slot,
           profile,
           chosen.content,
-          { ...chosen.result, attempt, strategy: options.strategy, backend: chosen.result.backend ?? backend.name, at: now() },
+          {
+            ...chosen.result,
+            cached: chosen.result.cache?.hit === true,
+            attempt,
+            strategy: options.strategy,
+            backend: chosen.result.backend ?? backend.name,
+            at: now(),
+          },
           extra,
         ),
       );
@@ -310,7 +314,7 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
     }
     if (fatalError !== undefined) return;
     live.emptySlots++;
-    emptySlots.push({ slot_id: slot.id, attempts: options.maxAttempts, last_reason: lastReason });
+    emptySlots.push({ slot_id: slot.id, attempts: before + options.maxAttempts, last_reason: lastReason });
   };
 
   const worker = async (): Promise<void> => {
@@ -325,6 +329,20 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
 
 type Usage = GenerateResult['usage'];
 
+/** A model's raw output judged by the current rules for a slot: parsed, then verified against the profile and the questions already accepted. */
+export function verifyOutput(raw: string, profile: Profile, slot: Slot, acceptedQuestions: ReadonlySet<string>): Verdict {
+  const parsed = parseModelJson(raw);
+  if (!parsed.ok) return { ok: false, reason: 'invalid_json', detail: parsed.error };
+  return verifySample(parsed.value, {
+    kind: slot.kind,
+    profileText: profile.text,
+    names: [profile.name, ...profile.aliases],
+    fieldLabels: Object.keys(profile.fields),
+    questionType: slot.focus.questionType,
+    acceptedQuestions,
+  });
+}
+
 function questionsOf(map: Map<string, Set<string>>, profileId: string): Set<string> {
   let set = map.get(profileId);
   if (set === undefined) {
@@ -334,9 +352,11 @@ function questionsOf(map: Map<string, Set<string>>, profileId: string): Set<stri
   return set;
 }
 
-interface Provenance {
+/** Where a sample's answer came from and when. */
+export interface Provenance {
   readonly model: string;
   readonly usage: Usage;
+  readonly cached: boolean;
   readonly attempt: number;
   readonly strategy: string;
   readonly backend: string;
@@ -350,7 +370,8 @@ function measuredPassRate(extra: Readonly<Record<string, unknown>>): number | un
   return typeof rate === 'number' ? rate : undefined;
 }
 
-function toSample(
+/** The sample a slot keeps: the verified answer, the slot's plan and the answer's provenance. */
+export function toSample(
   slot: Slot,
   profile: Profile,
   content: VerifiedContent,
@@ -382,6 +403,7 @@ function toSample(
       usage: storedUsage(provenance.usage),
       attempt: provenance.attempt,
       focus: describeFocus(slot.focus),
+      ...(provenance.cached ? { cached: true as const } : {}),
       difficulty_source: passRate === undefined ? 'model_label' : 'student_pass_rate',
       ...(slot.kind === 'CM' && content.distractor !== undefined ? { distractor: content.distractor } : {}),
       ...extra,

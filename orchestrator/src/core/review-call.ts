@@ -12,5 +12,11 @@ export function storedUsage(usage: BackendUsage): TokenUsage {
 }
 
 export function reviewCall(purpose: string, backend: LlmBackend, result: GenerateResult): ReviewCall {
-  return { purpose, backend: backend.name, model: result.model, usage: storedUsage(result.usage) };
+  return {
+    purpose,
+    backend: backend.name,
+    model: result.model,
+    usage: storedUsage(result.usage),
+    ...(result.cache?.hit ? { cached: true } : {}),
+  };
 }

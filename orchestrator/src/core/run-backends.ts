@@ -5,7 +5,9 @@
 import type { BatchBackend } from '../contract/workflow-payloads.ts';
 import type { BackendFactory, TransportSettings } from './ports/backend-factory.ts';
 import type { LlmBackend } from './ports/llm-backend.ts';
+import type { ResponseCache } from './ports/response-cache.ts';
 import { supportsPromptCaching, type Prices } from './model-prices.ts';
+import { newCacheStats, withResponseCache, type ResponseCacheStats } from './response-cache.ts';
 import { difficultyGate, keywordAgreementGate, type GateModel, type QualityGate } from './quality-gates.ts';
 import type { RunSpec } from './run-spec.ts';
 import { assignedBackends, type Assignment, type BackendRole, type Strategy } from './strategies/strategy.ts';
@@ -23,6 +25,8 @@ export interface BackendSettings {
     readonly endpoint?: string | undefined;
     readonly maxConcurrency: number;
   };
+  /** Asked before every backend, and given every answer: the run directory's machine or the workflow's bucket. None: no cache. */
+  readonly cache?: ResponseCache | undefined;
 }
 
 export interface RunBackends {
@@ -30,6 +34,8 @@ export interface RunBackends {
   readonly gates: readonly QualityGate[];
   /** Every backend connected, for the progress display (requests in flight) and messages (models). */
   all(): readonly LlmBackend[];
+  /** What the response cache did for these backends so far; undefined when they have none. */
+  cacheStats(): ResponseCacheStats | undefined;
 }
 
 /** The step of a run that is connecting, and so which roles it needs. */
@@ -63,6 +69,8 @@ export interface ConnectOptions {
 export async function connectRunBackends(options: ConnectOptions): Promise<RunBackends> {
   const { spec, settings } = options;
   const all: LlmBackend[] = [];
+  const stats = newCacheStats();
+  const cached = (backend: LlmBackend) => withResponseCache(backend, settings.cache, stats);
   const bedrockModels = new Map<string, Promise<LlmBackend>>();
   const bedrock = (modelId: string) => {
     let backend = bedrockModels.get(modelId);
@@ -74,8 +82,9 @@ export async function connectRunBackends(options: ConnectOptions): Promise<RunBa
         ...settings.bedrock,
         promptCaching: supportsPromptCaching(modelId, prices.bedrock),
       }).then((made) => {
-        all.push(made);
-        return made;
+        const backend = cached(made);
+        all.push(backend);
+        return backend;
       });
       bedrockModels.set(modelId, backend);
     }
@@ -84,13 +93,15 @@ export async function connectRunBackends(options: ConnectOptions): Promise<RunBa
   const sglang = async (model = spec.model, endpoints?: readonly string[]) => {
     const { servers, ...transport } = settings.sglang;
     const fleet = await servers();
-    const made = await settings.create({
-      kind: 'sglang',
-      ...transport,
-      endpoints: endpoints ?? fleet.endpoints,
-      apiKey: fleet.apiKey,
-      model,
-    });
+    const made = cached(
+      await settings.create({
+        kind: 'sglang',
+        ...transport,
+        endpoints: endpoints ?? fleet.endpoints,
+        apiKey: fleet.apiKey,
+        model,
+      }),
+    );
     all.push(made);
     return made;
   };
@@ -121,6 +132,7 @@ export async function connectRunBackends(options: ConnectOptions): Promise<RunBa
     },
     gates,
     all: () => all,
+    cacheStats: () => (settings.cache === undefined ? undefined : stats),
   };
 }
 

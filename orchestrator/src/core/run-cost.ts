@@ -1,3 +1,4 @@
+import { DEFAULT_COST_ASSUMPTIONS } from './cost-estimate.ts';
 import { bedrockPrice, tokenCostUsd, type Prices, type TokenCounts } from './model-prices.ts';
 import type { EvaluationRecord } from './sample-evaluation.ts';
 import type { RejectRecord, ReviewCall, Sample, TokenUsage } from './sample.ts';
@@ -18,20 +19,51 @@ export interface ModelLedgerRow {
 
 export type UsageLedger = Record<string, ModelLedgerRow>;
 
-function addUsage(row: ModelLedgerRow, usage: TokenUsage): void {
+/** Answers of one `backend:model` that the response cache gave, and what they cost when they were made. */
+export interface CacheLedgerRow {
+  readonly backend: string;
+  readonly model: string;
+  hits: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_write_input_tokens: number;
+}
+
+export type CacheLedger = Record<string, CacheLedgerRow>;
+
+function addUsage(row: Omit<ModelLedgerRow, 'samples' | 'rejects' | 'review_calls'>, usage: TokenUsage): void {
   row.input_tokens += usage.input_tokens;
   row.output_tokens += usage.output_tokens;
   row.cache_read_input_tokens += usage.cache_read_input_tokens ?? 0;
   row.cache_write_input_tokens += usage.cache_write_input_tokens ?? 0;
 }
 
-/** Sums every model call the run directory records: samples, rejects, and the review calls on both. */
+/**
+ * Sums every model call the run directory records: samples, rejects, and the review calls on both. An
+ * answer the response cache gave counts as a sample, reject or review call of its model, but its tokens
+ * were not paid in this run: they go to `cached` when given, and nowhere otherwise.
+ */
 export async function buildUsageLedger(
   samples: Iterable<Sample> | AsyncIterable<Sample>,
   rejects: Iterable<RejectRecord> | AsyncIterable<RejectRecord>,
   evaluations: readonly EvaluationRecord[] = [],
+  cached: CacheLedger = {},
 ): Promise<UsageLedger> {
   const ledger: UsageLedger = {};
+  const hit = (backend: string, model: string, usage: TokenUsage) => {
+    const entry = (cached[`${backend}:${model}`] ??= {
+      backend,
+      model,
+      hits: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_input_tokens: 0,
+      cache_write_input_tokens: 0,
+    });
+    entry.hits++;
+    addUsage(entry, usage);
+  };
   const row = (backend: string, model: string) =>
     (ledger[`${backend}:${model}`] ??= {
       backend,
@@ -49,20 +81,23 @@ export async function buildUsageLedger(
     for (const call of calls as ReviewCall[]) {
       const entry = row(call.backend, call.model);
       entry.review_calls++;
-      addUsage(entry, call.usage);
+      if (call.cached) hit(call.backend, call.model, call.usage);
+      else addUsage(entry, call.usage);
     }
   };
   for await (const sample of samples) {
     const entry = row(sample.metadata.backend, sample.metadata.model);
     entry.samples++;
-    addUsage(entry, sample.metadata.usage);
+    if (sample.metadata.cached) hit(sample.metadata.backend, sample.metadata.model, sample.metadata.usage);
+    else addUsage(entry, sample.metadata.usage);
     addCalls(sample.metadata.review_calls);
   }
   for await (const reject of rejects) {
     if (reject.model !== '') {
       const entry = row(reject.backend, reject.model);
       entry.rejects++;
-      addUsage(entry, reject.usage);
+      if (reject.cached) hit(reject.backend, reject.model, reject.usage);
+      else addUsage(entry, reject.usage);
     }
     addCalls(reject.review_calls);
   }
@@ -135,3 +170,40 @@ export function costReport(
 }
 
 export type CostReport = ReturnType<typeof costReport>;
+
+/**
+ * report.json's `cache` section: answers the response cache gave over the run, the tokens they did not
+ * spend again, and what that saved: Bedrock at the price table, SGLang as the GPU time the output tokens
+ * would have taken on one p5en.48xlarge at the estimate's throughput.
+ */
+export function cacheSavingsReport(cached: CacheLedger, prices: Prices) {
+  const tokensPerSecond = DEFAULT_COST_ASSUMPTIONS.sglangTokensPerSecond;
+  let hits = 0;
+  let inputTokens = 0;
+  let outputTokens = 0;
+  let total = 0;
+  let priced = true;
+  const byModel: Record<string, CacheLedgerRow & { usd_saved: number | null }> = {};
+  for (const [key, row] of Object.entries(cached)) {
+    let saved: number | null = null;
+    if (row.backend === 'sglang') saved = (row.output_tokens / tokensPerSecond / 3600) * prices.gpuUsdPerHour;
+    else {
+      const found = bedrockPrice(row.model, prices.bedrock);
+      if (found !== undefined) saved = tokenCostUsd(row as TokenCounts, found, { batch: row.backend === 'bedrock-batch' });
+    }
+    byModel[key] = { ...row, usd_saved: saved === null ? null : usd(saved) };
+    hits += row.hits;
+    inputTokens += row.input_tokens + row.cache_read_input_tokens + row.cache_write_input_tokens;
+    outputTokens += row.output_tokens;
+    if (saved === null) priced = false;
+    else total += saved;
+  }
+  return {
+    hits,
+    input_tokens_saved: inputTokens,
+    output_tokens_saved: outputTokens,
+    usd_saved: priced ? usd(total) : null,
+    by_model: byModel,
+    basis: `Bedrock at the price table (as of ${prices.asOf}); SGLang as the GPU time of the output tokens at ${tokensPerSecond.toLocaleString('en-US')} tokens/s on one p5en.48xlarge at $${prices.gpuUsdPerHour}/h`,
+  };
+}

@@ -11,7 +11,7 @@ import type { Prices } from './model-prices.ts';
 import type { RunStore } from './ports/run-store.ts';
 import type { PreparedRun, RunPlan } from './prepare-run.ts';
 import { composeReport, type ComposedReport } from './compose-report.ts';
-import { buildUsageLedger } from './run-cost.ts';
+import { buildUsageLedger, type CacheLedger } from './run-cost.ts';
 import type { RunBackends } from './run-backends.ts';
 import type { Sample } from './sample.ts';
 import { strategyByName } from './strategies/registry.ts';
@@ -29,6 +29,12 @@ export interface LocalGenerationInput {
   readonly settings: GenerationSettings;
   /** iterative: seeds from an earlier run instead of this run's seed phase. */
   readonly seedData?: readonly Sample[] | undefined;
+  /**
+   * Write the plan to plan.json, where `raiden reverify` finds the run's settings; a fill of a workflow
+   * run keeps the workflow's own plan.json.
+   * @default true
+   */
+  readonly recordPlan?: boolean;
 }
 
 export interface LocalGenerationOutcome {
@@ -41,6 +47,8 @@ export interface LocalGenerationOutcome {
 export async function generateAllPhases(input: LocalGenerationInput): Promise<LocalGenerationOutcome> {
   const { prepared, store, backends, counters } = input;
   const { plan, strategy } = prepared;
+  if (input.recordPlan !== false) await store.writeJson(RUN_FILES.plan, withoutCredentials(plan));
+  const attemptsBefore = await attemptsMade(store);
   const emptySlots: EmptySlot[] = [];
   let newSamples = 0;
   for (const phase of PHASES) {
@@ -57,6 +65,7 @@ export async function generateAllPhases(input: LocalGenerationInput): Promise<Lo
         maxAttempts: plan.spec.maxAttempts,
         maxTokens: plan.spec.maxTokens,
         temperature: plan.spec.temperature,
+        attemptsBefore,
       },
       counters,
       spec: plan.spec,
@@ -71,6 +80,29 @@ export async function generateAllPhases(input: LocalGenerationInput): Promise<Lo
     if (input.settings.shouldStop?.()) break;
   }
   return { emptySlots, newSamples };
+}
+
+/** The highest attempt each slot's rejects record: where a resumed slot goes on numbering. */
+export async function attemptsMade(store: Pick<RunStore, 'readRejects'>): Promise<Map<string, number>> {
+  const made = new Map<string, number>();
+  for await (const reject of store.readRejects()) made.set(reject.slot_id, Math.max(made.get(reject.slot_id) ?? 0, reject.attempt));
+  return made;
+}
+
+/** The plan with user:password@ taken out of every server URL: plan.json is a file anyone with the run may read. */
+function withoutCredentials(plan: RunPlan): RunPlan {
+  const bare = (url: string) => url.replace(/^(https?:\/\/)[^/@\s]*@/u, '$1');
+  const modelSpec = (text: string) => text.replace(/@(https?:\/\/)[^/@\s]*@/u, '@$1');
+  const { spec } = plan;
+  return {
+    ...plan,
+    spec: {
+      ...spec,
+      endpoints: spec.endpoints.map(bare),
+      keywordAgreementModels: spec.keywordAgreementModels.map(modelSpec),
+      ...(spec.difficultyStudentModel !== undefined ? { difficultyStudentModel: modelSpec(spec.difficultyStudentModel) } : {}),
+    },
+  };
 }
 
 /** Few-shot seeds need only a handful of examples per kind and language: read no more than this. */
@@ -140,7 +172,8 @@ export async function finishRun(input: FinishInput): Promise<FinishedRun> {
         evaluation.records.map((record) => JSON.stringify(record)),
       );
   }
-  const ledger = await buildUsageLedger(store.readSamples(), store.readRejects(), evaluation?.records);
+  const cached: CacheLedger = {};
+  const ledger = await buildUsageLedger(store.readSamples(), store.readRejects(), evaluation?.records, cached);
   const report = {
     ...composeReport({
       plan,
@@ -149,6 +182,7 @@ export async function finishRun(input: FinishInput): Promise<FinishedRun> {
       emptySlots: input.emptySlots,
       dataset,
       ledger,
+      cached,
       prices: input.prices,
       sglangInstances: input.sglangInstances,
       evaluation,

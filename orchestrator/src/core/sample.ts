@@ -26,6 +26,8 @@ export interface ReviewCall {
   readonly backend: string;
   readonly model: string;
   readonly usage: TokenUsage;
+  /** Answered by the response cache: `usage` is what the answer cost when it was made, not in this run. */
+  readonly cached?: true;
 }
 
 /** One line of samples.jsonl. Field names match the existing Python RAIDEN-R1 tooling. */
@@ -56,6 +58,8 @@ export interface SampleMetadata {
   readonly usage: TokenUsage;
   readonly attempt: number;
   readonly focus: string;
+  /** Answered by the response cache: `usage` is what the answer cost when it was made, not in this run. */
+  readonly cached?: true;
   readonly [extra: string]: unknown;
 }
 
@@ -65,15 +69,20 @@ export interface RejectRecord {
   readonly attempt: number;
   readonly reason: string;
   readonly detail: string;
+  /** The model's whole output; cut to RAW_OUTPUT_LIMIT only when the response cache holds it whole under output_key. */
   readonly raw_output: string;
+  /** The response cache entry with the whole output, when raw_output is cut. */
+  readonly output_key?: string;
   readonly backend: string;
   readonly model: string;
   readonly usage: TokenUsage;
+  /** Answered by the response cache: `usage` is what the answer cost when it was made, not in this run. */
+  readonly cached?: true;
   readonly rejected_at: string;
   /** Judge verdicts and gate decisions about this candidate (filter strategy, quality gates). */
   readonly review?: Readonly<Record<string, unknown>>;
   readonly review_calls?: readonly ReviewCall[];
 }
 
-/** Cut stored raw output so one runaway generation cannot bloat rejects.jsonl. */
+/** Raw output kept in rejects.jsonl when the cache keeps it whole: one runaway generation cannot bloat the file, and nothing is lost. */
 export const RAW_OUTPUT_LIMIT = 2_000;

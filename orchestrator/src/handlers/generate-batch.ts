@@ -1,12 +1,16 @@
 /**
  * GenerateBatch: fill one batch's slots with its strategy's phase, writing each accepted sample to S3 as
- * it is accepted. A batch that resumes (a retry, or a rerun with the same run id) skips the slots it
- * already has. Near the Lambda deadline it stops taking slots and fails with BatchIncomplete, which the
- * state machine retries: the next invocation resumes where this one stopped.
+ * it is accepted. Every model request is first looked up in the deployment's response cache (the prefix of
+ * the outputs bucket the stack names) and every answer is stored there, so no run pays twice for one
+ * answer. A batch that resumes (a retry, or a rerun with the same run id) skips the slots it already has
+ * and goes on numbering the attempts of the others. Near the Lambda deadline it stops taking slots and
+ * fails with BatchIncomplete, which the state machine retries: the next invocation resumes where this one
+ * stopped.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { RESPONSE_CACHE_ENV } from '../contract/response-cache.ts';
 import { PARTS, RUN_FILES, TEMP_FILES } from '../contract/run-layout.ts';
 import type { BatchEvent, BatchOutput, BatchResult } from '../contract/workflow-payloads.ts';
 import { BATCH_REQUESTS_IN_FLIGHT } from '../core/batch-plan.ts';
@@ -14,14 +18,15 @@ import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST, type GenerationOutcome } fr
 import { DEFAULT_PRICES } from '../core/model-prices.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { connectRunBackends, rolesFor, type RunBackends } from '../core/run-backends.ts';
-import { doneCount, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
+import { attemptsMade, doneCount, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
 import type { Sample } from '../core/sample.ts';
 import { RunEventLog } from '../core/run-events.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
+import { S3ResponseCache } from '../store/s3-response-cache.ts';
 import { lambdaBackendSettings, REQUEST_TIMEOUT_MS } from './lambda-backends.ts';
 import { awsClients } from './handler-env.ts';
 import { emitRunMetrics, logger } from './observability.ts';
-import { runStore, tempStore, type BatchFile, type WorkflowPlan } from './run-files.ts';
+import { outputsBucket, runStore, tempStore, type BatchFile, type WorkflowPlan } from './run-files.ts';
 
 export type { BatchEvent, BatchOutput };
 
@@ -57,7 +62,10 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
   const store = new RunEventLog(runStore(s3, runId, batch.batchId), { writer: invocation });
   await store.prepareAppends();
   const existing = await existingSamples(store);
-  const backends = await connect(plan, batch);
+  const attemptsBefore = await attemptsMade(store);
+  const cachePrefix = process.env[RESPONSE_CACHE_ENV];
+  const cache = cachePrefix ? new S3ResponseCache({ client: s3, bucket: outputsBucket(), prefix: cachePrefix }) : undefined;
+  const backends = await connect(plan, batch, cache);
   log.info('connected', {
     backend: batch.backend,
     phase: batch.phase,
@@ -78,6 +86,7 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
         maxAttempts: plan.spec.maxAttempts,
         maxTokens: plan.spec.maxTokens,
         temperature: plan.spec.temperature,
+        attemptsBefore,
         shouldStop: () => (deadlineHit ||= context.getRemainingTimeInMillis() < STOP_MARGIN_MS),
       },
       counters,
@@ -115,6 +124,9 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
     emptySlots: outcome.emptySlots.length,
     left,
     requests: c.requests,
+    cacheHits: c.cacheHits,
+    // A cache that fails to read or write is bypassed: the batch goes on, but this says why it paid anyway.
+    cacheErrors: backends.cacheStats()?.errors ?? 0,
   });
   if (outcome.fatalError !== undefined)
     throw new BatchBackendUnavailableError(`batch ${batch.batchId} on ${batch.backend}: ${outcome.fatalError}`);
@@ -125,15 +137,15 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
   return { batchId: batch.batchId, accepted: c.alreadyDone + c.accepted, emptySlots: outcome.emptySlots.length, slots: batch.slots.length };
 }
 
-/** The batch's backend in its role, the judge when the strategy judges while generating, and the gates' models. */
-async function connect(plan: WorkflowPlan, batch: BatchFile): Promise<RunBackends> {
+/** The batch's backend in its role, the judge when the strategy judges while generating, and the gates' models, each behind the cache. */
+async function connect(plan: WorkflowPlan, batch: BatchFile, cache: S3ResponseCache | undefined): Promise<RunBackends> {
   const strategy = strategyByName(plan.spec.strategy);
   try {
     return await connectRunBackends({
       spec: plan.spec,
       roles: rolesFor({ kind: 'batch', backend: batch.backend }, strategy, plan.assignment),
       gates: true,
-      settings: lambdaBackendSettings(DEFAULT_PRICES),
+      settings: { ...lambdaBackendSettings(DEFAULT_PRICES), cache },
     });
   } catch (error) {
     if (error instanceof BackendUnavailableError)

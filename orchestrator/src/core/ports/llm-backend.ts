@@ -33,6 +33,12 @@ export interface GenerateRequest {
   readonly schema: ResponseSchema;
   readonly maxTokens: number;
   readonly temperature: number;
+  /**
+   * Which answer to this exact request the caller wants: a slot's attempt, and the candidate within it
+   * (filter strategy). Backends ignore it; a response cache keys by it, so a retry gets a new answer
+   * rather than the one it rejected.
+   */
+  readonly draw?: { readonly attempt: number; readonly candidate: number };
 }
 
 export interface GenerateResult {
@@ -43,6 +49,11 @@ export interface GenerateResult {
   readonly requests: number;
   /** Who answered, when it differs from the backend called (a batch result served by a wrapper). */
   readonly backend?: string;
+  /**
+   * Set when a response cache stands in front of the backend: the entry that holds this whole answer, and
+   * whether the answer came from it (then `requests` is 0 and `usage` is what the answer cost when it was made).
+   */
+  readonly cache?: { readonly key: string; readonly hit: boolean };
 }
 
 export interface TokenUsage {

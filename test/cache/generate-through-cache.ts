@@ -1,0 +1,65 @@
+/**
+ * A local run the way `raiden generate` makes one with the response cache wired in: prepare, claim the run
+ * directory, connect the real SGLang backend (HTTP) through connectRunBackends with the cache in its
+ * BackendSettings, every phase, finish. The CLI's own wiring of --cache-dir lives in generate-command.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
+import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
+import { doneCount, existingSamples, finishRun, generateAllPhases, type FinishedRun } from '../../orchestrator/src/core/run-pipeline.ts';
+import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run-spec.ts';
+import { createBackendFactory } from '../../orchestrator/src/llm/backend-factory.ts';
+import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
+import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+
+export interface CachedRunOptions {
+  readonly profiles: string;
+  readonly endpoint: string;
+  readonly out: string;
+  /** No cache when absent (--no-cache). */
+  readonly cacheDir?: string;
+  readonly spec?: Partial<Record<keyof RunSpec, unknown>>;
+}
+
+export async function generateThroughCache(options: CachedRunOptions): Promise<FinishedRun & { cacheHits: number; requests: number }> {
+  const spec = parseRunSpec({ profiles: options.profiles, endpoints: [options.endpoint], ...options.spec });
+  const prepared = prepareRun(spec, { bytes: readFileSync(options.profiles), location: options.profiles }, { startedAt: new Date() });
+  const store = await LocalRunStore.open(options.out);
+  try {
+    await claimPreparedRun(store, prepared);
+    await store.prepareAppends();
+    const cache = options.cacheDir === undefined ? undefined : await LocalResponseCache.open(options.cacheDir);
+    const transport = { requestTimeoutMs: 10_000, retry: { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 5 } };
+    const backends = await connectRunBackends({
+      spec,
+      roles: rolesFor({ kind: 'local', profileIds: prepared.plan.profileIds }, prepared.strategy, prepared.plan.assignment),
+      gates: true,
+      settings: {
+        create: createBackendFactory(),
+        prices: DEFAULT_PRICES,
+        cache,
+        sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints }), maxInFlight: spec.concurrency },
+        bedrock: { ...transport, maxConcurrency: 4 },
+      },
+    });
+    const existing = await existingSamples(store);
+    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: { concurrency: spec.concurrency } });
+    const finished = await finishRun({
+      plan: prepared.plan,
+      store,
+      counters,
+      emptySlots: outcome.emptySlots,
+      prices: DEFAULT_PRICES,
+      sglangInstances: 1,
+      backends,
+      concurrency: spec.concurrency,
+      stoppedReason: outcome.fatalError,
+    });
+    return { ...finished, cacheHits: counters.cacheHits, requests: counters.requests };
+  } finally {
+    store.close();
+  }
+}
