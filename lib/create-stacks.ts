@@ -2,6 +2,7 @@ import type { App } from 'aws-cdk-lib';
 import { Tags } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { RaidenConfig } from './config.ts';
+import { instanceFacts } from './instance-types.ts';
 import { BedrockStack } from './stacks/bedrock-stack.ts';
 import { DataStack } from './stacks/data-stack.ts';
 import { FleetStack } from './stacks/fleet-stack.ts';
@@ -73,6 +74,7 @@ export function createStacks(app: App, config: RaidenConfig): RaidenStacks {
     buckets: { inputs: exported('inputs'), outputs: exported('outputs') },
     fleet: { autoScalingGroupName: fleet.autoScalingGroupName, servers: fleet.servers, apiKeySecret: fleet.apiKeySecret },
     bedrockPolicy: bedrock.policy,
+    gpuUsdPerInstanceHour: instanceFacts(config.instanceType)?.onDemandUsdPerHour,
     settings: {
       // The instances give up on their own after healthTimeoutMinutes; wait a little longer than that.
       readinessTimeoutMinutes: Math.min(240, config.healthTimeoutMinutes + 10),

@@ -27,6 +27,11 @@ export interface OrchestratorStackProps extends StackProps {
   readonly fleet: WorkflowFleet;
   readonly bedrockPolicy: iam.IManagedPolicy;
   readonly settings?: WorkflowSettings;
+  /**
+   * On-demand USD per GPU instance-hour, for the dashboard's GPU cost.
+   * @default - the dashboard shows instance-hours only
+   */
+  readonly gpuUsdPerInstanceHour?: number;
 }
 
 /** The orchestrator: the generation workflow, its teardown backstop and a dashboard. */
@@ -61,6 +66,7 @@ export class OrchestratorStack extends Stack {
       dashboardName: props.stateMachineName,
       stateMachine,
       namespace: METRICS_NAMESPACE,
+      fleet: { autoScalingGroupName: props.fleet.autoScalingGroupName, usdPerInstanceHour: props.gpuUsdPerInstanceHour },
     });
 
     const console = `https://${this.region}.console.aws.amazon.com`;

@@ -4,6 +4,7 @@ import type { Stack } from 'aws-cdk-lib';
 import { gunzipSync } from 'node:zlib';
 import { synthApp } from '../support/cdk-app.ts';
 import type { SynthesizedApp } from '../support/cdk-app.ts';
+import { RUN_METRIC_NAMES, SGLANG_METRICS_NAMESPACE, SGLANG_SERVER_METRICS } from '../../orchestrator/src/contract/deployed-names.ts';
 
 let tp8: SynthesizedApp;
 let tp4x2: SynthesizedApp;
@@ -219,6 +220,94 @@ describe('fleet stack', () => {
     expect(fleet.orchestratorSecurityGroup).toBeDefined();
     expect(fleet.apiKeySecret).toBeDefined();
     expect(tp4x2.stacks.bedrock.policy).toBeDefined();
+  });
+});
+
+describe('dashboard: per-run progress and cost, GPU fleet cost, SGLang server metrics', () => {
+  interface GraphMetric {
+    readonly expression?: string;
+    readonly label?: string;
+    readonly id?: string;
+  }
+  interface Widget {
+    readonly type: string;
+    readonly properties: { readonly title?: string; readonly metrics?: (string | GraphMetric)[][] };
+  }
+
+  /** The dashboard body as the console reads it, CloudFormation references replaced by a marker. */
+  function dashboardOf(app: SynthesizedApp): Widget[] {
+    const [dashboard] = Object.values(app.orchestrator.findResources('AWS::CloudWatch::Dashboard')) as {
+      Properties: { DashboardBody: { 'Fn::Join': [string, unknown[]] } };
+    }[];
+    const parts = dashboard?.Properties.DashboardBody['Fn::Join'][1] ?? [];
+    return (JSON.parse(parts.map((part) => (typeof part === 'string' ? part : 'REF')).join('')) as { widgets: Widget[] }).widgets;
+  }
+
+  function graph(app: SynthesizedApp, title: string): (string | GraphMetric)[][] {
+    const widget = dashboardOf(app).find((w) => w.properties.title === title);
+    if (!widget) throw new Error(`no widget "${title}"`);
+    return widget.properties.metrics ?? [];
+  }
+
+  const expressions = (metrics: (string | GraphMetric)[][]) =>
+    metrics.flatMap((line) => line.filter((item): item is GraphMetric => typeof item === 'object' && item.expression !== undefined));
+
+  it('per run: accepted and rejected so far, from a SEARCH over RunId, so a new run needs no redeploy', () => {
+    expect(expressions(graph(tp8, 'Progress per run: samples accepted and rejected so far'))).toEqual([
+      { label: 'accepted', expression: `RUNNING_SUM(SEARCH('{"Raiden","RunId"} MetricName="SamplesAccepted"', 'Sum', 300))` },
+      { label: 'rejected', expression: `RUNNING_SUM(SEARCH('{"Raiden","RunId"} MetricName="SamplesRejected"', 'Sum', 300))` },
+    ]);
+  });
+
+  it('per run: Bedrock cost so far, from the BedrockCostUsd run metric', () => {
+    expect(RUN_METRIC_NAMES).toContain('BedrockCostUsd');
+    expect(expressions(graph(tp8, 'Bedrock cost per run so far (USD)'))).toEqual([
+      { expression: `RUNNING_SUM(SEARCH('{"Raiden","RunId"} MetricName="BedrockCostUsd"', 'Sum', 300))` },
+    ]);
+  });
+
+  it("GPU cost: the group's in-service instances (collected every minute) times the instance type's on-demand price", () => {
+    tp8.fleet.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MetricsCollection: [{ Granularity: '1Minute', Metrics: ['GroupInServiceInstances'] }],
+    });
+    const metrics = graph(tp8, 'GPU fleet: instances in service and cost so far');
+    expect(metrics[0]?.slice(0, 4)).toEqual(['AWS/AutoScaling', 'GroupInServiceInstances', 'AutoScalingGroupName', 'raiden-gpu-fleet']);
+    expect(metrics[0]?.[4]).toMatchObject({ id: 'inService', period: 60 });
+    expect(expressions(metrics)).toEqual([
+      expect.objectContaining({ expression: 'RUNNING_SUM(FILL(inService, 0) * PERIOD(inService) / 3600 * 63.3)' }),
+    ]);
+    const unknownType = synthApp({ instanceType: 'p6-b200.48xlarge', gpuCount: 8 });
+    expect(expressions(graph(unknownType, 'GPU fleet: instances in service and cost so far'))).toEqual([
+      expect.objectContaining({ expression: 'RUNNING_SUM(FILL(inService, 0) * PERIOD(inService) / 3600)', label: 'instance-hours so far' }),
+    ]);
+  });
+
+  it.each([
+    ['Running requests per server', 'sglang:num_running_reqs', 'Maximum'],
+    ['Queued requests per server', 'sglang:num_queue_reqs', 'Maximum'],
+    ['Generation throughput per server (tokens/s)', 'sglang:gen_throughput', 'Average'],
+    ['Prefix cache hit rate per server', 'sglang:cache_hit_rate', 'Average'],
+  ])('SGLang: "%s" searches %s by instance and server', (title, metric, statistic) => {
+    expect(metric in SGLANG_SERVER_METRICS).toBe(true);
+    expect(expressions(graph(tp8, title))).toEqual([
+      expect.objectContaining({
+        expression: `SEARCH('{"${SGLANG_METRICS_NAMESPACE}","InstanceId","Server"} MetricName="${metric}"', '${statistic}', 60)`,
+      }),
+    ]);
+  });
+
+  it("the instances ship SGLang's metrics as embedded-metric-format log events: log writes on their log group, no PutMetricData", () => {
+    const statements = Object.values(tp8.fleet.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: { Sid?: string; Action: unknown; Resource: unknown }[] } } }).Properties
+          .PolicyDocument.Statement,
+    );
+    const logWrites = statements.find((statement) => statement.Sid === 'WriteServerLogs');
+    expect(logWrites?.Action).toEqual(['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents']);
+    expect(logWrites?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^SglangLogs/), 'Arn'] });
+    expect(
+      statements.flatMap((statement) => [statement.Action].flat()).filter((action) => String(action).startsWith('cloudwatch:')),
+    ).toEqual([]);
   });
 });
 

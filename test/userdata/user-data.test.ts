@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config.ts';
 import {
+  API_KEY_FILE,
+  PROMETHEUS_CONFIG_FILE,
   SGLANG_LAUNCHER,
   USERDATA_DIR,
   renderBootScript,
@@ -12,6 +14,11 @@ import {
   renderUserData,
 } from '../../lib/constructs/sglang-servers/user-data.ts';
 import type { UserDataSettings } from '../../lib/constructs/sglang-servers/user-data.ts';
+import {
+  SGLANG_METRIC_DIMENSIONS,
+  SGLANG_METRICS_NAMESPACE,
+  SGLANG_SERVER_METRICS,
+} from '../../orchestrator/src/contract/deployed-names.ts';
 import { portCollisions, sglangBinds } from './sglang-ports.ts';
 import { STUB_API_KEY, STUB_CLOCK_START, STUB_INSTANCE_ID, createStubHost, execFile } from './stub-host.ts';
 import type { StubHost } from './stub-host.ts';
@@ -340,6 +347,103 @@ describe('data parallelism: every SGLang process binds its own ports', () => {
     expect(units.map((unit) => /CUDA_VISIBLE_DEVICES=(\S+)/u.exec(unit)?.[1])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
     expect(run.host.read('etc/raiden/fleet.env')).toContain('RAIDEN_SERVER_PORTS="30000 30001 30002 30003 30004 30005 30006 30007"');
     expect(run.host.calls().filter((call) => call.endsWith('/health_generate'))).toHaveLength(8);
+  });
+});
+
+describe("SGLang's /metrics: the CloudWatch agent scrapes every server into CloudWatch metrics", () => {
+  interface PrometheusConfig {
+    scrape_configs: {
+      job_name: string;
+      authorization: { type: string; credentials_file: string };
+      static_configs: { targets: string[]; labels: Record<string, string> }[];
+    }[];
+  }
+  interface AgentPrometheus {
+    log_group_name: string;
+    prometheus_config_path: string;
+    emf_processor: {
+      metric_namespace: string;
+      metric_unit: Record<string, string>;
+      metric_declaration: { source_labels: string[]; label_matcher: string; dimensions: string[][]; metric_selectors: string[] }[];
+    };
+  }
+  // What a server's /metrics shows, with names that only differ by a suffix from the selected ones.
+  const SGLANG_METRICS_TEXT = [
+    'sglang:num_running_reqs{model_name="m",tp_rank="0"} 3.0',
+    'sglang:num_running_reqs_offline_batch{model_name="m",tp_rank="0"} 0.0',
+    'sglang:num_queue_reqs{model_name="m",tp_rank="0"} 1.0',
+    'sglang:gen_throughput{model_name="m",tp_rank="0"} 812.5',
+    'sglang:cache_hit_rate{model_name="m",tp_rank="0"} 0.42',
+    'sglang:token_usage{model_name="m",tp_rank="0"} 0.3',
+    'sglang:prompt_tokens_total{model_name="m",tp_rank="0"} 1000.0',
+  ].join('\n');
+
+  let tp4x2: BootRun;
+  let dp8: BootRun;
+  beforeAll(() => {
+    tp4x2 = boot({ layout: 'tp4x2', models: 'Qwen/Qwen2.5-72B-Instruct,weights:models/Qwen3-32B' });
+    dp8 = boot({ layout: 'dp8', models: 'Qwen/Qwen2.5-7B-Instruct' });
+  });
+
+  const prometheusOf = (run: BootRun) => JSON.parse(run.host.read(PROMETHEUS_CONFIG_FILE.slice(1))) as PrometheusConfig;
+  const agentPrometheusOf = (run: BootRun) =>
+    (JSON.parse(run.host.read('etc/raiden/cloudwatch-agent.json')) as { logs: { metrics_collected: { prometheus: AgentPrometheus } } }).logs
+      .metrics_collected.prometheus;
+
+  it('the agent config is JSON that sends the scraped metrics to their namespace, by instance and server, through the log group', () => {
+    expect(tp4x2.status, tp4x2.output).toBe(0);
+    const prometheus = agentPrometheusOf(tp4x2);
+    expect(prometheus.log_group_name).toBe('/raiden/fleet');
+    expect(prometheus.prometheus_config_path).toBe(PROMETHEUS_CONFIG_FILE);
+    expect(prometheus.emf_processor.metric_namespace).toBe(SGLANG_METRICS_NAMESPACE);
+    expect(prometheus.emf_processor.metric_unit).toEqual(SGLANG_SERVER_METRICS);
+    const [declaration, ...others] = prometheus.emf_processor.metric_declaration;
+    expect(others).toEqual([]);
+    expect(declaration?.dimensions).toEqual([[...SGLANG_METRIC_DIMENSIONS]]);
+    expect(declaration?.source_labels).toEqual(['job']);
+    expect(new RegExp(declaration?.label_matcher ?? '').test(prometheusOf(tp4x2).scrape_configs[0]?.job_name ?? '')).toBe(true);
+    // The selectors survive the shell's heredoc with their `$` anchors: exactly the four gauges, no suffixed names.
+    const names = SGLANG_METRICS_TEXT.split('\n').map((line) => line.split('{')[0] ?? '');
+    const selected = names.filter((name) => declaration?.metric_selectors.some((selector) => new RegExp(selector).test(name)));
+    expect(selected).toEqual(Object.keys(SGLANG_SERVER_METRICS));
+    expect(tp4x2.host.calls()).toContain(
+      'amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:' + join(tp4x2.host.root, 'etc/raiden/cloudwatch-agent.json'),
+    );
+  });
+
+  it.each([
+    ['tp4x2', () => tp4x2, { 'gpus0-3': 30000, 'gpus4-7': 30001 }],
+    ['dp8', () => dp8, Object.fromEntries(Array.from({ length: 8 }, (_, k) => [`main-${k}`, 30000 + k]))],
+  ])("%s: the scrape config names every server's port with its instance and server labels", (_name, run, ports) => {
+    const [job, ...others] = prometheusOf(run()).scrape_configs;
+    expect(others).toEqual([]);
+    expect(job?.static_configs.map((target) => [target.labels, target.targets])).toEqual(
+      Object.entries(ports).map(([server, port]) => [{ InstanceId: STUB_INSTANCE_ID, Server: server }, [`127.0.0.1:${port}`]]),
+    );
+  });
+
+  it('the scraper authenticates from a root-only key file; neither config holds the key', () => {
+    const auth = prometheusOf(tp4x2).scrape_configs[0]?.authorization;
+    expect(auth).toEqual({ type: 'Bearer', credentials_file: API_KEY_FILE });
+    const keyFile = join(tp4x2.host.root, API_KEY_FILE);
+    expect(readFileSync(keyFile, 'utf8')).toBe(`${STUB_API_KEY}\n`);
+    expect(execFileSync('stat', ['-c', '%a', keyFile], { encoding: 'utf8' }).trim()).toBe('600');
+    for (const config of [PROMETHEUS_CONFIG_FILE, '/etc/raiden/cloudwatch-agent.json']) {
+      expect(tp4x2.host.read(config.slice(1))).not.toContain(STUB_API_KEY);
+    }
+  });
+
+  it('a scrape as Prometheus makes it (Authorization: <type> <key file, trimmed>) reaches every server', () => {
+    const [job] = prometheusOf(tp4x2).scrape_configs;
+    const key = readFileSync(join(tp4x2.host.root, job?.authorization.credentials_file ?? ''), 'utf8').trim();
+    const header = writeScript('prometheus-scrape.header', `Authorization: ${job?.authorization.type} ${key}\n`);
+    const curl = join(String(tp4x2.host.env.PATH).split(':')[0] ?? '', 'curl');
+    for (const target of job?.static_configs.flatMap((config) => config.targets) ?? []) {
+      tp4x2.host.setMetrics(Number(target.split(':')[1]), SGLANG_METRICS_TEXT);
+      const scrape = execFile(curl, ['-fsS', '-H', `@${header}`, `http://${target}/metrics`], tp4x2.host.env);
+      expect(scrape.status, scrape.output).toBe(0);
+      expect(scrape.output).toContain('sglang:gen_throughput');
+    }
   });
 });
 

@@ -154,6 +154,8 @@ export class GpuFleet extends Construct {
       // Left unset at 0 so a redeploy never resets a group the orchestrator has scaled up.
       desiredCapacity: size.desired > 0 ? size.desired : undefined,
       healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(15) }),
+      // The dashboard prices GPU time from it; group metrics are free, at one-minute granularity.
+      groupMetrics: [new autoscaling.GroupMetrics(autoscaling.GroupMetric.IN_SERVICE_INSTANCES)],
       ...(spot
         ? {
             capacityRebalance: true,

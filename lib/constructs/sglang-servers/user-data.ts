@@ -13,7 +13,13 @@ import { Token } from 'aws-cdk-lib';
 import type { ServerSpec } from '../../fleet-layout.ts';
 import { defaultServedModelName, modelCacheDirName, parseModelSource } from '../../model-source.ts';
 import { NVME_MOUNT, SGLANG_READY_PATH } from '../../sglang-defaults.ts';
-import { STAGED_WEIGHTS_MARKER, stagedWeightsPrefix } from '../../../orchestrator/src/contract/deployed-names.ts';
+import {
+  SGLANG_METRIC_DIMENSIONS,
+  SGLANG_METRICS_NAMESPACE,
+  SGLANG_SERVER_METRICS,
+  STAGED_WEIGHTS_MARKER,
+  stagedWeightsPrefix,
+} from '../../../orchestrator/src/contract/deployed-names.ts';
 
 export const USERDATA_DIR = fileURLToPath(new URL('../../../userdata/', import.meta.url));
 
@@ -37,6 +43,12 @@ export const SGLANG_VENV = '/opt/raiden/venv';
 export const LOG_DIR = '/var/log/raiden';
 /** `Authorization: Bearer <key>` for curl's -H @file: a header in curl's arguments would be readable with ps. */
 export const AUTH_HEADER_FILE = '/etc/raiden/sglang-auth.header';
+/** The bare API key, for the CloudWatch agent's Prometheus scraper (authorization.credentials_file). */
+export const API_KEY_FILE = '/etc/raiden/sglang-api-key';
+/** The agent's Prometheus scrape config: JSON, which is YAML, as Prometheus reads it. */
+export const PROMETHEUS_CONFIG_FILE = '/etc/raiden/prometheus.yaml';
+/** The scrape job; the agent names the metrics' log stream after it. */
+export const SGLANG_SCRAPE_JOB = 'sglang-metrics';
 
 /**
  * Runs sglang.launch_server with --api-key appended inside Python from the unit's EnvironmentFile, so the
@@ -132,10 +144,13 @@ function renderJobs(settings: UserDataSettings): string[] {
     READY_PATH: SGLANG_READY_PATH,
     SCALE_IN_SCRIPT: readTemplate('raiden-scale-in.sh').trimEnd(),
     AUTH_HEADER_FILE,
+    API_KEY_FILE,
     STAGED_MARKER: STAGED_WEIGHTS_MARKER,
     MAX_LIFETIME_SERVICE: renderTemplate('raiden-max-lifetime.service', { MAX_HOURS: String(settings.maxHours) }).trimEnd(),
     MAX_LIFETIME_TIMER: renderTemplate('raiden-max-lifetime.timer', { MAX_HOURS: String(settings.maxHours) }).trimEnd(),
     CLOUDWATCH_AGENT_CONFIG: cloudWatchAgentConfig(settings.servers),
+    PROMETHEUS_CONFIG_FILE,
+    PROMETHEUS_CONFIG: prometheusConfig(settings.servers),
     STAGE_COMMANDS: stageCommands(settings.servers),
     SERVER_UNIT_FILES: settings.servers
       .map((server) => heredoc(`/etc/systemd/system/${serverUnitName(server)}`, renderServerUnit(server, settings)))
@@ -248,10 +263,17 @@ function stageCommands(servers: readonly ServerSpec[]): string {
     .join('\n');
 }
 
-/** Agent config; written with an unquoted heredoc, so the shell fills in ${RAIDEN_LOG_GROUP}. */
+/**
+ * Agent config: the log files, and SGLang's /metrics scraped into CloudWatch metrics. The agent sends those
+ * as embedded-metric-format events to the server log group (PutLogEvents), and CloudWatch extracts the
+ * metrics from them. Written with an unquoted heredoc, so the shell fills in ${RAIDEN_LOG_GROUP}; the
+ * selectors' `$` anchors, followed by a quote, stay as they are.
+ */
 function cloudWatchAgentConfig(servers: readonly ServerSpec[]): string {
   const files = ['user-data', 'watchdog', 'max-lifetime', ...servers.map((server) => `sglang-${server.name}`)];
+  const metricNames = Object.keys(SGLANG_SERVER_METRICS);
   const config = {
+    // Root, to read the root-only key file the scraper authenticates with.
     agent: { run_as_user: 'root' },
     logs: {
       force_flush_interval: 5,
@@ -264,7 +286,49 @@ function cloudWatchAgentConfig(servers: readonly ServerSpec[]): string {
           })),
         },
       },
+      metrics_collected: {
+        prometheus: {
+          log_group_name: '${RAIDEN_LOG_GROUP}',
+          prometheus_config_path: PROMETHEUS_CONFIG_FILE,
+          emf_processor: {
+            metric_declaration_dedup: true,
+            metric_namespace: SGLANG_METRICS_NAMESPACE,
+            metric_unit: SGLANG_SERVER_METRICS,
+            metric_declaration: [
+              {
+                source_labels: ['job'],
+                label_matcher: `^${SGLANG_SCRAPE_JOB}$`,
+                dimensions: [[...SGLANG_METRIC_DIMENSIONS]],
+                metric_selectors: metricNames.map((name) => `^${name}$`),
+              },
+            ],
+          },
+        },
+      },
     },
+  };
+  return JSON.stringify(config, undefined, 1);
+}
+
+/**
+ * Prometheus scrape config for every server on this instance. The key comes from a root-only file that
+ * Prometheus reads at each scrape (so it may appear after the agent starts, once fetch-secrets has run),
+ * never from this config. The labels become the metrics' dimensions; the shell fills in the instance id.
+ */
+function prometheusConfig(servers: readonly ServerSpec[]): string {
+  const [instanceId, server] = SGLANG_METRIC_DIMENSIONS;
+  const config = {
+    global: { scrape_interval: '1m', scrape_timeout: '10s' },
+    scrape_configs: [
+      {
+        job_name: SGLANG_SCRAPE_JOB,
+        authorization: { type: 'Bearer', credentials_file: API_KEY_FILE },
+        static_configs: servers.map((spec) => ({
+          targets: [`127.0.0.1:${spec.port}`],
+          labels: { [instanceId]: '${RAIDEN_INSTANCE_ID}', [server]: spec.name },
+        })),
+      },
+    ],
   };
   return JSON.stringify(config, undefined, 1);
 }

@@ -32,7 +32,7 @@ export interface FleetServer {
   readonly dp: number;
 }
 
-/** The run metrics the handlers emit (EMF) and the dashboard graphs; all are counts. */
+/** The run metrics the handlers emit (EMF) and the dashboard graphs: counts, and BedrockCostUsd in US dollars. */
 export const RUN_METRIC_NAMES = [
   'SamplesAccepted',
   'SamplesRejected',
@@ -42,11 +42,27 @@ export const RUN_METRIC_NAMES = [
   'BackendErrors',
   'InputTokens',
   'OutputTokens',
+  'BedrockCostUsd',
 ] as const;
 export type RunMetric = (typeof RUN_METRIC_NAMES)[number];
 
 /** CloudWatch namespace of the run metrics, unless the stack sets another in ENV.metricsNamespace. */
 export const DEFAULT_METRICS_NAMESPACE = 'Raiden';
+
+/**
+ * The GPU servers' own metrics: the CloudWatch agent on each instance scrapes SGLang's /metrics into this
+ * namespace, with the dimensions InstanceId and Server (the layout's server name); the dashboard graphs them.
+ */
+export const SGLANG_METRICS_NAMESPACE = 'Raiden/SGLang';
+export const SGLANG_METRIC_DIMENSIONS = ['InstanceId', 'Server'] as const;
+/** SGLang's gauges (python/sglang/srt/metrics/collector.py) that the agent ships, with their CloudWatch units. */
+export const SGLANG_SERVER_METRICS = {
+  'sglang:num_running_reqs': 'Count',
+  'sglang:num_queue_reqs': 'Count',
+  'sglang:gen_throughput': 'Count/Second',
+  'sglang:cache_hit_rate': 'None',
+} as const;
+export type SglangServerMetric = keyof typeof SGLANG_SERVER_METRICS;
 
 /** Tags on the state machine that tell `raiden start` where to upload profiles and where runs land. */
 export const INPUTS_BUCKET_TAG = 'raiden:inputs-bucket';
