@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // CDK synth and CLI subprocess tests are CPU-heavy; two workers match the two-core CI machine.
     maxWorkers: 2,
+    // Tests count model calls: none may be answered from a developer's response cache. Cache tests pass --cache-dir.
+    env: { RAIDEN_NO_CACHE: '1' },
   },
 });

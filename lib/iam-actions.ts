@@ -42,6 +42,19 @@ export const RUN_LIST_ACTIONS = ['s3:ListBucket'];
 export const RESPONSE_CACHE_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject'];
 export const RESPONSE_CACHE_LIST_ACTIONS = ['s3:ListBucket'];
 
+/** Plan asks whether the execution holding a run's writer lease still runs. */
+export const EXECUTION_DESCRIBE_ACTIONS = ['states:DescribeExecution'];
+
+/** The batch inference step creates and follows Bedrock batch jobs. */
+export const BATCH_JOB_ACTIONS = ['bedrock:CreateModelInvocationJob', 'bedrock:GetModelInvocationJob'];
+
+/** ...and hands Bedrock the service role that reads the job's input and writes its output. */
+export const PASS_ROLE_ACTIONS = ['iam:PassRole'];
+
+/** What Bedrock's batch service role does with the run's batch files in the outputs bucket. */
+export const BATCH_SERVICE_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject'];
+export const BATCH_SERVICE_LIST_ACTIONS = ['s3:ListBucket'];
+
 /** Plan reads the profile file a run names. */
 export const PROFILE_READ_ACTIONS = ['s3:GetObject'];
 

@@ -12,7 +12,7 @@ const orchestratorSg = () => app.stacks.fleet.resolve(app.stacks.fleet.orchestra
 describe('orchestrator stack', () => {
   it('every Lambda: Node.js 22, in the VPC with the orchestrator security group, X-Ray tracing, its own log group', () => {
     const functions = Object.values(app.orchestrator.findResources('AWS::Lambda::Function')) as { Properties: Record<string, unknown> }[];
-    expect(functions).toHaveLength(7);
+    expect(functions).toHaveLength(8);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -84,5 +84,45 @@ describe('orchestrator stack', () => {
     const body = JSON.stringify(app.orchestrator.findResources('AWS::CloudWatch::Dashboard'));
     for (const metric of ['SamplesAccepted', 'SamplesRejected', 'InputTokens', 'OutputTokens', 'Requests', 'BackendErrors'])
       expect(body).toContain(metric);
+  });
+});
+
+describe('Bedrock batch inference and the writer lease', () => {
+  const statements = (logicalIdPart: string) =>
+    Object.entries(app.orchestrator.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.includes(logicalIdPart))
+      .flatMap(
+        ([, policy]) =>
+          (policy as { Properties: { PolicyDocument: { Statement: Record<string, unknown>[] } } }).Properties.PolicyDocument.Statement,
+      );
+
+  it('the batch service role trusts only Bedrock for this account, and reads and writes only the runs’ temporary files', () => {
+    const roles = app.orchestrator.findResources('AWS::IAM::Role');
+    const [, role] = Object.entries(roles).find(([id]) => id.includes('BatchInferenceServiceRole')) ?? [];
+    expect(JSON.stringify(role)).toContain('bedrock.amazonaws.com');
+    expect(JSON.stringify(role)).toContain('aws:SourceAccount');
+    const granted = statements('BatchInferenceServiceRole');
+    expect(granted.map((statement) => statement.Action)).toEqual(
+      expect.arrayContaining([['s3:GetObject', 's3:PutObject'], 's3:ListBucket']),
+    );
+    expect(JSON.stringify(granted)).toContain('/tmp/runs/*');
+  });
+
+  it('the batch inference Lambda creates and reads jobs, and passes only the batch service role, only to Bedrock', () => {
+    const granted = statements('BatchInference');
+    const pass = granted.find((statement) => statement.Action === 'iam:PassRole');
+    expect(pass).toMatchObject({ Condition: { StringEquals: { 'iam:PassedToService': 'bedrock.amazonaws.com' } } });
+    expect(JSON.stringify(pass?.Resource)).toContain('BatchInferenceServiceRole');
+    expect(
+      granted.some(
+        (statement) =>
+          JSON.stringify(statement.Action) === JSON.stringify(['bedrock:CreateModelInvocationJob', 'bedrock:GetModelInvocationJob']),
+      ),
+    ).toBe(true);
+  });
+
+  it('Plan may describe only this state machine’s executions (whether a lease holder still runs)', () => {
+    const describe = statements('Plan').find((statement) => statement.Action === 'states:DescribeExecution');
+    expect(JSON.stringify(describe?.Resource)).toMatch(/execution:raiden-generation:\*/u);
   });
 });

@@ -15,7 +15,8 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { CreateModelInvocationJobCommand } from '@aws-sdk/client-bedrock';
 import aslValidator from 'asl-validator';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -34,7 +35,8 @@ import {
   type LocalRunResult,
   type SynthesizedWorkflow,
 } from '../support/local-workflow.ts';
-import { readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
+import { CHARACTEREVAL_PROFILES, readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
+import { fakeBatchService } from '../support/fake-bedrock-batch.ts';
 
 const INPUTS = 'raiden-inputs-local';
 const OUTPUTS = 'raiden-outputs-local';
@@ -65,6 +67,8 @@ const fleet = {
   readyReported: false,
   otherRunning: false,
   setCalls: [] as number[],
+  /** Names of executions DescribeExecution reports as RUNNING. */
+  runningExecutions: [] as string[],
 };
 
 beforeAll(async () => {
@@ -84,6 +88,8 @@ beforeAll(async () => {
     RAIDEN_SERVERS: JSON.stringify([{ name: 'main', port: Number(new URL(sglang.url).port), model: 'test-model', dp: 1 }]),
     RAIDEN_API_KEY_SECRET_ARN: undefined,
     RAIDEN_BEDROCK_ENDPOINT: bedrock.url,
+    // The stack's batch service role, as a deployment would give its ARN.
+    RAIDEN_BEDROCK_BATCH_ROLE_ARN: 'arn:aws:iam::000000000000:role/raiden-batch-inference',
     // Off for the tests that count calls and inject backend failures; its own describe turns it on as the stack sets it.
     [RESPONSE_CACHE_ENV]: undefined,
     AWS_REGION: 'us-east-1',
@@ -112,6 +118,7 @@ beforeEach(() => {
     readyReported: false,
     otherRunning: false,
     setCalls: [],
+    runningExecutions: [],
   });
   autoScaling.reset();
   ec2.reset();
@@ -149,6 +156,11 @@ beforeEach(() => {
       ],
     };
   });
+  // Earlier executions of a run id have ended (a resume); a test that needs one still running says so.
+  sfn.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) => ({
+    executionArn: input.executionArn,
+    status: fleet.runningExecutions.includes(input.executionArn.split(':').pop() ?? '') ? 'RUNNING' : 'SUCCEEDED',
+  }));
   sfn.on(ListExecutionsCommand).callsFake(() => ({
     executions: [
       { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:raiden-generation:this', status: 'RUNNING' },
@@ -252,13 +264,19 @@ describe('the synthesized definition', () => {
         'SeedPhase',
         'Seed',
         'HasBatches',
+        'BatchInference',
+        'SubmitBatchJobs',
+        'WaitForBatchJobs',
+        'BatchJobsStatus',
+        'BatchJobsDone',
+        'CollectBatchResults',
         'Generate',
         'Finalize',
       ]),
     );
-    // iterative: the seed batches run in their own Distributed Map, which leads to Generate.
+    // iterative: the seed batches run in their own Distributed Map, which leads on to Generate.
     expect(branch?.States.Seed).toMatchObject({
-      Next: 'HasBatches',
+      Next: 'BatchInference',
       ItemReader: { Parameters: { 'Key.$': '$.plan.seedManifestKey' } },
       MaxConcurrencyPath: '$.plan.seedMaxConcurrency',
     });
@@ -382,6 +400,28 @@ describe('a local run of the workflow', () => {
     expect(sglang.stats.chatRequests).toBe(requestsBefore);
     const report = JSON.parse(await readRunFile('full-run', 'report.json')) as { samples: Record<string, number> };
     expect(report.samples).toMatchObject({ accepted: 9, accepted_this_invocation: 0, already_done_before: 9 });
+  });
+
+  it('refuses a second execution for a run id another execution is still writing, naming it', async () => {
+    fleet.runningExecutions = ['full-run', 'full-run-again'];
+    const result = await run({ ...BASE_INPUT, runId: 'full-run' }, 'full-run-twice');
+    expect(result.error?.name).toBe('InvalidInput');
+    expect(result.error?.cause).toMatch(/runId full-run is being written by execution \S+:full-run(-again)? since /u);
+    expect(result.entered).not.toContain('GenerateBatch');
+    expect(result.entered).toContain('FleetDown');
+  });
+
+  it('writes the trainer exports the input asks for next to the dataset', async () => {
+    const result = await run({ ...BASE_INPUT, runId: 'exported-run', exportFormats: ['verl', 'sft'] }, 'exported-run');
+    expect(result.output, JSON.stringify(result.error)).toMatchObject({ runId: 'exported-run', status: 'complete' });
+    const keys = (
+      (await s3.client.send(new ListObjectsV2Command({ Bucket: OUTPUTS, Prefix: 'runs/exported-run/exports/' }))).Contents ?? []
+    ).map((o) => o.Key?.replace('runs/exported-run/exports/', ''));
+    expect(keys).toEqual(
+      expect.arrayContaining(['verl/train.parquet', 'verl/raiden_reward.py', 'verl/README.md', 'sft/train.jsonl', 'sft/raiden_reward.py']),
+    );
+    expect(await readRunFile('exported-run', 'profiles.jsonl')).toMatch(/"text":/u);
+    expect(await readRunFile('exported-run', 'report.html')).toMatch(/^<!DOCTYPE html>/iu);
   });
 
   it('skips the fleet for a Bedrock-only run but still ends in FleetDown', async () => {
@@ -527,8 +567,59 @@ describe('when FleetDown is skipped', () => {
   });
 });
 
+describe('Bedrock batch inference in the workflow (control plane mocked, files in s3rver)', () => {
+  it('answers the open slots with batch jobs first, the rest on demand, priced at the batch discount', async () => {
+    const key = 'profiles/charactereval.json';
+    await s3.client.send(new PutObjectCommand({ Bucket: INPUTS, Key: key, Body: readFileSync(CHARACTEREVAL_PROFILES) }));
+    const service = fakeBatchService(s3.client, OUTPUTS, 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'PartiallyCompleted', {
+      processOnly: 150,
+    });
+    try {
+      const input = {
+        profiles: `s3://${INPUTS}/${key}`,
+        strategy: 'bedrock',
+        samplesPerProfile: 2,
+        batchSlots: 64,
+        bedrockBatchInference: true,
+        batchPollSeconds: 10,
+      };
+      const result = await run(input, 'batch-inference-run');
+      expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+      expect(result.output).toMatchObject({ runId: 'batch-inference-run', status: 'complete', accepted: 156, slots: 156 });
+      for (const state of ['SubmitBatchJobs', 'WaitForBatchJobs', 'BatchJobsStatus', 'CollectBatchResults', 'GenerateBatch'])
+        expect(result.entered).toContain(state);
+      expect(result.entered).not.toContain('FleetUp');
+      const { samples, report } = await readDataset('batch-inference-run');
+      const fromBatch = samples.filter((sample) => sample.metadata.backend === 'bedrock-batch').length;
+      // 150 records answered by the job; each still passes verification before it is kept, the rest run on demand.
+      expect(fromBatch).toBeGreaterThan(100);
+      expect(fromBatch).toBeLessThanOrEqual(150);
+      expect(samples.length - fromBatch).toBeGreaterThanOrEqual(6);
+      expect(Object.keys(report.backends)).toEqual(expect.arrayContaining(['bedrock-batch', 'bedrock']));
+      expect(service.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(1);
+      expect(service.commandCalls(CreateModelInvocationJobCommand)[0]?.args[0].input).toMatchObject({
+        roleArn: 'arn:aws:iam::000000000000:role/raiden-batch-inference',
+        inputDataConfig: {
+          s3InputDataConfig: {
+            s3Uri: expect.stringMatching(/^s3:\/\/raiden-outputs-local\/tmp\/runs\/batch-inference-run\/bedrock-batch\/input\//u),
+          },
+        },
+      });
+    } finally {
+      service.restore();
+    }
+  });
+
+  it('refuses batch inference for a strategy that does not write every slot on Bedrock', async () => {
+    const result = await run({ ...BASE_INPUT, strategy: 'sglang', bedrockBatchInference: true }, 'batch-inference-sglang');
+    expect(result.error?.name).toBe('InvalidInput');
+    expect(result.error?.cause).toMatch(/bedrockBatchInference works only with strategy bedrock, not with strategy sglang/u);
+  });
+});
+
 describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', () => {
   it('filter: SGLang writes candidates in each batch, Bedrock judges them, verdicts in metadata and rejects', async () => {
+    const bedrockSamplesBefore = bedrock.stats.byTool.raiden_sbk_sample ?? 0;
     const result = await run({ ...BASE_INPUT, strategy: 'filter' }, 'filter-run');
     expect(result.error).toBeUndefined();
     expect(result.output).toMatchObject({
@@ -554,7 +645,7 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
     const judged = rejects.filter((reject) => reject.reason === 'judge_not_best' || reject.reason === 'judge_below_min_score');
     expect(judged.length).toBeGreaterThanOrEqual(18);
     expect(judged.every((reject) => (reject.review as { judge?: { score?: number } } | undefined)?.judge?.score !== undefined)).toBe(true);
-    expect(bedrock.stats.byTool.raiden_sbk_sample ?? 0).toBe(0);
+    expect(bedrock.stats.byTool.raiden_sbk_sample ?? 0).toBe(bedrockSamplesBefore);
     expect(report).toMatchObject({ strategy: { name: 'filter', candidates: 3, min_score: 7 }, samples: { accepted: 9 } });
     expect(report.backends.sglang?.samples).toBe(9);
     expect(report.backends.bedrock?.review_calls).toBeGreaterThanOrEqual(27);

@@ -11,10 +11,15 @@ import { RESPONSE_CACHE_ENV, RESPONSE_CACHE_PREFIX } from '../../../orchestrator
 import { DEFAULT_TEMP_PREFIX as TEMP_PREFIX, RUNS_PREFIX } from '../../../orchestrator/src/contract/run-layout.ts';
 import type { ServerSpec } from '../../fleet-layout.ts';
 import {
+  BATCH_JOB_ACTIONS,
+  BATCH_SERVICE_LIST_ACTIONS,
+  BATCH_SERVICE_OBJECT_ACTIONS,
+  EXECUTION_DESCRIBE_ACTIONS,
   FLEET_ACTIVITY_ACTIONS,
   FLEET_DESCRIBE_ACTIONS,
   FLEET_SCALE_ACTIONS,
   MAP_RUN_OBJECT_ACTIONS,
+  PASS_ROLE_ACTIONS,
   PROFILE_READ_ACTIONS,
   RESPONSE_CACHE_LIST_ACTIONS,
   RESPONSE_CACHE_OBJECT_ACTIONS,
@@ -106,6 +111,34 @@ export class GenerationWorkflow extends Construct {
       [ENV.metricsNamespace]: METRICS_NAMESPACE,
       ...(settings.bedrockModel !== undefined ? { [ENV.bedrockModel]: settings.bedrockModel } : {}),
     };
+    // Bedrock batch jobs read their input and write their output as this role, under the runs' temporary prefix.
+    const batchServiceRole = new iam.Role(this, 'BatchInferenceServiceRole', {
+      description: 'raiden: Bedrock batch inference reads the job input and writes its output in the outputs bucket',
+      assumedBy: new iam.ServicePrincipal('bedrock.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'bedrock', resource: 'model-invocation-job', resourceName: '*' }) },
+        },
+      }),
+    });
+    const batchFiles = `${TEMP_PREFIX}${RUNS_PREFIX}*`;
+    grantStatements(
+      batchServiceRole,
+      [
+        new iam.PolicyStatement({
+          sid: 'BatchFiles',
+          actions: BATCH_SERVICE_OBJECT_ACTIONS,
+          resources: [outputs.arnForObjects(batchFiles)],
+        }),
+        new iam.PolicyStatement({
+          sid: 'ListBatchFiles',
+          actions: BATCH_SERVICE_LIST_ACTIONS,
+          resources: [outputs.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [batchFiles] } },
+        }),
+      ],
+      'Batch inference files of a run (tmp/runs/<run id>/bedrock-batch/...): run ids are made at run time.',
+    );
     const functionScope = new Construct(this, 'Functions');
     const make = (
       name: keyof WorkflowFunctions,
@@ -140,6 +173,10 @@ export class GenerationWorkflow extends Construct {
       }),
       finalize: make('finalize', 'finalize', 'raiden Finalize: merge, split, stats, evaluation and report', { memorySize: 2048 }),
       fleetDown: make('fleetDown', 'fleet-down', 'raiden FleetDown: scale the GPU fleet to zero'),
+      batchInference: make('batchInference', 'batch-inference', 'raiden batch inference: Bedrock batch jobs for the open slots', {
+        memorySize: 2048,
+        environment: { [ENV.bedrockBatchRoleArn]: batchServiceRole.roleArn },
+      }),
     };
 
     const runObjects = [outputs.arnForObjects(`${RUNS_PREFIX}*`), outputs.arnForObjects(`${TEMP_PREFIX}*`)];
@@ -175,6 +212,47 @@ export class GenerationWorkflow extends Construct {
       'Entries of the response cache (cache/responses/<key>): keys are hashes of requests, made at run time.',
     );
     grantStatements(this.functions.finalize, runAccess);
+    grantStatements(this.functions.batchInference, runAccess);
+    grantStatements(
+      this.functions.batchInference,
+      [
+        new iam.PolicyStatement({
+          sid: 'BatchJobs',
+          actions: BATCH_JOB_ACTIONS,
+          resources: [
+            stack.formatArn({ service: 'bedrock', resource: 'model-invocation-job', resourceName: '*' }),
+            stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: '*' }),
+            stack.formatArn({ service: 'bedrock', account: '', region: '*', resource: 'foundation-model', resourceName: '*' }),
+          ],
+        }),
+        new iam.PolicyStatement({
+          sid: 'PassBatchRole',
+          actions: PASS_ROLE_ACTIONS,
+          resources: [batchServiceRole.roleArn],
+          conditions: { StringEquals: { 'iam:PassedToService': 'bedrock.amazonaws.com' } },
+        }),
+      ],
+      'Batch jobs are created per run and name the model of the run input; job ids, and the models a run input may choose, are not known at deploy time.',
+    );
+    // Plan: is the execution that holds a run's writer lease still running?
+    grantStatements(
+      this.functions.plan,
+      [
+        new iam.PolicyStatement({
+          sid: 'DescribeLeaseHolder',
+          actions: EXECUTION_DESCRIBE_ACTIONS,
+          resources: [
+            stack.formatArn({
+              service: 'states',
+              resource: 'execution',
+              resourceName: `${props.stateMachineName}:*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          ],
+        }),
+      ],
+      'Executions of this state machine: their names are made at run time.',
+    );
     // GenerateBatch writes and judges on Bedrock; Finalize evaluates the iterative strategy's output.
     this.functions.generateBatch.role?.addManagedPolicy(props.bedrockPolicy);
     this.functions.finalize.role?.addManagedPolicy(props.bedrockPolicy);

@@ -7,6 +7,7 @@ import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-r
 import { baseModelId, bedrockPrice, DEFAULT_BEDROCK_MODEL, type Prices } from '../core/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
+import type { ResponseCache } from '../core/ports/response-cache.ts';
 import { writeProfileTable } from '../core/export/profile-table.ts';
 import { claimPreparedRun, prepareRun, type PreparedRun } from '../core/prepare-run.ts';
 import { writeReportHtml } from '../core/report-html.ts';
@@ -39,6 +40,8 @@ export interface GenerateOptions {
   readonly out?: string | undefined;
   readonly apiKey?: string | undefined;
   readonly dryRun: boolean;
+  /** Where answers already paid for are reused from and new ones stored (--cache-dir); none with --no-cache. */
+  readonly cache?: ResponseCache | undefined;
   /** The estimate's prices and speeds given as flags; the rest come from the price table (and --price-file). */
   readonly estimate: Partial<
     Pick<CostAssumptions, 'bedrockInputUsdPerMTok' | 'bedrockOutputUsdPerMTok' | 'gpuUsdPerHour' | 'sglangTokensPerSecond'>
@@ -82,7 +85,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
         stopRequested: io.stopRequested,
         preflight: true,
       });
-    let backends = await connect(prepared, backendSettings(spec, options.apiKey, prices, create));
+    let backends = await connect(prepared, { ...backendSettings(spec, options.apiKey, prices, create), cache: options.cache });
     await withFlagErrors(() => claimPreparedRun(store, prepared));
     await writeProfileTable(store, prepared);
     // Every accepted sample and reject is also an event with its time: the time series of report.html.
@@ -333,6 +336,7 @@ function summaryTable(report: Report): string {
     ['output tokens', report.tokens.this_invocation.output],
     ['wall time', formatDuration(report.wall_time_s)],
     ['samples/s', report.throughput.samples_per_s],
+    ['answers from the response cache', report.cache.hits],
     ['train / validation samples', `${report.samples.train} / ${report.samples.validation}`],
   ];
   for (const [reason, count] of Object.entries(report.rejects.this_invocation_by_reason)) rows.push([`  reject: ${reason}`, count]);

@@ -15,13 +15,15 @@ import { PARTS, RUN_FILES, TEMP_FILES } from '../contract/run-layout.ts';
 import type { BatchEvent, BatchOutput, BatchResult } from '../contract/workflow-payloads.ts';
 import { BATCH_REQUESTS_IN_FLIGHT } from '../core/batch-plan.ts';
 import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST, type GenerationOutcome } from '../core/generation-run.ts';
+import { liveCost } from '../core/live-cost.ts';
 import { DEFAULT_PRICES } from '../core/model-prices.ts';
-import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
+import { BackendUnavailableError, type GenerateResult } from '../core/ports/llm-backend.ts';
 import { connectRunBackends, rolesFor, type RunBackends } from '../core/run-backends.ts';
 import { attemptsMade, doneCount, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
 import type { Sample } from '../core/sample.ts';
 import { RunEventLog } from '../core/run-events.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
+import { BatchPrefetchBackend } from '../llm/bedrock-batch.ts';
 import { S3ResponseCache } from '../store/s3-response-cache.ts';
 import { lambdaBackendSettings, REQUEST_TIMEOUT_MS } from './lambda-backends.ts';
 import { awsClients } from './handler-env.ts';
@@ -65,7 +67,7 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
   const attemptsBefore = await attemptsMade(store);
   const cachePrefix = process.env[RESPONSE_CACHE_ENV];
   const cache = cachePrefix ? new S3ResponseCache({ client: s3, bucket: outputsBucket(), prefix: cachePrefix }) : undefined;
-  const backends = await connect(plan, batch, cache);
+  const backends = await withBatchAnswers(await connect(plan, batch, cache), s3, runId, batch);
   log.info('connected', {
     backend: batch.backend,
     phase: batch.phase,
@@ -113,6 +115,8 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
     BackendErrors: outcome.fatalError !== undefined ? 1 : 0,
     InputTokens: c.inputTokens,
     OutputTokens: c.outputTokens,
+    // Bedrock's token cost of this invocation (no GPU time: the dashboard prices the fleet's instance-hours).
+    BedrockCostUsd: liveCost({ counters: c, usage: store.usage, prices: DEFAULT_PRICES, elapsedSeconds: 0 }).usdSoFar,
   });
   const left = batch.slots.length - c.alreadyDone - c.accepted - outcome.emptySlots.length;
   log.info('batch invocation done', {
@@ -152,6 +156,22 @@ async function connect(plan: WorkflowPlan, batch: BatchFile, cache: S3ResponseCa
       throw new BatchBackendUnavailableError(`batch ${batch.batchId} (${strategy.name} on ${batch.backend}): ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * With bedrockBatchInference, the answers batch inference stored for this batch come first; a slot whose
+ * answer is missing or fails verification is generated on demand, as `raiden generate --bedrock-batch` does.
+ */
+async function withBatchAnswers(backends: RunBackends, s3: S3Client, runId: string, batch: BatchFile): Promise<RunBackends> {
+  if (batch.backend !== 'bedrock') return backends;
+  const answers = await tempStore(s3, runId).readJson<Record<string, GenerateResult>>(TEMP_FILES.batchAnswers(batch.batchId));
+  if (answers === undefined) return backends;
+  const wrapper = new BatchPrefetchBackend(new Map(Object.entries(answers)), backends.backend('bedrock'));
+  return {
+    ...backends,
+    backend: (role) => (role === 'bedrock' ? wrapper : backends.backend(role)),
+    all: () => [...backends.all(), wrapper],
+  };
 }
 
 /** The accepted samples of the run's seed batches, read from their partitions. */
