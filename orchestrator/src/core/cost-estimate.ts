@@ -82,7 +82,11 @@ export interface RunEstimate {
   readonly shape: EstimateShape;
 }
 
-export function estimateRun(slots: readonly SlotWork[], assumptions: CostAssumptions, shape: EstimateShape = PLAIN_ESTIMATE_SHAPE): RunEstimate {
+export function estimateRun(
+  slots: readonly SlotWork[],
+  assumptions: CostAssumptions,
+  shape: EstimateShape = PLAIN_ESTIMATE_SHAPE,
+): RunEstimate {
   const bedrock = { calls: 0, input: 0, output: 0 };
   const sglang = { calls: 0, input: 0, output: 0 };
   let slotInput = 0;
@@ -106,8 +110,10 @@ export function estimateRun(slots: readonly SlotWork[], assumptions: CostAssumpt
     bedrock.input += Math.round(((slotInput + slotOutput) / slots.length) * evaluations);
     bedrock.output += JUDGE_OUTPUT_TOKENS * evaluations;
   }
-  const bedrockUsdOf = (input: number, output: number) => (input * assumptions.bedrockInputUsdPerMTok + output * assumptions.bedrockOutputUsdPerMTok) / 1e6;
-  const bedrockHoursOf = (output: number) => output / (assumptions.bedrockTokensPerSecondPerRequest * assumptions.bedrockConcurrency) / 3600;
+  const bedrockUsdOf = (input: number, output: number) =>
+    (input * assumptions.bedrockInputUsdPerMTok + output * assumptions.bedrockOutputUsdPerMTok) / 1e6;
+  const bedrockHoursOf = (output: number) =>
+    output / (assumptions.bedrockTokensPerSecondPerRequest * assumptions.bedrockConcurrency) / 3600;
   const sglangHoursOf = (output: number) => output / assumptions.sglangTokensPerSecond / 3600;
   const bedrockUsd = bedrockUsdOf(bedrock.input, bedrock.output);
   const sglangHours = sglangHoursOf(sglang.output);
