@@ -212,14 +212,17 @@ describe('estimatePromptTokens', () => {
   // Bug: estimatePromptTokens rounds each part of the user message up on its own (tags, profile text, task)
   // while the built message is counted as one string, so the estimate is often one token above the count of
   // buildMessages(profile, slot) (for Mara_Quill/SBK/1: 590 against 589) instead of equal to it.
-  it.fails('equals the token count of the built messages for every slot of the example profiles', () => {
+  it('equals the token count of the built messages for every slot of the example profiles', () => {
     for (const { profile, slot } of cases()) expect(estimatePromptTokens(profile, slot), slot.id).toBe(counted(profile, slot));
   });
 
   it('grows with the profile text and differs between languages', () => {
     const short = plain('a clerk');
     const long = plain(`a clerk ${'who files very long reports '.repeat(40)}`);
-    expect(estimatePromptTokens(long, sbk) - estimatePromptTokens(short, sbk)).toBe(estimateTokens(long.text) - estimateTokens(short.text));
+    // Counted as part of one message, the profile's share can differ from its own count by the rounding of one.
+    const grown = estimatePromptTokens(long, sbk) - estimatePromptTokens(short, sbk);
+    expect(Math.abs(grown - (estimateTokens(long.text) - estimateTokens(short.text)))).toBeLessThanOrEqual(1);
+    expect(grown).toBeGreaterThan(200);
     expect(estimatePromptTokens(short, { ...sbk, language: 'zh' })).not.toBe(estimatePromptTokens(short, sbk));
   });
 });

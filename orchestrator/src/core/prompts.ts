@@ -2,7 +2,7 @@ import type { Language, Profile } from './profile.ts';
 import type { CmTopic, Slot } from './plan.ts';
 import type { QuestionType } from './sample.ts';
 import type { ChatMessage } from './ports/llm-backend.ts';
-import { estimateTokens } from './text-normalize.ts';
+import { estimateTokens, textWeight, tokensOf, type TextWeight } from './text-normalize.ts';
 
 export type { ChatMessage };
 
@@ -115,8 +115,7 @@ export function buildMessages(profile: Profile, slot: Slot): ChatMessage[] {
   ];
 }
 
-const profileBlockTokens = new WeakMap<Profile, number>();
-const TAG_TOKENS = estimateTokens(`${PROFILE_OPEN}\n\n${PROFILE_CLOSE}\n\n`);
+const profileBlockWeights = new WeakMap<Profile, TextWeight>();
 const INSTRUCTION_TOKENS: Record<Language, number> = { en: estimateTokens(INSTRUCTIONS.en), zh: estimateTokens(INSTRUCTIONS.zh) };
 
 /**
@@ -124,12 +123,13 @@ const INSTRUCTION_TOKENS: Record<Language, number> = { en: estimateTokens(INSTRU
  * every slot, and building 30,000 prompts just to count them was most of a large run's start-up garbage.
  */
 export function estimatePromptTokens(profile: Profile, slot: Slot): number {
-  let profileTokens = profileBlockTokens.get(profile);
-  if (profileTokens === undefined) {
-    profileTokens = estimateTokens(profile.text);
-    profileBlockTokens.set(profile, profileTokens);
+  let block = profileBlockWeights.get(profile);
+  if (block === undefined) {
+    // The user message's shared part, counted once per profile; its parts' counts add up exactly.
+    block = textWeight(`${dataBlock(PROFILE_TAG, profile.text)}\n\n`);
+    profileBlockWeights.set(profile, block);
   }
-  return INSTRUCTION_TOKENS[slot.language] + TAG_TOKENS + profileTokens + estimateTokens(taskText(profile, slot));
+  return INSTRUCTION_TOKENS[slot.language] + tokensOf(block, textWeight(taskText(profile, slot)));
 }
 
 export const PROFILE_TAGS = { open: PROFILE_OPEN, close: PROFILE_CLOSE } as const;

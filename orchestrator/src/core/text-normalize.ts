@@ -19,6 +19,25 @@ export function cjkRatio(text: string): number {
  * character and about one per four characters of Latin text.
  */
 export function estimateTokens(text: string): number {
-  const cjk = text.match(CJK)?.length ?? 0;
-  return Math.ceil(cjk + (text.length - cjk) / 4);
+  return tokensOf(textWeight(text));
+}
+
+/** What estimateTokens counts in a text, so the counts of parts add up to the count of the whole. */
+export interface TextWeight {
+  readonly cjk: number;
+  readonly chars: number;
+}
+
+export function textWeight(text: string): TextWeight {
+  return { cjk: text.match(CJK)?.length ?? 0, chars: text.length };
+}
+
+export function tokensOf(...parts: readonly TextWeight[]): number {
+  let cjk = 0;
+  let chars = 0;
+  for (const part of parts) {
+    cjk += part.cjk;
+    chars += part.chars;
+  }
+  return Math.ceil(cjk + (chars - cjk) / 4);
 }
