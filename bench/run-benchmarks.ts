@@ -1,6 +1,8 @@
 /**
- * `npm run bench [-- --quick]`: drives the real generation pipeline against the simulated SGLang server,
- * prints every figure with its settings and target, and writes BENCHMARKS.md.
+ * `npm run bench [-- --quick] [-- --out FILE]`: drives the real generation pipeline against the simulated
+ * SGLang server, prints every figure with its settings and target, and writes the figures: a full run to
+ * BENCHMARKS.md, a quick run to a temporary file unless --out names one (its smaller runs are not the
+ * figures of record). Exits 1 when a target is missed, so a script or CI notices.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -16,6 +18,13 @@ import { scaleMemoryScenario } from './scenarios/scale-memory.ts';
 import type { BenchContext, ScenarioResult } from './support/scenario.ts';
 
 const quick = process.argv.includes('--quick');
+const outAt = process.argv.indexOf('--out');
+const outFile =
+  outAt >= 0 && process.argv[outAt + 1] !== undefined
+    ? process.argv[outAt + 1]
+    : quick
+      ? join(mkdtempSync(join(tmpdir(), 'raiden-bench-quick-')), 'BENCHMARKS.md')
+      : new URL('../BENCHMARKS.md', import.meta.url).pathname;
 const context: BenchContext = { quick, workDir: mkdtempSync(join(tmpdir(), 'raiden-bench-')) };
 const started = Date.now();
 const results: ScenarioResult[] = [];
@@ -62,8 +71,9 @@ for (const result of [...results, ...sections]) {
     );
   }
 }
+const missed = [...rows, ...sectionRows].filter((row) => row.met === false);
 process.stdout.write(
-  `\n${[...rows, ...sectionRows].filter((row) => row.met === false).length === 0 ? 'All targets met' : 'Some targets NOT met'} (${seconds.toFixed(0)} s, ${machine})\n`,
+  `\n${missed.length === 0 ? 'All targets met' : `${missed.length} target(s) NOT met`} (${seconds.toFixed(0)} s, ${machine})\n`,
 );
 
 const markdown = [
@@ -103,5 +113,6 @@ const markdown = [
     ...(result.notes ?? []).flatMap((note) => ['', note]),
   ]),
 ].join('\n');
-writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), markdown);
-process.stdout.write('Wrote BENCHMARKS.md\n');
+writeFileSync(outFile as string, markdown);
+process.stdout.write(`Wrote ${outFile}\n`);
+if (missed.length > 0) process.exitCode = 1;

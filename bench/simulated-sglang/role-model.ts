@@ -236,7 +236,11 @@ const CM_QUESTIONS: Record<CmTopic, { en: string; zh: string }> = {
 };
 
 function cmSample(task: Task, salt: number, flaw: OutputFlaw | undefined): Record<string, unknown> {
-  const pool = DETAILS[task.topic][task.zh ? 'zh' : 'en'];
+  // A careful model tells a detail the profile does not already hold: recalling that would test no memory.
+  const profile = task.profileText.toLowerCase();
+  const all = DETAILS[task.topic][task.zh ? 'zh' : 'en'];
+  const fresh = all.filter((candidate) => !profile.includes(candidate.toLowerCase()));
+  const pool = fresh.length >= 2 ? fresh : all;
   const detail = pool[salt % pool.length] as string;
   const distractor = pool[(salt + 1) % pool.length] as string;
   const spoken = flaw === 'ungrounded' ? (task.zh ? '无花果' : 'Quartz') : detail;

@@ -8,7 +8,9 @@ const CHILD = new URL('./pipeline-child.ts', import.meta.url).pathname;
 export function runPipelineChild(config: ChildConfig, nodeFlags: string[] = [], env: Record<string, string> = {}): Promise<ChildResult> {
   const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', CHILD, JSON.stringify(config)], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // Each scenario measures what it names: the response cache only where it asks for one (--cache-dir), and
+    // never in the user's own cache.
+    env: { ...process.env, RAIDEN_NO_CACHE: '1', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
