@@ -31,6 +31,6 @@ Next steps:
   npx raiden generate --profiles roles.jsonl --endpoint http://localhost:30000 --include-cm   your own SGLang server
   npx raiden generate --profiles roles.jsonl --backend bedrock --dry-run                      Bedrock: plan and price first
   npx raiden report --run runs/demo                                                           rebuild runs/demo/report.html
-  npx raiden export --run runs/demo --format verl --out exports/demo                           for verl, trl, easyr1 or sft
+  npx raiden export --run runs/demo --format verl --out runs/demo-verl                          for verl, trl, easyr1 or sft
   npx raiden doctor && npx raiden deploy                                                      the GPU fleet and workflow on AWS
 `);

@@ -141,12 +141,14 @@ export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
     if (error instanceof RunSpecError) throw new UsageError(`the run input is invalid:\n${renderProblems(error.problems, flags.flagOf)}`);
     throw error;
   }
-  const name =
-    (flags.input.runId as string | undefined) ??
-    `run-${new Date()
-      .toISOString()
-      .replace(/[-:]|\.\d+Z$/gu, '')
-      .replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  // Every execution gets a name of its own: Step Functions refuses a name used in the last 90 days, so a
+  // resume (the same runId again) must not reuse the earlier execution's. The runId travels in the input.
+  const stamp = `${new Date()
+    .toISOString()
+    .replace(/[-:]|\.\d+Z$/gu, '')
+    .replace('T', '-')}-${randomBytes(3).toString('hex')}`;
+  const runId = flags.input.runId as string | undefined;
+  const name = runId === undefined ? `run-${stamp}` : `${runId.slice(0, 80 - stamp.length - 1)}-${stamp}`;
   const { executionArn } = await workflow.sfn.send(
     new StartExecutionCommand({ stateMachineArn: workflow.arn, name, input: JSON.stringify(input) }),
   );
@@ -155,7 +157,7 @@ export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
       `Started run ${name}`,
       `  execution: ${executionArn}`,
       `  console:   ${consoleUrl(workflow.region, executionArn ?? '')}`,
-      `  dataset:   ${s3Uri(workflow.outputsBucket, runPrefix((flags.input.runId as string | undefined) ?? name))}`,
+      `  dataset:   ${s3Uri(workflow.outputsBucket, runPrefix(runId ?? name))}`,
       `Follow it with: npx raiden status ${name}`,
       '',
     ].join('\n'),

@@ -16,7 +16,7 @@ function helpText(action: 'deploy' | 'destroy'): string {
     '',
     action === 'deploy'
       ? "Runs raiden doctor, then cdk deploy --all with this project's cdk.json (S3 buckets, Bedrock IAM, the GPU fleet, the workflow)."
-      : "cdk destroy --all with this project's cdk.json: removes every stack (buckets that still hold objects are kept; see README, Teardown).",
+      : "cdk destroy --all with this project's cdk.json: removes every stack, the buckets with their objects unless deployed with -c retainOutputs=true (see README, Teardown).",
     '',
     'Options:',
     ...(action === 'deploy' ? [`  ${SKIP_DOCTOR_FLAG}            deploy without the account checks of raiden doctor`] : []),

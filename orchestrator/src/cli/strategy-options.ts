@@ -63,12 +63,12 @@ export function addStrategyOptions(command: Command): Command {
     )
     .option(
       '--keyword-agreement-models <list>',
-      'gate: keep an SBK sample only if these models (comma-separated bedrock:<id> or sglang:<model>[@url]; repeatable) all answer with its keywords',
+      'gate: keep a sample (SBK or CM) only if these models (comma-separated bedrock:<id> or sglang:<model>[@url]; repeatable) all answer with its keywords',
       collect,
     )
     .option(
       '--difficulty-student-model <model>',
-      'gate: keep only samples this model (bedrock:<id> or sglang:<model>[@url]) answers without every keyword',
+      'gate: keep only samples this model (bedrock:<id> or sglang:<model>[@url]) answers right in some but not all of 4 tries (a measured difficulty)',
     )
     .option('--price-file <path>', 'JSON price overrides merged over the built-in price table (see README)');
 }
