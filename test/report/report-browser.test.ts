@@ -5,17 +5,16 @@
  * A full-page screenshot is kept in $RAIDEN_TEST_ARTIFACTS/report/ (default: the system temp directory), never in
  * the checkout.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';
+import { chartStates, openReportPage, type ReportPage } from '../support/report-page.ts';
 import { smallRun } from './small-run.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.env.RAIDEN_TEST_ARTIFACTS ?? join(tmpdir(), 'raiden-test-artifacts'), 'report');
 const CHARTS = [
   'chart-rate',
@@ -29,67 +28,26 @@ const CHARTS = [
   'chart-keywords',
 ];
 
-interface ChartState {
-  readonly id: string;
-  readonly area: number;
-  readonly datasets: readonly { readonly label: string; readonly points: number; readonly drawn: number }[] | null;
-}
-
 interface SlotState {
   readonly profile: string;
   readonly kind: string;
   readonly reasons: readonly string[];
 }
 
-const temporary: string[] = [];
-let context: BrowserContext;
+let run: string;
+let report: ReportPage;
 let page: Page;
-const blocked: string[] = [];
-const requested: string[] = [];
-const errors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium), as .ci/run does`);
-  const run = mkdtempSync(join(tmpdir(), 'raiden-browser-run-'));
-  const profile = mkdtempSync(join(tmpdir(), 'raiden-browser-profile-'));
-  temporary.push(run, profile);
+  run = mkdtempSync(join(tmpdir(), 'raiden-browser-run-'));
   await smallRun({ directory: run, clock: steppingClock(), writer: 'browser-test' });
-
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith('file:')) return route.continue();
-    blocked.push(url);
-    return route.abort();
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('request', (request) => requested.push(request.url()));
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') errors.push(`console ${message.type()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
-  await page.goto(pathToFileURL(join(run, RUN_FILES.reportHtml)).href);
-  await page.waitForSelector('body[data-ready="true"]');
+  report = await openReportPage(join(run, RUN_FILES.reportHtml));
+  page = report.page;
 });
 
 afterAll(async () => {
-  await context?.close();
-  for (const directory of temporary) rmSync(directory, { recursive: true, force: true });
+  await report?.close();
+  rmSync(run, { recursive: true, force: true });
 });
 
 const slots = () =>
@@ -101,25 +59,14 @@ const slots = () =>
 
 describe('report.html in Chromium', () => {
   it('loads from disk without a single network request and without errors', () => {
-    expect(blocked).toEqual([]);
-    expect(requested.length).toBeGreaterThan(0);
-    expect(requested.filter((url) => !url.startsWith('file:'))).toEqual([]);
-    expect(errors).toEqual([]);
+    expect(report.blocked).toEqual([]);
+    expect(report.requested.length).toBeGreaterThan(0);
+    expect(report.requested.filter((url) => !url.startsWith('file:'))).toEqual([]);
+    expect(report.errors).toEqual([]);
   });
 
   it('draws every chart with all its data points', async () => {
-    const charts = await page.evaluate<ChartState[]>(`Array.from(document.querySelectorAll('canvas')).map((canvas) => {
-      const chart = Chart.getChart(canvas);
-      return {
-        id: canvas.id,
-        area: chart ? (chart.chartArea.right - chart.chartArea.left) * (chart.chartArea.bottom - chart.chartArea.top) : 0,
-        datasets: chart ? chart.data.datasets.map((dataset, index) => ({
-          label: dataset.label,
-          points: dataset.data.length,
-          drawn: chart.getDatasetMeta(index).data.filter((element) => Number.isFinite(element.x) && Number.isFinite(element.y)).length,
-        })) : null,
-      };
-    })`);
+    const charts = await chartStates(page);
     expect(charts.map((chart) => chart.id)).toEqual(CHARTS);
     for (const chart of charts) {
       expect(chart.area, chart.id).toBeGreaterThan(0);
@@ -172,6 +119,6 @@ describe('report.html in Chromium', () => {
     // The charts and a short browser list: the whole page, quick to capture.
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
-    expect(errors).toEqual([]);
+    expect(report.errors).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * by s3rver through @aws-sdk/client-s3, SGLang by the simulated server, Auto Scaling / EC2 / Step Functions
  * by aws-sdk-client-mock.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -37,6 +37,7 @@ import {
 } from '../support/local-workflow.ts';
 import { CHARACTEREVAL_PROFILES, readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
 import { fakeBatchService } from '../support/fake-bedrock-batch.ts';
+import { chartStates, openReportPage } from '../support/report-page.ts';
 
 const INPUTS = 'raiden-inputs-local';
 const OUTPUTS = 'raiden-outputs-local';
@@ -421,7 +422,41 @@ describe('a local run of the workflow', () => {
       expect.arrayContaining(['verl/train.parquet', 'verl/raiden_reward.py', 'verl/README.md', 'sft/train.jsonl', 'sft/raiden_reward.py']),
     );
     expect(await readRunFile('exported-run', 'profiles.jsonl')).toMatch(/"text":/u);
-    expect(await readRunFile('exported-run', 'report.html')).toMatch(/^<!DOCTYPE html>/iu);
+    // Finalize's report.html, opened from disk in Chromium with the network blocked, as a user opens the link.
+    const file = join(mkdtempSync(join(tmpdir(), 'raiden-workflow-report-')), 'report.html');
+    writeFileSync(file, await readRunFile('exported-run', 'report.html'));
+    const report = await openReportPage(file);
+    try {
+      expect(report.blocked).toEqual([]);
+      expect(report.errors).toEqual([]);
+      const charts = await chartStates(report.page);
+      expect(charts.length).toBeGreaterThanOrEqual(8);
+      for (const chart of charts.filter((state) => state.datasets !== null)) {
+        for (const dataset of chart.datasets ?? []) expect(dataset.drawn, `${chart.id}: ${dataset.label}`).toBe(dataset.points);
+      }
+      expect(await report.page.locator('#browser .slot').count()).toBe(9);
+    } finally {
+      await report.close();
+    }
+  });
+
+  it('applies the quality gates the input asks for in every batch (keyword agreement on Bedrock)', async () => {
+    const result = await run(
+      {
+        ...BASE_INPUT,
+        runId: 'gated-run',
+        keywordAgreementModels: ['bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0'],
+        maxAttempts: 1,
+      },
+      'gated-run',
+    );
+    expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+    const { samples, rejects, report } = await readDataset('gated-run');
+    // Every kept sample carries the gate's decision; every gated-out one is a reject with the gate's reason.
+    for (const sample of samples) expect(sample.metadata.gates).toMatchObject({ keyword_agreement: { applied: true, passed: true } });
+    expect(samples.length + rejects.filter((reject) => reject.reason === 'gate_keyword_agreement').length).toBeGreaterThan(0);
+    expect((report as unknown as { strategy: { gates: string[] } }).strategy.gates).toEqual(['keyword_agreement']);
+    expect(report.backends.bedrock?.review_calls).toBeGreaterThan(0);
   });
 
   it('skips the fleet for a Bedrock-only run but still ends in FleetDown', async () => {
