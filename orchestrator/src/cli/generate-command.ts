@@ -6,7 +6,6 @@ import { DEFAULT_COST_ASSUMPTIONS, EXPECTED_OUTPUT_TOKENS, JUDGE_OUTPUT_TOKENS, 
 import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
 import { baseModelId, bedrockPrice, DEFAULT_BEDROCK_MODEL, type Prices } from '../core/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
-import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
 import { writeProfileTable } from '../core/export/profile-table.ts';
 import { claimPreparedRun, prepareRun, type PreparedRun } from '../core/prepare-run.ts';
@@ -14,14 +13,13 @@ import { writeReportHtml } from '../core/report-html.ts';
 import { RunEventLog } from '../core/run-events.ts';
 import { backendOfProfile } from '../core/strategies/strategy.ts';
 import { buildMessages } from '../core/prompts.ts';
-import { connectRunBackends, modelLabels, rolesFor, type BackendSettings, type RunBackends } from '../core/run-backends.ts';
+import { modelLabels } from '../core/run-backends.ts';
 import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
 import type { RunSpec } from '../core/run-spec.ts';
 import { responseSchema } from '../core/sample-schema.ts';
 import type { LocalRunStore } from '../store/local-run-store.ts';
-import { cliHint } from './backend-hints.ts';
-import { bedrockHint } from './bedrock-hints.ts';
 import type { CliIo } from './cli-io.ts';
+import { connectLocalBackends, localBackendSettings } from './local-backends.ts';
 import { processWriter } from './process-writer.ts';
 import { ProgressDisplay } from './progress-display.ts';
 import { openRunDirectory } from './run-directory.ts';
@@ -85,7 +83,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
         stopRequested: io.stopRequested,
         preflight: true,
       });
-    let backends = await connect(prepared, { ...backendSettings(spec, options.apiKey, prices, create), cache: options.cache });
+    let backends = await connectLocalBackends(prepared, localBackendSettings(spec, options.apiKey, prices, create, options.cache));
     await withFlagErrors(() => claimPreparedRun(store, prepared));
     await writeProfileTable(store, prepared);
     // Every accepted sample and reject is also an event with its time: the time series of report.html.
@@ -171,19 +169,6 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
   }
 }
 
-function backendSettings(spec: RunSpec, apiKey: string | undefined, prices: Prices, create: BackendFactory): BackendSettings {
-  const transport = {
-    requestTimeoutMs: spec.requestTimeoutSeconds * 1000,
-    retry: { maxRetries: spec.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
-  };
-  return {
-    create,
-    prices,
-    sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints, apiKey }), maxInFlight: spec.concurrency },
-    bedrock: { ...transport, region: spec.bedrockRegion, endpoint: spec.bedrockEndpoint, maxConcurrency: spec.bedrockMaxConcurrency },
-  };
-}
-
 /** The estimate's prices and speeds: the flags when given, else the price table (with --price-file) for --bedrock-model. */
 function estimateAssumptions(spec: RunSpec, flags: GenerateOptions['estimate'], prices: Prices): CostAssumptions {
   const d = DEFAULT_COST_ASSUMPTIONS;
@@ -197,23 +182,6 @@ function estimateAssumptions(spec: RunSpec, flags: GenerateOptions['estimate'], 
     gpuUsdPerHour: flags.gpuUsdPerHour ?? prices.gpuUsdPerHour,
     sglangTokensPerSecond: flags.sglangTokensPerSecond ?? d.sglangTokensPerSecond,
   };
-}
-
-/** Connects every backend the run needs before any work is written; one that cannot be used is a usage error. */
-async function connect(prepared: PreparedRun, settings: BackendSettings): Promise<RunBackends> {
-  const { plan, strategy } = prepared;
-  try {
-    return await connectRunBackends({
-      spec: plan.spec,
-      roles: rolesFor({ kind: 'local', profileIds: plan.profileIds }, strategy, plan.assignment),
-      gates: true,
-      settings,
-    });
-  } catch (error) {
-    if (!(error instanceof BackendUnavailableError)) throw error;
-    const hint = cliHint(error) ?? bedrockHint(error, plan.spec);
-    throw new UsageError(printable(hint === undefined ? error.message : `${error.message}: ${hint}`));
-  }
 }
 
 /** Plans and prices the run without any network: every prompt goes to prompts.jsonl for inspection. */

@@ -15,18 +15,16 @@ import { parseS3ObjectUri, parseS3Uri } from '../contract/s3-uri.ts';
 import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
 import type { Prices } from '../core/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
-import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
 import type { RunRewrite } from '../core/ports/run-rewrite.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
-import { claimPreparedRun, prepareRun, type PreparedRun, type RunPlan } from '../core/prepare-run.ts';
+import { claimPreparedRun, prepareRun, type RunPlan } from '../core/prepare-run.ts';
 import { writeReportHtml } from '../core/report-html.ts';
 import { carriedReportSections, reverifyRun, type ReverifySummary } from '../core/reverify.ts';
-import { connectRunBackends, rolesFor, type BackendSettings, type RunBackends } from '../core/run-backends.ts';
 import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
 import type { RunSpec } from '../core/run-spec.ts';
-import { cliHint } from './backend-hints.ts';
 import type { CliIo } from './cli-io.ts';
+import { connectLocalBackends, localBackendSettings } from './local-backends.ts';
 import { collect, integerAtLeast } from './option-parsers.ts';
 import { processWriter } from './process-writer.ts';
 import { ProgressDisplay } from './progress-display.ts';
@@ -142,7 +140,11 @@ export async function runReverify(flags: ReverifyFlags, io: CliIo, deps: Reverif
         stopRequested: io.stopRequested,
         preflight: true,
       });
-    const backends = await connect(prepared, fillSettings(spec, flags.apiKey, prices, create, cache));
+    const backends = await connectLocalBackends(
+      prepared,
+      localBackendSettings(spec, flags.apiKey, prices, create, cache),
+      '\nThe run is re-verified already; give --endpoint (and --api-key) for the fill, or --no-fill to skip it',
+    );
     const existing = await existingSamples(store);
     const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
     const seedData = spec.seedData !== undefined ? await loadSeedData(spec.seedData) : undefined;
@@ -217,46 +219,6 @@ function summaryRows(summary: ReverifySummary): (string | number)[][] {
     ['slots without a sample', summary.slots_without_sample],
     ['model calls', 0],
   ];
-}
-
-function fillSettings(
-  spec: RunSpec,
-  apiKey: string | undefined,
-  prices: Prices,
-  create: BackendFactory,
-  cache: ResponseCache | undefined,
-): BackendSettings {
-  const transport = {
-    requestTimeoutMs: spec.requestTimeoutSeconds * 1000,
-    retry: { maxRetries: spec.maxRetries, baseDelayMs: 500, maxDelayMs: 20_000 },
-  };
-  return {
-    create,
-    prices,
-    cache,
-    sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints, apiKey }), maxInFlight: spec.concurrency },
-    bedrock: { ...transport, region: spec.bedrockRegion, endpoint: spec.bedrockEndpoint, maxConcurrency: spec.bedrockMaxConcurrency },
-  };
-}
-
-async function connect(prepared: PreparedRun, settings: BackendSettings): Promise<RunBackends> {
-  const { plan, strategy } = prepared;
-  try {
-    return await connectRunBackends({
-      spec: plan.spec,
-      roles: rolesFor({ kind: 'local', profileIds: plan.profileIds }, strategy, plan.assignment),
-      gates: true,
-      settings,
-    });
-  } catch (error) {
-    if (!(error instanceof BackendUnavailableError)) throw error;
-    const hint = cliHint(error);
-    throw new UsageError(
-      printable(
-        `${error.message}${hint === undefined ? '' : `: ${hint}`}\nThe run is re-verified already; give --endpoint (and --api-key) for the fill, or --no-fill to skip it`,
-      ),
-    );
-  }
 }
 
 async function openLocalTarget(flags: ReverifyFlags, io: CliIo): Promise<RunTarget> {

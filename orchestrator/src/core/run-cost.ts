@@ -39,6 +39,21 @@ function addUsage(row: Omit<ModelLedgerRow, 'samples' | 'rejects' | 'review_call
   row.cache_write_input_tokens += usage.cache_write_input_tokens ?? 0;
 }
 
+/** The row of one `backend:model`, created empty on first use. */
+export function ledgerRow(ledger: UsageLedger, backend: string, model: string): ModelLedgerRow {
+  return (ledger[`${backend}:${model}`] ??= {
+    backend,
+    model,
+    samples: 0,
+    rejects: 0,
+    review_calls: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_input_tokens: 0,
+    cache_write_input_tokens: 0,
+  });
+}
+
 /**
  * Sums every model call the run directory records: samples, rejects, and the review calls on both. An
  * answer the response cache gave counts as a sample, reject or review call of its model, but its tokens
@@ -64,18 +79,7 @@ export async function buildUsageLedger(
     entry.hits++;
     addUsage(entry, usage);
   };
-  const row = (backend: string, model: string) =>
-    (ledger[`${backend}:${model}`] ??= {
-      backend,
-      model,
-      samples: 0,
-      rejects: 0,
-      review_calls: 0,
-      input_tokens: 0,
-      output_tokens: 0,
-      cache_read_input_tokens: 0,
-      cache_write_input_tokens: 0,
-    });
+  const row = (backend: string, model: string) => ledgerRow(ledger, backend, model);
   const addCalls = (calls: unknown) => {
     if (!Array.isArray(calls)) return;
     for (const call of calls as ReviewCall[]) {

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RejectRecord, RunEventRecord, RunStore, Sample, WriteCondition } from './ports/run-store.ts';
-import type { ModelLedgerRow, UsageLedger } from './run-cost.ts';
+import { ledgerRow, type ModelLedgerRow, type UsageLedger } from './run-cost.ts';
 import type { ReviewCall, TokenUsage } from './sample.ts';
 
 // Type aliases, not interfaces: a port record is a Record<string, unknown>, which only aliases satisfy.
@@ -203,20 +203,6 @@ export function addEventUsage(ledger: UsageLedger, event: RunEvent): void {
     row.review_calls++;
     addTokens(row, call.usage);
   }
-}
-
-function ledgerRow(ledger: UsageLedger, backend: string, model: string): ModelLedgerRow {
-  return (ledger[`${backend}:${model}`] ??= {
-    backend,
-    model,
-    samples: 0,
-    rejects: 0,
-    review_calls: 0,
-    input_tokens: 0,
-    output_tokens: 0,
-    cache_read_input_tokens: 0,
-    cache_write_input_tokens: 0,
-  });
 }
 
 function addTokens(row: ModelLedgerRow, usage: TokenUsage): void {
