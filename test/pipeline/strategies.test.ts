@@ -131,3 +131,24 @@ describe('strategies in process', () => {
     expect(one.store.samples.map((s) => s.metadata.generated_at)).toEqual(two.store.samples.map((s) => s.metadata.generated_at));
   });
 });
+
+describe('cost and estimate', () => {
+  it('agree when the model spends exactly the tokens the estimate assumes (bedrock, one call per slot)', async () => {
+    const { EXPECTED_OUTPUT_TOKENS } = await import('../../orchestrator/src/core/cost-estimate.ts');
+    const { estimateTokens } = await import('../../orchestrator/src/core/text-normalize.ts');
+    const run = await runInProcess({
+      spec: { strategy: 'bedrock', includeCm: true },
+      script: {
+        bedrock: {
+          usage: (request) => ({
+            inputTokens: request.messages.reduce((sum, message) => sum + estimateTokens(message.content), 0),
+            outputTokens: EXPECTED_OUTPUT_TOKENS[request.schema.name === 'raiden_cm_sample' ? 'CM' : 'SBK'],
+          }),
+        },
+      },
+    });
+    expect(run.report.requests.this_invocation).toBe(run.prepared.plan.slots.total);
+    expect(run.report.tokens.this_invocation).toEqual({ input: run.report.estimate.inputTokens, output: run.report.estimate.outputTokens });
+    expect(run.report.cost.total_usd).toBeCloseTo(run.report.estimate.total_usd, 4);
+  });
+});

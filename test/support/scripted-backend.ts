@@ -31,7 +31,10 @@ export interface ScriptedBackendOptions {
   readonly judgeScore?: (callNumber: number, request: GenerateRequest) => number | 'fail';
   /** The in-character answer a gate model gives to a question. */
   readonly answer?: (request: GenerateRequest) => string;
-  readonly usage?: { readonly inputTokens: number; readonly outputTokens: number };
+  /** Tokens a call reports: fixed, or from the request (e.g. exactly what the estimate assumes). */
+  readonly usage?:
+    | { readonly inputTokens: number; readonly outputTokens: number }
+    | ((request: GenerateRequest) => { readonly inputTokens: number; readonly outputTokens: number });
 }
 
 export interface ScriptedBackend extends LlmBackend {
@@ -43,9 +46,11 @@ export interface ScriptedBackend extends LlmBackend {
 export function scriptedBackend(options: ScriptedBackendOptions): ScriptedBackend {
   const calls: ScriptedCall[] = [];
   const model = options.model ?? `${options.name}-model`;
-  const usage = options.usage ?? { inputTokens: 100, outputTokens: 50 };
+  const usageOf = (request: GenerateRequest) =>
+    typeof options.usage === 'function' ? options.usage(request) : (options.usage ?? { inputTokens: 100, outputTokens: 50 });
   const count = (schema: string) => calls.filter((call) => call.schema === schema).length;
-  const result = (text: string): GenerateResult => ({ text, model, usage, requests: 1 });
+  let current: GenerateRequest | undefined;
+  const result = (text: string): GenerateResult => ({ text, model, usage: usageOf(current as GenerateRequest), requests: 1 });
   return {
     name: options.name,
     calls,
@@ -55,6 +60,7 @@ export function scriptedBackend(options: ScriptedBackendOptions): ScriptedBacken
     async generate(request) {
       const schema = request.schema.name;
       calls.push({ schema, request });
+      current = request;
       if (schema === 'raiden_judge_verdict') {
         const score = options.judgeScore?.(count(schema), request) ?? 8;
         if (score === 'fail') throw new TransportError('judge timed out', 1);
