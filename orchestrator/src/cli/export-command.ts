@@ -91,25 +91,13 @@ async function openS3Run(flags: ExportFlags, deps: ExportDependencies): Promise<
   if (location === undefined || location.key.replace(/\/+$/u, '') === '')
     throw new UsageError(`--run ${flags.run} is not a run's S3 prefix: write s3://<outputs bucket>/runs/<run id>`);
   const prefix = `${location.key.replace(/\/+$/u, '')}/`;
-  const [{ S3Client, GetObjectCommand }, { S3RunStore }] = await Promise.all([
-    import('@aws-sdk/client-s3'),
-    import('../store/s3-run-store.ts'),
-  ]);
+  const [{ S3Client }, { S3RunStore }] = await Promise.all([import('@aws-sdk/client-s3'), import('../store/s3-run-store.ts')]);
   const client = deps.s3 ?? new S3Client(flags.region !== undefined ? { region: flags.region } : {});
   const store = new S3RunStore({ client, bucket: location.bucket, prefix });
   const source: ExportSource = {
     location: store.location,
     readJson: (name) => store.readJson(name),
-    // The run store streams only samples and rejects; the split files and the profile table are read here, one GET each.
-    readLines: async (name) => {
-      try {
-        const object = await client.send(new GetObjectCommand({ Bucket: location.bucket, Key: `${prefix}${name}` }));
-        return linesOf(object.Body as Readable);
-      } catch (error) {
-        if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
-        throw error;
-      }
-    },
+    readLines: (name) => store.readLines(name),
   };
   return {
     source,

@@ -3,9 +3,7 @@
  * (samples.jsonl, rejects.jsonl, train.json, validation.json, dataset_stats.json, report.json) under
  * `runs/<run id>/`, with the counters of every batch invocation summed, through the same finishRun as the CLI.
  */
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PARTS, RUN_FILES, runKey, runPrefix } from '../contract/run-layout.ts';
 import { s3Uri } from '../contract/s3-uri.ts';
 import type { BatchResult, FinalizeEvent, FinalizeOutput } from '../contract/workflow-payloads.ts';
@@ -109,19 +107,9 @@ async function writeExport(runId: string, format: ExportFormat, log: Logger): Pr
   const bucket = outputsBucket();
   const prefix = runPrefix(runId);
   const out = `${prefix}exports/${format}/`;
-  const source: ExportSource = {
-    location: s3Uri(bucket, prefix),
-    readJson: (name) => runStore(s3, runId).readJson(name),
-    async readLines(name) {
-      try {
-        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}${name}` }));
-        return createInterface({ input: object.Body as Readable, crlfDelay: Infinity });
-      } catch (error) {
-        if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
-        throw error;
-      }
-    },
-  };
+  const run = runStore(s3, runId);
+  const source: ExportSource = { location: run.location, readJson: (name) => run.readJson(name), readLines: (name) => run.readLines(name) };
+
   const sink: ExportSink = {
     location: s3Uri(bucket, out),
     write: async (name, body) => {

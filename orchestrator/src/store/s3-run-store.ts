@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -242,15 +243,24 @@ export class S3RunStore implements RunStore, LeaseStore {
   }
 
   private async *readJsonLines<T>(key: string): AsyncGenerator<T> {
-    let body: Readable;
+    const body = await this.body(key);
+    // Same rule as a local run directory: a corrupt line is skipped, every other record kept.
+    if (body !== undefined) yield* parseJsonLineStream<T>(body);
+  }
+
+  /** The lines of one of the run's files, streamed with one GET; undefined when the run has no such file. */
+  async readLines(name: string): Promise<AsyncIterable<string> | undefined> {
+    const body = await this.body(`${this.prefix}${name}`);
+    return body === undefined ? undefined : createInterface({ input: body, crlfDelay: Infinity });
+  }
+
+  private async body(key: string): Promise<Readable | undefined> {
     try {
-      body = (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body as Readable;
+      return (await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }))).Body as Readable;
     } catch (error) {
-      if ((error as { name?: string }).name === 'NoSuchKey') return;
+      if ((error as { name?: string }).name === 'NoSuchKey') return undefined;
       throw error;
     }
-    // Same rule as a local run directory: a corrupt line is skipped, every other record kept.
-    yield* parseJsonLineStream<T>(body);
   }
 
   /** Fetches up to readConcurrency objects ahead while yielding them in key order. */
