@@ -1,12 +1,11 @@
 import { BedrockClient } from '@aws-sdk/client-bedrock';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { openSlots, slotRequest, type ExistingSample } from '../core/generation-run.ts';
+import { openSlotRequests, type ExistingSample } from '../core/generation-run.ts';
 import { supportsPromptCaching } from '../core/model-prices.ts';
-import type { GenerateRequest, GenerateResult, LlmBackend } from '../core/ports/llm-backend.ts';
+import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
 import type { PreparedRun } from '../core/prepare-run.ts';
-import type { Profile } from '../core/profile.ts';
-import type { RunBackends } from '../core/run-backends.ts';
+import { withBackend, type RunBackends } from '../core/run-backends.ts';
 import { RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
 import { bedrockRegion } from '../llm/bedrock-settings.ts';
 import { BatchJobFailedError, BatchPrefetchBackend, requestKey, runBatchJobs, type BatchOutcome } from '../llm/bedrock-batch.ts';
@@ -62,13 +61,8 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
   if (batch === undefined) return { backends: input.backends, report: {} };
   const live = input.backends.backend('bedrock');
   const requests = new Map<string, GenerateRequest>();
-  for (const slot of openSlots({ slots: prepared.slots, existing: input.existing })) {
-    const request = slotRequest(prepared.profiles.get(slot.profileId) as Profile, slot, {
-      maxTokens: spec.maxTokens,
-      temperature: spec.temperature,
-    });
+  for (const { request } of openSlotRequests(prepared.slots, prepared.profiles, input.existing, spec))
     requests.set(requestKey(request), request);
-  }
   // A resumed run with nothing left to do has nothing to batch.
   if (requests.size === 0) return { backends: input.backends, report: {} };
   if (requests.size < MIN_BATCH_RECORDS) {
@@ -119,7 +113,7 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
     `raiden: batch inference answered ${prefetched.size} of ${requests.size} requests (${recordErrors} record errors, ${outcome.missing.length} without output); those, and answers that fail verification, run on demand\n`,
   );
   return {
-    backends: withBedrock(input.backends, new BatchPrefetchBackend(prefetched, live)),
+    backends: withBackend(input.backends, 'bedrock', new BatchPrefetchBackend(prefetched, live)),
     report: {
       bedrock_batch: {
         s3_uri: batch.s3Uri,
@@ -130,15 +124,6 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
         missing: outcome.missing.length,
       },
     },
-  };
-}
-
-/** The run's backends with `bedrock` answered by `wrapper`. */
-function withBedrock(backends: RunBackends, wrapper: LlmBackend): RunBackends {
-  return {
-    ...backends,
-    backend: (role) => (role === 'bedrock' ? wrapper : backends.backend(role)),
-    all: () => [...backends.all(), wrapper],
   };
 }
 

@@ -128,6 +128,22 @@ export function slotRequest(
 }
 
 /**
+ * The request of every slot still without a sample, built as runGeneration will build it: what batch
+ * inference sends ahead (locally and in the workflow), so its answers match the slots they are for.
+ */
+export function openSlotRequests(
+  slots: readonly Slot[],
+  profiles: ReadonlyMap<string, Profile>,
+  existing: readonly ExistingSample[],
+  options: Pick<GenerationOptions, 'maxTokens' | 'temperature'>,
+): { readonly slot: Slot; readonly request: GenerateRequest }[] {
+  return openSlots({ slots, existing }).flatMap((slot) => {
+    const profile = profiles.get(slot.profileId);
+    return profile === undefined ? [] : [{ slot, request: slotRequest(profile, slot, options) }];
+  });
+}
+
+/**
  * Fills every open slot: `concurrency` workers each take the next slot in plan order (profile-grouped)
  * and keep calling the model until a sample passes verification or `maxAttempts` is spent. No batch
  * barriers: a slow request only ever holds its own worker.

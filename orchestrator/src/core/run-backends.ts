@@ -136,6 +136,11 @@ export async function connectRunBackends(options: ConnectOptions): Promise<RunBa
   };
 }
 
+/** The same backends with `role` answered by `backend` (a wrapper of the original, e.g. batch answers first). */
+export function withBackend(backends: RunBackends, role: BackendRole, backend: LlmBackend): RunBackends {
+  return { ...backends, backend: (asked) => (asked === role ? backend : backends.backend(asked)), all: () => [...backends.all(), backend] };
+}
+
 /** `bedrock:<model id>`, `sglang:<model>[@<endpoint>]`, or a bare Bedrock model id (validated by the RunSpec). */
 export function parseModelSpec(text: string): { kind: 'bedrock' | 'sglang'; model: string; endpoint?: string } {
   const trimmed = text.trim();

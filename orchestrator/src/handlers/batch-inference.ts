@@ -12,10 +12,9 @@ import { RUN_FILES, TEMP_FILES } from '../contract/run-layout.ts';
 import { s3Uri } from '../contract/s3-uri.ts';
 import type { BatchInferenceEvent, BatchInferenceOutput } from '../contract/workflow-payloads.ts';
 import { batchId } from '../core/batch-plan.ts';
-import { openSlots, slotRequest } from '../core/generation-run.ts';
+import { openSlotRequests } from '../core/generation-run.ts';
 import { DEFAULT_PRICES, supportsPromptCaching } from '../core/model-prices.ts';
 import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
-import type { Profile } from '../core/profile.ts';
 import { existingSamples } from '../core/run-pipeline.ts';
 import { RUN_DEFAULTS } from '../core/run-spec.ts';
 import { batchJobStatuses, collectBatchResults, requestKey, submitBatchJobs, type SubmittedJob } from '../llm/bedrock-batch.ts';
@@ -57,11 +56,7 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
       // A resumed run sends only the slots still without a sample.
       const existing = await existingSamples(runStore(s3, event.runId, batch.batchId));
       const profiles = new Map(batch.profiles.map((profile) => [profile.id, profile]));
-      for (const slot of openSlots({ slots: batch.slots, existing })) {
-        const request = slotRequest(profiles.get(slot.profileId) as Profile, slot, {
-          maxTokens: plan.spec.maxTokens,
-          temperature: plan.spec.temperature,
-        });
+      for (const { request } of openSlotRequests(batch.slots, profiles, existing, plan.spec)) {
         const key = requestKey(request);
         requests.set(key, request);
         batchOf[key] = batch.batchId;

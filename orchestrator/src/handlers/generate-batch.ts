@@ -18,7 +18,7 @@ import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST, type GenerationOutcome } fr
 import { liveCost } from '../core/live-cost.ts';
 import { DEFAULT_PRICES } from '../core/model-prices.ts';
 import { BackendUnavailableError, type GenerateResult } from '../core/ports/llm-backend.ts';
-import { connectRunBackends, rolesFor, type RunBackends } from '../core/run-backends.ts';
+import { withBackend, connectRunBackends, rolesFor, type RunBackends } from '../core/run-backends.ts';
 import { attemptsMade, doneCount, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
 import type { Sample } from '../core/sample.ts';
 import { RunEventLog } from '../core/run-events.ts';
@@ -166,12 +166,7 @@ async function withBatchAnswers(backends: RunBackends, s3: S3Client, runId: stri
   if (batch.backend !== 'bedrock') return backends;
   const answers = await tempStore(s3, runId).readJson<Record<string, GenerateResult>>(TEMP_FILES.batchAnswers(batch.batchId));
   if (answers === undefined) return backends;
-  const wrapper = new BatchPrefetchBackend(new Map(Object.entries(answers)), backends.backend('bedrock'));
-  return {
-    ...backends,
-    backend: (role) => (role === 'bedrock' ? wrapper : backends.backend(role)),
-    all: () => [...backends.all(), wrapper],
-  };
+  return withBackend(backends, 'bedrock', new BatchPrefetchBackend(new Map(Object.entries(answers)), backends.backend('bedrock')));
 }
 
 /** The accepted samples of the run's seed batches, read from their partitions. */
