@@ -4,15 +4,20 @@
  * BackendSettings, every phase, finish. The CLI's own wiring of --cache-dir lives in generate-command.ts.
  */
 import { readFileSync } from 'node:fs';
-import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
 import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
-import { doneCount, existingSamples, finishRun, generateAllPhases, type FinishedRun } from '../../orchestrator/src/core/run-pipeline.ts';
+import {
+  resumeCounters,
+  existingSamples,
+  finishRun,
+  generateAllPhases,
+  type FinishedRun,
+} from '../../orchestrator/src/core/run-pipeline.ts';
 import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run-spec.ts';
 import { createBackendFactory } from '../../orchestrator/src/llm/backend-factory.ts';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { connectTestBackends } from '../support/test-backends.ts';
 
 export interface CachedRunOptions {
   readonly profiles: string;
@@ -31,21 +36,14 @@ export async function generateThroughCache(options: CachedRunOptions): Promise<F
     await claimPreparedRun(store, prepared);
     await store.prepareAppends();
     const cache = options.cacheDir === undefined ? undefined : await LocalResponseCache.open(options.cacheDir);
-    const transport = { requestTimeoutMs: 10_000, retry: { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 5 } };
-    const backends = await connectRunBackends({
-      spec,
-      roles: rolesFor({ kind: 'local', profileIds: prepared.plan.profileIds }, prepared.strategy, prepared.plan.assignment),
-      gates: true,
-      settings: {
-        create: createBackendFactory(),
-        prices: DEFAULT_PRICES,
-        cache,
-        sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints }), maxInFlight: spec.concurrency },
-        bedrock: { ...transport, maxConcurrency: 4 },
-      },
+    const backends = await connectTestBackends(prepared, {
+      create: createBackendFactory(),
+      cache,
+      maxInFlight: spec.concurrency,
+      transport: { requestTimeoutMs: 10_000, retry: { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 5 } },
     });
     const existing = await existingSamples(store);
-    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const counters = resumeCounters(prepared.slots, existing);
     const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: { concurrency: spec.concurrency } });
     const finished = await finishRun({
       plan: prepared.plan,

@@ -5,15 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeProfileTable } from '../../orchestrator/src/core/export/profile-table.ts';
-import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
 import { claimPreparedRun, prepareRun, type PreparedRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
-import { doneCount, existingSamples, finishRun, generateAllPhases } from '../../orchestrator/src/core/run-pipeline.ts';
+import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../../orchestrator/src/core/run-pipeline.ts';
 import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';
 import { scriptedBackend } from '../support/scripted-backend.ts';
+import { connectTestBackends } from '../support/test-backends.ts';
 
 export interface ExportRunOptions {
   readonly directory: string;
@@ -38,20 +37,12 @@ export async function makeRun(options: ExportRunOptions): Promise<PreparedRun> {
     await claimPreparedRun(store, prepared);
     if (options.withProfileTable ?? true) await writeProfileTable(store, prepared);
     await store.prepareAppends();
-    const transport = { requestTimeoutMs: 1000, retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 } };
-    const backends = await connectRunBackends({
-      spec,
-      roles: rolesFor({ kind: 'local', profileIds: prepared.plan.profileIds }, prepared.strategy, prepared.plan.assignment),
+    const backends = await connectTestBackends(prepared, {
+      create: async () => scriptedBackend({ name: 'sglang', model: 'qwen-sim' }),
       gates: false,
-      settings: {
-        create: async () => scriptedBackend({ name: 'sglang', model: 'qwen-sim' }),
-        prices: DEFAULT_PRICES,
-        sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints }), maxInFlight: 4 },
-        bedrock: { ...transport, maxConcurrency: 4 },
-      },
     });
     const existing = await existingSamples(store);
-    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const counters = resumeCounters(prepared.slots, existing);
     const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: { concurrency: 4, now } });
     await finishRun({
       plan: prepared.plan,

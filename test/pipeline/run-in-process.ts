@@ -5,17 +5,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
 import type { BackendFactory, BackendSpec } from '../../orchestrator/src/core/ports/backend-factory.ts';
 import { prepareRun, type PreparedRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
-import { doneCount, existingSamples, finishRun, generateAllPhases, type FinishedRun } from '../../orchestrator/src/core/run-pipeline.ts';
+import {
+  resumeCounters,
+  existingSamples,
+  finishRun,
+  generateAllPhases,
+  type FinishedRun,
+} from '../../orchestrator/src/core/run-pipeline.ts';
 import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run-spec.ts';
 import type { Sample } from '../../orchestrator/src/core/sample.ts';
 import { MemoryRunStore } from '../support/memory-run-store.ts';
 import { ROOT } from '../support/run-cli.ts';
 import { scriptedBackend, type ScriptedBackend, type ScriptedBackendOptions } from '../support/scripted-backend.ts';
+import { connectTestBackends } from '../support/test-backends.ts';
 
 export const CLOCK_START = new Date('2026-01-01T00:00:00Z');
 
@@ -59,21 +64,10 @@ export async function runInProcess(options: InProcessOptions = {}): Promise<InPr
     }
     return backend;
   };
-  const transport = { requestTimeoutMs: 1000, retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 } };
-  const backends = await connectRunBackends({
-    spec,
-    roles: rolesFor({ kind: 'local', profileIds: prepared.plan.profileIds }, prepared.strategy, prepared.plan.assignment),
-    gates: true,
-    settings: {
-      create,
-      prices: DEFAULT_PRICES,
-      sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints }), maxInFlight: 4 },
-      bedrock: { ...transport, maxConcurrency: 4 },
-    },
-  });
+  const backends = await connectTestBackends(prepared, { create });
   const store = options.store ?? new MemoryRunStore();
   const existing = await existingSamples(store);
-  const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+  const counters = resumeCounters(prepared.slots, existing);
   const outcome = await generateAllPhases({
     prepared,
     store,

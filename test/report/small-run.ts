@@ -5,19 +5,24 @@
  * and rejects of several reasons; a stepping clock fixes every time.
  */
 import { readFileSync } from 'node:fs';
-import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
 import type { BackendFactory } from '../../orchestrator/src/core/ports/backend-factory.ts';
 import type { LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
 import { writeReportHtml } from '../../orchestrator/src/core/report-html.ts';
-import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
 import { RunEventLog } from '../../orchestrator/src/core/run-events.ts';
-import { doneCount, existingSamples, finishRun, generateAllPhases, type FinishedRun } from '../../orchestrator/src/core/run-pipeline.ts';
+import {
+  resumeCounters,
+  existingSamples,
+  finishRun,
+  generateAllPhases,
+  type FinishedRun,
+} from '../../orchestrator/src/core/run-pipeline.ts';
 import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 import { scriptedBackend } from '../support/scripted-backend.ts';
+import { connectTestBackends } from '../support/test-backends.ts';
 
 export interface SmallRunOptions {
   readonly directory: string;
@@ -76,20 +81,9 @@ export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
           ? scriptedBackend({ name: 'sglang', model: 'qwen-sim', flaw })
           : scriptedBackend({ name: 'bedrock', model: backendSpec.modelId, judgeScore: (n) => scores[(n - 1) % 3] ?? 1 }),
       );
-    const transport = { requestTimeoutMs: 1000, retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 } };
-    const backends = await connectRunBackends({
-      spec,
-      roles: rolesFor({ kind: 'local', profileIds: prepared.plan.profileIds }, prepared.strategy, prepared.plan.assignment),
-      gates: true,
-      settings: {
-        create,
-        prices: DEFAULT_PRICES,
-        sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints }), maxInFlight: 4 },
-        bedrock: { ...transport, maxConcurrency: 4 },
-      },
-    });
+    const backends = await connectTestBackends(prepared, { create });
     const existing = await existingSamples(store);
-    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const counters = resumeCounters(prepared.slots, existing);
     const stopAfter = options.stopAfter;
     const outcome = await generateAllPhases({
       prepared,

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import { DEFAULT_COST_ASSUMPTIONS, EXPECTED_OUTPUT_TOKENS, JUDGE_OUTPUT_TOKENS, type CostAssumptions } from '../core/cost-estimate.ts';
-import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
+import { WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
 import { baseModelId, bedrockPrice, DEFAULT_BEDROCK_MODEL, type Prices } from '../core/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
@@ -14,7 +14,7 @@ import { RunEventLog } from '../core/run-events.ts';
 import { backendOfProfile } from '../core/strategies/strategy.ts';
 import { buildMessages } from '../core/prompts.ts';
 import { modelLabels } from '../core/run-backends.ts';
-import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
+import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
 import type { RunSpec } from '../core/run-spec.ts';
 import { responseSchema } from '../core/sample-schema.ts';
 import type { LocalRunStore } from '../store/local-run-store.ts';
@@ -90,7 +90,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     const events = new RunEventLog(store, { now });
     await events.prepareAppends();
     const existing = await existingSamples(events);
-    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const counters = resumeCounters(prepared.slots, existing);
     io.stderr.write(
       `raiden: run ${plan.runId} in ${outDir}: ${plan.profileIds.length} profiles, ${plan.slots.total} slots (${counters.alreadyDone} already done), model ${modelLabels(
         backends.all(),

@@ -12,7 +12,7 @@ import { ENV } from '../contract/deployed-names.ts';
 import { RESPONSE_CACHE_PREFIX } from '../contract/response-cache.ts';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import { parseS3ObjectUri, parseS3Uri } from '../contract/s3-uri.ts';
-import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
+import { WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/generation-run.ts';
 import type { Prices } from '../core/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
@@ -21,7 +21,7 @@ import type { RunStore } from '../core/ports/run-store.ts';
 import { claimPreparedRun, prepareRun, type RunPlan } from '../core/prepare-run.ts';
 import { writeReportHtml } from '../core/report-html.ts';
 import { carriedReportSections, reverifyRun, type ReverifySummary } from '../core/reverify.ts';
-import { doneCount, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
+import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../core/run-pipeline.ts';
 import type { RunSpec } from '../core/run-spec.ts';
 import type { CliIo } from './cli-io.ts';
 import { connectLocalBackends, localBackendSettings } from './local-backends.ts';
@@ -146,7 +146,7 @@ export async function runReverify(flags: ReverifyFlags, io: CliIo, deps: Reverif
       '\nThe run is re-verified already; give --endpoint (and --api-key) for the fill, or --no-fill to skip it',
     );
     const existing = await existingSamples(store);
-    const counters = newCounters(prepared.slots.length, doneCount(prepared.slots, existing));
+    const counters = resumeCounters(prepared.slots, existing);
     const seedData = spec.seedData !== undefined ? await loadSeedData(spec.seedData) : undefined;
     const progress = new ProgressDisplay(counters, () => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0), io.stderr);
     progress.start();

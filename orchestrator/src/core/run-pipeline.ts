@@ -6,7 +6,7 @@
 import { RUN_FILES } from '../contract/run-layout.ts';
 import { profileIdOf } from './dataset-split.ts';
 import { finalizeRun, type DatasetSummary } from './finalize-run.ts';
-import { openSlots, type EmptySlot, type ExistingSample, type GenerationCounters } from './generation-run.ts';
+import { newCounters, openSlots, type EmptySlot, type ExistingSample, type GenerationCounters } from './generation-run.ts';
 import type { Prices } from './model-prices.ts';
 import type { RunStore } from './ports/run-store.ts';
 import type { PreparedRun, RunPlan } from './prepare-run.ts';
@@ -125,9 +125,9 @@ export async function existingSamples(store: RunStore): Promise<ExistingSample[]
   return existing;
 }
 
-/** Slots of `slots` that already have an accepted sample. */
-export function doneCount(slots: GenerationBase['slots'], existing: readonly ExistingSample[]): number {
-  return slots.length - openSlots({ slots, existing }).length;
+/** The counters of a generation over `slots` that resumes from `existing`: their slots count as already done. */
+export function resumeCounters(slots: GenerationBase['slots'], existing: readonly ExistingSample[]): GenerationCounters {
+  return newCounters(slots.length, slots.length - openSlots({ slots, existing }).length);
 }
 
 export interface FinishInput {

@@ -14,12 +14,12 @@ import { RESPONSE_CACHE_ENV } from '../contract/response-cache.ts';
 import { PARTS, RUN_FILES, TEMP_FILES } from '../contract/run-layout.ts';
 import type { BatchEvent, BatchOutput, BatchResult } from '../contract/workflow-payloads.ts';
 import { BATCH_REQUESTS_IN_FLIGHT } from '../core/batch-plan.ts';
-import { newCounters, WORKERS_PER_IN_FLIGHT_REQUEST, type GenerationOutcome } from '../core/generation-run.ts';
+import { WORKERS_PER_IN_FLIGHT_REQUEST, type GenerationOutcome } from '../core/generation-run.ts';
 import { liveCost } from '../core/live-cost.ts';
 import { DEFAULT_PRICES } from '../core/model-prices.ts';
 import { BackendUnavailableError, type GenerateResult } from '../core/ports/llm-backend.ts';
 import { withBackend, connectRunBackends, rolesFor, type RunBackends } from '../core/run-backends.ts';
-import { attemptsMade, doneCount, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
+import { attemptsMade, resumeCounters, existingSamples, SEEDS_READ } from '../core/run-pipeline.ts';
 import type { Sample } from '../core/sample.ts';
 import { RunEventLog } from '../core/run-events.ts';
 import { strategyByName } from '../core/strategies/registry.ts';
@@ -74,7 +74,7 @@ export async function handler(event: BatchEvent, context: BatchContext): Promise
     models: backends.all().flatMap((backend) => backend.models?.() ?? []),
   });
   let deadlineHit = false;
-  const counters = newCounters(batch.slots.length, doneCount(batch.slots, existing));
+  const counters = resumeCounters(batch.slots, existing);
   const stopSampling = store.sampleEvery(() => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0), IN_FLIGHT_SAMPLE_MS);
   const outcome = await strategy
     .runPhase({
