@@ -3,7 +3,7 @@
  * Bedrock that cannot be used, a file full of terminal escapes. Each is refused before any server is
  * called, with exit 2 and one message naming the input, the value and the fix; never a stack.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,21 @@ function expectUsageError(result: { code: number | null; stderr: string }, messa
   expect(result.stderr).toMatch(message);
   expect(result.stderr).not.toMatch(/unexpected error|\n\s+at /u);
   expect(result.code).toBe(2);
+}
+
+/**
+ * Starts the CLI as a user without write access to a 0555 directory. Root writes anywhere, so as root the
+ * child keeps its uid (it must still read the checkout and the Node binary, wherever they live: a 0700
+ * home, a `.node/` inside the clone) and only loses the capabilities that let root ignore file modes.
+ */
+function spawnWithoutWriteOverride(args: readonly string[]): ChildProcess {
+  const options = { cwd: ROOT, env: { ...process.env, RAIDEN_API_KEY: '', HOME: tmpdir() }, stdio: ['ignore', 'pipe', 'pipe'] as const };
+  if (process.getuid?.() !== 0) return spawn(process.execPath, args, { ...options, stdio: [...options.stdio] });
+  const dropped = '-dac_override,-dac_read_search,-fowner,-linux_immutable';
+  return spawn('setpriv', [`--bounding-set=${dropped}`, `--inh-caps=${dropped}`, '--', process.execPath, ...args], {
+    ...options,
+    stdio: [...options.stdio],
+  });
 }
 
 /** A port nothing listens on. */
@@ -90,15 +105,7 @@ describe('--out', () => {
     const out = join(tempDir(), 'read-only');
     mkdirSync(out);
     chmodSync(out, 0o555);
-    chmodSync(join(out, '..'), 0o755);
-    // root writes anywhere: the command runs as nobody then, as a user without write access would.
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const child = spawn(process.execPath, [CLI, 'generate', '--profiles', PROFILES, '--endpoint', srv.url, '--out', out], {
-      cwd: ROOT,
-      env: { ...process.env, RAIDEN_API_KEY: '', HOME: tmpdir() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...asUser,
-    });
+    const child = spawnWithoutWriteOverride([CLI, 'generate', '--profiles', PROFILES, '--endpoint', srv.url, '--out', out]);
     const result = await collectOutput(child);
     expectUsageError(result, new RegExp(`cannot write to --out ${out} \\((EACCES|EPERM|EROFS)\\): give a directory you can write to`, 'u'));
     expect(srv.stats.modelsRequests).toBe(0);
