@@ -13,6 +13,28 @@ const AWS = group(
   'core/ and contract/ hold no AWS code: put it in an adapter (llm/, store/, fleet/, handlers/).',
 );
 
+const CORE_OUTSIDE = group(
+  ['**/llm/*', '**/store/*', '**/fleet/*', '**/handlers/*', '**/cli/*'],
+  'core/ depends on core/ports/ only; llm/ and store/ implement the ports, front doors call core.',
+);
+
+/**
+ * The rooms of core/ and the rooms each may not import, so the domain reads bottom-up: verify/ (what a right
+ * answer is) knows nothing of profiles or runs; run/, report/ and strategies/ compose everything below them.
+ */
+const ABOVE_REVIEW = ['run', 'report', 'strategies', 'export'];
+const CORE_ROOMS = [
+  ['verify', ['ports', 'profiles', 'prompts', 'review', ...ABOVE_REVIEW]],
+  ['ports', ['profiles', 'prompts', 'review', ...ABOVE_REVIEW]],
+  ['profiles', ['prompts', 'review', ...ABOVE_REVIEW]],
+  ['prompts', ['review', ...ABOVE_REVIEW]],
+  ['review', ABOVE_REVIEW],
+  ['export', ['review', 'report', 'strategies']],
+  ['run', []],
+  ['report', []],
+  ['strategies', []],
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', 'runs/**', 'coverage/**', '.node/**'] },
   js.configs.recommended,
@@ -38,15 +60,22 @@ export default tseslint.config(
     ['orchestrator/src/contract/**'],
     [group(['../*', '!./*'], 'contract/ is the leaf every side shares: it imports nothing of the project.'), AWS],
   ),
-  restrict(
-    ['orchestrator/src/core/**'],
-    [
-      group(
-        ['**/llm/*', '**/store/*', '**/fleet/*', '**/handlers/*', '**/cli/*'],
-        'core/ depends on core/ports/ only; llm/ and store/ implement the ports, front doors call core.',
-      ),
-      AWS,
-    ],
+  ...CORE_ROOMS.map(([room, below]) =>
+    restrict(
+      [`orchestrator/src/core/${room}/**`],
+      [
+        CORE_OUTSIDE,
+        AWS,
+        ...(below.length === 0
+          ? []
+          : [
+              group(
+                below.map((name) => `**/core/${name}/*`).concat(below.map((name) => `../${name}/*`)),
+                `core/${room}/ sits below ${below.join(', ')}/: it may not import them.`,
+              ),
+            ]),
+      ],
+    ),
   ),
   restrict(
     ['orchestrator/src/llm/**', 'orchestrator/src/store/**'],
@@ -96,6 +125,11 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // Every file of core/ lives in a room (CORE_ROOMS).
+    files: ['orchestrator/src/core/*'],
+    rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: 'put this file in a room of core/ (see CORE_ROOMS)' }] },
   },
   prettier,
 );

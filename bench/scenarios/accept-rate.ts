@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../orchestrator/src/cli/main.ts';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
+import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
 import { mixedFaults, startTestServer } from '../simulated-sglang/server.ts';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { fmt, type BenchContext, type Figure, type ScenarioResult } from '../support/scenario.ts';
 import { sampleProblems } from './sample-checks.ts';
 

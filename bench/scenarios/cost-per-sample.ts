@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { DEFAULT_COST_ASSUMPTIONS, estimateRun, EXPECTED_OUTPUT_TOKENS } from '../../orchestrator/src/core/cost-estimate.ts';
-import { planSlots } from '../../orchestrator/src/core/plan.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { buildMessages } from '../../orchestrator/src/core/prompts.ts';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
-import { estimateTokens } from '../../orchestrator/src/core/text-normalize.ts';
+import { DEFAULT_COST_ASSUMPTIONS, estimateRun, EXPECTED_OUTPUT_TOKENS } from '../../orchestrator/src/core/report/cost-estimate.ts';
+import { planSlots } from '../../orchestrator/src/core/profiles/plan.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { buildMessages } from '../../orchestrator/src/core/prompts/prompts.ts';
+import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
+import { estimateTokens } from '../../orchestrator/src/core/verify/text-normalize.ts';
 import { fmt, type ScenarioResult } from '../support/scenario.ts';
 import type { SaturationRun } from './saturation.ts';
 

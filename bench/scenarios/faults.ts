@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
+import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
 import { fmt, type BenchContext, type ScenarioResult } from '../support/scenario.ts';
 import { saturationRun, type SaturationRun } from './saturation.ts';
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { planSlots } from '../../orchestrator/src/core/plan.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { buildMessages } from '../../orchestrator/src/core/prompts.ts';
+import { planSlots } from '../../orchestrator/src/core/profiles/plan.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { buildMessages } from '../../orchestrator/src/core/prompts/prompts.ts';
 import { runPipelineChild } from '../support/run-child.ts';
 import { fmt, type BenchContext, type ScenarioResult } from '../support/scenario.ts';
 import { startSimProcess } from '../support/sim-process.ts';

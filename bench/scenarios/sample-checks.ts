@@ -3,7 +3,7 @@
  * stored sample, no shared code), so a run's output can be re-checked independently: the accept-rate
  * benchmark counts what each run let through, and an end-to-end test re-checks every accepted sample.
  */
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 
 const plain = (text: string) =>
   text

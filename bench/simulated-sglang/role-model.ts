@@ -5,8 +5,8 @@
  * roles and carry a distractor), or a broken one on request. It does not call the verifier: what it gets
  * wrong is what a real model gets wrong, and the verifier rejects it.
  */
-import { CM_TOPIC_TEXT } from '../../orchestrator/src/core/prompts.ts';
-import type { CmTopic } from '../../orchestrator/src/core/plan.ts';
+import { CM_TOPIC_TEXT } from '../../orchestrator/src/core/prompts/prompts.ts';
+import type { CmTopic } from '../../orchestrator/src/core/profiles/plan.ts';
 
 export type OutputFlaw = 'ungrounded' | 'duplicate' | 'think' | 'malformed_content' | 'keyword_not_in_answer';
 

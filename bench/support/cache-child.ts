@@ -5,12 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { main } from '../../orchestrator/src/cli/main.ts';
-import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
-import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run-backends.ts';
-import { finishRun, generateAllPhases } from '../../orchestrator/src/core/run-pipeline.ts';
-import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
+import { newCounters } from '../../orchestrator/src/core/run/generation-run.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
+import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
+import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run/run-backends.ts';
+import { finishRun, generateAllPhases } from '../../orchestrator/src/core/run/run-pipeline.ts';
+import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { createBackendFactory } from '../../orchestrator/src/llm/backend-factory.ts';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../orchestrator/src/cli/main.ts';
-import { runGeneration } from '../../orchestrator/src/core/generation-run.ts';
-import { planSlots } from '../../orchestrator/src/core/plan.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { seededRandom, shuffled } from '../../orchestrator/src/core/rng.ts';
+import { runGeneration } from '../../orchestrator/src/core/run/generation-run.ts';
+import { planSlots } from '../../orchestrator/src/core/profiles/plan.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { seededRandom, shuffled } from '../../orchestrator/src/core/profiles/rng.ts';
 import { SglangBackend } from '../../orchestrator/src/llm/sglang-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { seededRandom } from '../../orchestrator/src/core/rng.ts';
+import { seededRandom } from '../../orchestrator/src/core/profiles/rng.ts';
 
 const WORDS =
   'harbor lantern copper violin orchard glacier meadow falcon ember quartz willow saffron canyon marble thistle cobalt juniper tundra beacon saddle'.split(

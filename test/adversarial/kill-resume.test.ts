@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
+import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
 import { mixedFaults, startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
 import { CHARACTEREVAL_PROFILES, collectOutput, readJson, startCli } from '../support/run-cli.ts';
 import { duplicateIds, killed, readRun, samplesWritten, until } from './run-files.ts';

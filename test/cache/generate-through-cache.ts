@@ -4,16 +4,16 @@
  * BackendSettings, every phase, finish. The CLI's own wiring of --cache-dir lives in generate-command.ts.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
-import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
+import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
 import {
   resumeCounters,
   existingSamples,
   finishRun,
   generateAllPhases,
   type FinishedRun,
-} from '../../orchestrator/src/core/run-pipeline.ts';
-import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run-spec.ts';
+} from '../../orchestrator/src/core/run/run-pipeline.ts';
+import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { createBackendFactory } from '../../orchestrator/src/llm/backend-factory.ts';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';

@@ -12,16 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
-import type * as KeywordVerifier from '../../orchestrator/src/core/keyword-verifier.ts';
-import { profileIdFromName } from '../../orchestrator/src/core/profile.ts';
-import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
+import type * as KeywordVerifier from '../../orchestrator/src/core/verify/keyword-verifier.ts';
+import { profileIdFromName } from '../../orchestrator/src/core/profiles/profile.ts';
+import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
 import { generateThroughCache } from './generate-through-cache.ts';
 
 const rules = vi.hoisted(() => ({ strict: false }));
 const GENERIC = new Set(['Can you tell me about yourself?', '你能说说自己吗？']);
 
-vi.mock('../../orchestrator/src/core/keyword-verifier.ts', async (importOriginal) => {
+vi.mock('../../orchestrator/src/core/verify/keyword-verifier.ts', async (importOriginal) => {
   const real = await importOriginal<typeof KeywordVerifier>();
   return {
     ...real,

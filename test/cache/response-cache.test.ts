@@ -13,7 +13,7 @@ import {
   type LlmBackend,
 } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import type { CachedResponse, ResponseCache } from '../../orchestrator/src/core/ports/response-cache.ts';
-import { CachedBackend, newCacheStats, responseCacheKey, slotDraw } from '../../orchestrator/src/core/response-cache.ts';
+import { CachedBackend, newCacheStats, responseCacheKey, slotDraw } from '../../orchestrator/src/core/run/response-cache.ts';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { S3ResponseCache } from '../../orchestrator/src/store/s3-response-cache.ts';
 import { defaultCacheDir, openCacheOption } from '../../orchestrator/src/cli/response-cache-options.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { LocalRunRewrite, recoverLocalRewrite } from '../../orchestrator/src/store/local-run-rewrite.ts';
 import { S3RunRewrite, recoverS3Rewrite } from '../../orchestrator/src/store/s3-run-rewrite.ts';
 import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { readJson, readJsonl, ROOT, runCliProcess } from '../support/run-cli.ts';
 
 let server: TestServer;

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../../bench/simulated-sglang/server.ts';
 import { CHARACTEREVAL_PROFILES, collectOutput, readJson, readJsonl, runCli, startCli } from '../support/run-cli.ts';
 

@@ -2,9 +2,9 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DatasetStatsResult } from '../../orchestrator/src/core/dataset-stats.ts';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import type { DatasetStatsResult } from '../../orchestrator/src/core/report/dataset-stats.ts';
+import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from '../../bench/simulated-sglang/server.ts';
 import { ROOT, CHARACTEREVAL_PROFILES, readJson, readJsonl, runCli, startCli } from '../support/run-cli.ts';
 

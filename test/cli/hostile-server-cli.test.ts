@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunReport } from '../../orchestrator/src/core/run-report.ts';
-import type { RejectRecord } from '../../orchestrator/src/core/sample.ts';
+import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
+import type { RejectRecord } from '../../orchestrator/src/core/verify/sample.ts';
 import { readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
 
 let server: Server | undefined;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
-import { addEventUsage } from '../../orchestrator/src/core/run-events.ts';
-import type { UsageLedger } from '../../orchestrator/src/core/run-cost.ts';
+import { newCounters } from '../../orchestrator/src/core/run/generation-run.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
+import { addEventUsage } from '../../orchestrator/src/core/report/run-events.ts';
+import type { UsageLedger } from '../../orchestrator/src/core/report/run-cost.ts';
 import { ProgressDisplay } from '../../orchestrator/src/cli/progress-display.ts';
 
 function capture(isTTY: boolean) {

@@ -6,10 +6,10 @@ import {
   mapConcurrency,
   planBatches,
   slotSeconds,
-} from '../../orchestrator/src/core/batch-plan.ts';
-import { planSlots } from '../../orchestrator/src/core/plan.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { parseWorkflowSpec as parseWorkflowInput, RunSpecError as WorkflowInputError } from '../../orchestrator/src/core/run-spec.ts';
+} from '../../orchestrator/src/core/run/batch-plan.ts';
+import { planSlots } from '../../orchestrator/src/core/profiles/plan.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { parseWorkflowSpec as parseWorkflowInput, RunSpecError as WorkflowInputError } from '../../orchestrator/src/core/run/run-spec.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 
 const { profiles } = parseProfiles(readFileSync(CHARACTEREVAL_PROFILES), 'c.json');

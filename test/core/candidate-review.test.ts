@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildReview, type Candidate } from '../../orchestrator/src/core/candidate-review.ts';
-import type { VerifiedContent } from '../../orchestrator/src/core/keyword-verifier.ts';
-import type { Slot } from '../../orchestrator/src/core/plan.ts';
-import type { Profile } from '../../orchestrator/src/core/profile.ts';
-import type { QualityGate } from '../../orchestrator/src/core/quality-gates.ts';
+import { buildReview, type Candidate } from '../../orchestrator/src/core/review/candidate-review.ts';
+import type { VerifiedContent } from '../../orchestrator/src/core/verify/keyword-verifier.ts';
+import type { Slot } from '../../orchestrator/src/core/profiles/plan.ts';
+import type { Profile } from '../../orchestrator/src/core/profiles/profile.ts';
+import type { QualityGate } from '../../orchestrator/src/core/review/quality-gates.ts';
 import {
   TransportError,
   type GenerateRequest,

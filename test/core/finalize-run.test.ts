@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chooseValidationProfiles } from '../../orchestrator/src/core/dataset-split.ts';
-import { finalizeRun } from '../../orchestrator/src/core/finalize-run.ts';
-import type { RejectRecord, Sample, SampleKind } from '../../orchestrator/src/core/sample.ts';
+import { chooseValidationProfiles } from '../../orchestrator/src/core/run/dataset-split.ts';
+import { finalizeRun } from '../../orchestrator/src/core/run/finalize-run.ts';
+import type { RejectRecord, Sample, SampleKind } from '../../orchestrator/src/core/verify/sample.ts';
 import { MemoryRunStore } from '../support/memory-run-store.ts';
 
 const PROFILES = ['Ann', 'Bo', 'Cy', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jo'];

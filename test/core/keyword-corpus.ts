@@ -3,9 +3,9 @@
  * context. Any other implementation of the rules (the trainer exports' reward function) reads the same file.
  */
 import { readFileSync } from 'node:fs';
-import { verifySample, type VerificationContext } from '../../orchestrator/src/core/keyword-verifier.ts';
-import { renderProfileText } from '../../orchestrator/src/core/profile.ts';
-import type { QuestionType, SampleKind } from '../../orchestrator/src/core/sample.ts';
+import { verifySample, type VerificationContext } from '../../orchestrator/src/core/verify/keyword-verifier.ts';
+import { renderProfileText } from '../../orchestrator/src/core/profiles/profile.ts';
+import type { QuestionType, SampleKind } from '../../orchestrator/src/core/verify/sample.ts';
 
 export interface CorpusProfile {
   readonly name: string;

@@ -6,7 +6,7 @@ import {
   mergePriceFile,
   supportsPromptCaching,
   tokenCostUsd,
-} from '../../orchestrator/src/core/model-prices.ts';
+} from '../../orchestrator/src/core/report/model-prices.ts';
 import { runCli } from '../support/run-cli.ts';
 
 describe('price table', () => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { ProfileFormatError } from '../../orchestrator/src/core/profile-formats.ts';
-import { MAX_PROFILE_CHARS } from '../../orchestrator/src/core/profile.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { ProfileFormatError } from '../../orchestrator/src/core/profiles/profile-formats.ts';
+import { MAX_PROFILE_CHARS } from '../../orchestrator/src/core/profiles/profile.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const SHARED = new URL('../fixtures/charactereval_profiles.json', import.meta.url);

@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeProfileTable } from '../../orchestrator/src/core/export/profile-table.ts';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
-import { claimPreparedRun, prepareRun, type PreparedRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../../orchestrator/src/core/run-pipeline.ts';
-import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
+import { claimPreparedRun, prepareRun, type PreparedRun } from '../../orchestrator/src/core/run/prepare-run.ts';
+import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../../orchestrator/src/core/run/run-pipeline.ts';
+import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';
 import { scriptedBackend } from '../support/scripted-backend.ts';

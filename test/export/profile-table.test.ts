@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
 import { writeProfileTable, type ProfileRecord } from '../../orchestrator/src/core/export/profile-table.ts';
-import { prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { buildMessages } from '../../orchestrator/src/core/prompts.ts';
-import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
+import { prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
+import { buildMessages } from '../../orchestrator/src/core/prompts/prompts.ts';
+import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { MemoryRunStore } from '../support/memory-run-store.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 

@@ -6,8 +6,8 @@
 import { rmSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalText, containsKeyword, matchTokens } from '../../orchestrator/src/core/keyword-match.ts';
-import { renderProfileText } from '../../orchestrator/src/core/profile.ts';
+import { canonicalText, containsKeyword, matchTokens } from '../../orchestrator/src/core/verify/keyword-match.ts';
+import { renderProfileText } from '../../orchestrator/src/core/profiles/profile.ts';
 import { corpus } from '../core/keyword-corpus.ts';
 import { pythonCheck, pythonRun, rewardDirectory } from './python-reward.ts';
 

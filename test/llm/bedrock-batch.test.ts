@@ -5,11 +5,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runGeneration, slotRequest } from '../../orchestrator/src/core/generation-run.ts';
-import { planSlots } from '../../orchestrator/src/core/plan.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { buildUsageLedger, costReport } from '../../orchestrator/src/core/run-cost.ts';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import { runGeneration, slotRequest } from '../../orchestrator/src/core/run/generation-run.ts';
+import { planSlots } from '../../orchestrator/src/core/profiles/plan.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { buildUsageLedger, costReport } from '../../orchestrator/src/core/report/run-cost.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import {
   BatchPrefetchBackend,
   requestKey,

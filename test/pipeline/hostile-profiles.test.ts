@@ -1,7 +1,7 @@
 /** Names and records that would break a file name, an S3 key or the stack never stop the other profiles. */
 import { describe, expect, it } from 'vitest';
-import { parseProfiles } from '../../orchestrator/src/core/profile-loader.ts';
-import { MAX_PROFILE_DEPTH, profileIdFromName } from '../../orchestrator/src/core/profile.ts';
+import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { MAX_PROFILE_DEPTH, profileIdFromName } from '../../orchestrator/src/core/profiles/profile.ts';
 import { objectKeyOf } from '../../orchestrator/src/store/s3-run-store.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { renderProblems, RunSpecError, parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
+import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
+import { renderProblems, RunSpecError, parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { flagOf } from '../../orchestrator/src/cli/run-spec-flags.ts';
 import { MemoryRunStore } from '../support/memory-run-store.ts';
 import { ROOT } from '../support/run-cli.ts';

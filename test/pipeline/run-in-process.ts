@@ -5,18 +5,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import type { BackendFactory, BackendSpec } from '../../orchestrator/src/core/ports/backend-factory.ts';
-import { prepareRun, type PreparedRun } from '../../orchestrator/src/core/prepare-run.ts';
+import { prepareRun, type PreparedRun } from '../../orchestrator/src/core/run/prepare-run.ts';
 import {
   resumeCounters,
   existingSamples,
   finishRun,
   generateAllPhases,
   type FinishedRun,
-} from '../../orchestrator/src/core/run-pipeline.ts';
-import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run-spec.ts';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+} from '../../orchestrator/src/core/run/run-pipeline.ts';
+import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { MemoryRunStore } from '../support/memory-run-store.ts';
 import { ROOT } from '../support/run-cli.ts';
 import { scriptedBackend, type ScriptedBackend, type ScriptedBackendOptions } from '../support/scripted-backend.ts';

@@ -1,6 +1,6 @@
 /** One RunSpec behind both front doors: the same defaults, the same rules, each problem rendered in the door's own terms. */
 import { describe, expect, it } from 'vitest';
-import { parseRunSpec, parseWorkflowSpec, renderProblems, RUN_DEFAULTS, RunSpecError } from '../../orchestrator/src/core/run-spec.ts';
+import { parseRunSpec, parseWorkflowSpec, renderProblems, RUN_DEFAULTS, RunSpecError } from '../../orchestrator/src/core/run/run-spec.ts';
 import { flagOf, runSpecFields } from '../../orchestrator/src/cli/run-spec-flags.ts';
 
 const problems = (work: () => unknown): RunSpecError => {

@@ -3,8 +3,8 @@
  * the phases run, what the judge and the gates decide, and the report section each strategy adds.
  */
 import { describe, expect, it } from 'vitest';
-import { profileIdOf } from '../../orchestrator/src/core/dataset-split.ts';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import { profileIdOf } from '../../orchestrator/src/core/run/dataset-split.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { runInProcess } from './run-in-process.ts';
 
 const kinds = (samples: readonly Sample[]) => new Set(samples.map((sample) => sample.metadata.backend));
@@ -134,8 +134,8 @@ describe('strategies in process', () => {
 
 describe('cost and estimate', () => {
   it('agree when the model spends exactly the tokens the estimate assumes (bedrock, one call per slot)', async () => {
-    const { EXPECTED_OUTPUT_TOKENS } = await import('../../orchestrator/src/core/cost-estimate.ts');
-    const { estimateTokens } = await import('../../orchestrator/src/core/text-normalize.ts');
+    const { EXPECTED_OUTPUT_TOKENS } = await import('../../orchestrator/src/core/report/cost-estimate.ts');
+    const { estimateTokens } = await import('../../orchestrator/src/core/verify/text-normalize.ts');
     const run = await runInProcess({
       spec: { strategy: 'bedrock', includeCm: true },
       script: {

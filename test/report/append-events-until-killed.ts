@@ -2,7 +2,7 @@
  * Child process of the kill -9 test: logs rejects through a RunEventLog over a local run directory as
  * fast as it can, forever, until the test kills it. Run with `node --import tsx <this file> <directory>`.
  */
-import { RunEventLog } from '../../orchestrator/src/core/run-events.ts';
+import { RunEventLog } from '../../orchestrator/src/core/report/run-events.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 
 const directory = process.argv[2];

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { newCounters } from '../../orchestrator/src/core/generation-run.ts';
-import { liveCost } from '../../orchestrator/src/core/live-cost.ts';
-import { DEFAULT_PRICES, P5EN_USD_PER_HOUR } from '../../orchestrator/src/core/model-prices.ts';
-import { buildUsageLedger, costReport, type UsageLedger } from '../../orchestrator/src/core/run-cost.ts';
-import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
+import { newCounters } from '../../orchestrator/src/core/run/generation-run.ts';
+import { liveCost } from '../../orchestrator/src/core/report/live-cost.ts';
+import { DEFAULT_PRICES, P5EN_USD_PER_HOUR } from '../../orchestrator/src/core/report/model-prices.ts';
+import { buildUsageLedger, costReport, type UsageLedger } from '../../orchestrator/src/core/report/run-cost.ts';
+import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
 
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 

@@ -9,7 +9,7 @@ import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
 import { addReportCommand, runReport } from '../../orchestrator/src/cli/report-command.ts';
 import type { CliIo } from '../../orchestrator/src/cli/cli-io.ts';
 import { UsageError } from '../../orchestrator/src/cli/usage-error.ts';
-import { readRunEvents } from '../../orchestrator/src/core/run-events.ts';
+import { readRunEvents } from '../../orchestrator/src/core/report/run-events.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import {
   BROWSER_BYTES,
   buildReportData,
@@ -16,9 +16,9 @@ import {
   MAX_BINS,
   renderReportHtml,
   type ReportData,
-} from '../../orchestrator/src/core/report-html.ts';
-import type { RunEvent } from '../../orchestrator/src/core/run-events.ts';
-import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
+} from '../../orchestrator/src/core/report/report-html.ts';
+import type { RunEvent } from '../../orchestrator/src/core/report/run-events.ts';
+import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';
 import { reportDataOf } from './report-data.ts';
 import { smallRun, type SmallRun } from './small-run.ts';

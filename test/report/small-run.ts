@@ -5,20 +5,20 @@
  * and rejects of several reasons; a stepping clock fixes every time.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import type { BackendFactory } from '../../orchestrator/src/core/ports/backend-factory.ts';
 import type { LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
-import { prepareRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { writeReportHtml } from '../../orchestrator/src/core/report-html.ts';
-import { RunEventLog } from '../../orchestrator/src/core/run-events.ts';
+import { prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
+import { writeReportHtml } from '../../orchestrator/src/core/report/report-html.ts';
+import { RunEventLog } from '../../orchestrator/src/core/report/run-events.ts';
 import {
   resumeCounters,
   existingSamples,
   finishRun,
   generateAllPhases,
   type FinishedRun,
-} from '../../orchestrator/src/core/run-pipeline.ts';
-import { parseRunSpec } from '../../orchestrator/src/core/run-spec.ts';
+} from '../../orchestrator/src/core/run/run-pipeline.ts';
+import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 import { scriptedBackend } from '../support/scripted-backend.ts';

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Sample } from '../../orchestrator/src/core/sample.ts';
+import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { collect } from '../support/collect.ts';
 

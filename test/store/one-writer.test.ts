@@ -22,7 +22,7 @@ import {
   type RunManifest,
   type RunWriter,
   type WriterLease,
-} from '../../orchestrator/src/core/run-manifest.ts';
+} from '../../orchestrator/src/core/run/run-manifest.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
 

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
+import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
 import { collect } from '../support/collect.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';

@@ -1,4 +1,4 @@
-import { responseSchema } from '../../orchestrator/src/core/sample-schema.ts';
+import { responseSchema } from '../../orchestrator/src/core/prompts/sample-schema.ts';
 import type { GenerateRequest } from '../../orchestrator/src/core/ports/llm-backend.ts';
 
 /** One SBK model call as runGeneration builds it: instructions, then the profile block, then the task. */

@@ -1,9 +1,9 @@
 /** Connects a prepared run's backends as `raiden generate` does, from whatever factory a test hands in. */
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/model-prices.ts';
+import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import type { BackendFactory, TransportSettings } from '../../orchestrator/src/core/ports/backend-factory.ts';
 import type { ResponseCache } from '../../orchestrator/src/core/ports/response-cache.ts';
-import type { PreparedRun } from '../../orchestrator/src/core/prepare-run.ts';
-import { connectRunBackends, rolesFor, type RunBackends } from '../../orchestrator/src/core/run-backends.ts';
+import type { PreparedRun } from '../../orchestrator/src/core/run/prepare-run.ts';
+import { connectRunBackends, rolesFor, type RunBackends } from '../../orchestrator/src/core/run/run-backends.ts';
 
 export interface TestBackendOptions {
   readonly create: BackendFactory;

@@ -23,7 +23,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { startBedrockTestServer, type BedrockFault, type BedrockTestServer } from '../../bench/simulated-bedrock/server.ts';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
 import { RESPONSE_CACHE_ENV } from '../../orchestrator/src/contract/response-cache.ts';
-import type { RejectRecord, Sample } from '../../orchestrator/src/core/sample.ts';
+import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
 import { synthApp } from '../support/cdk-app.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';

@@ -1,6 +1,6 @@
 /** The commands that drive the deployed workflow on AWS: start, status, teardown, doctor, weights, deploy, destroy. */
 import { Option, type Command } from 'commander';
-import { PROFILE_FORMATS } from '../core/profile-formats.ts';
+import { PROFILE_FORMATS } from '../core/profiles/profile-formats.ts';
 import { STRATEGY_NAMES as WORKFLOW_STRATEGIES } from '../core/strategies/names.ts';
 import type { CliIo } from './cli-io.ts';
 import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';

@@ -1,12 +1,12 @@
 import { BedrockClient } from '@aws-sdk/client-bedrock';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { openSlotRequests, type ExistingSample } from '../core/generation-run.ts';
-import { supportsPromptCaching } from '../core/model-prices.ts';
+import { openSlotRequests, type ExistingSample } from '../core/run/generation-run.ts';
+import { supportsPromptCaching } from '../core/report/model-prices.ts';
 import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
-import type { PreparedRun } from '../core/prepare-run.ts';
-import { withBackend, type RunBackends } from '../core/run-backends.ts';
-import { RUN_DEFAULTS, type RunSpec } from '../core/run-spec.ts';
+import type { PreparedRun } from '../core/run/prepare-run.ts';
+import { withBackend, type RunBackends } from '../core/run/run-backends.ts';
+import { RUN_DEFAULTS, type RunSpec } from '../core/run/run-spec.ts';
 import { bedrockRegion } from '../llm/bedrock-settings.ts';
 import { BatchJobFailedError, BatchPrefetchBackend, requestKey, runBatchJobs, type BatchOutcome } from '../llm/bedrock-batch.ts';
 import { MIN_BATCH_RECORDS } from '../llm/bedrock-settings.ts';

@@ -1,5 +1,5 @@
-import { parseModelSpec } from '../core/run-backends.ts';
-import type { RunSpec } from '../core/run-spec.ts';
+import { parseModelSpec } from '../core/run/run-backends.ts';
+import type { RunSpec } from '../core/run/run-spec.ts';
 import { BedrockUnavailableError, type BedrockUnavailableReason } from '../llm/bedrock-unavailable.ts';
 
 type ModelFlags = Pick<RunSpec, 'bedrockModel' | 'judgeModel' | 'keywordAgreementModels' | 'difficultyStudentModel'>;

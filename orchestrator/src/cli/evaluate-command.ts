@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
-import { supportsPromptCaching } from '../core/model-prices.ts';
-import { RUN_DEFAULTS } from '../core/run-spec.ts';
-import { buildUsageLedger, costReport } from '../core/run-cost.ts';
-import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../core/sample-evaluation.ts';
-import type { Sample } from '../core/sample.ts';
+import { supportsPromptCaching } from '../core/report/model-prices.ts';
+import { RUN_DEFAULTS } from '../core/run/run-spec.ts';
+import { buildUsageLedger, costReport } from '../core/report/run-cost.ts';
+import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../core/review/sample-evaluation.ts';
+import type { Sample } from '../core/verify/sample.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import { bedrockHint } from './bedrock-hints.ts';

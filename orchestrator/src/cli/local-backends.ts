@@ -2,10 +2,10 @@
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
-import type { Prices } from '../core/model-prices.ts';
-import type { PreparedRun } from '../core/prepare-run.ts';
-import { connectRunBackends, rolesFor, type BackendSettings, type RunBackends } from '../core/run-backends.ts';
-import type { RunSpec } from '../core/run-spec.ts';
+import type { Prices } from '../core/report/model-prices.ts';
+import type { PreparedRun } from '../core/run/prepare-run.ts';
+import { connectRunBackends, rolesFor, type BackendSettings, type RunBackends } from '../core/run/run-backends.ts';
+import type { RunSpec } from '../core/run/run-spec.ts';
 import { cliHint } from './backend-hints.ts';
 import { bedrockHint } from './bedrock-hints.ts';
 import { printable } from './terminal-text.ts';

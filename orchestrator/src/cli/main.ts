@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../../package.json' with { type: 'json' };
-import { DEFAULT_COST_ASSUMPTIONS } from '../core/cost-estimate.ts';
-import { DEFAULT_BEDROCK_MODEL } from '../core/model-prices.ts';
-import { findNameField, flattenFields } from '../core/profile.ts';
-import { PROFILE_FORMATS } from '../core/profile-formats.ts';
+import { DEFAULT_COST_ASSUMPTIONS } from '../core/report/cost-estimate.ts';
+import { DEFAULT_BEDROCK_MODEL } from '../core/report/model-prices.ts';
+import { findNameField, flattenFields } from '../core/profiles/profile.ts';
+import { PROFILE_FORMATS } from '../core/profiles/profile-formats.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
-import { LANGUAGES, parseRunSpec, RUN_DEFAULTS } from '../core/run-spec.ts';
+import { LANGUAGES, parseRunSpec, RUN_DEFAULTS } from '../core/run/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
 import { addExportCommand } from './export-command.ts';
 import { addReportCommand } from './report-command.ts';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { RunWriter, WriterLease } from '../core/run-manifest.ts';
+import type { RunWriter, WriterLease } from '../core/run/run-manifest.ts';
 
 export function processWriter(command: string, now: Date = new Date()): RunWriter {
   const host = hostname();

@@ -1,7 +1,7 @@
-import type { GenerationCounters } from '../core/generation-run.ts';
-import { liveCost } from '../core/live-cost.ts';
-import type { Prices } from '../core/model-prices.ts';
-import type { UsageLedger } from '../core/run-cost.ts';
+import type { GenerationCounters } from '../core/run/generation-run.ts';
+import { liveCost } from '../core/report/live-cost.ts';
+import type { Prices } from '../core/report/model-prices.ts';
+import type { UsageLedger } from '../core/report/run-cost.ts';
 import { formatDuration, formatUsd } from './text-table.ts';
 
 export interface ProgressOutput {

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import { parseS3Uri } from '../contract/s3-uri.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
-import { writeReportHtml } from '../core/report-html.ts';
+import { writeReportHtml } from '../core/report/report-html.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import type { CliIo } from './cli-io.ts';
 import { loadPricesFlag } from './run-inputs.ts';

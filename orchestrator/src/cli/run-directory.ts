@@ -6,7 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
-import { claimWriter, releaseWriter, RunBusyError, WRITER_LEASE, type RunWriter } from '../core/run-manifest.ts';
+import { claimWriter, releaseWriter, RunBusyError, WRITER_LEASE, type RunWriter } from '../core/run/run-manifest.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import { printable } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';

@@ -1,7 +1,7 @@
 /** Local files a run reads besides the profiles: the price overrides and an earlier run's samples as seeds. */
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_PRICES, mergePriceFile, type Prices } from '../core/model-prices.ts';
-import type { Sample } from '../core/sample.ts';
+import { DEFAULT_PRICES, mergePriceFile, type Prices } from '../core/report/model-prices.ts';
+import type { Sample } from '../core/verify/sample.ts';
 import { readJsonLines } from '../store/jsonl.ts';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import { UsageError } from './usage-error.ts';

@@ -2,7 +2,7 @@
  * The CLI's side of the RunSpec: which flag sets which field, and problems rendered in flag terms. The
  * flags carry no defaults of their own; RunSpec fills them, and help texts show RUN_DEFAULTS.
  */
-import { renderProblems, RunSpecError, type RunField } from '../core/run-spec.ts';
+import { renderProblems, RunSpecError, type RunField } from '../core/run/run-spec.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Fields whose flag is not simply the field name in kebab case. */

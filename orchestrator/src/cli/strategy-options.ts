@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { RUN_DEFAULTS } from '../core/run-spec.ts';
+import { RUN_DEFAULTS } from '../core/run/run-spec.ts';
 import { STRATEGY_NAMES } from '../core/strategies/names.ts';
 import { collect, integerAtLeast, integerBetween, numberBetween, positiveNumber, profileShare } from './option-parsers.ts';
 

@@ -2,10 +2,10 @@
  * The backends as the workflow's Lambdas connect them: the fleet's in-service servers with the key from
  * Secrets Manager, and Bedrock in the Lambda's region (or RAIDEN_BEDROCK_ENDPOINT).
  */
-import { BATCH_REQUESTS_IN_FLIGHT } from '../core/batch-plan.ts';
-import type { Prices } from '../core/model-prices.ts';
+import { BATCH_REQUESTS_IN_FLIGHT } from '../core/run/batch-plan.ts';
+import type { Prices } from '../core/report/model-prices.ts';
 import { BackendUnavailableError } from '../core/ports/llm-backend.ts';
-import type { BackendSettings } from '../core/run-backends.ts';
+import type { BackendSettings } from '../core/run/run-backends.ts';
 import { createBackend } from '../llm/backend-factory.ts';
 import { discoverEndpoints } from '../fleet/fleet.ts';
 import { awsClients, ENV, fleetServers, requiredEnv } from './handler-env.ts';

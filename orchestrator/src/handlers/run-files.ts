@@ -6,9 +6,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { runPrefix, tempRunPrefix } from '../contract/run-layout.ts';
 import type { BatchBackend } from '../contract/workflow-payloads.ts';
-import type { Slot } from '../core/plan.ts';
-import type { RunPlan } from '../core/prepare-run.ts';
-import type { Profile } from '../core/profile.ts';
+import type { Slot } from '../core/profiles/plan.ts';
+import type { RunPlan } from '../core/run/prepare-run.ts';
+import type { Profile } from '../core/profiles/profile.ts';
 import type { Phase } from '../core/strategies/strategy.ts';
 import { S3RunStore } from '../store/s3-run-store.ts';
 import { ENV, requiredEnv } from './handler-env.ts';

@@ -2,7 +2,7 @@
  * The four export layouts: which file each split goes to, its columns, and how a sample becomes a row.
  * The keys each trainer reads were checked against its source (see each format's note).
  */
-import type { Sample } from '../sample.ts';
+import type { Sample } from '../verify/sample.ts';
 import type { TableSchema } from './parquet-table.ts';
 import { assistantTurn, groundTruthOf, promptMessages, promptText, type PromptProfile } from './trainer-prompt.ts';
 

@@ -4,8 +4,8 @@
  */
 import { RUN_FILES } from '../../contract/run-layout.ts';
 import type { RunStore } from '../ports/run-store.ts';
-import type { PreparedRun } from '../prepare-run.ts';
-import type { Language } from '../profile.ts';
+import type { PreparedRun } from '../run/prepare-run.ts';
+import type { Language } from '../verify/language.ts';
 
 export interface ProfileRecord {
   readonly id: string;

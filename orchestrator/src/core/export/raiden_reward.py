@@ -1,7 +1,7 @@
 """Reward function of a raiden-datagen export: 1.0 when the answer holds every keyword of the sample.
 
 Standard library only. It reads keyword-rules.json and traditional-chinese.json from its own directory
-(the export puts them there) and reproduces orchestrator/src/core/keyword-match.ts step by step, so a
+(the export puts them there) and reproduces orchestrator/src/core/verify/keyword-match.ts step by step, so a
 completion is scored with exactly the matching the generator's verifier used to accept the sample:
 NFKC, invisible characters removed, lower case, traditional Chinese folded to simplified, punctuation
 variants made one, CJK numerals written as digits; then tokens (numbers whole, CJK by character, Latin

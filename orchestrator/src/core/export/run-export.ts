@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { RUN_FILES } from '../../contract/run-layout.ts';
-import traditionalChinese from '../data/traditional-chinese.json' with { type: 'json' };
-import { profileIdOf } from '../dataset-split.ts';
-import { KEYWORD_RULES } from '../keyword-match.ts';
-import { renderProfileText } from '../profile.ts';
-import type { Sample } from '../sample.ts';
+import traditionalChinese from '../verify/data/traditional-chinese.json' with { type: 'json' };
+import { profileIdOf } from '../run/dataset-split.ts';
+import { KEYWORD_RULES } from '../verify/keyword-match.ts';
+import { renderProfileText } from '../profiles/profile.ts';
+import type { Sample } from '../verify/sample.ts';
 import { datasetCard, type CardRun, type ExportTally } from './dataset-card.ts';
 import { FORMAT_LAYOUTS, splitFileName, SPLITS, type ExportFormat, type Split } from './export-formats.ts';
 import { parquetBytes } from './parquet-table.ts';

@@ -4,9 +4,9 @@
  * user and assistant messages, then the question as the last user message. And what the reward checks:
  * the keywords with their alternatives.
  */
-import type { Language } from '../profile.ts';
-import { dataBlock, type ChatMessage } from '../prompts.ts';
-import type { Sample, SampleKind } from '../sample.ts';
+import type { Language } from '../verify/language.ts';
+import { dataBlock, type ChatMessage } from '../prompts/prompts.ts';
+import type { Sample, SampleKind } from '../verify/sample.ts';
 
 /** The profile behind a sample's prompt: from the run's profile table, or rendered from the sample's fields. */
 export interface PromptProfile {

@@ -1,6 +1,6 @@
 /**
  * Where model answers are kept so the same request is never paid for twice: a directory on this machine,
- * or a prefix of the outputs bucket. Core computes the keys (core/response-cache.ts) and decides what is
+ * or a prefix of the outputs bucket. Core computes the keys (core/run/response-cache.ts) and decides what is
  * asked; an adapter only stores and returns entries by key.
  */
 import type { TokenUsage } from './llm-backend.ts';

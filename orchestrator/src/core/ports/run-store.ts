@@ -1,4 +1,4 @@
-import type { RejectRecord, Sample } from '../sample.ts';
+import type { RejectRecord, Sample } from '../verify/sample.ts';
 
 export type { RejectRecord, Sample };
 
@@ -38,7 +38,7 @@ export interface RunStore {
   readEvents(): AsyncIterable<RunEventRecord>;
 }
 
-/** One line of the event log; core/run-events.ts gives its fields meaning. */
+/** One line of the event log; core/report/run-events.ts gives its fields meaning. */
 export type RunEventRecord = Readonly<Record<string, unknown>>;
 
 /** When a conditional write may go ahead. */

@@ -1,11 +1,11 @@
-import { buildReview } from '../candidate-review.ts';
-import { chooseSeedProfiles } from '../dataset-split.ts';
-import { FewShotExamples } from '../few-shot.ts';
-import { runGeneration } from '../generation-run.ts';
-import { buildMessages } from '../prompts.ts';
-import { countOfShare } from '../run-spec.ts';
-import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../sample-evaluation.ts';
-import type { Sample } from '../sample.ts';
+import { buildReview } from '../review/candidate-review.ts';
+import { chooseSeedProfiles } from '../run/dataset-split.ts';
+import { FewShotExamples } from '../prompts/few-shot.ts';
+import { runGeneration } from '../run/generation-run.ts';
+import { buildMessages } from '../prompts/prompts.ts';
+import { countOfShare } from '../run/run-spec.ts';
+import { chooseForEvaluation, evaluateSamples, summarizeEvaluation } from '../review/sample-evaluation.ts';
+import type { Sample } from '../verify/sample.ts';
 import type { Strategy } from './strategy.ts';
 
 /**

@@ -4,13 +4,13 @@
  * The CLI, Plan, GenerateBatch and Finalize ask it; nothing outside this folder branches on its name.
  */
 import type { BatchBackend } from '../../contract/workflow-payloads.ts';
-import type { EstimateShape } from '../cost-estimate.ts';
-import type { GenerationCounters, GenerationOptions, GenerationOutcome } from '../generation-run.ts';
+import type { EstimateShape } from '../report/cost-estimate.ts';
+import type { GenerationCounters, GenerationOptions, GenerationOutcome } from '../run/generation-run.ts';
 import type { LlmBackend } from '../ports/llm-backend.ts';
-import type { QualityGate } from '../quality-gates.ts';
-import type { RunSpec } from '../run-spec.ts';
-import type { EvaluationRecord, EvaluationSummary } from '../sample-evaluation.ts';
-import type { Sample } from '../sample.ts';
+import type { QualityGate } from '../review/quality-gates.ts';
+import type { RunSpec } from '../run/run-spec.ts';
+import type { EvaluationRecord, EvaluationSummary } from '../review/sample-evaluation.ts';
+import type { Sample } from '../verify/sample.ts';
 import type { StrategyName } from './names.ts';
 
 export type { StrategyName };

@@ -1,5 +1,5 @@
-import { buildReview } from '../candidate-review.ts';
-import { runGeneration } from '../generation-run.ts';
+import { buildReview } from '../review/candidate-review.ts';
+import { runGeneration } from '../run/generation-run.ts';
 import { backendOfProfile, type Strategy } from './strategy.ts';
 
 /**

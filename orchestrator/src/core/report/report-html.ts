@@ -1,0 +1,879 @@
+/**
+ * report.html: one self-contained page per run, built from report.json, the samples, the rejects and the
+ * event log. Node aggregates everything into a small JSON document (time series in at most MAX_BINS bins,
+ * counts, a capped set of sample-browser rows); the page embeds it in a non-executed script tag and draws
+ * it in the browser with Chart.js, inlined. Nothing is fetched: a Content-Security-Policy allows no
+ * connection and only the page's own two scripts, by hash. Profiles and model outputs are hostile input:
+ * they reach the page only as JSON text and the page only ever puts them into textContent.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { RUN_FILES } from '../../contract/run-layout.ts';
+import { profileIdOf } from '../run/dataset-split.ts';
+import { bedrockPrice, tokenCostUsd, type Prices } from './model-prices.ts';
+import type { RunStore } from '../ports/run-store.ts';
+import { kindOfSlot, readRunEvents, type OutputEvent, type RunEvent } from './run-events.ts';
+import type { RejectRecord, Sample } from '../verify/sample.ts';
+
+/** The fields of report.json the page shows; absent while a run has not finished. */
+export interface ReportJsonView {
+  readonly run_id?: string;
+  readonly status?: string;
+  readonly stopped_reason?: string;
+  readonly started_at?: string;
+  readonly finished_at?: string;
+  readonly plan?: { readonly profiles: number; readonly slots: number };
+  readonly samples?: { readonly accepted: number; readonly empty_slots: number; readonly train: number; readonly validation: number };
+  readonly rejects?: { readonly total: number };
+  readonly requests?: { readonly this_invocation: number; readonly transport_failures: number };
+  readonly wall_time_s?: number;
+  readonly strategy?: { readonly name: string };
+  readonly estimate?: {
+    readonly slots: number;
+    readonly inputTokens: number;
+    readonly outputTokens: number;
+    readonly bedrock: { readonly usd: number; readonly hours: number };
+    readonly sglang: { readonly usd: number; readonly hours: number };
+  };
+  readonly cost?: {
+    readonly prices_as_of: string;
+    readonly total_usd: number;
+    readonly by_model: Readonly<
+      Record<
+        string,
+        {
+          readonly backend: string;
+          readonly model: string;
+          readonly samples: number;
+          readonly rejects: number;
+          readonly review_calls: number;
+          readonly input_tokens: number;
+          readonly output_tokens: number;
+          readonly usd: number | null;
+          readonly price: string;
+        }
+      >
+    >;
+    readonly sglang: { readonly gpu_hours: number; readonly usd_per_hour: number; readonly usd: number } | null;
+  };
+}
+
+export interface ReportSources {
+  readonly report: ReportJsonView | undefined;
+  /** Read twice: once for the counts, once for the sample browser's rows. */
+  readonly samples: () => AsyncIterable<Sample> | Iterable<Sample>;
+  readonly rejects: () => AsyncIterable<RejectRecord> | Iterable<RejectRecord>;
+  /** In time order (readRunEvents). */
+  readonly events: readonly RunEvent[];
+  readonly prices: Prices;
+  /** GPU instances billed while SGLang served the run. @default 1 */
+  readonly sglangInstances?: number;
+  /** Most bytes of sample-browser rows to embed. @default BROWSER_BYTES */
+  readonly browserBytes?: number;
+}
+
+/** Time series get at most this many points, whatever the run's length. */
+export const MAX_BINS = 120;
+/** About 3 MB of embedded samples and rejects keeps the page quick to open; the JSONL files hold them all. */
+export const BROWSER_BYTES = 3_000_000;
+/** Slots of each reject reason the browser holds before the even spread, so every reason has examples. */
+const SLOTS_PER_REASON = 12;
+/** Longest text of one field the browser shows; model reasoning can run long. */
+const TEXT_LIMIT = 1_500;
+/** Profile fields and topics charted one by one; the rest are summed. */
+const TOP_FIELDS = 30;
+const KEYWORD_LENGTH_BUCKETS = 20;
+const BIN_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400];
+
+type Counts = Record<string, number>;
+/** Keys come from the data: a null prototype keeps `__proto__` an ordinary key. */
+const emptyCounts = (): Counts => Object.create(null) as Counts;
+const bump = (into: Counts, key: string) => (into[key] = (into[key] ?? 0) + 1);
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export interface Series {
+  readonly label: string;
+  readonly values: readonly (number | null)[];
+}
+
+export interface BrowserSlot {
+  readonly id: string;
+  readonly profile: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly sample?: {
+    readonly question: string;
+    readonly answer: string;
+    readonly reasoning: string;
+    readonly keywords: readonly string[];
+    readonly question_type: string;
+    readonly difficulty: string;
+    readonly attempt: number;
+    readonly model: string;
+    readonly history: readonly { readonly role: string; readonly content: string }[];
+  };
+  readonly rejects: readonly {
+    readonly reason: string;
+    readonly attempt: number;
+    readonly detail: string;
+    readonly raw_output: string;
+    readonly model: string;
+  }[];
+}
+
+/** Everything the page draws, as embedded JSON. */
+export interface ReportData {
+  readonly title: string;
+  readonly subtitle: string;
+  readonly notes: readonly string[];
+  readonly summary: readonly (readonly [string, string])[];
+  readonly timeline:
+    | {
+        /** Minutes since the first event, at the end of each bin. */
+        readonly minutes: readonly number[];
+        readonly binSeconds: number;
+        readonly rates: readonly Series[];
+        readonly inFlight: Series;
+        readonly progress: readonly Series[];
+        /** Minutes at which each invocation started. */
+        readonly invocations: readonly number[];
+        readonly cost: readonly Series[];
+        readonly estimate: readonly Series[];
+      }
+    | undefined;
+  readonly rejectsByReason: Counts;
+  readonly costTable: readonly (readonly string[])[];
+  readonly coverage: { readonly field: Counts; readonly question_type: Counts; readonly kind: Counts; readonly difficulty: Counts };
+  readonly keywordLengths: Counts;
+  /** [profile id, name, samples, rejects, attempts]. */
+  readonly profiles: readonly (readonly [string, string, number, number, number])[];
+  readonly browser: { readonly slots: readonly BrowserSlot[]; readonly totalSlots: number; readonly reasons: readonly string[] };
+}
+
+interface ProfileRow {
+  name: string;
+  samples: number;
+  rejects: number;
+  /** Highest attempt per slot: the attempts the profile's slots took. */
+  attempts: Map<string, number>;
+}
+
+export async function buildReportData(sources: ReportSources): Promise<ReportData> {
+  const { report } = sources;
+  const notes: string[] = [];
+  const profiles = new Map<string, ProfileRow>();
+  const profileRow = (id: string) => {
+    let row = profiles.get(id);
+    if (row === undefined) profiles.set(id, (row = { name: '', samples: 0, rejects: 0, attempts: new Map() }));
+    return row;
+  };
+  const noteAttempt = (row: ProfileRow, slot: string, attempt: number) =>
+    row.attempts.set(slot, Math.max(row.attempts.get(slot) ?? 0, Number.isFinite(attempt) ? attempt : 0));
+
+  const rejectsByReason = emptyCounts();
+  const reasonsOfSlot = new Map<string, Set<string>>();
+  let rejectCount = 0;
+  for await (const reject of sources.rejects()) {
+    rejectCount++;
+    bump(rejectsByReason, reject.reason);
+    let reasons = reasonsOfSlot.get(reject.slot_id);
+    if (reasons === undefined) reasonsOfSlot.set(reject.slot_id, (reasons = new Set()));
+    reasons.add(reject.reason);
+    const row = profileRow(profileIdOf(reject.slot_id));
+    row.rejects++;
+    noteAttempt(row, reject.slot_id, reject.attempt);
+  }
+
+  const coverage = { field: emptyCounts(), question_type: emptyCounts(), kind: emptyCounts(), difficulty: emptyCounts() };
+  const keywordLengths = emptyCounts();
+  const sampleIds: string[] = [];
+  for await (const sample of sources.samples()) {
+    sampleIds.push(sample.id);
+    const row = profileRow(profileIdOf(sample.id));
+    row.samples++;
+    row.name = sample.character_name;
+    noteAttempt(row, sample.id, sample.metadata.attempt);
+    bump(coverage.field, focusLabel(sample.metadata.focus));
+    bump(coverage.question_type, sample.question_type);
+    bump(coverage.kind, sample.metadata.kind);
+    bump(coverage.difficulty, sample.difficulty);
+    for (const keyword of sample.keywords) {
+      const length = [...keyword].length;
+      bump(keywordLengths, length > KEYWORD_LENGTH_BUCKETS ? `${KEYWORD_LENGTH_BUCKETS + 1}+` : String(length));
+    }
+  }
+
+  const slotIds = [...new Set([...sampleIds, ...reasonsOfSlot.keys()])].sort();
+  const browser = await browserSlots(sources, slotIds, reasonsOfSlot, sources.browserBytes ?? BROWSER_BYTES);
+  if (browser.length < slotIds.length)
+    notes.push(
+      `The sample browser holds ${browser.length.toLocaleString('en-US')} of ${slotIds.length.toLocaleString('en-US')} slots (the first slots of every reject reason, then an even spread) to keep this file small; samples.jsonl and rejects.jsonl hold them all.`,
+    );
+  if (report === undefined)
+    notes.push('report.json is missing: the run has not finished. The counts come from the samples and rejects written so far.');
+  const timeline = buildTimeline(sources, notes);
+  if (timeline === undefined)
+    notes.push(
+      'No events.jsonl: this run was written without the event log, so the charts over time are missing; its counts and coverage are complete.',
+    );
+
+  return {
+    title: `raiden run ${report?.run_id ?? ''}`.trim(),
+    subtitle: [
+      report?.status !== undefined
+        ? `status ${report.status}${report.stopped_reason !== undefined ? ` (${report.stopped_reason})` : ''}`
+        : 'in progress',
+      report?.strategy !== undefined ? `strategy ${report.strategy.name}` : undefined,
+      report?.started_at !== undefined ? `started ${report.started_at}` : undefined,
+      report?.finished_at !== undefined ? `finished ${report.finished_at}` : undefined,
+    ]
+      .filter((part) => part !== undefined)
+      .join(' · '),
+    notes,
+    summary: summaryRows(report, sampleIds.length, rejectCount, sources.events),
+    timeline,
+    rejectsByReason: sortedByCount(rejectsByReason),
+    costTable: costTable(report),
+    coverage: {
+      field: topCounts(coverage.field, TOP_FIELDS),
+      question_type: coverage.question_type,
+      kind: coverage.kind,
+      difficulty: coverage.difficulty,
+    },
+    keywordLengths: Object.fromEntries(Object.entries(keywordLengths).sort(([a], [b]) => Number.parseInt(a, 10) - Number.parseInt(b, 10))),
+    profiles: [...profiles.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, row]) => [id, row.name, row.samples, row.rejects, [...row.attempts.values()].reduce((sum, n) => sum + n, 0)] as const),
+    browser: { slots: browser, totalSlots: slotIds.length, reasons: Object.keys(sortedByCount(rejectsByReason)) },
+  };
+}
+
+/** `field:background|why` is the SBK field asked about; `topic:a person the user knows (…)|who` the CM topic. */
+function focusLabel(focus: unknown): string {
+  if (typeof focus !== 'string' || focus.length === 0) return '(none)';
+  const subject = focus.split('|')[0] ?? focus;
+  if (subject.startsWith('field:')) return `field: ${subject.slice('field:'.length)}`;
+  if (subject.startsWith('topic:')) return `topic: ${subject.slice('topic:'.length).split(' (')[0] ?? ''}`;
+  return subject;
+}
+
+function sortedByCount(counts: Counts): Counts {
+  return Object.fromEntries(Object.entries(counts).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1)));
+}
+
+function topCounts(counts: Counts, top: number): Counts {
+  const entries = Object.entries(sortedByCount(counts));
+  if (entries.length <= top) return Object.fromEntries(entries);
+  const rest = entries.slice(top - 1);
+  return {
+    ...Object.fromEntries(entries.slice(0, top - 1)),
+    [`(${rest.length} others)`]: rest.reduce((sum, [, count]) => sum + count, 0),
+  };
+}
+
+const clip = (text: unknown) => {
+  const value = typeof text === 'string' ? text : '';
+  return value.length > TEXT_LIMIT ? `${value.slice(0, TEXT_LIMIT)}…[${value.length - TEXT_LIMIT} more chars]` : value;
+};
+
+/**
+ * Rows for the browser: each reason's first slots, then every slot in an even spread, taken in that order
+ * until the byte budget is spent. Reads the samples and rejects a second time, keeping only those slots.
+ */
+async function browserSlots(
+  sources: ReportSources,
+  slotIds: readonly string[],
+  reasonsOfSlot: ReadonlyMap<string, ReadonlySet<string>>,
+  budget: number,
+): Promise<BrowserSlot[]> {
+  const order: string[] = [];
+  const taken = new Set<string>();
+  const take = (id: string) => {
+    if (taken.has(id)) return;
+    taken.add(id);
+    order.push(id);
+  };
+  const perReason = new Map<string, number>();
+  for (const id of slotIds)
+    for (const reason of reasonsOfSlot.get(id) ?? []) {
+      const count = perReason.get(reason) ?? 0;
+      if (count >= SLOTS_PER_REASON) continue;
+      perReason.set(reason, count + 1);
+      take(id);
+    }
+  // An even spread: halving strides visit the whole run first coarsely, then ever finer.
+  for (let stride = 2 ** Math.ceil(Math.log2(Math.max(1, slotIds.length))); stride >= 1; stride /= 2)
+    for (let index = 0; index < slotIds.length; index += stride) take(slotIds[index] as string);
+
+  // Slots beyond a generous bound cannot fit the budget anyway; never hold more of them than that.
+  const candidates = new Set(order.slice(0, Math.max(100, Math.ceil(budget / 200))));
+  const rows = new Map<string, { sample?: BrowserSlot['sample']; name: string; rejects: BrowserSlot['rejects'][number][] }>();
+  const rowOf = (id: string) => {
+    let row = rows.get(id);
+    if (row === undefined) rows.set(id, (row = { name: '', rejects: [] }));
+    return row;
+  };
+  for await (const sample of sources.samples()) {
+    if (!candidates.has(sample.id)) continue;
+    const row = rowOf(sample.id);
+    row.name = sample.character_name;
+    row.sample = {
+      question: clip(sample.question),
+      answer: clip(sample.answer),
+      reasoning: clip(sample.reasoning),
+      keywords: sample.keywords.map(clip),
+      question_type: sample.question_type,
+      difficulty: sample.difficulty,
+      attempt: sample.metadata.attempt,
+      model: `${sample.metadata.backend}:${sample.metadata.model}`,
+      history: sample.conversation_history.map((turn) => ({ role: turn.role, content: clip(turn.content) })),
+    };
+  }
+  for await (const reject of sources.rejects()) {
+    if (!candidates.has(reject.slot_id)) continue;
+    rowOf(reject.slot_id).rejects.push({
+      reason: reject.reason,
+      attempt: reject.attempt,
+      detail: clip(reject.detail),
+      raw_output: clip(reject.raw_output),
+      model: reject.model === '' ? reject.backend : `${reject.backend}:${reject.model}`,
+    });
+  }
+  const slots: BrowserSlot[] = [];
+  let bytes = 0;
+  for (const id of order) {
+    const row = rows.get(id);
+    if (row === undefined) break;
+    const slot: BrowserSlot = {
+      id,
+      profile: profileIdOf(id),
+      name: row.name,
+      kind: kindOfSlot(id),
+      ...(row.sample !== undefined ? { sample: row.sample } : {}),
+      rejects: row.rejects.sort((a, b) => a.attempt - b.attempt),
+    };
+    bytes += JSON.stringify(slot).length;
+    if (bytes > budget && slots.length > 0) break;
+    slots.push(slot);
+  }
+  return slots.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function summaryRows(
+  report: ReportJsonView | undefined,
+  samples: number,
+  rejects: number,
+  events: readonly RunEvent[],
+): [string, string][] {
+  const n = (value: number) => value.toLocaleString('en-US');
+  const usd = (value: number) => `$${value.toFixed(value < 10 ? 4 : 2)}`;
+  const rows: [string, string][] = [];
+  rows.push(['samples accepted', report?.plan !== undefined ? `${n(samples)} of ${n(report.plan.slots)} slots` : n(samples)]);
+  if (report?.plan !== undefined) rows.push(['profiles', n(report.plan.profiles)]);
+  if (report?.samples !== undefined) {
+    rows.push(['empty slots', n(report.samples.empty_slots)]);
+    rows.push(['train / validation samples', `${n(report.samples.train)} / ${n(report.samples.validation)}`]);
+  }
+  rows.push(['rejected outputs', n(rejects)]);
+  if (report?.requests !== undefined)
+    rows.push([
+      'requests (last invocation)',
+      `${n(report.requests.this_invocation)} (${n(report.requests.transport_failures)} transport failures retried)`,
+    ]);
+  if (report?.wall_time_s !== undefined) rows.push(['wall time (last invocation)', `${round(report.wall_time_s, 1)} s`]);
+  const invocations = events.filter((event) => event.type === 'start').length;
+  if (invocations > 0) rows.push(['invocations with events', n(invocations)]);
+  if (report?.cost !== undefined) rows.push(['cost', `${usd(report.cost.total_usd)} (prices as of ${report.cost.prices_as_of})`]);
+  if (report?.estimate !== undefined)
+    rows.push([
+      'estimate before the run',
+      `${usd(report.estimate.bedrock.usd + report.estimate.sglang.usd)}: ${usd(report.estimate.bedrock.usd)} on Bedrock, ${usd(report.estimate.sglang.usd)} on SGLang as the strategy splits the work (${n(report.estimate.slots)} slots, ${n(report.estimate.outputTokens)} output tokens assumed)`,
+    ]);
+  return rows;
+}
+
+function costTable(report: ReportJsonView | undefined): string[][] {
+  if (report?.cost === undefined) return [];
+  const rows: string[][] = [['backend', 'model', 'samples', 'rejects', 'review calls', 'input tokens', 'output tokens', 'USD', 'price']];
+  for (const row of Object.values(report.cost.by_model))
+    rows.push([
+      row.backend,
+      row.model,
+      String(row.samples),
+      String(row.rejects),
+      String(row.review_calls),
+      String(row.input_tokens),
+      String(row.output_tokens),
+      row.usd === null ? '—' : row.usd.toFixed(4),
+      row.price,
+    ]);
+  const gpu = report.cost.sglang;
+  if (gpu !== null)
+    rows.push([
+      'sglang',
+      'GPU time',
+      '',
+      '',
+      '',
+      '',
+      '',
+      gpu.usd.toFixed(4),
+      `${gpu.gpu_hours} GPU instance hours at $${gpu.usd_per_hour}/h`,
+    ]);
+  return rows;
+}
+
+/** Per bin: rates, in flight, cumulative counts, cost per model and the estimate for the work done. */
+function buildTimeline(sources: ReportSources, notes: string[]): ReportData['timeline'] {
+  const { events, prices, report } = sources;
+  if (events.length === 0) return undefined;
+  const times = events.map((event) => Date.parse(event.at));
+  const origin = Math.min(...times);
+  const span = (Math.max(...times) - origin) / 1000;
+  const binSeconds = BIN_SECONDS.find((seconds) => Math.floor(span / seconds) + 1 <= MAX_BINS) ?? Math.ceil(span / (MAX_BINS - 1));
+  const bins = Math.floor(span / binSeconds) + 1;
+  const binOf = (time: number) => Math.min(bins - 1, Math.floor((time - origin) / 1000 / binSeconds));
+  const zeros = () => new Array<number>(bins).fill(0);
+
+  const accepted = zeros();
+  const rejected = zeros();
+  const calls = zeros();
+  const modelUsd = new Map<string, number[]>();
+  const unpriced = new Set<string>();
+  const inFlight = new Map<string, { sum: number[]; count: number[] }>();
+  const spans = new Map<string, [number, number]>();
+  const invocations: number[] = [];
+  let onSglang = false;
+
+  const addCost = (bin: number, backend: string, model: string, usage: OutputEvent['usage']) => {
+    if (backend === 'sglang') onSglang = true;
+    if (backend !== 'bedrock' && backend !== 'bedrock-batch') return;
+    const price = bedrockPrice(model, prices.bedrock);
+    const key = `${backend}:${model}`;
+    if (price === undefined) {
+      unpriced.add(key);
+      return;
+    }
+    let series = modelUsd.get(key);
+    if (series === undefined) modelUsd.set(key, (series = zeros()));
+    series[bin] = (series[bin] ?? 0) + tokenCostUsd(usage, price, { batch: backend === 'bedrock-batch' });
+  };
+
+  events.forEach((event, index) => {
+    const time = times[index] as number;
+    const bin = binOf(time);
+    const range = spans.get(event.writer);
+    spans.set(event.writer, range === undefined ? [time, time] : [Math.min(range[0], time), Math.max(range[1], time)]);
+    if (event.type === 'start') invocations.push(round((time - origin) / 60_000, 3));
+    if (event.type === 'in_flight') {
+      let readings = inFlight.get(event.writer);
+      if (readings === undefined) inFlight.set(event.writer, (readings = { sum: zeros(), count: zeros() }));
+      readings.sum[bin] = (readings.sum[bin] ?? 0) + event.requests;
+      readings.count[bin] = (readings.count[bin] ?? 0) + 1;
+    }
+    if (event.type !== 'accepted' && event.type !== 'rejected') return;
+    const outputs = event.type === 'accepted' ? accepted : rejected;
+    outputs[bin] = (outputs[bin] ?? 0) + 1;
+    calls[bin] = (calls[bin] ?? 0) + 1 + (event.review_calls?.length ?? 0);
+    if (event.model !== '') addCost(bin, event.backend, event.model, event.usage);
+    for (const call of event.review_calls ?? []) addCost(bin, call.backend, call.model, call.usage);
+  });
+
+  const minutes = Array.from({ length: bins }, (_, bin) => round(((bin + 1) * binSeconds) / 60, 3));
+  const perMinute = (perBin: number[]) => perBin.map((count) => round((count * 60) / binSeconds, 2));
+  const cumulative = (perBin: readonly number[]) => {
+    let total = 0;
+    return perBin.map((count) => (total += count));
+  };
+  // Writers run side by side in the workflow: the requests in flight add up over the writers reading in a bin.
+  const inFlightValues = Array.from({ length: bins }, (_, bin) => {
+    let total: number | null = null;
+    for (const readings of inFlight.values()) {
+      const count = readings.count[bin] ?? 0;
+      if (count > 0) total = (total ?? 0) + (readings.sum[bin] ?? 0) / count;
+    }
+    return total === null ? null : round(total, 1);
+  });
+
+  const cost: Series[] = [...modelUsd.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([label, values]) => ({ label, values: cumulative(values).map((usd) => round(usd, 4)) }));
+  if (onSglang) {
+    // GPU time bills while any writer runs: the union of the writers' spans, up to each bin's end.
+    const merged = mergeSpans([...spans.values()]);
+    const rate = (prices.gpuUsdPerHour * (sources.sglangInstances ?? 1)) / 3600;
+    cost.push({
+      label: `sglang GPU time ($${prices.gpuUsdPerHour}/h)`,
+      values: minutes.map((minute) => {
+        const end = origin + minute * 60_000;
+        const seconds = merged.reduce((sum, [from, to]) => sum + Math.max(0, Math.min(to, end) - from) / 1000, 0);
+        return round(seconds * rate, 4);
+      }),
+    });
+  }
+  if (unpriced.size > 0)
+    notes.push(`No price for ${[...unpriced].sort().join(', ')}: its tokens are left out of the cost chart (add it with --price-file).`);
+
+  const acceptedTotal = cumulative(accepted);
+  const estimate: Series[] = [];
+  const planned = report?.estimate?.slots ?? report?.plan?.slots ?? 0;
+  if (report?.estimate !== undefined && planned > 0) {
+    const usedBackends = new Set(
+      events.flatMap((event) => (event.type === 'accepted' || event.type === 'rejected' ? [event.backend] : [])),
+    );
+    const scaled = (usd: number) => acceptedTotal.map((done) => round((usd * done) / planned, 4));
+    if ([...usedBackends].some((backend) => backend.startsWith('bedrock')))
+      estimate.push({ label: 'estimate on Bedrock for the samples accepted so far', values: scaled(report.estimate.bedrock.usd) });
+    if (onSglang)
+      estimate.push({ label: 'estimate on SGLang for the samples accepted so far', values: scaled(report.estimate.sglang.usd) });
+  }
+
+  return {
+    minutes,
+    binSeconds,
+    rates: [
+      { label: 'samples accepted per minute', values: perMinute(accepted) },
+      { label: 'model calls answered per minute', values: perMinute(calls) },
+    ],
+    inFlight: { label: 'requests in flight', values: inFlightValues },
+    progress: [
+      { label: 'accepted (total)', values: acceptedTotal },
+      { label: 'rejected (total)', values: cumulative(rejected) },
+    ],
+    invocations,
+    cost,
+    estimate,
+  };
+}
+
+function mergeSpans(spans: [number, number][]): [number, number][] {
+  const merged: [number, number][] = [];
+  for (const [from, to] of spans.sort((a, b) => a[0] - b[0])) {
+    const last = merged.at(-1);
+    if (last !== undefined && from <= last[1]) last[1] = Math.max(last[1], to);
+    else merged.push([from, to]);
+  }
+  return merged;
+}
+
+/** The Chart.js build's file name; the Lambda bundle carries a copy of it beside its code. */
+export const CHART_LIBRARY_FILE = 'chart.umd.min.js';
+
+/**
+ * The Chart.js build that runs from a script tag: beside this module in a Lambda bundle (copied at bundling),
+ * else beside the package's main file (its package exports no path to it).
+ */
+export async function loadChartLibrary(): Promise<string> {
+  const bundled = await readFile(new URL(`./${CHART_LIBRARY_FILE}`, import.meta.url), 'utf8').catch(() => undefined);
+  if (bundled !== undefined) return bundled;
+  const main = createRequire(import.meta.url).resolve('chart.js');
+  return readFile(join(dirname(main), CHART_LIBRARY_FILE), 'utf8');
+}
+
+/** JSON as the text of a script element: `<` escaped, so no value can close the element or open a comment. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</gu, '\\u003c')
+    .replace(/>/gu, '\\u003e')
+    .replace(/&/gu, '\\u0026')
+    .replace(/\u2028/gu, '\\u2028')
+    .replace(/\u2029/gu, '\\u2029');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/gu, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+const cspHash = (script: string) => `'sha256-${createHash('sha256').update(script, 'utf8').digest('base64')}'`;
+
+/** The page: data, Chart.js and the page's script, all inline. */
+export function renderReportHtml(data: ReportData, chartLibrary: string): string {
+  // The source map comment would make a browser's developer tools ask the disk for a file that is not there.
+  const library = chartLibrary.replace(/\n\/\/# sourceMappingURL=\S*\s*$/u, '\n');
+  if (/<\/script|<!--/iu.test(library)) throw new Error('the Chart.js build contains "</script" or "<!--" and cannot be inlined as it is');
+  const csp = `default-src 'none'; script-src ${cspHash(library)} ${cspHash(PAGE_SCRIPT)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<title>${escapeHtml(data.title)}</title>
+<style>${PAGE_STYLE}</style>
+</head>
+<body>
+${PAGE_BODY}
+<script type="application/json" id="report-data">${scriptJson(data)}</script>
+<script>${library}</script>
+<script>${PAGE_SCRIPT}</script>
+</body>
+</html>
+`;
+}
+
+export interface WriteReportOptions {
+  readonly prices: Prices;
+  readonly sglangInstances?: number;
+  /** Chart.js's browser build; loadChartLibrary() when absent. */
+  readonly chartLibrary?: string;
+}
+
+/** Builds report.html from the run's files in the store and writes it there; returns its size in bytes. */
+export async function writeReportHtml(store: RunStore, options: WriteReportOptions): Promise<number> {
+  const data = await buildReportData({
+    report: await store.readJson<ReportJsonView>(RUN_FILES.report),
+    samples: () => store.readSamples(),
+    rejects: () => store.readRejects(),
+    events: await readRunEvents(store),
+    prices: options.prices,
+    ...(options.sglangInstances !== undefined ? { sglangInstances: options.sglangInstances } : {}),
+  });
+  const html = renderReportHtml(data, options.chartLibrary ?? (await loadChartLibrary()));
+  await store.writeLines(RUN_FILES.reportHtml, [html.trimEnd()]);
+  return Buffer.byteLength(html);
+}
+
+const PAGE_STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1f2937;background:#fff}
+h1{font-size:22px;margin:8px 0 2px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
+.subtitle{color:#6b7280;margin:0 0 12px}.notes p{background:#fef3c7;border-left:4px solid #d97706;padding:6px 10px;margin:6px 0}
+table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f9fafb}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
+.chart{position:relative;height:300px}.chart.tall{height:420px}.empty{color:#6b7280;font-style:italic}
+.scroll{max-height:420px;overflow:auto}
+.filters{display:flex;gap:12px;flex-wrap:wrap;align-items:center;margin:8px 0}.filters select{max-width:320px}
+.slot{border:1px solid #e5e7eb;border-radius:6px;margin:10px 0;padding:8px 10px}
+.slot-head{font-weight:600;margin-bottom:6px}.slot-head span{color:#6b7280;font-weight:400;margin-left:8px}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}.side h4{margin:0 0 4px;font-size:13px}
+.accepted h4{color:#15803d}.rejected h4{color:#b91c1c}
+.reject{border-top:1px dashed #e5e7eb;padding-top:4px;margin-top:4px}
+.reason{display:inline-block;background:#fee2e2;color:#991b1b;border-radius:4px;padding:0 6px;font-size:12px;margin-right:6px}
+pre{white-space:pre-wrap;word-break:break-word;background:#f9fafb;padding:6px;margin:4px 0;font-size:12px;max-height:240px;overflow:auto}
+.label{color:#6b7280;font-size:12px}.kw{display:inline-block;background:#dcfce7;border-radius:4px;padding:0 6px;margin:0 4px 2px 0}
+`;
+
+const PAGE_BODY = `<header><h1 id="title"></h1><p class="subtitle" id="subtitle"></p></header>
+<section class="notes" id="notes"></section>
+<section><h2>Summary</h2><table id="summary"></table></section>
+<section><h2>Over time</h2><div class="grid">
+<div><h3>Samples and model calls per minute, requests in flight</h3><div class="chart"><canvas id="chart-rate"></canvas></div></div>
+<div><h3>Accepted and rejected outputs</h3><div class="chart"><canvas id="chart-progress"></canvas></div></div>
+</div></section>
+<section><h2>Cost</h2>
+<h3>Cost by backend and model over time, against the estimate</h3><div class="chart"><canvas id="chart-cost"></canvas></div>
+<div class="scroll"><table id="cost-table"></table></div>
+</section>
+<section><h2>Rejects</h2><div class="chart"><canvas id="chart-reasons"></canvas></div></section>
+<section><h2>Coverage</h2><div class="grid">
+<div><h3>Profile field (SBK) and topic (CM)</h3><div class="chart tall"><canvas id="chart-field"></canvas></div></div>
+<div><h3>Question type</h3><div class="chart"><canvas id="chart-question-type"></canvas></div></div>
+<div><h3>Kind</h3><div class="chart"><canvas id="chart-kind"></canvas></div></div>
+<div><h3>Difficulty</h3><div class="chart"><canvas id="chart-difficulty"></canvas></div></div>
+<div><h3>Keyword length (characters)</h3><div class="chart"><canvas id="chart-keywords"></canvas></div></div>
+</div></section>
+<section><h2>Profiles</h2><div class="scroll"><table id="profiles"></table></div></section>
+<section><h2>Samples and rejects</h2>
+<div class="filters">
+<label>Profile <select id="filter-profile"></select></label>
+<label>Kind <select id="filter-kind"></select></label>
+<label>Reason <select id="filter-reason"></select></label>
+<span id="browser-count"></span>
+</div>
+<div id="browser"></div>
+<button id="browser-more" type="button">Show more</button>
+</section>`;
+
+/**
+ * The page's script, plain ES2017 for any current browser. It reads the data from the JSON script element
+ * and writes every string from it through textContent, never as markup.
+ */
+const PAGE_SCRIPT = String.raw`(function () {
+'use strict';
+var data = JSON.parse(document.getElementById('report-data').textContent);
+var PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569', '#ea580c'];
+var PAGE = 50;
+Chart.defaults.animation = false;
+Chart.defaults.maintainAspectRatio = false;
+Chart.defaults.font.size = 12;
+
+function node(tag, className, text) {
+  var element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined && text !== null) element.textContent = String(text);
+  return element;
+}
+function color(index) { return PALETTE[index % PALETTE.length]; }
+function clock(minutes) {
+  var seconds = Math.round(minutes * 60);
+  var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return h > 0 ? h + 'h' + String(m).padStart(2, '0') : m + ':' + String(s).padStart(2, '0');
+}
+function points(values) {
+  var out = [];
+  values.forEach(function (value, index) { if (value !== null) out.push({ x: data.timeline.minutes[index], y: value }); });
+  return out;
+}
+function empty(canvasId, message) {
+  var canvas = document.getElementById(canvasId);
+  canvas.parentNode.replaceChild(node('p', 'empty', message), canvas);
+}
+function timeAxis() {
+  return { type: 'linear', min: 0, title: { display: true, text: 'time since the first event' }, ticks: { callback: function (value) { return clock(value); } } };
+}
+function line(label, values, index, extra) {
+  var dataset = { label: label, data: points(values), borderColor: color(index), backgroundColor: color(index), pointRadius: 2, borderWidth: 2, tension: 0 };
+  return Object.assign(dataset, extra || {});
+}
+function bars(canvasId, counts, label, horizontal) {
+  var labels = Object.keys(counts);
+  if (labels.length === 0) return empty(canvasId, 'nothing to show yet');
+  new Chart(document.getElementById(canvasId), {
+    type: 'bar',
+    data: { labels: labels, datasets: [{ label: label, data: labels.map(function (key) { return counts[key]; }), backgroundColor: color(0) }] },
+    options: { indexAxis: horizontal ? 'y' : 'x', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true }, y: { beginAtZero: true } } }
+  });
+}
+function table(element, header, rows, numeric) {
+  (header ? [header] : []).concat(rows).forEach(function (row, rowIndex) {
+    var head = header && rowIndex === 0;
+    var tr = document.createElement('tr');
+    row.forEach(function (cell, cellIndex) { tr.appendChild(node(head ? 'th' : 'td', !head && numeric(cellIndex) ? 'num' : '', cell)); });
+    element.appendChild(tr);
+  });
+}
+
+document.getElementById('title').textContent = data.title;
+document.getElementById('subtitle').textContent = data.subtitle;
+data.notes.forEach(function (note) { document.getElementById('notes').appendChild(node('p', '', note)); });
+table(document.getElementById('summary'), null, data.summary, function () { return false; });
+
+var timeline = data.timeline;
+if (!timeline) {
+  ['chart-rate', 'chart-progress', 'chart-cost'].forEach(function (id) { empty(id, 'no events.jsonl in this run'); });
+} else {
+  new Chart(document.getElementById('chart-rate'), {
+    type: 'line',
+    data: { datasets: timeline.rates.map(function (series, index) { return line(series.label, series.values, index); })
+      .concat([line(timeline.inFlight.label, timeline.inFlight.values, 2, { yAxisID: 'inflight', borderDash: [4, 3], spanGaps: true })]) },
+    options: { scales: { x: timeAxis(), y: { beginAtZero: true, title: { display: true, text: 'per minute (' + timeline.binSeconds + ' s bins)' } },
+      inflight: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'in flight' } } } }
+  });
+  var accepted = timeline.progress[0].values;
+  new Chart(document.getElementById('chart-progress'), {
+    type: 'line',
+    data: { datasets: timeline.progress.map(function (series, index) { return line(series.label, series.values, [2, 1][index]); })
+      .concat([{ type: 'scatter', label: 'invocation started', pointStyle: 'triangle', pointRadius: 7, borderColor: '#111827', backgroundColor: '#111827',
+        data: timeline.invocations.map(function (minute) {
+          var bin = timeline.minutes.findIndex(function (end) { return end >= minute; });
+          return { x: minute, y: bin > 0 ? accepted[bin - 1] : 0 };
+        }) }]) },
+    options: { scales: { x: timeAxis(), y: { beginAtZero: true, title: { display: true, text: 'outputs' } } } }
+  });
+  if (timeline.cost.length === 0) empty('chart-cost', 'no priced model calls in the events');
+  else new Chart(document.getElementById('chart-cost'), {
+    type: 'line',
+    data: { datasets: timeline.cost.map(function (series, index) { return line(series.label, series.values, index); })
+      .concat(timeline.estimate.map(function (series, index) { return line(series.label, series.values, index + 6, { borderDash: [6, 4], pointRadius: 0 }); })) },
+    options: { scales: { x: timeAxis(), y: { beginAtZero: true, title: { display: true, text: 'USD (cumulative)' } } } }
+  });
+}
+if (data.costTable.length > 0) table(document.getElementById('cost-table'), data.costTable[0], data.costTable.slice(1), function (index) { return index >= 2 && index <= 7; });
+
+bars('chart-reasons', data.rejectsByReason, 'rejected outputs', true);
+bars('chart-field', data.coverage.field, 'samples', true);
+bars('chart-question-type', data.coverage.question_type, 'samples', false);
+bars('chart-kind', data.coverage.kind, 'samples', false);
+bars('chart-difficulty', data.coverage.difficulty, 'samples', false);
+bars('chart-keywords', data.keywordLengths, 'keywords', false);
+
+table(document.getElementById('profiles'), ['profile', 'name', 'samples', 'rejects', 'attempts'], data.profiles, function (index) { return index >= 2; });
+
+var slots = data.browser.slots;
+var filterProfile = document.getElementById('filter-profile');
+var filterKind = document.getElementById('filter-kind');
+var filterReason = document.getElementById('filter-reason');
+function options(select, entries) { entries.forEach(function (entry) { select.appendChild(new Option(entry[1], entry[0])); }); }
+var names = {};
+slots.forEach(function (slot) { if (slot.name) names[slot.profile] = slot.name; });
+options(filterProfile, [['', 'all profiles']].concat(Object.keys(names).concat(slots.map(function (slot) { return slot.profile; }))
+  .filter(function (id, index, all) { return all.indexOf(id) === index; }).sort()
+  .map(function (id) { return [id, names[id] ? id + ' (' + names[id] + ')' : id]; })));
+options(filterKind, [['', 'all kinds']].concat(slots.map(function (slot) { return slot.kind; })
+  .filter(function (kind, index, all) { return all.indexOf(kind) === index; }).sort().map(function (kind) { return [kind, kind]; })));
+options(filterReason, [['', 'any'], ['-', 'no rejects']].concat(data.browser.reasons.map(function (reason) { return [reason, reason]; })));
+
+var shown = PAGE;
+function matching() {
+  return slots.filter(function (slot) {
+    if (filterProfile.value && slot.profile !== filterProfile.value) return false;
+    if (filterKind.value && slot.kind !== filterKind.value) return false;
+    if (filterReason.value === '-') return slot.rejects.length === 0;
+    if (filterReason.value) return slot.rejects.some(function (reject) { return reject.reason === filterReason.value; });
+    return true;
+  });
+}
+function field(parent, label, text) {
+  parent.appendChild(node('div', 'label', label));
+  parent.appendChild(node('pre', '', text));
+}
+function renderSlot(slot) {
+  var box = node('div', 'slot');
+  box.setAttribute('data-slot', slot.id);
+  box.setAttribute('data-profile', slot.profile);
+  box.setAttribute('data-kind', slot.kind);
+  box.setAttribute('data-reasons', JSON.stringify(slot.rejects.map(function (reject) { return reject.reason; })));
+  var head = node('div', 'slot-head', slot.id);
+  if (slot.name) head.appendChild(node('span', '', slot.name));
+  box.appendChild(head);
+  var pair = node('div', 'pair');
+  var left = node('div', 'side accepted');
+  var sample = slot.sample;
+  left.appendChild(node('h4', '', sample ? 'accepted (attempt ' + sample.attempt + ', ' + sample.model + ')' : 'no accepted sample'));
+  if (sample) {
+    sample.history.forEach(function (turn) { field(left, turn.role, turn.content); });
+    field(left, 'question (' + sample.question_type + ', ' + sample.difficulty + ')', sample.question);
+    field(left, 'answer', sample.answer);
+    var keywords = node('div');
+    sample.keywords.forEach(function (keyword) { keywords.appendChild(node('span', 'kw', keyword)); });
+    left.appendChild(node('div', 'label', 'keywords'));
+    left.appendChild(keywords);
+    var details = document.createElement('details');
+    details.appendChild(node('summary', '', 'reasoning'));
+    details.appendChild(node('pre', '', sample.reasoning));
+    left.appendChild(details);
+  }
+  var right = node('div', 'side rejected');
+  right.appendChild(node('h4', '', slot.rejects.length + ' rejected'));
+  slot.rejects.forEach(function (reject) {
+    var item = node('div', 'reject');
+    item.appendChild(node('span', 'reason', reject.reason));
+    item.appendChild(node('span', 'label', 'attempt ' + reject.attempt + ', ' + reject.model));
+    if (reject.detail) field(item, 'why', reject.detail);
+    if (reject.raw_output) field(item, 'output', reject.raw_output);
+    right.appendChild(item);
+  });
+  pair.appendChild(left);
+  pair.appendChild(right);
+  box.appendChild(pair);
+  return box;
+}
+function renderBrowser() {
+  var list = matching();
+  var container = document.getElementById('browser');
+  container.textContent = '';
+  list.slice(0, shown).forEach(function (slot) { container.appendChild(renderSlot(slot)); });
+  document.getElementById('browser-count').textContent = list.length + ' of ' + slots.length + ' slots match' +
+    (data.browser.totalSlots > slots.length ? ' (' + data.browser.totalSlots + ' in the run)' : '');
+  document.getElementById('browser-more').hidden = list.length <= shown;
+}
+[filterProfile, filterKind, filterReason].forEach(function (select) {
+  select.addEventListener('change', function () { shown = PAGE; renderBrowser(); });
+});
+document.getElementById('browser-more').addEventListener('click', function () { shown += PAGE; renderBrowser(); });
+renderBrowser();
+document.body.setAttribute('data-ready', 'true');
+})();
+`;
