@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalText, containsKeyword, matchTokens } from '../../orchestrator/src/core/verify/keyword-match.ts';
 import { renderProfileText } from '../../orchestrator/src/core/profiles/profile.ts';
-import { corpus } from '../core/keyword-corpus.ts';
+import { corpus } from '../core/verify/keyword-corpus.ts';
 import { pythonCheck, pythonRun, rewardDirectory } from './python-reward.ts';
 
 interface TextAnswer {

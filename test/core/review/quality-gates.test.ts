@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { VerifiedContent } from '../../orchestrator/src/core/verify/keyword-verifier.ts';
-import type { Slot } from '../../orchestrator/src/core/profiles/plan.ts';
-import type { Profile } from '../../orchestrator/src/core/profiles/profile.ts';
-import { PROFILE_TAGS } from '../../orchestrator/src/core/prompts/prompts.ts';
+import type { VerifiedContent } from '../../../orchestrator/src/core/verify/keyword-verifier.ts';
+import type { Slot } from '../../../orchestrator/src/core/profiles/plan.ts';
+import type { Profile } from '../../../orchestrator/src/core/profiles/profile.ts';
+import { PROFILE_TAGS } from '../../../orchestrator/src/core/prompts/prompts.ts';
 import {
   ANSWER_SCHEMA,
   answerMessages,
@@ -12,9 +12,9 @@ import {
   keywordAgreementGate,
   type GateInput,
   type GateModel,
-} from '../../orchestrator/src/core/review/quality-gates.ts';
-import { BackendUnavailableError, TransportError, type LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
-import { scriptedBackend, type ScriptedBackend } from '../support/scripted-backend.ts';
+} from '../../../orchestrator/src/core/review/quality-gates.ts';
+import { BackendUnavailableError, TransportError, type LlmBackend } from '../../../orchestrator/src/core/ports/llm-backend.ts';
+import { scriptedBackend, type ScriptedBackend } from '../../support/scripted-backend.ts';
 
 const profile: Profile = {
   id: 'Ann',

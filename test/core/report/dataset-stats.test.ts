@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DatasetStats } from '../../orchestrator/src/core/report/dataset-stats.ts';
-import type { Language } from '../../orchestrator/src/core/verify/language.ts';
-import type { ConversationTurn, Difficulty, QuestionType, Sample, SampleKind } from '../../orchestrator/src/core/verify/sample.ts';
+import { DatasetStats } from '../../../orchestrator/src/core/report/dataset-stats.ts';
+import type { Language } from '../../../orchestrator/src/core/verify/language.ts';
+import type { ConversationTurn, Difficulty, QuestionType, Sample, SampleKind } from '../../../orchestrator/src/core/verify/sample.ts';
 
 interface Shape {
   readonly kind?: SampleKind;

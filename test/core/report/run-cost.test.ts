@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PRICES, mergePriceFile, type Prices } from '../../orchestrator/src/core/report/model-prices.ts';
-import { buildUsageLedger, costReport, type ModelLedgerRow, type UsageLedger } from '../../orchestrator/src/core/report/run-cost.ts';
-import type { EvaluationRecord } from '../../orchestrator/src/core/review/sample-evaluation.ts';
-import type { RejectRecord, ReviewCall, Sample, TokenUsage } from '../../orchestrator/src/core/verify/sample.ts';
-import { MemoryRunStore } from '../support/memory-run-store.ts';
+import { DEFAULT_PRICES, mergePriceFile, type Prices } from '../../../orchestrator/src/core/report/model-prices.ts';
+import { buildUsageLedger, costReport, type ModelLedgerRow, type UsageLedger } from '../../../orchestrator/src/core/report/run-cost.ts';
+import type { EvaluationRecord } from '../../../orchestrator/src/core/review/sample-evaluation.ts';
+import type { RejectRecord, ReviewCall, Sample, TokenUsage } from '../../../orchestrator/src/core/verify/sample.ts';
+import { MemoryRunStore } from '../../support/memory-run-store.ts';
 
 const SONNET = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 

@@ -6,8 +6,8 @@ import {
   mergePriceFile,
   supportsPromptCaching,
   tokenCostUsd,
-} from '../../orchestrator/src/core/report/model-prices.ts';
-import { runCli } from '../support/run-cli.ts';
+} from '../../../orchestrator/src/core/report/model-prices.ts';
+import { runCli } from '../../support/run-cli.ts';
 
 describe('price table', () => {
   it('finds a model by id, inference profile id or ARN', () => {

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { planSlots, type Slot } from '../../orchestrator/src/core/profiles/plan.ts';
-import type { Profile } from '../../orchestrator/src/core/profiles/profile.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
+import { planSlots, type Slot } from '../../../orchestrator/src/core/profiles/plan.ts';
+import type { Profile } from '../../../orchestrator/src/core/profiles/profile.ts';
+import { parseProfiles } from '../../../orchestrator/src/core/profiles/profile-loader.ts';
 import {
   buildMessages,
   CM_TOPIC_TEXT,
   estimatePromptTokens,
   PROFILE_TAGS,
   splitAtSharedPrefix,
-} from '../../orchestrator/src/core/prompts/prompts.ts';
-import { cjkRatio, estimateTokens } from '../../orchestrator/src/core/verify/text-normalize.ts';
+} from '../../../orchestrator/src/core/prompts/prompts.ts';
+import { cjkRatio, estimateTokens } from '../../../orchestrator/src/core/verify/text-normalize.ts';
 
 const load = (file: string) => parseProfiles(readFileSync(new URL(`../../examples/${file}`, import.meta.url)), file).profiles;
 const english = load('profiles.en.jsonl');

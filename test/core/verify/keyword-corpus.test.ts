@@ -1,6 +1,6 @@
 /** The shared keyword corpus run through the matcher and the verifier. */
 import { describe, expect, it } from 'vitest';
-import { containsKeyword } from '../../orchestrator/src/core/verify/keyword-match.ts';
+import { containsKeyword } from '../../../orchestrator/src/core/verify/keyword-match.ts';
 import { corpus, verdictOf } from './keyword-corpus.ts';
 
 describe('keyword corpus: matching', () => {

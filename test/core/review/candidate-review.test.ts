@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { buildReview, type Candidate } from '../../orchestrator/src/core/review/candidate-review.ts';
-import type { VerifiedContent } from '../../orchestrator/src/core/verify/keyword-verifier.ts';
-import type { Slot } from '../../orchestrator/src/core/profiles/plan.ts';
-import type { Profile } from '../../orchestrator/src/core/profiles/profile.ts';
-import type { QualityGate } from '../../orchestrator/src/core/review/quality-gates.ts';
+import { buildReview, type Candidate } from '../../../orchestrator/src/core/review/candidate-review.ts';
+import type { VerifiedContent } from '../../../orchestrator/src/core/verify/keyword-verifier.ts';
+import type { Slot } from '../../../orchestrator/src/core/profiles/plan.ts';
+import type { Profile } from '../../../orchestrator/src/core/profiles/profile.ts';
+import type { QualityGate } from '../../../orchestrator/src/core/review/quality-gates.ts';
 import {
   TransportError,
   type GenerateRequest,
   type GenerateResult,
   type LlmBackend,
-} from '../../orchestrator/src/core/ports/llm-backend.ts';
+} from '../../../orchestrator/src/core/ports/llm-backend.ts';
 
 const profile: Profile = {
   id: 'ann',

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
-import { ProfileFormatError } from '../../orchestrator/src/core/profiles/profile-formats.ts';
-import { MAX_PROFILE_CHARS } from '../../orchestrator/src/core/profiles/profile.ts';
+import { parseProfiles } from '../../../orchestrator/src/core/profiles/profile-loader.ts';
+import { ProfileFormatError } from '../../../orchestrator/src/core/profiles/profile-formats.ts';
+import { MAX_PROFILE_CHARS } from '../../../orchestrator/src/core/profiles/profile.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
-const SHARED = new URL('../fixtures/charactereval_profiles.json', import.meta.url);
+const SHARED = new URL('../../fixtures/charactereval_profiles.json', import.meta.url);
 
 describe('profile formats', () => {
   it('reads the CharacterEval file: 78 profiles keyed by name, all Chinese', () => {
@@ -21,7 +21,7 @@ describe('profile formats', () => {
   });
 
   it('reads RAIDEN-R1 JSONL prompts from the <Character Setting> block', () => {
-    const loaded = parseProfiles(readFileSync(new URL('../../examples/raiden-r1.jsonl', import.meta.url)), 'raiden-r1.jsonl');
+    const loaded = parseProfiles(readFileSync(new URL('../../../examples/raiden-r1.jsonl', import.meta.url)), 'raiden-r1.jsonl');
     expect(loaded.format).toBe('raiden-jsonl');
     expect(loaded.profiles.map((p) => p.name)).toEqual(['Captain Ilse Varga', '陆知遥']);
     expect(loaded.profiles[0]?.fields).toMatchObject({ Gender: 'Female' });
@@ -30,7 +30,7 @@ describe('profile formats', () => {
   });
 
   it('reads RAIDEN npc.json settings line by line', () => {
-    const loaded = parseProfiles(readFileSync(new URL('../../examples/npc.json', import.meta.url)), 'npc.json');
+    const loaded = parseProfiles(readFileSync(new URL('../../../examples/npc.json', import.meta.url)), 'npc.json');
     expect(loaded.format).toBe('npc-json');
     const ayue = loaded.profiles.find((p) => p.name === '阿月');
     expect(ayue?.fields).toMatchObject({ 身份: '云来客栈老板娘', 年龄: '35', npc_type: '客栈老板娘' });
@@ -38,7 +38,7 @@ describe('profile formats', () => {
   });
 
   it('reads generic JSONL and JSON arrays, flattening arrays and nested objects', () => {
-    const jsonl = parseProfiles(readFileSync(new URL('../../examples/profiles.en.jsonl', import.meta.url)), 'profiles.en.jsonl');
+    const jsonl = parseProfiles(readFileSync(new URL('../../../examples/profiles.en.jsonl', import.meta.url)), 'profiles.en.jsonl');
     expect(jsonl.format).toBe('generic');
     expect(jsonl.profiles).toHaveLength(3);
     const mara = jsonl.profiles[0];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { verifySample, type VerificationContext } from '../../orchestrator/src/core/verify/keyword-verifier.ts';
-import { parseModelJson, stripThinking } from '../../orchestrator/src/core/verify/model-output.ts';
-import { questionFingerprint } from '../../orchestrator/src/core/verify/text-normalize.ts';
+import { verifySample, type VerificationContext } from '../../../orchestrator/src/core/verify/keyword-verifier.ts';
+import { parseModelJson, stripThinking } from '../../../orchestrator/src/core/verify/model-output.ts';
+import { questionFingerprint } from '../../../orchestrator/src/core/verify/text-normalize.ts';
 
 const profileText = '姓名: 陈金默\n爱好: 吃棒棒糖\n其他: 有一女（黄瑶）\nhobby: Sea Charts';
 const sbk: VerificationContext = {

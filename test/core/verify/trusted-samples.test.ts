@@ -6,15 +6,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_RATE_PROFILES, checkAccepted } from '../../bench/scenarios/accept-rate.ts';
-import { startTestServer } from '../../bench/simulated-sglang/server.ts';
-import { main } from '../../orchestrator/src/cli/main.ts';
-import { fieldQuestionTypes, isFocusField, planSlots } from '../../orchestrator/src/core/profiles/plan.ts';
-import { excludeCharacters } from '../../orchestrator/src/core/run/prepare-run.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
-import type { RunReport } from '../../orchestrator/src/core/report/run-report.ts';
+import { ACCEPT_RATE_PROFILES, checkAccepted } from '../../../bench/scenarios/accept-rate.ts';
+import { startTestServer } from '../../../bench/simulated-sglang/server.ts';
+import { main } from '../../../orchestrator/src/cli/main.ts';
+import { fieldQuestionTypes, isFocusField, planSlots } from '../../../orchestrator/src/core/profiles/plan.ts';
+import { excludeCharacters } from '../../../orchestrator/src/core/run/prepare-run.ts';
+import { parseProfiles } from '../../../orchestrator/src/core/profiles/profile-loader.ts';
+import type { RunReport } from '../../../orchestrator/src/core/report/run-report.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
+const ROOT = new URL('../../..', import.meta.url).pathname;
 const quiet = { isTTY: false, write: () => true };
 const load = (file: string) => parseProfiles(readFileSync(join(ROOT, file)), file);
 

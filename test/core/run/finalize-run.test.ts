@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { chooseValidationProfiles } from '../../orchestrator/src/core/run/dataset-split.ts';
-import { finalizeRun } from '../../orchestrator/src/core/run/finalize-run.ts';
-import type { RejectRecord, Sample, SampleKind } from '../../orchestrator/src/core/verify/sample.ts';
-import { MemoryRunStore } from '../support/memory-run-store.ts';
+import { chooseValidationProfiles } from '../../../orchestrator/src/core/run/dataset-split.ts';
+import { finalizeRun } from '../../../orchestrator/src/core/run/finalize-run.ts';
+import type { RejectRecord, Sample, SampleKind } from '../../../orchestrator/src/core/verify/sample.ts';
+import { MemoryRunStore } from '../../support/memory-run-store.ts';
 
 const PROFILES = ['Ann', 'Bo', 'Cy', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jo'];
 const OPTIONS = { profileIds: PROFILES, validationRatio: 0.2, seed: 7 };

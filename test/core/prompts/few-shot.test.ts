@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES_PER_PROMPT, FewShotExamples } from '../../orchestrator/src/core/prompts/few-shot.ts';
-import type { Slot } from '../../orchestrator/src/core/profiles/plan.ts';
-import type { Language } from '../../orchestrator/src/core/verify/language.ts';
-import type { Profile } from '../../orchestrator/src/core/profiles/profile.ts';
-import { buildMessages, type ChatMessage } from '../../orchestrator/src/core/prompts/prompts.ts';
-import type { Sample, SampleKind } from '../../orchestrator/src/core/verify/sample.ts';
+import { EXAMPLES_PER_PROMPT, FewShotExamples } from '../../../orchestrator/src/core/prompts/few-shot.ts';
+import type { Slot } from '../../../orchestrator/src/core/profiles/plan.ts';
+import type { Language } from '../../../orchestrator/src/core/verify/language.ts';
+import type { Profile } from '../../../orchestrator/src/core/profiles/profile.ts';
+import { buildMessages, type ChatMessage } from '../../../orchestrator/src/core/prompts/prompts.ts';
+import type { Sample, SampleKind } from '../../../orchestrator/src/core/verify/sample.ts';
 
 function seed(name: string, kind: SampleKind, language: Language): Sample {
   return {

@@ -1,14 +1,14 @@
 import Ajv from 'ajv';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { parseModelAnswer, type SampleContent } from '../../orchestrator/src/core/verify/model-answer.ts';
+import { parseModelAnswer, type SampleContent } from '../../../orchestrator/src/core/verify/model-answer.ts';
 import {
   DIFFICULTIES,
   QUESTION_TYPES,
   type ConversationTurn,
   type Difficulty,
   type QuestionType,
-} from '../../orchestrator/src/core/verify/sample.ts';
-import { LIMITS, responseSchema } from '../../orchestrator/src/core/prompts/sample-schema.ts';
+} from '../../../orchestrator/src/core/verify/sample.ts';
+import { LIMITS, responseSchema } from '../../../orchestrator/src/core/prompts/sample-schema.ts';
 
 const sbk = {
   question_type: 'who',

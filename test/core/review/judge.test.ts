@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MIN_SCORE, JUDGE_SCHEMA, judgeMessages, judgeSample } from '../../orchestrator/src/core/review/judge.ts';
-import type { SampleContent } from '../../orchestrator/src/core/verify/keyword-verifier.ts';
+import { DEFAULT_MIN_SCORE, JUDGE_SCHEMA, judgeMessages, judgeSample } from '../../../orchestrator/src/core/review/judge.ts';
+import type { SampleContent } from '../../../orchestrator/src/core/verify/keyword-verifier.ts';
 import {
   BackendUnavailableError,
   TransportError,
@@ -8,9 +8,9 @@ import {
   type GenerateResult,
   type LlmBackend,
   type TokenUsage,
-} from '../../orchestrator/src/core/ports/llm-backend.ts';
-import { PROFILE_TAGS } from '../../orchestrator/src/core/prompts/prompts.ts';
-import { scriptedBackend } from '../support/scripted-backend.ts';
+} from '../../../orchestrator/src/core/ports/llm-backend.ts';
+import { PROFILE_TAGS } from '../../../orchestrator/src/core/prompts/prompts.ts';
+import { scriptedBackend } from '../../support/scripted-backend.ts';
 
 const profile = { text: 'name: Ann\nbio: a baker in Tallinn' };
 const sbk: SampleContent = {

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseValidationProfiles } from '../../orchestrator/src/core/run/dataset-split.ts';
-import { planSlots } from '../../orchestrator/src/core/profiles/plan.ts';
-import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-loader.ts';
-import { buildMessages } from '../../orchestrator/src/core/prompts/prompts.ts';
+import { chooseValidationProfiles } from '../../../orchestrator/src/core/run/dataset-split.ts';
+import { planSlots } from '../../../orchestrator/src/core/profiles/plan.ts';
+import { parseProfiles } from '../../../orchestrator/src/core/profiles/profile-loader.ts';
+import { buildMessages } from '../../../orchestrator/src/core/prompts/prompts.ts';
 
-const { profiles } = parseProfiles(readFileSync(new URL('../fixtures/charactereval_profiles.json', import.meta.url)), 'c.json');
+const { profiles } = parseProfiles(readFileSync(new URL('../../fixtures/charactereval_profiles.json', import.meta.url)), 'c.json');
 const settings = { samplesPerProfile: 3, cmPerProfile: 2, language: 'auto' as const, seed: 7 };
 
 describe('planning', () => {
@@ -76,8 +76,8 @@ describe('train/validation split', () => {
 
 describe('prompt token estimate', () => {
   it('matches the estimate of the built prompt', async () => {
-    const { estimatePromptTokens } = await import('../../orchestrator/src/core/prompts/prompts.ts');
-    const { estimateTokens } = await import('../../orchestrator/src/core/verify/text-normalize.ts');
+    const { estimatePromptTokens } = await import('../../../orchestrator/src/core/prompts/prompts.ts');
+    const { estimateTokens } = await import('../../../orchestrator/src/core/verify/text-normalize.ts');
     for (const slot of planSlots(profiles, settings).slice(0, 40)) {
       const profile = profiles.find((p) => p.id === slot.profileId)!;
       const built = buildMessages(profile, slot).reduce((sum, m) => sum + estimateTokens(m.content), 0);

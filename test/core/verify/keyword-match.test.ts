@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalText, containsKeyword, KEYWORD_RULES, matchTokens } from '../../orchestrator/src/core/verify/keyword-match.ts';
+import { canonicalText, containsKeyword, KEYWORD_RULES, matchTokens } from '../../../orchestrator/src/core/verify/keyword-match.ts';
 import { corpus, verdictOf } from './keyword-corpus.ts';
 
 const INVISIBLE = ['\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u200e'];

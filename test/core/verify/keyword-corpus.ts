@@ -3,9 +3,9 @@
  * context. Any other implementation of the rules (the trainer exports' reward function) reads the same file.
  */
 import { readFileSync } from 'node:fs';
-import { verifySample, type VerificationContext } from '../../orchestrator/src/core/verify/keyword-verifier.ts';
-import { renderProfileText } from '../../orchestrator/src/core/profiles/profile.ts';
-import type { QuestionType, SampleKind } from '../../orchestrator/src/core/verify/sample.ts';
+import { verifySample, type VerificationContext } from '../../../orchestrator/src/core/verify/keyword-verifier.ts';
+import { renderProfileText } from '../../../orchestrator/src/core/profiles/profile.ts';
+import type { QuestionType, SampleKind } from '../../../orchestrator/src/core/verify/sample.ts';
 
 export interface CorpusProfile {
   readonly name: string;
@@ -30,7 +30,7 @@ export interface KeywordCorpus {
   readonly verdict_cases: VerdictCase[];
 }
 
-export const corpus = JSON.parse(readFileSync(new URL('../fixtures/keyword-corpus.json', import.meta.url), 'utf8')) as KeywordCorpus;
+export const corpus = JSON.parse(readFileSync(new URL('../../fixtures/keyword-corpus.json', import.meta.url), 'utf8')) as KeywordCorpus;
 
 export function contextOf(testCase: VerdictCase): VerificationContext {
   const profile = corpus.profiles[testCase.profile];
