@@ -12,7 +12,7 @@ import {
 } from '../../../orchestrator/src/core/prompts/prompts.ts';
 import { cjkRatio, estimateTokens } from '../../../orchestrator/src/core/verify/text-normalize.ts';
 
-const load = (file: string) => parseProfiles(readFileSync(new URL(`../../examples/${file}`, import.meta.url)), file).profiles;
+const load = (file: string) => parseProfiles(readFileSync(new URL(`../../../examples/${file}`, import.meta.url)), file).profiles;
 const english = load('profiles.en.jsonl');
 const chinese = load('profiles.zh.json');
 const mara = english[0]!;
