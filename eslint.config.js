@@ -3,7 +3,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 /**
- * Which folder may import which, so the layering of README's Architecture stays true:
+ * Which folder may import which, so the layering of docs/architecture.md stays true:
  * cli/ and handlers/ -> core/ -> contract/; llm/ and store/ implement core/ports/; lib/ sees contract/ only.
  */
 const restrict = (files, patterns) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns }] } });

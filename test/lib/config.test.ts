@@ -48,8 +48,8 @@ describe('config defaults', () => {
     }
   });
 
-  it('README lists every setting', () => {
-    const docs = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+  it('docs/deploy.md lists every setting', () => {
+    const docs = readFileSync(join(import.meta.dirname, '../../docs/deploy.md'), 'utf8');
     expect(SETTING_KEYS.filter((key) => !docs.includes(`\`${key}\``))).toEqual([]);
   });
 });

@@ -16,11 +16,11 @@ function helpText(action: 'deploy' | 'destroy'): string {
     '',
     action === 'deploy'
       ? "Runs raiden doctor, then cdk deploy --all with this project's cdk.json (S3 buckets, Bedrock IAM, the GPU fleet, the workflow)."
-      : "cdk destroy --all with this project's cdk.json: removes every stack, the buckets with their objects unless deployed with -c retainOutputs=true (see README, Teardown).",
+      : "cdk destroy --all with this project's cdk.json: removes every stack, the buckets with their objects unless deployed with -c retainOutputs=true (see docs/deploy.md, Teardown).",
     '',
     'Options:',
     ...(action === 'deploy' ? [`  ${SKIP_DOCTOR_FLAG}            deploy without the account checks of raiden doctor`] : []),
-    '  -c key=value             a setting (README, Configuration), e.g. -c layout=tp4x2, -c models=Qwen/Qwen2.5-72B-Instruct,',
+    '  -c key=value             a setting (docs/deploy.md, Configuration), e.g. -c layout=tp4x2, -c models=Qwen/Qwen2.5-72B-Instruct,',
     '                           -c availabilityZones=us-east-1d,us-east-1f (raiden doctor names the zones that offer the type),',
     '                           -c capacity=spot, -c maxInstances=2',
     '  --profile <name>         the AWS profile to deploy with',

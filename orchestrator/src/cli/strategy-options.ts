@@ -70,5 +70,5 @@ export function addStrategyOptions(command: Command): Command {
       '--difficulty-student-model <model>',
       'gate: keep only samples this model (bedrock:<id> or sglang:<model>[@url]) answers right in some but not all of 4 tries (a measured difficulty)',
     )
-    .option('--price-file <path>', 'JSON price overrides merged over the built-in price table (see README)');
+    .option('--price-file <path>', 'JSON price overrides merged over the built-in price table (see docs/generate.md, Cost)');
 }

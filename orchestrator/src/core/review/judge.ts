@@ -7,7 +7,7 @@ import { reviewCall } from './review-call.ts';
 import type { ResponseSchema } from '../prompts/sample-schema.ts';
 import type { ReviewCall, SampleKind } from '../verify/sample.ts';
 
-/** Scores run from 1 to 10; the README explains the scale and `--min-score` defaults to 7. */
+/** Scores run from 1 to 10; docs/generate.md explains the scale and `--min-score` defaults to 7. */
 export const JUDGE_SCHEMA: ResponseSchema = {
   name: 'raiden_judge_verdict',
   schema: {

@@ -13,7 +13,7 @@ import { STRATEGY_NAMES } from '../strategies/names.ts';
 
 export const DEFAULT_SGLANG_ENDPOINT = 'http://localhost:30000';
 
-/** Every default of a run. Help texts and the README read them from here. */
+/** Every default of a run. Help texts read them from here. */
 export const RUN_DEFAULTS = {
   samplesPerProfile: 2,
   includeCm: false,
@@ -262,7 +262,7 @@ function crossFieldProblems(
     } else if (spec.bedrockBatchRole === undefined) {
       problems.push({
         field: 'bedrockBatch',
-        message: `needs {bedrockBatchRole} ARN: the service role Bedrock assumes to read the input from and write the output to ${spec.bedrockBatch} (see README, Bedrock batch inference)`,
+        message: `needs {bedrockBatchRole} ARN: the service role Bedrock assumes to read the input from and write the output to ${spec.bedrockBatch} (see docs/workflow.md, Bedrock batch inference)`,
       });
     }
   }
