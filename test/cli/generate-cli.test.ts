@@ -270,6 +270,8 @@ describe('raiden generate end to end', () => {
     writeFileSync(file, '{"bio": "x"}\n{"name": "A"}\n');
     const result = await runCli(['generate', '--profiles', file, '--dry-run']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/no usable profiles in .*bad\.jsonl \(2 rejected/);
+    expect(result.stderr).toMatch(
+      /no usable profiles in .*bad\.jsonl; 2 rejected: \S*bad\.jsonl:1: no character name.*; \S*bad\.jsonl:2: profile of "A" has no usable text/,
+    );
   });
 });

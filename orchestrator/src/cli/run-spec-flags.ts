@@ -3,6 +3,7 @@
  * flags carry no defaults of their own; RunSpec fills them, and help texts show RUN_DEFAULTS.
  */
 import { renderProblems, RunSpecError, type RunField } from '../core/run/run-spec.ts';
+import { printable } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
 /** Fields whose flag is not simply the field name in kebab case. */
@@ -15,9 +16,18 @@ export function flagOf(field: RunField): string {
   return FLAG_NAMES[field] ?? `--${field.replace(/[A-Z]/gu, (letter) => `-${letter.toLowerCase()}`)}`;
 }
 
-/** A RunSpec problem as the CLI shows it (exit 2, no stack); anything else passes through. */
+/**
+ * A RunSpec problem as the CLI shows it (exit 2, no stack); anything else passes through. Messages may
+ * quote the profile file (a refused record's reason), so each is made printable.
+ */
 export function asUsageError(error: unknown): unknown {
-  return error instanceof RunSpecError ? new UsageError(renderProblems(error.problems, flagOf)) : error;
+  if (!(error instanceof RunSpecError)) return error;
+  return new UsageError(
+    renderProblems(
+      error.problems.map((problem) => ({ ...problem, message: printable(problem.message) })),
+      flagOf,
+    ),
+  );
 }
 
 /** Runs `work`, turning RunSpec problems into usage errors in flag terms. */

@@ -78,6 +78,19 @@ describe('bad profile input is reported, never fatal', () => {
     expect(() => parseProfiles(bytes('[{"name": "x"'), 'broken.json')).toThrow(/not valid JSON/);
   });
 
+  it('reads a pretty-printed JSON file with one syntax error as one document, naming the line and column', () => {
+    const entries = Array.from({ length: 35 }, (_, index) => `  "Character ${index}": {\n    "bio": "a baker"\n  },`);
+    const trailingComma = `{\n${entries.join('\n')}\n}\n`;
+    expect(() => parseProfiles(bytes(trailingComma), 'cast.json')).toThrow(ProfileFormatError);
+    expect(() => parseProfiles(bytes(trailingComma), 'cast.json')).toThrow(
+      /^cast\.json is not valid JSON \(line 107 column 1: Expected double-quoted property name\): fix the syntax there/,
+    );
+    const unquoted = '[\n  {"name": "Ann",\n   "bio": baker}\n]';
+    expect(() => parseProfiles(bytes(unquoted), 'a.json')).toThrow(/line 3 column 11: Unexpected token 'b'\)/);
+    const truncated = '{\n  "name": "Ann",\n  "bio": "baker"\n';
+    expect(() => parseProfiles(bytes(truncated), 'b.json')).toThrow(/line 4 column 1: Expected ',' or '}' after property value\)/);
+  });
+
   it('rejects profiles with no name, no usable text, or a duplicate name', () => {
     const text = [
       '{"bio": "nameless"}',

@@ -49,7 +49,7 @@ export function parseProfileSource(text: string, file: string, format?: ProfileF
 
   if (!whole.ok) {
     throw new ProfileFormatError(
-      `${file} is not valid JSON (${whole.error}); fix the syntax, or pass {format} raiden-jsonl or {format} generic for JSONL`,
+      `${file} is not valid JSON (${describeJsonError(source, whole.error)}): fix the syntax there, or pass {format} raiden-jsonl or {format} generic for JSONL`,
     );
   }
   const entries = topLevelEntries(whole.value, file, detected);
@@ -76,6 +76,74 @@ function parseWholeJson(source: string): WholeJson {
   }
 }
 
+/**
+ * Why a whole JSON document does not parse, with the line and column of the first bad character. V8's
+ * message gives a position for some errors only ("Unexpected token" quotes a snippet instead), so the
+ * place comes from a scan of the JSON grammar and V8's message supplies only what is wrong there.
+ */
+function describeJsonError(source: string, error: string): string {
+  const what = error
+    .replace(/ in JSON at position \d+[\s\S]*$/u, '')
+    .replace(/, [\s\S]* is not valid JSON$/u, '')
+    .replace(/^SyntaxError: /u, '');
+  const offset = firstJsonErrorOffset(source);
+  if (offset === undefined) return what;
+  const before = source.slice(0, offset).split('\n');
+  return `line ${before.length} column ${(before.at(-1) ?? '').length + 1}: ${what}`;
+}
+
+const JSON_LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/uy;
+// eslint-disable-next-line no-control-regex -- JSON forbids raw control characters inside a string
+const JSON_STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/uy;
+
+/** Offset of the first character where `source` stops being JSON; undefined when it is JSON (or nests too deep to scan). */
+function firstJsonErrorOffset(source: string): number | undefined {
+  let at = 0;
+  const skipSpace = (): void => {
+    while (at < source.length && ' \t\n\r'.includes(source[at] ?? '')) at++;
+  };
+  const token = (pattern: RegExp): boolean => {
+    pattern.lastIndex = at;
+    const match = pattern.exec(source);
+    if (match) at += match[0].length;
+    return match !== null;
+  };
+  const expect = (char: string): boolean => {
+    skipSpace();
+    if (source[at] !== char) return false;
+    at++;
+    return true;
+  };
+  const list = (close: string, item: () => boolean): boolean => {
+    if (expect(close)) return true;
+    for (;;) {
+      if (!item()) return false;
+      if (expect(close)) return true;
+      if (!expect(',')) return false;
+    }
+  };
+  const member = (): boolean => {
+    skipSpace();
+    return token(JSON_STRING) && expect(':') && value();
+  };
+  const value = (): boolean => {
+    skipSpace();
+    if (expect('{')) return list('}', member);
+    if (expect('[')) return list(']', value);
+    return token(source[at] === '"' ? JSON_STRING : JSON_LITERAL);
+  };
+  try {
+    if (value()) {
+      skipSpace();
+      if (at === source.length) return undefined;
+    }
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+  return at;
+}
+
 function detectFormat(source: string, whole: WholeJson, file: string): ProfileFormat {
   const first = source.trimStart()[0];
   if (whole.ok) {
@@ -93,16 +161,23 @@ function detectFormat(source: string, whole: WholeJson, file: string): ProfileFo
     );
   }
   if (first === '{') {
-    for (const line of source.split('\n').slice(0, 50)) {
-      const parsed = parseWholeJson(line.trim());
-      if (parsed.ok && isObject(parsed.value)) {
-        return typeof parsed.value.prompt === 'string' && /<Character Setting>/iu.test(parsed.value.prompt) ? 'raiden-jsonl' : 'generic';
+    const lines = source.split('\n').filter((line) => line.trim().length > 0);
+    // A JSONL record is a whole object on one line, so a first line of a bare "{" (pretty-printed JSON)
+    // or no line that parses on its own means one JSON document with a syntax error, not 35 bad records.
+    if (lines[0]?.trim() !== '{') {
+      for (const line of lines.slice(0, 50)) {
+        const parsed = parseWholeJson(line.trim());
+        if (parsed.ok && isObject(parsed.value)) {
+          return typeof parsed.value.prompt === 'string' && /<Character Setting>/iu.test(parsed.value.prompt) ? 'raiden-jsonl' : 'generic';
+        }
       }
     }
-    return 'generic';
+    throw new ProfileFormatError(
+      `${file} is not valid JSON (${describeJsonError(source, whole.error)}): fix the syntax there, or pass {format} generic if it is JSONL`,
+    );
   }
   if (first === '[') {
-    throw new ProfileFormatError(`${file} is not valid JSON (${whole.error}); fix the syntax`);
+    throw new ProfileFormatError(`${file} is not valid JSON (${describeJsonError(source, whole.error)}): fix the syntax there`);
   }
   throw new ProfileFormatError(
     `${file}: unknown profile format (expected JSON or JSONL); supported formats: ${PROFILE_FORMATS.join(', ')}; pass {format} to choose one`,

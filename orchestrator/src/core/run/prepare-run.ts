@@ -65,10 +65,7 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
   const loaded = loadProfiles(spec, source);
   if (loaded.profiles.length === 0) {
     throw new RunSpecError([
-      {
-        field: 'profiles',
-        message: `: no usable profiles in ${source.location} (${loaded.rejected.length} rejected, each reported with its reason): fix the file or choose another`,
-      },
+      { field: 'profiles', message: `: no usable profiles in ${source.location}; ${firstRejections(loaded.rejected)}` },
     ]);
   }
   const settings: PlanSettings = {
@@ -145,6 +142,15 @@ export async function claimPreparedRun(store: Pick<RunStore, 'readJson' | 'write
       { message: 'Use the original settings to resume it, or start a new run.' },
     ]);
   }
+}
+
+/** How many refused records a "no usable profiles" error names: enough to show the pattern, few enough to read. */
+const REJECTIONS_SHOWN = 3;
+
+function firstRejections(rejected: readonly InputRejection[]): string {
+  const shown = rejected.slice(0, REJECTIONS_SHOWN).map((rejection) => `${rejection.location}: ${rejection.reason}`);
+  const more = rejected.length > REJECTIONS_SHOWN ? `; and ${rejected.length - REJECTIONS_SHOWN} more` : '';
+  return `${rejected.length} rejected: ${shown.join('; ')}${more}. Fix the file or choose another`;
 }
 
 export function countKind(slots: readonly Slot[], kind: Slot['kind']): number {
