@@ -170,6 +170,20 @@ describe('raiden weights stage from the command line', () => {
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
+  it('without credentials says so in one line, with or without --bucket, instead of a stack trace or "deploy the stacks"', async () => {
+    const noCredentials = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+    sts.on(GetCallerIdentityCommand).rejects(noCredentials);
+    s3.on(HeadBucketCommand).rejects(noCredentials);
+    for (const bucketFlag of [[], ['--bucket', BUCKET]]) {
+      const { out, streams } = io();
+      const code = await main(['weights', 'stage', '--region', 'us-east-1', '--model', MODEL, ...bucketFlag], streams);
+      expect(code).toBe(2);
+      expect(out.stderr).toContain('no usable AWS credentials (CredentialsProviderError): run aws configure or aws sso login');
+      expect(out.stderr).not.toContain('deploy the stacks');
+      expect(out.stderr).not.toMatch(/\n\s+at /u);
+    }
+  });
+
   it('rejects a model that is not a Hugging Face id', async () => {
     const { out, streams } = io();
     expect(await main(['weights', 'stage', '--region', 'us-east-1', '--model', 'weights:models/x'], streams)).toBe(2);

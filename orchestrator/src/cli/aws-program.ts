@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { PROFILE_FORMATS } from '../core/profiles/profile-formats.ts';
 import { STRATEGY_NAMES as WORKFLOW_STRATEGIES } from '../core/strategies/names.ts';
 import type { CliIo } from './cli-io.ts';
-import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+import { collect, integerAtLeast, integerBetween, numberBetween, oneOf, positiveNumber, secondsUpTo } from './option-parsers.ts';
 
 // The AWS commands load the AWS SDK and execa: imported when one runs, so `raiden generate` never pays for them.
 const awsCommands = () => import('./aws-commands.ts');
@@ -67,7 +67,11 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .option('--max-tokens <n>', 'max output tokens per call (default 2048)', integerAtLeast(64))
       .option('--temperature <t>', 'sampling temperature (default 0.8)', numberBetween(0, 2))
       .option('--instances <n>', 'GPU instances to stand up (default 1, capped by maxInstances)', integerAtLeast(1))
-      .option('--readiness-timeout <minutes>', 'minutes to wait for every SGLang server before failing the run', integerAtLeast(5))
+      .option(
+        '--readiness-timeout <minutes>',
+        'minutes to wait for every SGLang server before failing the run (5 to 240)',
+        integerBetween(5, 240),
+      )
       .option(
         '--tolerated-failure-percent <p>',
         'share of batches that may fail without failing the run (default 5)',
@@ -105,7 +109,7 @@ export function addAwsCommands(program: Command, io: CliIo, setExit: (code: numb
       .command('status')
       .description('follow a run (default: the latest) with a progress bar until it ends')
       .argument('[execution]', 'execution name or ARN (default: the latest run)')
-      .option('--interval <seconds>', 'seconds between refreshes', positiveNumber, 5)
+      .option('--interval <seconds>', 'seconds between refreshes (at most 3600)', secondsUpTo(3600), 5)
       .option('--json', 'print the status, progress, cost and report link once as JSON, for scripts'),
   ).action(async (execution: string | undefined, opts: Record<string, unknown>) => {
     setExit(

@@ -6,14 +6,15 @@ import { DEFAULT_BEDROCK_MODEL } from '../core/report/model-prices.ts';
 import { findNameField, flattenFields } from '../core/profiles/profile.ts';
 import { PROFILE_FORMATS } from '../core/profiles/profile-formats.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
-import { LANGUAGES, parseRunSpec, RUN_DEFAULTS } from '../core/run/run-spec.ts';
+import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, TIME_LIMITS } from '../core/run/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
 import { addExportCommand } from './export-command.ts';
+import { linkDocsPages } from './docs-pages.ts';
 import { addReportCommand } from './report-command.ts';
 import type { CliIo } from './cli-io.ts';
 import { runEvaluate } from './evaluate-command.ts';
 import { runGenerate, type GenerateOptions } from './generate-command.ts';
-import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber } from './option-parsers.ts';
+import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber, secondsUpTo } from './option-parsers.ts';
 import { addCacheOptions, openCacheOption } from './response-cache-options.ts';
 import { addReverifyCommand } from './reverify-command.ts';
 import { runSpecFields, withFlagErrors } from './run-spec-flags.ts';
@@ -79,8 +80,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--dry-run', 'call no model: write prompts.jsonl, print the plan and a cost estimate', false)
     .option(
       '--request-timeout <seconds>',
-      `give up on one HTTP request after this long, then retry (default ${r.requestTimeoutSeconds})`,
-      positiveNumber,
+      `give up on one HTTP request after this long, then retry (default ${r.requestTimeoutSeconds}, at most ${TIME_LIMITS.requestTimeoutSeconds})`,
+      secondsUpTo(TIME_LIMITS.requestTimeoutSeconds),
     )
     .option(
       '--max-retries <n>',
@@ -174,6 +175,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   addAwsCommands(program, io, setExit);
   addReportCommand(program, io, setExit);
   addExportCommand(program, io, setExit);
+  linkDocsPages(program);
   return program;
 }
 

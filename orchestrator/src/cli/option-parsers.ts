@@ -28,6 +28,20 @@ export function numberBetween(min: number, max: number) {
   };
 }
 
+/**
+ * Node runs a timer of more than 2^31-1 ms (about 24.8 days) after 1 ms instead
+ * (https://nodejs.org/api/timers.html#settimeoutcallback-delay-args): a time flag is bounded well below that,
+ * by what the wait is for, so a typo refuses to start instead of abandoning every request at once.
+ */
+export function secondsUpTo(maxSeconds: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0 || parsed > maxSeconds)
+      throw new InvalidArgumentError(`expected seconds above 0 and at most ${maxSeconds}, got ${JSON.stringify(value)}`);
+    return parsed;
+  };
+}
+
 export function positiveNumber(value: string): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);

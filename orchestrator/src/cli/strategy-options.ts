@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { RUN_DEFAULTS } from '../core/run/run-spec.ts';
+import { RUN_DEFAULTS, TIME_LIMITS } from '../core/run/run-spec.ts';
 import { STRATEGY_NAMES } from '../core/strategies/names.ts';
-import { collect, integerAtLeast, integerBetween, numberBetween, positiveNumber, profileShare } from './option-parsers.ts';
+import { collect, integerAtLeast, integerBetween, numberBetween, profileShare, secondsUpTo } from './option-parsers.ts';
 
 const d = RUN_DEFAULTS;
 
@@ -31,8 +31,8 @@ export function addStrategyOptions(command: Command): Command {
     )
     .option(
       '--bedrock-batch-poll-seconds <s>',
-      `with --bedrock-batch: seconds between job status checks (default ${d.bedrockBatchPollSeconds})`,
-      positiveNumber,
+      `with --bedrock-batch: seconds between job status checks (default ${d.bedrockBatchPollSeconds}, at most ${TIME_LIMITS.bedrockBatchPollSeconds})`,
+      secondsUpTo(TIME_LIMITS.bedrockBatchPollSeconds),
     )
     .option(
       '--bedrock-max-concurrency <n>',

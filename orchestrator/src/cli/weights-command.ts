@@ -67,7 +67,9 @@ export async function runWeightsStage(flags: WeightsStageFlags, io: CliIo, env: 
     const region = await s3.config.region().catch(() => {
       throw new UsageError('no AWS region: pass --region, set AWS_REGION, or configure one for your profile (aws configure)');
     });
-    const { Account } = await sts.send(new GetCallerIdentityCommand({}));
+    const { Account } = await sts.send(new GetCallerIdentityCommand({})).catch((error: unknown) => {
+      throw credentialsError(error) ?? error;
+    });
     bucket = weightsBucketName(flags.stackPrefix, Account ?? '', region);
   }
   return stageWeights(
@@ -83,9 +85,17 @@ export async function stageWeights(model: string, revision: string, target: Stag
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
   } catch (error) {
-    throw new UsageError(
-      `weights bucket ${bucket} is not reachable (${(error as Error).name}): deploy the stacks first (npx raiden deploy), ` +
-        `or pass --bucket / --stack-prefix / --region of your deployment`,
+    const name = (error as Error).name;
+    if (name === 'Forbidden' || name === 'AccessDenied')
+      throw new UsageError(
+        `weights bucket ${bucket} refused these credentials (${name}): use credentials of the account that deployed the stacks (AWS_PROFILE), allowed s3:ListBucket and s3:PutObject on it`,
+      );
+    throw (
+      credentialsError(error) ??
+      new UsageError(
+        `weights bucket ${bucket} is not reachable (${name}): deploy the stacks first (npx raiden deploy), ` +
+          `or pass --bucket / --stack-prefix / --region of your deployment`,
+      )
     );
   }
   const snapshot = await modelSnapshot(model, revision, target);
@@ -179,6 +189,30 @@ async function copyFile(model: string, sha: string, path: string, key: string, t
     partSize: PART_SIZE,
     queueSize: 4,
   }).done();
+}
+
+/**
+ * Errors of missing, expired or wrong credentials, as the SDK's provider chain and the services name them
+ * (https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html): the user fixes these, so they are
+ * a message, not a stack trace, and never taken for a bucket that is not deployed.
+ */
+const CREDENTIAL_ERRORS = new Set([
+  'CredentialsProviderError',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'UnrecognizedClientException',
+  'TokenRefreshRequired',
+]);
+
+function credentialsError(error: unknown): UsageError | undefined {
+  const name = (error as { name?: unknown } | undefined)?.name;
+  if (typeof name !== 'string' || !CREDENTIAL_ERRORS.has(name)) return undefined;
+  return new UsageError(
+    `no usable AWS credentials (${name}): run aws configure or aws sso login, or set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), then run the command again`,
+  );
 }
 
 function hfHeaders(target: StageTarget): Record<string, string> {

@@ -49,6 +49,13 @@ export const RUN_DEFAULTS = {
   teardown: 'always',
 } as const;
 
+/**
+ * Upper bounds of the time fields, well under the 2^31-1 ms a Node timer holds (a longer one fires after 1 ms:
+ * https://nodejs.org/api/timers.html#settimeoutcallback-delay-args): one request waits at most a day, a batch
+ * job's status is checked at least hourly.
+ */
+export const TIME_LIMITS = { requestTimeoutSeconds: 86_400, bedrockBatchPollSeconds: 3_600 } as const;
+
 export const LANGUAGES = ['zh', 'en', 'auto'] as const;
 export const TEARDOWN_MODES = ['always', 'keep'] as const;
 
@@ -114,7 +121,7 @@ const localFields = {
     .min(1)
     .default([...RUN_DEFAULTS.endpoints]),
   concurrency: wholeNumber(1, 100_000).default(RUN_DEFAULTS.concurrency),
-  requestTimeoutSeconds: z.number().positive().default(RUN_DEFAULTS.requestTimeoutSeconds),
+  requestTimeoutSeconds: z.number().positive().max(TIME_LIMITS.requestTimeoutSeconds).default(RUN_DEFAULTS.requestTimeoutSeconds),
   maxRetries: wholeNumber(0, 100).default(RUN_DEFAULTS.maxRetries),
   /** Largest model response read, in bytes (the SGLang backend's 16 MiB when absent); a larger one is a rejected attempt. */
   maxResponseBytes: wholeNumber(1024, 256 * 1024 * 1024).optional(),
@@ -132,7 +139,7 @@ const localFields = {
     .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/u, 'is not an IAM role ARN: give arn:aws:iam::<account>:role/<name>')
     .optional(),
   bedrockBatchTimeoutHours: wholeNumber(24, 168).optional(),
-  bedrockBatchPollSeconds: z.number().positive().optional(),
+  bedrockBatchPollSeconds: z.number().positive().max(TIME_LIMITS.bedrockBatchPollSeconds).optional(),
 };
 
 /** Fields of a run of the AWS workflow: its id, the fleet, teardown and batching. */
