@@ -1,311 +1,209 @@
+import { readFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import packageJson from '../../../package.json' with { type: 'json' };
+import { DEFAULT_COST_ASSUMPTIONS } from '../core/report/cost-estimate.ts';
+import { DEFAULT_BEDROCK_MODEL } from '../core/report/model-prices.ts';
+import { findNameField, flattenFields } from '../core/profiles/profile.ts';
+import { PROFILE_FORMATS } from '../core/profiles/profile-formats.ts';
+import type { ResponseCache } from '../core/ports/response-cache.ts';
+import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, TIME_LIMITS } from '../core/run/run-spec.ts';
+import { addAwsCommands } from './aws-program.ts';
+import { addExportCommand } from './export-command.ts';
+import { linkDocsPages } from './docs-pages.ts';
+import { addReportCommand } from './report-command.ts';
+import type { CliIo } from './cli-io.ts';
+import { runEvaluate } from './evaluate-command.ts';
+import { runGenerate, type GenerateOptions } from './generate-command.ts';
+import { collect, integerAtLeast, numberBetween, oneOf, positiveNumber, secondsUpTo } from './option-parsers.ts';
+import { addCacheOptions, openCacheOption } from './response-cache-options.ts';
+import { addReverifyCommand } from './reverify-command.ts';
+import { runSpecFields, withFlagErrors } from './run-spec-flags.ts';
+import { addStrategyOptions } from './strategy-options.ts';
+import { EXIT, UsageError } from './usage-error.ts';
+
 /**
- * One run, described once: what `raiden generate` flags and the workflow's input both parse into. Every
- * default lives here. A problem names the field by its id; each front door renders it in its own terms
- * (`--samples-per-profile` for the CLI, `samplesPerProfile` for the workflow).
+ * The names of --exclude-names: a JSON array of names, a JSON object keyed by name (a benchmark's npc.json or
+ * CharacterEval profiles, whose name fields count too), or plain text with one name per line (# comments).
  */
-import { z } from 'zod';
-import { parseS3Uri } from '../../contract/s3-uri.ts';
-import { EXPORT_FORMATS } from '../export/export-formats.ts';
-import { DEFAULT_MIN_SCORE } from '../review/judge.ts';
-import { DEFAULT_BEDROCK_MODEL } from '../report/model-prices.ts';
-import { PROFILE_FORMATS } from '../profiles/profile-formats.ts';
-import { STRATEGY_NAMES } from '../strategies/names.ts';
-
-export const DEFAULT_SGLANG_ENDPOINT = 'http://localhost:30000';
-
-/** Every default of a run. Help texts read them from here. */
-export const RUN_DEFAULTS = {
-  samplesPerProfile: 2,
-  includeCm: false,
-  cmPerProfile: 1,
-  language: 'auto',
-  seed: 42,
-  maxAttempts: 3,
-  validationRatio: 0.1,
-  strategy: 'sglang',
-  endpoints: [DEFAULT_SGLANG_ENDPOINT],
-  concurrency: 64,
-  requestTimeoutSeconds: 300,
-  maxRetries: 6,
-  maxTokens: 2048,
-  temperature: 0.8,
-  bedrockModel: DEFAULT_BEDROCK_MODEL,
-  /** Ceiling of Bedrock requests in flight per model; the adaptive limit starts low and grows to it. */
-  bedrockMaxConcurrency: 32,
-  bedrockBatchTimeoutHours: 24,
-  bedrockBatchPollSeconds: 60,
-  /** filter: SGLang candidates per slot. */
-  candidates: 3,
-  /** filter and evaluation: lowest judge score (1-10) that passes. */
-  minScore: DEFAULT_MIN_SCORE,
-  /** iterative: profiles Bedrock writes seeds for: a count (20) or a share (0.1), at least one. */
-  seedProfiles: 0.1,
-  /** iterative: SGLang samples the judge evaluates after generation. */
-  evaluateSamples: 50,
-  /** Workflow: GPU instances, minutes to wait for the servers, share of batches that may fail. */
-  instances: 1,
-  readinessTimeoutMinutes: 45,
-  toleratedFailurePercent: 5,
-  teardown: 'always',
-} as const;
-
-export const LANGUAGES = ['zh', 'en', 'auto'] as const;
-export const TEARDOWN_MODES = ['always', 'keep'] as const;
-
-const wholeNumber = (min: number, max: number) => z.number().int(`expected a whole number from ${min} to ${max}`).min(min).max(max);
-
-/** A number of profiles (`20`) or a share of them (`0.1`). */
-const profileShare = z
-  .number()
-  .positive()
-  .refine((value) => value < 1 || Number.isInteger(value), 'expected a number of profiles (e.g. 20) or a share of them (e.g. 0.1)');
-
-/** A gate model: `bedrock:<model id>`, `sglang:<model>[@<endpoint>]`, or a bare Bedrock model id. */
-const modelSpec = z
-  .string()
-  .trim()
-  .refine((value) => /^(?:bedrock:|sglang:)?[^\s@:][^\s@]*(?:@https?:\/\/\S+)?$/u.test(value) && !/^(?:bedrock|sglang):$/u.test(value), {
-    message: 'expected bedrock:<model id> or sglang:<model>[@http://host:port], e.g. bedrock:us.anthropic.claude-haiku-4-5-20251001-v1:0',
+async function readNameList(path: string): Promise<string[]> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot read --exclude-names ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
   });
-
-const s3Prefix = z
-  .string()
-  .refine((value) => parseS3Uri(value) !== undefined, 'is not an S3 location: give s3://bucket/prefix, in a bucket of the Bedrock region');
-
-/** The fields every front door shares: what to generate, how, and with which models. */
-const runFields = {
-  profiles: z.string({ error: 'is required: the profile file to read' }).min(1),
-  format: z.enum(PROFILE_FORMATS).optional(),
-  samplesPerProfile: wholeNumber(0, 10_000).default(RUN_DEFAULTS.samplesPerProfile),
-  includeCm: z.boolean().default(RUN_DEFAULTS.includeCm),
-  /** CM samples per profile; giving it implies includeCm. */
-  cmPerProfile: wholeNumber(0, 10_000).optional(),
-  maxProfiles: wholeNumber(1, 10_000_000).optional(),
-  language: z.enum(LANGUAGES).default(RUN_DEFAULTS.language),
-  seed: wholeNumber(0, 2 ** 31 - 1).default(RUN_DEFAULTS.seed),
-  maxAttempts: wholeNumber(1, 100).default(RUN_DEFAULTS.maxAttempts),
-  validationRatio: z.number().min(0).max(1).default(RUN_DEFAULTS.validationRatio),
-  /** Profiles in validation.json as a count or share; overrides validationRatio (tiered writes exactly these on Bedrock). */
-  validationProfiles: profileShare.optional(),
-  strategy: z.enum(STRATEGY_NAMES).default(RUN_DEFAULTS.strategy),
-  /** SGLang model name; by default each server's own. */
-  model: z.string().min(1).optional(),
-  maxTokens: wholeNumber(64, 32_768).default(RUN_DEFAULTS.maxTokens),
-  temperature: z.number().min(0).max(2).default(RUN_DEFAULTS.temperature),
-  bedrockModel: z.string().min(1).default(RUN_DEFAULTS.bedrockModel),
-  candidates: wholeNumber(1, 10).default(RUN_DEFAULTS.candidates),
-  minScore: z.number().min(1).max(10).default(RUN_DEFAULTS.minScore),
-  /** filter and iterative: the Bedrock judge model; by default bedrockModel. */
-  judgeModel: z.string().min(1).optional(),
-  seedProfiles: profileShare.default(RUN_DEFAULTS.seedProfiles),
-  evaluateSamples: wholeNumber(0, 100_000).default(RUN_DEFAULTS.evaluateSamples),
-  /** Gate: keep an SBK sample only if every one of these models answers with its keywords. */
-  keywordAgreementModels: z.array(modelSpec).default([]),
-  /** Gate: keep only samples this model answers right sometimes but not always (pass rate of 4 answers). */
-  difficultyStudentModel: modelSpec.optional(),
-  /** Characters to keep out of the data (an evaluation benchmark's): profiles with one of these names or aliases are refused. */
-  excludeNames: z.array(z.string().trim().min(1)).default([]),
-};
-
-/** Fields of a run on this machine: endpoints, transport, local files. */
-const localFields = {
-  endpoints: z
-    .array(z.string().min(1))
-    .min(1)
-    .default([...RUN_DEFAULTS.endpoints]),
-  concurrency: wholeNumber(1, 100_000).default(RUN_DEFAULTS.concurrency),
-  requestTimeoutSeconds: z.number().positive().default(RUN_DEFAULTS.requestTimeoutSeconds),
-  maxRetries: wholeNumber(0, 100).default(RUN_DEFAULTS.maxRetries),
-  /** Largest model response read, in bytes (the SGLang backend's 16 MiB when absent); a larger one is a rejected attempt. */
-  maxResponseBytes: wholeNumber(1024, 256 * 1024 * 1024).optional(),
-  bedrockRegion: z.string().min(1).optional(),
-  bedrockEndpoint: z.string().min(1).optional(),
-  bedrockMaxConcurrency: wholeNumber(1, 10_000).default(RUN_DEFAULTS.bedrockMaxConcurrency),
-  /** iterative: samples.jsonl (or the directory) of an earlier run, used as seeds instead of new Bedrock seeds. */
-  seedData: z.string().min(1).optional(),
-  /** JSON price overrides merged over the built-in price table. */
-  priceFile: z.string().min(1).optional(),
-  /** bedrock: answer the open slots with batch inference first, under this s3://bucket/prefix. */
-  bedrockBatch: s3Prefix.optional(),
-  bedrockBatchRole: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/u, 'is not an IAM role ARN: give arn:aws:iam::<account>:role/<name>')
-    .optional(),
-  bedrockBatchTimeoutHours: wholeNumber(24, 168).optional(),
-  bedrockBatchPollSeconds: z.number().positive().optional(),
-};
-
-/** Fields of a run of the AWS workflow: its id, the fleet, teardown and batching. */
-const workflowFields = {
-  runId: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/u, 'use 1-80 letters, digits, "-" or "_", starting with a letter or digit')
-    .optional(),
-  teardown: z.enum(TEARDOWN_MODES).default(RUN_DEFAULTS.teardown),
-  /** GPU instances to stand up (capped by the auto-scaling group's maximum). */
-  instances: wholeNumber(1, 20).default(RUN_DEFAULTS.instances),
-  readinessTimeoutMinutes: wholeNumber(5, 240).default(RUN_DEFAULTS.readinessTimeoutMinutes),
-  toleratedFailurePercent: z.number().min(0).max(100).default(RUN_DEFAULTS.toleratedFailurePercent),
-  /** Slots per GenerateBatch; by default sized to finish well inside the Lambda limit. */
-  batchSlots: wholeNumber(1, 1000).optional(),
-  /**
-   * bedrock: the open slots go to Bedrock batch inference first (half price, hours to a day), through the
-   * deployment's outputs bucket and batch service role; what it does not answer runs on demand.
-   */
-  bedrockBatchInference: z.boolean().default(false),
-  /** Seconds between two status checks of the batch jobs. */
-  batchPollSeconds: wholeNumber(10, 3600).default(RUN_DEFAULTS.bedrockBatchPollSeconds),
-  /** Trainer exports Finalize writes under runs/<id>/exports/<format>/ (raiden export does the same locally). */
-  exportFormats: z.array(z.enum(EXPORT_FORMATS)).default([]),
-};
-
-const localSpecSchema = z.object({ ...runFields, ...localFields }).strict();
-
-/** A run as the core sees it: the shared fields, and the local and workflow fields each front door fills. */
-export type RunSpec = z.infer<typeof localSpecSchema> & Partial<z.infer<z.ZodObject<typeof workflowFields>>>;
-export type RunField = keyof typeof runFields | keyof typeof localFields | keyof typeof workflowFields;
-
-/** Deployment-specific defaults the Plan Lambda reads from its environment. */
-export interface WorkflowDefaults {
-  readonly readinessTimeoutMinutes?: number | undefined;
-  readonly bedrockModel?: string | undefined;
-}
-
-function workflowSchema(defaults: WorkflowDefaults) {
-  return z
-    .object({
-      ...runFields,
-      profiles: z
-        .string({ error: 'is required: the s3://bucket/key of a profile file, e.g. "s3://my-inputs/roles.jsonl"' })
-        .refine(
-          (value) => parseS3Uri(value) !== undefined && !value.endsWith('/') && (parseS3Uri(value)?.key ?? '') !== '',
-          'expected an S3 URL such as "s3://my-inputs/roles.jsonl"',
-        ),
-      bedrockModel: z
-        .string()
-        .min(1)
-        .default(defaults.bedrockModel ?? RUN_DEFAULTS.bedrockModel),
-      ...workflowFields,
-      readinessTimeoutMinutes: workflowFields.readinessTimeoutMinutes.default(
-        defaults.readinessTimeoutMinutes ?? RUN_DEFAULTS.readinessTimeoutMinutes,
-      ),
-    })
-    .strict();
-}
-
-export type WorkflowSpec = z.infer<ReturnType<typeof workflowSchema>>;
-
-/** Workflow input keys, for `raiden start` and the error that lists them. */
-export const WORKFLOW_INPUT_FIELDS = Object.keys(workflowSchema({}).shape) as (keyof WorkflowSpec)[];
-
-/** One problem with a run: `message` may name fields as `{fieldId}`, which each front door renders. */
-export interface RunProblem {
-  readonly field?: RunField | undefined;
-  readonly message: string;
-}
-
-/** A run that cannot start as asked; each problem names its field. */
-export class RunSpecError extends Error {
-  override readonly name = 'InvalidInput';
-  constructor(readonly problems: readonly RunProblem[]) {
-    super(renderProblems(problems, (field) => field));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return text
+      .split(/\r?\n/u)
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0 && !line.startsWith('#'));
   }
-}
-
-/** Renders problems with field ids replaced by the front door's names for them (flags, input keys). */
-export function renderProblems(problems: readonly RunProblem[], nameOf: (field: RunField) => string): string {
-  const render = (text: string) => text.replace(/\{(\w+)\}/gu, (_, field: string) => nameOf(field as RunField));
-  // A message that starts with ':' follows the field name directly ("--seed: the run used 42, ...").
-  const after = (message: string) => (message.startsWith(':') ? render(message) : ` ${render(message)}`);
-  return problems
-    .map((problem) => (problem.field === undefined ? render(problem.message) : `${nameOf(problem.field)}${after(problem.message)}`))
-    .join('\n');
-}
-
-function problemsOf(error: z.ZodError, raw: Record<string, unknown>, known: readonly string[]): RunProblem[] {
-  return error.issues.map((issue): RunProblem => {
-    if (issue.code === 'unrecognized_keys') {
-      return {
-        message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: remove it or use one of ${known.join(', ')}`,
-      };
-    }
-    const field = String(issue.path[0] ?? '') as RunField;
-    const value = raw[field];
-    const detail = issue.path.length > 1 ? `[${issue.path.slice(1).map(String).join('.')}] ` : '';
-    return { field, message: `${detail}${value === undefined ? '(missing)' : JSON.stringify(value)}: ${issue.message}` };
-  });
-}
-
-/** Cross-field rules both front doors share. */
-function crossFieldProblems(
-  spec: Omit<RunSpec, 'endpoints' | 'concurrency' | 'requestTimeoutSeconds' | 'maxRetries' | 'bedrockMaxConcurrency'> & Partial<RunSpec>,
-): RunProblem[] {
-  const problems: RunProblem[] = [];
-  if (spec.bedrockBatchInference === true && spec.strategy !== 'bedrock') {
-    problems.push({
-      field: 'bedrockBatchInference',
-      message: `works only with {strategy} bedrock, not with {strategy} ${spec.strategy}: batch inference writes every slot on Bedrock`,
+  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
+  if (typeof value === 'object' && value !== null)
+    return Object.entries(value).flatMap(([key, inner]) => {
+      const fields = typeof inner === 'object' && inner !== null ? flattenFields(inner as Record<string, unknown>) : {};
+      const name = findNameField(fields);
+      return name === undefined ? [key] : [key, name];
     });
-  }
-  if (spec.bedrockBatch === undefined) {
-    const stray = (['bedrockBatchRole', 'bedrockBatchTimeoutHours', 'bedrockBatchPollSeconds'] as const).filter(
-      (key) => spec[key] !== undefined,
+  throw new UsageError(`--exclude-names ${path}: expected names one per line, a JSON array of names or a JSON object keyed by name`);
+}
+
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command()
+    .name('raiden')
+    .version(`raiden-datagen ${packageJson.version}`, '-V, --version', 'print the version')
+    .description('Generate RAIDEN-R1 role-play training data (SBK and CM samples with verifiable keywords).')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) })
+    .showHelpAfterError('(run with --help for every flag)');
+
+  const d = DEFAULT_COST_ASSUMPTIONS;
+  const r = RUN_DEFAULTS;
+  const generate = program
+    .command('generate')
+    .description('generate a dataset from character profiles on SGLang (OpenAI-compatible) endpoints, Bedrock, or both')
+    .requiredOption('--profiles <path>', 'profile file (RAIDEN-R1 JSONL, npc.json, CharacterEval JSON, generic JSON/JSONL)')
+    .addOption(new Option('--format <format>', 'profile format, instead of detecting it').choices(PROFILE_FORMATS))
+    .option('--out <dir>', 'run directory (default: ./runs/<run id>, derived from the profiles and plan settings)')
+    .option('--endpoint <url>', `OpenAI-compatible server; repeat for several (default: ${r.endpoints.join(', ')})`, collect)
+    .option('--model <name>', 'model to request (default: the one GET /v1/models reports)')
+    .addOption(new Option('--api-key <key>', 'bearer token for the endpoints').env('RAIDEN_API_KEY'))
+    .option('--samples-per-profile <n>', `SBK samples per profile (default ${r.samplesPerProfile})`, integerAtLeast(0))
+    .option('--include-cm', 'add CM (conversation memory) samples')
+    .option('--cm-per-profile <n>', `CM samples per profile (implies --include-cm; default ${r.cmPerProfile})`, integerAtLeast(0))
+    .option('--max-profiles <n>', 'use only the first N usable profiles', integerAtLeast(1))
+    .option('--language <lang>', `prompt and output language: zh, en or auto (per profile) (default ${r.language})`, oneOf(LANGUAGES))
+    .option('--concurrency <n>', `maximum requests in flight over all endpoints (default ${r.concurrency})`, integerAtLeast(1))
+    .option('--max-attempts <n>', `model calls per sample slot before it is given up (default ${r.maxAttempts})`, integerAtLeast(1))
+    .option('--validation-ratio <r>', `share of profiles in validation.json (default ${r.validationRatio})`, numberBetween(0, 1))
+    .option('--seed <n>', `seed for planning, splitting and focus choices (default ${r.seed})`, integerAtLeast(0))
+    .option('--dry-run', 'call no model: write prompts.jsonl, print the plan and a cost estimate', false)
+    .option(
+      '--request-timeout <seconds>',
+      `give up on one HTTP request after this long, then retry (default ${r.requestTimeoutSeconds}, at most ${TIME_LIMITS.requestTimeoutSeconds})`,
+      secondsUpTo(TIME_LIMITS.requestTimeoutSeconds),
+    )
+    .option(
+      '--max-retries <n>',
+      `transport retries per call on connection errors, timeouts, 429 and 5xx (default ${r.maxRetries})`,
+      integerAtLeast(0),
+    )
+    .option(
+      '--max-response-bytes <n>',
+      'largest model response read, in bytes; a larger one is a rejected attempt (default 16 MiB)',
+      integerAtLeast(1024),
+    )
+    .option('--max-tokens <n>', `max output tokens per model call (default ${r.maxTokens})`, integerAtLeast(64))
+    .option('--temperature <t>', `sampling temperature (default ${r.temperature})`, numberBetween(0, 2))
+    .option(
+      '--bedrock-input-usd <usd>',
+      'estimate: Bedrock USD per million input tokens (default: the price table for --bedrock-model)',
+      positiveNumber,
+    )
+    .option(
+      '--bedrock-output-usd <usd>',
+      'estimate: Bedrock USD per million output tokens (default: the price table for --bedrock-model)',
+      positiveNumber,
+    )
+    .option(
+      '--gpu-usd-per-hour <usd>',
+      `estimate: p5en.48xlarge USD per hour (default: the price table, ${d.gpuUsdPerHour})`,
+      positiveNumber,
+    )
+    .option(
+      '--sglang-tokens-per-second <n>',
+      `estimate: output tokens per second of one p5en (default ${d.sglangTokensPerSecond})`,
+      positiveNumber,
     );
-    if (stray.length > 0)
-      problems.push({ message: `${stray.map((key) => `{${key}}`).join(', ')} only apply with {bedrockBatch} s3://bucket/prefix` });
-  } else {
-    if (spec.strategy !== 'bedrock') {
-      problems.push({
-        field: 'bedrockBatch',
-        message: `works only with {strategy} bedrock, not with {strategy} ${spec.strategy}: batch inference writes every slot on Bedrock`,
-      });
-    } else if (spec.bedrockBatchRole === undefined) {
-      problems.push({
-        field: 'bedrockBatch',
-        message: `needs {bedrockBatchRole} ARN: the service role Bedrock assumes to read the input from and write the output to ${spec.bedrockBatch} (see docs/workflow.md, Bedrock batch inference)`,
-      });
+  addStrategyOptions(addCacheOptions(generate))
+    .option(
+      '--exclude-names <file>',
+      "refuse profiles of these characters (an evaluation benchmark's): one name per line, or a JSON array of names or object keyed by name (npc.json, CharacterEval)",
+    )
+    .action(async (opts: Record<string, unknown>) => {
+      const excludeNames = opts.excludeNames === undefined ? undefined : await readNameList(String(opts.excludeNames));
+      const spec = await withFlagErrors(() => parseRunSpec(runSpecFields({ ...opts, excludeNames })));
+      const dryRun = opts.dryRun as boolean;
+      const options: GenerateOptions & { readonly cache?: ResponseCache | undefined } = {
+        spec,
+        out: opts.out as string | undefined,
+        apiKey: opts.apiKey as string | undefined,
+        dryRun,
+        estimate: {
+          bedrockInputUsdPerMTok: opts.bedrockInputUsd as number | undefined,
+          bedrockOutputUsdPerMTok: opts.bedrockOutputUsd as number | undefined,
+          gpuUsdPerHour: opts.gpuUsdPerHour as number | undefined,
+          sglangTokensPerSecond: opts.sglangTokensPerSecond as number | undefined,
+        },
+        // A dry run calls no model: nothing to look up or store.
+        cache: dryRun ? undefined : await openCacheOption(opts),
+      };
+      setExit(await runGenerate(options, io));
+    });
+
+  program
+    .command('evaluate')
+    .description('score the samples of an existing run with a Bedrock judge model; writes evaluation.jsonl and evaluation_report.json')
+    .requiredOption('--run <dir>', 'run directory of raiden generate (holds samples.jsonl)')
+    .option('--judge-model <id>', 'Bedrock model id or inference profile id of the judge', DEFAULT_BEDROCK_MODEL)
+    .addOption(new Option('--bedrock-region <region>', 'Bedrock region (default: AWS_REGION, then us-east-1)').env('AWS_REGION'))
+    .option('--bedrock-endpoint <url>', 'Bedrock Runtime endpoint URL (a VPC endpoint, or a local test server)')
+    .option('--min-score <s>', 'lowest judge score (1-10) that passes', numberBetween(1, 10), 7)
+    .option('--sample <n>', 'judge a seeded sample of N samples instead of all', integerAtLeast(1))
+    .option('--concurrency <n>', 'ceiling of judge requests in flight', integerAtLeast(1), 16)
+    .option('--seed <n>', 'seed of the sample choice', integerAtLeast(0), 42)
+    .option('--price-file <path>', 'JSON price overrides merged over the built-in price table')
+    .action(async (opts: Record<string, unknown>) => {
+      setExit(
+        await runEvaluate(
+          {
+            run: opts.run as string,
+            judgeModel: opts.judgeModel as string,
+            bedrockRegion: opts.bedrockRegion as string | undefined,
+            bedrockEndpoint: opts.bedrockEndpoint as string | undefined,
+            minScore: opts.minScore as number,
+            sample: opts.sample as number | undefined,
+            concurrency: opts.concurrency as number,
+            seed: opts.seed as number,
+            priceFile: opts.priceFile as string | undefined,
+          },
+          io,
+        ),
+      );
+    });
+  addReverifyCommand(program, io, setExit);
+  addAwsCommands(program, io, setExit);
+  addReportCommand(program, io, setExit);
+  addExportCommand(program, io, setExit);
+  linkDocsPages(program);
+  return program;
+}
+
+/** Runs the CLI and returns its exit status: 0 done, 1 unexpected failure, 2 usage or input error, 3 incomplete. */
+export async function main(argv: readonly string[], io?: CliIo): Promise<number> {
+  let stop = false;
+  let exitCode: number = EXIT.ok;
+  const onSignal = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write(
+      '\nraiden: stopping after the requests in flight (Ctrl-C again to quit now; accepted samples are already saved)\n',
+    );
+  };
+  const streams: CliIo = io ?? { stdout: process.stdout, stderr: process.stderr, stopRequested: () => stop };
+  if (io === undefined) process.on('SIGINT', onSignal);
+  try {
+    await buildProgram(streams, (code) => (exitCode = code)).parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof UsageError) {
+      streams.stderr.write(`raiden: ${error.message}\n`);
+      return EXIT.usage;
     }
+    streams.stderr.write(`raiden: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT.failure;
+  } finally {
+    if (io === undefined) process.off('SIGINT', onSignal);
   }
-  return problems;
-}
-
-/** Parses a local run's fields (the CLI's flags) into a RunSpec, filling every default. */
-export function parseRunSpec(raw: Record<string, unknown>): RunSpec {
-  const defined = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
-  const parsed = localSpecSchema.safeParse(defined);
-  if (!parsed.success) throw new RunSpecError(problemsOf(parsed.error, defined, Object.keys(localSpecSchema.shape)));
-  const problems = crossFieldProblems(parsed.data);
-  if (problems.length > 0) throw new RunSpecError(problems);
-  return parsed.data;
-}
-
-/** Parses the workflow's input (what a user pastes into the console) into a RunSpec with its workflow fields. */
-export function parseWorkflowSpec(raw: unknown, defaults: WorkflowDefaults = {}): WorkflowSpec & RunSpec {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new RunSpecError([{ message: 'the input must be a JSON object such as {"profiles": "s3://my-inputs/roles.jsonl"}' }]);
-  }
-  const schema = workflowSchema(defaults);
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new RunSpecError(problemsOf(parsed.error, raw as Record<string, unknown>, Object.keys(schema.shape)));
-  const problems = crossFieldProblems(parsed.data);
-  if (problems.length > 0) throw new RunSpecError(problems);
-  // The workflow has no local endpoints or transport flags: the fleet and the Lambda's limits decide them.
-  return { ...localSpecSchema.parse({ profiles: parsed.data.profiles }), ...parsed.data };
-}
-
-/** CM samples per profile the spec asks for. */
-export function cmPerProfileOf(spec: Pick<RunSpec, 'includeCm' | 'cmPerProfile'>): number {
-  if (spec.cmPerProfile !== undefined) return spec.cmPerProfile;
-  return spec.includeCm ? RUN_DEFAULTS.cmPerProfile : 0;
-}
-
-/** The validation share: validationProfiles (a count or share of the planned profiles) over validationRatio. */
-export function validationRatioOf(spec: Pick<RunSpec, 'validationRatio' | 'validationProfiles'>, profiles: number): number {
-  if (spec.validationProfiles === undefined || profiles === 0) return spec.validationRatio;
-  return countOfShare(spec.validationProfiles, profiles) / profiles;
-}
-
-/** A count (>= 1) or share (< 1) of `total` profiles. */
-export function countOfShare(value: number, total: number): number {
-  return value >= 1 ? Math.min(value, total) : Math.round(total * value);
 }
