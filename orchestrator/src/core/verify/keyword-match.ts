@@ -100,15 +100,31 @@ export function cjkNumeralValue(run: string): number | undefined {
   return total + section + (digit ?? 0);
 }
 
+/**
+ * Every code point steps 1b, d and e change, as one precompiled class: the text is scanned once by the
+ * regular expression engine and only those code points are replaced, instead of building the text again
+ * code point by code point (that loop was a tenth of the orchestrator's CPU time per request).
+ */
+const CHANGED = new RegExp(
+  `[${[
+    ...rules.invisible.ranges.map(([from, to]) => `\\u{${from}}-\\u{${to}}`),
+    ...[...SIMPLIFIED.keys(), ...PUNCTUATION.keys()].map((char) => `\\u{${(char.codePointAt(0) ?? 0).toString(16)}}`),
+  ].join('')}]`,
+  'gu',
+);
+
+function changedChar(char: string): string {
+  if (isInvisible(char.codePointAt(0) ?? 0)) return '';
+  const simplified = SIMPLIFIED.get(char) ?? char;
+  return PUNCTUATION.get(simplified) ?? simplified;
+}
+
 /** Step 1: the canonical text every comparison works on. */
 export function canonicalText(text: string): string {
-  let out = '';
-  for (const char of text.normalize('NFKC').toLowerCase()) {
-    if (isInvisible(char.codePointAt(0) ?? 0)) continue;
-    const simplified = SIMPLIFIED.get(char) ?? char;
-    out += PUNCTUATION.get(simplified) ?? simplified;
-  }
-  return out
+  return text
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(CHANGED, changedChar)
     .replace(NUMERAL_RUN, (run) => {
       const value = cjkNumeralValue(run);
       return value === undefined ? run : String(value);
