@@ -2,7 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
-import { DEFAULT_COST_ASSUMPTIONS, EXPECTED_OUTPUT_TOKENS, JUDGE_OUTPUT_TOKENS, type CostAssumptions } from '../core/report/cost-estimate.ts';
+import {
+  DEFAULT_COST_ASSUMPTIONS,
+  EXPECTED_OUTPUT_TOKENS,
+  JUDGE_OUTPUT_TOKENS,
+  type CostAssumptions,
+} from '../core/report/cost-estimate.ts';
 import { WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/run/generation-run.ts';
 import { baseModelId, bedrockPrice, DEFAULT_BEDROCK_MODEL, type Prices } from '../core/report/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
@@ -17,6 +22,7 @@ import { modelLabels } from '../core/run/run-backends.ts';
 import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../core/run/run-pipeline.ts';
 import type { RunSpec } from '../core/run/run-spec.ts';
 import { responseSchema } from '../core/prompts/sample-schema.ts';
+import type { RepairedLine } from '../store/jsonl.ts';
 import type { LocalRunStore } from '../store/local-run-store.ts';
 import type { CliIo } from './cli-io.ts';
 import { connectLocalBackends, localBackendSettings } from './local-backends.ts';
@@ -87,8 +93,9 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     await withFlagErrors(() => claimPreparedRun(store, prepared));
     await writeProfileTable(store, prepared);
     // Every accepted sample and reject is also an event with its time: the time series of report.html.
-    const events = new RunEventLog(store, { now });
+    const events = new RunEventLog(store, { now, startedAt: new Date(plan.startedAt) });
     await events.prepareAppends();
+    reportRepairs(store.repaired, io);
     const existing = await existingSamples(events);
     const counters = resumeCounters(prepared.slots, existing);
     io.stderr.write(
@@ -129,7 +136,6 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
       stopSampling();
       progress.stop();
     });
-    await events.finish();
     const stoppedReason = outcome.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
     const { report } = await finishRun({
       plan,
@@ -144,6 +150,8 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
       now,
       extraSections: batchReport,
     });
+    // After the evaluation and the dataset files: the invocation's span, which bills GPU time, covers them.
+    await events.finish();
     await writeReportHtml(events, { prices, sglangInstances: 1 });
 
     const shared = Object.keys(report.backends).some((backend) => backend !== 'sglang') || report.strategy.gates.length > 0;
@@ -167,6 +175,14 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
   } finally {
     await directory.release();
   }
+}
+
+/** Says which lines of the run's files were not records and where they were put: a torn write of an older raiden. */
+export function reportRepairs(repaired: readonly RepairedLine[], io: CliIo): void {
+  for (const { file, line, salvaged } of repaired)
+    io.stderr.write(
+      `raiden: ${printable(file)} line ${line} was not a JSON record (a torn write); moved to ${printable(file)}.corrupt${salvaged ? ', and the whole record glued to it kept' : ''}\n`,
+    );
 }
 
 /** The estimate's prices and speeds: the flags when given, else the price table (with --price-file) for --bedrock-model. */
@@ -239,7 +255,9 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, c: CostAssump
   }
   rows.push(['total', '', '', '', '', '', formatUsd(estimate.total_usd)]);
   const batchNote =
-    plan.spec.bedrockBatch === undefined ? [] : (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRunNote(slots.length);
+    plan.spec.bedrockBatch === undefined
+      ? []
+      : await (await import('./bedrock-batch-prefetch.ts')).bedrockBatchDryRun(prepared, store.location);
   io.stdout.write(
     [
       `Dry run: no model was called. Prompts written to ${join(store.location, RUN_FILES.prompts)}`,

@@ -6,6 +6,7 @@ import { DEFAULT_BEDROCK_MODEL } from '../core/report/model-prices.ts';
 import { findNameField, flattenFields } from '../core/profiles/profile.ts';
 import { PROFILE_FORMATS } from '../core/profiles/profile-formats.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
+import { RunFileError } from '../core/ports/run-store.ts';
 import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, TIME_LIMITS } from '../core/run/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
 import { addExportCommand } from './export-command.ts';
@@ -179,6 +180,9 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   return program;
 }
 
+/** Errors of a disk that takes no more: the user frees space and runs again; no stack trace helps. */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
 /** Runs the CLI and returns its exit status: 0 done, 1 unexpected failure, 2 usage or input error, 3 incomplete. */
 export async function main(argv: readonly string[], io?: CliIo): Promise<number> {
   let stop = false;
@@ -200,6 +204,17 @@ export async function main(argv: readonly string[], io?: CliIo): Promise<number>
     if (error instanceof UsageError) {
       streams.stderr.write(`raiden: ${error.message}\n`);
       return EXIT.usage;
+    }
+    if (error instanceof RunFileError) {
+      streams.stderr.write(`raiden: ${error.message}\n`);
+      return EXIT.failure;
+    }
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== undefined && DISK_FULL.has(code)) {
+      streams.stderr.write(
+        `raiden: ${(error as Error).message}: the disk is full (or a quota or file size limit reached); free space, then run the same command again\n`,
+      );
+      return EXIT.failure;
     }
     streams.stderr.write(`raiden: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return EXIT.failure;

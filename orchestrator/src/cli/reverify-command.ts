@@ -29,6 +29,7 @@ import { collect, integerAtLeast } from './option-parsers.ts';
 import { processWriter } from './process-writer.ts';
 import { ProgressDisplay } from './progress-display.ts';
 import { addCacheOptions, openCacheOption } from './response-cache-options.ts';
+import { reportRepairs } from './generate-command.ts';
 import { openRunDirectory } from './run-directory.ts';
 import { loadPricesFlag, loadSeedData } from './run-inputs.ts';
 import { withFlagErrors } from './run-spec-flags.ts';
@@ -233,6 +234,7 @@ async function openLocalTarget(flags: ReverifyFlags, io: CliIo): Promise<RunTarg
   try {
     if ((await recoverLocalRewrite(directory)) === 'finished')
       io.stderr.write(`raiden: finished the swap an interrupted reverify left in ${directory}\n`);
+    reportRepairs(await opened.store.repairFiles(), io);
   } catch (error) {
     await opened.release();
     throw error;

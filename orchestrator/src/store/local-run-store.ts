@@ -1,15 +1,24 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import type { RejectRecord, RunEventRecord, Sample } from '../core/ports/run-store.ts';
-import { firstById, readJsonLines, repairTornTail } from './jsonl.ts';
-import type { LeaseStore, RunStore, Versioned, WriteCondition } from '../core/ports/run-store.ts';
+import { firstById, readJsonLines, repairCorruptLines, repairTornTail, type RepairedLine } from './jsonl.ts';
+import { RunFileError, type LeaseStore, type RunStore, type Versioned, type WriteCondition } from '../core/ports/run-store.ts';
 import { createExclusive, deleteIfVersion, readVersioned, replaceIfVersion } from './file-cas.ts';
 
-/** A run directory on local disk. Appends are single write(2) calls on O_APPEND files: a kill leaves whole lines plus at most one torn tail. */
+/** How a reader of a damaged run file is told to repair it. */
+const REPAIR_HINT =
+  ': run the same raiden generate command (or raiden reverify), which moves such lines to a .corrupt file beside it and keeps every whole record';
+
+/**
+ * A run directory on local disk. Appends are single write(2) calls on O_APPEND files: a kill leaves whole
+ * lines plus at most one torn tail, and a write the disk takes only part of is cut back off at once.
+ */
 export class LocalRunStore implements RunStore, LeaseStore {
   private readonly fds = new Map<string, number>();
+  /** Lines prepareAppends took out of the run's JSONL files, for the front door to report. */
+  readonly repaired: RepairedLine[] = [];
 
   private constructor(readonly location: string) {}
 
@@ -23,15 +32,27 @@ export class LocalRunStore implements RunStore, LeaseStore {
    * every run directory has both files, even if empty. Call before the first append.
    */
   async prepareAppends(): Promise<void> {
-    for (const name of [RUN_FILES.samples, RUN_FILES.rejects]) {
-      await repairTornTail(join(this.location, name));
-      this.fd(name);
+    await this.repairFiles();
+    for (const name of [RUN_FILES.samples, RUN_FILES.rejects]) this.fd(name);
+  }
+
+  /**
+   * Cuts tails torn by a crash and takes out lines that are not records (a torn write an older raiden
+   * glued to the next one), keeping the damaged text beside the file. Call with no writer on the run.
+   */
+  async repairFiles(): Promise<RepairedLine[]> {
+    const repaired: RepairedLine[] = [];
+    for (const name of [RUN_FILES.samples, RUN_FILES.rejects, RUN_FILES.events]) {
+      const path = join(this.location, name);
+      await repairTornTail(path);
+      repaired.push(...(await repairCorruptLines(path)));
     }
-    await repairTornTail(join(this.location, RUN_FILES.events));
+    this.repaired.push(...repaired);
+    return repaired;
   }
 
   readSamples(): AsyncIterable<Sample> {
-    return firstById(readJsonLines<Sample>(join(this.location, RUN_FILES.samples)));
+    return firstById(readJsonLines<Sample>(join(this.location, RUN_FILES.samples), REPAIR_HINT));
   }
 
   async appendSample(sample: Sample): Promise<void> {
@@ -39,7 +60,7 @@ export class LocalRunStore implements RunStore, LeaseStore {
   }
 
   readRejects(): AsyncIterable<RejectRecord> {
-    return readJsonLines<RejectRecord>(join(this.location, RUN_FILES.rejects));
+    return readJsonLines<RejectRecord>(join(this.location, RUN_FILES.rejects), REPAIR_HINT);
   }
 
   async appendReject(reject: RejectRecord): Promise<void> {
@@ -54,7 +75,7 @@ export class LocalRunStore implements RunStore, LeaseStore {
   async flushEvents(): Promise<void> {}
 
   readEvents(): AsyncIterable<RunEventRecord> {
-    return readJsonLines<RunEventRecord>(join(this.location, RUN_FILES.events));
+    return readJsonLines<RunEventRecord>(join(this.location, RUN_FILES.events), REPAIR_HINT);
   }
 
   async readJson<T>(name: string): Promise<T | undefined> {
@@ -115,8 +136,27 @@ export class LocalRunStore implements RunStore, LeaseStore {
 
   private append(name: string, line: string): void {
     // One synchronous write per line: the line reaches the kernel before the sample counts as accepted.
-    writeSync(this.fd(name), `${line}\n`);
+    const bytes = Buffer.from(`${line}\n`);
+    const fd = this.fd(name);
+    let written: number;
+    try {
+      written = writeSync(fd, bytes);
+    } catch (error) {
+      throw appendFailed(join(this.location, name), (error as NodeJS.ErrnoException).code ?? (error as Error).message);
+    }
+    if (written < bytes.length) {
+      // A full disk (or a file size limit) took part of the line: cut it off, or the next append would be glued to it.
+      // Appends are synchronous and this process is the run's only writer, so the part is the file's last bytes.
+      ftruncateSync(fd, fstatSync(fd).size - written);
+      throw appendFailed(join(this.location, name), `only ${written} of ${bytes.length} bytes written`);
+    }
   }
+}
+
+function appendFailed(path: string, cause: string): RunFileError {
+  return new RunFileError(
+    `cannot append to ${path} (${cause}): is the disk full? Every record written before is kept; free space, then run the same command again to continue`,
+  );
 }
 
 function missingAsUndefined(error: NodeJS.ErrnoException): undefined {

@@ -244,8 +244,8 @@ export class S3RunStore implements RunStore, LeaseStore {
 
   private async *readJsonLines<T>(key: string): AsyncGenerator<T> {
     const body = await this.body(key);
-    // Same rule as a local run directory: a corrupt line is skipped, every other record kept.
-    if (body !== undefined) yield* parseJsonLineStream<T>(body);
+    // Same rule as a local run directory: a line that is not a record is an error naming the object and line.
+    if (body !== undefined) yield* parseJsonLineStream<T>(body, `s3://${this.bucket}/${key}`);
   }
 
   /** The lines of one of the run's files, streamed with one GET; undefined when the run has no such file. */

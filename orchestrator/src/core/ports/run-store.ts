@@ -53,6 +53,14 @@ export class WriteConflictError extends Error {
   override readonly name = 'WriteConflictError';
 }
 
+/**
+ * A run file that cannot take or give its records as they should be (a disk that filled mid-append, a line
+ * that is not a record); the message names the file and what to do. The run keeps every whole record.
+ */
+export class RunFileError extends Error {
+  override readonly name = 'RunFileError';
+}
+
 /** A JSON document with the version a conditional write or delete names. */
 export interface Versioned<T> {
   readonly value: T;
