@@ -1,5 +1,6 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { mkdtempSync } from 'node:fs';
+import type { CreateModelInvocationJobCommandInput } from '@aws-sdk/client-bedrock';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { main } from '../../orchestrator/src/cli/main.ts';
 import type { ComposedReport } from '../../orchestrator/src/core/report/compose-report.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { startBedrockTestServer, type BedrockTestServer, type BedrockTestServerOptions } from '../../bench/simulated-bedrock/server.ts';
+import { batchContractProblems } from '../../orchestrator/src/llm/bedrock-batch-contract.ts';
 import { fakeBatchService, type BatchJobOutcome, type FakeBatchOptions } from '../support/fake-bedrock-batch.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
 import { CHARACTEREVAL_PROFILES, readJson, readJsonl } from '../support/run-cli.ts';
@@ -169,7 +171,7 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     );
   });
 
-  it('usage errors: other strategies, no role, stray companions, not an S3 URI, fewer than 100 open slots', async () => {
+  it('usage errors: other strategies, no role, stray companions, not an S3 URI, a model without a native batch format', async () => {
     // The Bedrock preflight runs before the open slots are counted: it needs an endpoint that answers.
     bedrock = await startBedrockTestServer();
     const base = ['generate', '--profiles', CHARACTEREVAL_PROFILES, '--bedrock-endpoint', bedrock.url, '--out', tempDir()];
@@ -200,8 +202,17 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
         /'--bedrock-batch-timeout-hours <n>' argument '12' is invalid\. expected a number from 24 to 168/u,
       ],
       [
-        ['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE, '--max-profiles', '10'],
-        /only 20 slots are still open, and Bedrock batch inference needs at least 100 records per job; run the same command without --bedrock-batch to generate them on demand/u,
+        [
+          '--backend',
+          'bedrock',
+          '--bedrock-model',
+          'us.amazon.nova-pro-v1:0',
+          '--bedrock-batch',
+          's3://bucket/p',
+          '--bedrock-batch-role',
+          ROLE,
+        ],
+        /--bedrock-batch: batch records are written in Anthropic's native InvokeModel format, and us\.amazon\.nova-pro-v1:0 is not an Anthropic model/u,
       ],
     ];
     service = fakeBatchService(s3.client, BUCKET, MODEL, 'Completed');
@@ -214,13 +225,54 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     expect(service.calls()).toHaveLength(0);
   });
 
-  it('--dry-run with --bedrock-batch shows the batch estimate row and whether batch applies', async () => {
+  it('fewer than 100 open slots: the run generates them on demand and report.json says why batch inference was skipped', async () => {
+    const out = tempDir();
+    const { result, read } = await generate(out, [...batchFlags('runs/small', 'Completed'), '--max-profiles', '10']);
+    expect(result.code).toBe(0);
+    noStack(result.stderr);
+    expect(result.stderr).toMatch(
+      /--bedrock-batch: 20 open slots, fewer than the 100 records Bedrock batch inference needs per job: they ran on demand/u,
+    );
+    expect(service?.calls()).toHaveLength(0);
+    const { report, samples } = read();
+    expect(report.bedrock_batch).toEqual({
+      s3_uri: `s3://${BUCKET}/runs/small`,
+      records: 20,
+      skipped: '20 open slots, fewer than the 100 records Bedrock batch inference needs per job: they ran on demand',
+    });
+    expect(samples.filter((s) => s.metadata.backend === 'bedrock')).toHaveLength(20);
+  });
+
+  it('--dry-run with --bedrock-batch shows the batch estimate row and previews the exact job request and records, checked against the documented rules', async () => {
     const flags = ['--backend', 'bedrock', '--bedrock-batch', 's3://bucket/p', '--bedrock-batch-role', ROLE, '--dry-run'];
-    const full = await raiden(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir(), ...flags]);
+    const out = tempDir();
+    const full = await raiden(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', out, ...flags]);
     expect(full.code).toBe(0);
     expect(full.stdout).toMatch(/Bedrock batch inference\s+the same calls\s+hours, up to 24 h\s+\$[\d.]+/u);
     expect(full.stdout).toMatch(/--bedrock-batch: the "Bedrock batch inference" row applies/u);
+    expect(full.stdout).toMatch(/--bedrock-batch: 1 job\(s\) of 156 records previewed in .*bedrock-batch-preview/u);
+    const preview = join(out, 'bedrock-batch-preview');
+    const request = readJson<CreateModelInvocationJobCommandInput>(join(preview, 'job.json'));
+    expect(readdirSync(preview).sort()).toEqual(['job.json', `${request.jobName}.jsonl`]);
+    const lines = readFileSync(join(preview, `${request.jobName}.jsonl`), 'utf8').split('\n');
+    expect(batchContractProblems({ request, lines })).toEqual([]);
+    expect(request).toMatchObject({
+      modelId: MODEL,
+      modelInvocationType: 'InvokeModel',
+      roleArn: ROLE,
+      timeoutDurationInHours: 24,
+      inputDataConfig: { s3InputDataConfig: { s3Uri: `s3://bucket/p/input/${request.jobName}.jsonl`, s3InputFormat: 'JSONL' } },
+      outputDataConfig: { s3OutputDataConfig: { s3Uri: 's3://bucket/p/output/' } },
+    });
+    const record = JSON.parse(lines[0]!) as { recordId: string; modelInput: Record<string, unknown> };
+    expect(record.modelInput).toMatchObject({
+      anthropic_version: 'bedrock-2023-05-31',
+      tool_choice: { type: 'tool', name: 'raiden_sbk_sample' },
+      tools: [{ name: 'raiden_sbk_sample', input_schema: expect.objectContaining({ type: 'object' }) }],
+    });
+    expect(lines[0]).not.toMatch(/cache_control|cachePoint|toolConfig/u);
+
     const small = await raiden(['generate', '--profiles', CHARACTEREVAL_PROFILES, '--out', tempDir(), '--max-profiles', '10', ...flags]);
-    expect(small.stdout).toMatch(/--bedrock-batch: this plan has 20 slots, fewer than the 100 records/u);
+    expect(small.stdout).toMatch(/--bedrock-batch: this plan has 20 slots, fewer than the 100 records .* on demand/u);
   });
 });

@@ -1,6 +1,7 @@
-import { BedrockClient } from '@aws-sdk/client-bedrock';
+import { BedrockClient, type CreateModelInvocationJobCommandInput } from '@aws-sdk/client-bedrock';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +12,18 @@ import { parseProfiles } from '../../orchestrator/src/core/profiles/profile-load
 import { buildUsageLedger, costReport } from '../../orchestrator/src/core/report/run-cost.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import {
+  BatchModelUnsupportedError,
   BatchPrefetchBackend,
+  collectBatchResults,
+  planBatchJobs,
   requestKey,
   runBatchJobs,
   splitIntoJobs,
   type BatchJobOptions,
 } from '../../orchestrator/src/llm/bedrock-batch.ts';
+import { anthropicBody, readAnthropicOutput } from '../../orchestrator/src/llm/bedrock-batch-native.ts';
+import { batchContractProblems } from '../../orchestrator/src/llm/bedrock-batch-contract.ts';
+import { ServerDataError } from '../../orchestrator/src/llm/server-numbers.ts';
 import type { GenerateRequest, GenerateResult, LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { fakeSample } from '../../bench/simulated-sglang/role-model.ts';
@@ -126,5 +133,130 @@ describe('Bedrock batch inference (control plane mocked, JSONL in and out throug
     expect(() => splitIntoJobs(Array(99).fill(0))).toThrow(/at least 100 records/u);
     expect(splitIntoJobs(Array(250).fill(0), 200).map((job) => job.length)).toEqual([125, 125]);
     expect(splitIntoJobs(Array(100_001).fill(0)).map((job) => job.length)).toEqual([33_334, 33_334, 33_333]);
+  });
+});
+
+describe('batch records in the native InvokeModel format (tool calling is refused in Converse batch jobs)', () => {
+  const ROLE = 'arn:aws:iam::123456789012:role/raiden-batch';
+  const requests = new Map(slots.map((_, index) => [requestKey(requestOf(index)), requestOf(index)]));
+  const plan = (extra: Partial<BatchJobOptions> = {}) =>
+    planBatchJobs(requests, { modelId: MODEL, roleArn: ROLE, s3Uri: 's3://bucket/runs/x', jobName: 'raiden-x', ...extra });
+
+  it('one Anthropic Messages body per record: the schema core/prompts gives becomes the one tool, forced; no prompt-cache block', () => {
+    const request = requestOf(0);
+    const body = anthropicBody(request);
+    expect(body).toEqual({
+      anthropic_version: 'bedrock-2023-05-31',
+      max_tokens: request.maxTokens,
+      temperature: request.temperature,
+      system: request.messages
+        .filter((m) => m.role === 'system')
+        .map((m) => m.content)
+        .join('\n\n'),
+      messages: request.messages
+        .filter((m) => m.role !== 'system')
+        .map((m) => ({ role: m.role, content: [{ type: 'text', text: m.content }] })),
+      tools: [{ name: request.schema.name, description: expect.any(String), input_schema: request.schema.schema }],
+      tool_choice: { type: 'tool', name: request.schema.name },
+    });
+    const [job] = plan();
+    expect(job?.request).toMatchObject({ modelInvocationType: 'InvokeModel', modelId: MODEL });
+    const lines = [...job!.lines()];
+    expect(batchContractProblems({ request: job!.request, lines })).toEqual([]);
+    expect(lines.join('\n')).not.toMatch(/cache_control|cachePoint|toolConfig/u);
+  });
+
+  it('reads the native output: the tool input, usage with cache counts; a body that is not a Messages response is a record error', () => {
+    const answer = readAnthropicOutput({
+      content: [
+        { type: 'text', text: 'ok' },
+        { type: 'tool_use', id: 't', name: 'n', input: { a: 1 } },
+      ],
+      stop_reason: 'tool_use',
+      usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 3 },
+    });
+    expect(answer).toEqual({
+      text: '{"a":1}',
+      stopReason: 'tool_use',
+      usage: { inputTokens: 10, outputTokens: 5, cacheReadInputTokens: 3 },
+    });
+    expect(() => readAnthropicOutput({ output: { message: {} } })).toThrow(ServerDataError);
+    expect(() => readAnthropicOutput({ content: [], usage: { input_tokens: -1 } })).toThrow(/usage.input_tokens = -1/u);
+  });
+
+  it('a model without a native format here is refused before anything is written', () => {
+    expect(() => plan({ modelId: 'us.amazon.nova-pro-v1:0' })).toThrow(BatchModelUnsupportedError);
+  });
+
+  it('caps a job by bytes as well as records, each job keeping the 100-record minimum', () => {
+    const [one] = plan();
+    const bytes = one!.bytes;
+    expect(plan({ maxBytesPerJob: bytes }).map((job) => job.records.length)).toEqual([120]);
+    // 120 records over two files would leave one below the minimum: refused, so the caller runs them on demand.
+    expect(() => plan({ maxBytesPerJob: bytes - 1 })).toThrow(/cannot be split into jobs of at least 100 records and at most \d+ bytes/u);
+    // Large records first: two jobs of 150 would put 3,000 bytes in the first file, so three jobs of 100.
+    const sizes = [...Array<number>(150).fill(20), ...Array<number>(150).fill(1)];
+    expect(splitIntoJobs(sizes, 1000, sizes, 2000).map((job) => job.length)).toEqual([100, 100, 100]);
+    expect(splitIntoJobs(sizes, 1000, sizes, 5000).map((job) => job.length)).toEqual([300]);
+  });
+
+  it('the same requests give the same jobs and client token; other requests another token', () => {
+    expect(plan()[0]?.request.clientRequestToken).toBe(plan()[0]?.request.clientRequestToken);
+    const fewer = new Map([...requests].slice(1));
+    const other = planBatchJobs(fewer, { modelId: MODEL, roleArn: ROLE, s3Uri: 's3://bucket/runs/x', jobName: 'raiden-x' });
+    expect(other[0]?.request.clientRequestToken).not.toBe(plan()[0]?.request.clientRequestToken);
+  });
+
+  it('collects an output file line by line, past lines that are not records', async () => {
+    const [job] = plan({ s3Uri: `s3://${BUCKET}/runs/stream` });
+    const out = job!.records.map(([recordId], index) =>
+      JSON.stringify({
+        recordId,
+        modelInput: {},
+        modelOutput: { content: [{ type: 'tool_use', input: { n: index } }], usage: { input_tokens: 1, output_tokens: 2 } },
+      }),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: 'runs/stream/output/job9/raiden-x-0.jsonl.out',
+        Body: ['not json', ...out].join('\r\n'),
+      }),
+    );
+    const results = await collectBatchResults(s3, `s3://${BUCKET}/runs/stream`, MODEL, [
+      { jobArn: 'arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/job9', jobName: 'raiden-x-0', records: job!.records },
+    ]);
+    expect(results.size).toBe(120);
+    expect(results.get(job!.records[7]![1])).toMatchObject({ ok: true, result: { text: '{"n":7}', backend: 'bedrock-batch' } });
+  });
+
+  it('the contract refuses what real Bedrock refuses: Converse records with toolConfig, prompt-cache blocks, a short job, a bad record id', () => {
+    const request: CreateModelInvocationJobCommandInput = {
+      jobName: 'raiden-x-0',
+      roleArn: ROLE,
+      modelId: MODEL,
+      modelInvocationType: 'Converse',
+      inputDataConfig: { s3InputDataConfig: { s3Uri: 's3://b/p/input/raiden-x-0.jsonl', s3InputFormat: 'JSONL' } },
+      outputDataConfig: { s3OutputDataConfig: { s3Uri: 's3://b/p/output/' } },
+      timeoutDurationInHours: 24,
+    };
+    const converse = { messages: [{ role: 'user', content: [{ text: 'hi' }] }], toolConfig: { tools: [] } };
+    const lines = Array.from({ length: 100 }, (_, index) => JSON.stringify({ recordId: `R${index}`, modelInput: converse }));
+    expect(batchContractProblems({ request, lines })[0]).toMatch(/toolConfig in a Converse job fails with a 400 error/u);
+    const native = {
+      anthropic_version: 'bedrock-2023-05-31',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } }] }],
+    };
+    const problems = batchContractProblems({
+      request: { ...request, modelInvocationType: 'InvokeModel', timeoutDurationInHours: 12 },
+      lines: [JSON.stringify({ recordId: 'slot/1', modelInput: native })],
+    });
+    expect(problems).toEqual([
+      'timeoutDurationInHours 12 is not a whole number from 24 to 168',
+      '1 records: a job needs at least 100',
+      'record 1: recordId "slot/1" is not alphanumeric',
+      'record 1: cache_control block in a batch record',
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { expect } from 'vitest';
 import { fakeSample } from '../../bench/simulated-sglang/role-model.ts';
+import { batchContractProblems } from '../../orchestrator/src/llm/bedrock-batch-contract.ts';
 
 export type BatchJobOutcome = 'Completed' | 'PartiallyCompleted' | 'Expired' | 'Failed';
 
@@ -17,21 +18,24 @@ export interface FakeBatchOptions {
 
 /**
  * Plays the Bedrock control plane through aws-sdk-client-mock (every BedrockClient, also ones the code
- * under test builds): on the second status poll of a job it reads the JSONL input from S3 and writes the
- * output like the service does, answering with the simulated role model and 900/120 tokens per record.
+ * under test builds): CreateModelInvocationJob reads the JSONL input from S3 and refuses, as a failing
+ * assertion, a request or a record that breaks the documented rules (bedrock-batch-contract.ts). On the
+ * second status poll it writes the output like the service does: native InvokeModel response bodies from
+ * the simulated role model, 900/120 tokens per record.
  */
 export function fakeBatchService(s3: S3Client, bucket: string, model: string, outcome: BatchJobOutcome, options: FakeBatchOptions = {}) {
   const bedrock = mockClient(BedrockClient);
   let jobs = 0;
   const created = new Map<string, { input: string; output: string; polls: number }>();
-  bedrock.on(CreateModelInvocationJobCommand).callsFake((input) => {
+  bedrock.on(CreateModelInvocationJobCommand).callsFake(async (input) => {
     const jobArn = `arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/job${++jobs}`;
-    created.set(jobArn, {
-      input: input.inputDataConfig.s3InputDataConfig.s3Uri,
-      output: input.outputDataConfig.s3OutputDataConfig.s3Uri,
-      polls: 0,
-    });
-    expect(input).toMatchObject({ modelId: model, modelInvocationType: 'Converse', roleArn: expect.stringMatching(/^arn:aws:iam::/u) });
+    const uri = input.inputDataConfig.s3InputDataConfig.s3Uri;
+    const text = await (
+      await s3.send(new GetObjectCommand({ Bucket: bucket, Key: uri.replace(`s3://${bucket}/`, '') }))
+    ).Body!.transformToString();
+    expect(batchContractProblems({ request: input, lines: text.split('\n') })).toEqual([]);
+    expect(input).toMatchObject({ modelId: model, modelInvocationType: 'InvokeModel' });
+    created.set(jobArn, { input: uri, output: input.outputDataConfig.s3OutputDataConfig.s3Uri, polls: 0 });
     return { jobArn };
   });
   bedrock.on(GetModelInvocationJobCommand).callsFake(async ({ jobIdentifier }) => {
@@ -47,7 +51,7 @@ export function fakeBatchService(s3: S3Client, bucket: string, model: string, ou
         (line) =>
           JSON.parse(line) as {
             recordId: string;
-            modelInput: { system: { text?: string }[]; messages: { content: { text?: string }[] }[] };
+            modelInput: { system?: string; messages: { content: { text: string }[] }[]; tools: { name: string }[] };
           },
       );
     const lines = records.slice(0, options.processOnly ?? records.length).map((record, index) => {
@@ -57,9 +61,10 @@ export function fakeBatchService(s3: S3Client, bucket: string, model: string, ou
           modelInput: record.modelInput,
           error: { errorCode: 400, errorMessage: 'Malformed input request' },
         };
-      const prompt = [...record.modelInput.system, ...record.modelInput.messages.flatMap((m) => m.content)]
-        .map((block) => block.text ?? '')
-        .join('\n');
+      const prompt = [
+        record.modelInput.system ?? '',
+        ...record.modelInput.messages.flatMap((m) => m.content.map((block) => block.text)),
+      ].join('\n');
       const input = JSON.parse(
         fakeSample({ messages: [{ role: 'user', content: prompt }] }, options.ungrounded?.includes(index) ? 'ungrounded' : undefined),
       );
@@ -67,9 +72,12 @@ export function fakeBatchService(s3: S3Client, bucket: string, model: string, ou
         recordId: record.recordId,
         modelInput: record.modelInput,
         modelOutput: {
-          output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't', name: 'raiden_sbk_sample', input } }] } },
-          stopReason: 'tool_use',
-          usage: { inputTokens: 900, outputTokens: 120, totalTokens: 1020 },
+          id: `msg_${index}`,
+          type: 'message',
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: `toolu_${index}`, name: record.modelInput.tools[0]?.name, input }],
+          stop_reason: 'tool_use',
+          usage: { input_tokens: 900, output_tokens: 120 },
         },
       };
     });

@@ -1,30 +1,84 @@
 import { BedrockClient } from '@aws-sdk/client-bedrock';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { openSlotRequests, type ExistingSample } from '../core/run/generation-run.ts';
-import { supportsPromptCaching } from '../core/report/model-prices.ts';
 import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
 import type { PreparedRun } from '../core/run/prepare-run.ts';
 import { withBackend, type RunBackends } from '../core/run/run-backends.ts';
 import { RUN_DEFAULTS, type RunSpec } from '../core/run/run-spec.ts';
 import { bedrockRegion } from '../llm/bedrock-settings.ts';
-import { BatchJobFailedError, BatchPrefetchBackend, requestKey, runBatchJobs, type BatchOutcome } from '../llm/bedrock-batch.ts';
+import {
+  BatchJobFailedError,
+  BatchModelUnsupportedError,
+  BatchPrefetchBackend,
+  planBatchJobs,
+  requestKey,
+  runBatchJobs,
+  type BatchOutcome,
+} from '../llm/bedrock-batch.ts';
 import { MIN_BATCH_RECORDS } from '../llm/bedrock-settings.ts';
+import { hasNativeBatchFormat } from '../llm/bedrock-batch-native.ts';
 import type { ProgressOutput } from './progress-display.ts';
 import { UsageError } from './usage-error.ts';
 
-/** The dry run's word on `--bedrock-batch`: which estimate row applies, or why the real run would refuse. */
-export function bedrockBatchDryRunNote(slots: number): string[] {
-  if (slots < MIN_BATCH_RECORDS) {
+/** Where `--dry-run` writes the batch jobs it would create, inside the run directory. */
+export const BATCH_PREVIEW_DIR = 'bedrock-batch-preview';
+
+/**
+ * The dry run's word on `--bedrock-batch`, and its preview: each job's exact CreateModelInvocationJob request
+ * (job.json, or job-<n>.json for several jobs) and input file (<job name>.jsonl) in <out>/bedrock-batch-preview/,
+ * built by the same code as the real submission and checked against the same rules, without calling AWS.
+ */
+export async function bedrockBatchDryRun(prepared: PreparedRun, outDir: string): Promise<string[]> {
+  const { spec } = prepared.plan;
+  const requests = batchRequests(prepared, []);
+  const preview = join(outDir, BATCH_PREVIEW_DIR);
+  await rm(preview, { recursive: true, force: true });
+  if (requests.size < MIN_BATCH_RECORDS) {
     return [
       '',
-      `--bedrock-batch: this plan has ${slots} slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job; drop --bedrock-batch to run on demand.`,
+      `--bedrock-batch: this plan has ${requests.size} slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job; the run would generate them on demand at the Bedrock price (report.json bedrock_batch.skipped says why).`,
     ];
+  }
+  let jobs;
+  try {
+    jobs = planBatchJobs(requests, batchJobOptions(prepared, spec, requests));
+  } catch (error) {
+    if (!(error instanceof BatchModelUnsupportedError)) throw error;
+    return ['', `--bedrock-batch: ${error.message}.`];
+  }
+  await mkdir(preview, { recursive: true });
+  for (const [index, job] of jobs.entries()) {
+    const name = jobs.length === 1 ? 'job.json' : `job-${index}.json`;
+    await writeFile(join(preview, name), `${JSON.stringify(job.request, null, 2)}\n`);
+    const lines: string[] = [];
+    for (const line of job.lines()) lines.push(`${line}\n`);
+    await writeFile(join(preview, `${job.request.jobName ?? index}.jsonl`), lines.join(''));
   }
   return [
     '',
     `--bedrock-batch: the "Bedrock batch inference" row applies; slots whose batch answer is missing or fails verification run on demand at the Bedrock price.`,
+    `--bedrock-batch: ${jobs.length} job(s) of ${requests.size} records previewed in ${preview}: the CreateModelInvocationJob request${jobs.length === 1 ? '' : 's'} and the input file${jobs.length === 1 ? '' : 's'}, nothing sent to AWS.`,
   ];
+}
+
+function batchRequests(prepared: PreparedRun, existing: readonly ExistingSample[]): Map<string, GenerateRequest> {
+  const requests = new Map<string, GenerateRequest>();
+  for (const { request } of openSlotRequests(prepared.slots, prepared.profiles, existing, prepared.plan.spec))
+    requests.set(requestKey(request), request);
+  return requests;
+}
+
+function batchJobOptions(prepared: PreparedRun, spec: RunSpec, requests: ReadonlyMap<string, GenerateRequest>) {
+  return {
+    modelId: spec.bedrockModel,
+    roleArn: spec.bedrockBatchRole ?? '',
+    s3Uri: spec.bedrockBatch ?? '',
+    jobName: batchJobName(prepared.plan.runId, spec.bedrockModel, requests.keys()),
+    timeoutHours: spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours,
+  };
 }
 
 export interface BatchPrefetchInput {
@@ -54,25 +108,28 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
       ? undefined
       : {
           s3Uri: spec.bedrockBatch,
-          roleArn: spec.bedrockBatchRole ?? '',
           timeoutHours: spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours,
           pollSeconds: spec.bedrockBatchPollSeconds ?? RUN_DEFAULTS.bedrockBatchPollSeconds,
         };
   if (batch === undefined) return { backends: input.backends, report: {} };
   const live = input.backends.backend('bedrock');
-  const requests = new Map<string, GenerateRequest>();
-  for (const { request } of openSlotRequests(prepared.slots, prepared.profiles, input.existing, spec))
-    requests.set(requestKey(request), request);
+  const requests = batchRequests(prepared, input.existing);
   // A resumed run with nothing left to do has nothing to batch.
   if (requests.size === 0) return { backends: input.backends, report: {} };
   if (requests.size < MIN_BATCH_RECORDS) {
-    throw new UsageError(
-      `--bedrock-batch: only ${requests.size} slots are still open, and Bedrock batch inference needs at least ${MIN_BATCH_RECORDS} records per job; run the same command without --bedrock-batch to generate them on demand`,
-    );
+    // Bedrock refuses a job below its minimum: https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html
+    const skipped = `${requests.size} open slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job: they ran on demand`;
+    input.stderr.write(`raiden: --bedrock-batch: ${skipped}\n`);
+    return { backends: input.backends, report: { bedrock_batch: { s3_uri: batch.s3Uri, records: requests.size, skipped } } };
   }
 
   const modelId = spec.bedrockModel;
   const region = bedrockRegion(spec.bedrockRegion);
+  const jobOptions = batchJobOptions(prepared, spec, requests);
+  if (!hasNativeBatchFormat(modelId))
+    throw new UsageError(
+      `--bedrock-batch: batch records are written in Anthropic's native InvokeModel format, and ${modelId} is not an Anthropic model: give a Claude model with --bedrock-model, or run without --bedrock-batch`,
+    );
   input.stderr.write(
     `raiden: --bedrock-batch: ${requests.size} requests for ${modelId} go to batch inference under ${batch.s3Uri}; jobs usually take hours (Bedrock stops them after ${batch.timeoutHours} h)\n`,
   );
@@ -83,13 +140,8 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
     outcome = await runBatchJobs(requests, {
       bedrock,
       s3,
-      modelId,
-      roleArn: batch.roleArn,
-      s3Uri: batch.s3Uri,
-      jobName: batchJobName(prepared.plan.runId, modelId, requests.keys()),
-      promptCaching: supportsPromptCaching(modelId),
+      ...jobOptions,
       pollIntervalMs: batch.pollSeconds * 1000,
-      timeoutHours: batch.timeoutHours,
       onStatus: (jobArn, status) => input.stderr.write(`raiden: batch job ${jobArn}: ${status}\n`),
     });
   } catch (error) {

@@ -42,6 +42,11 @@ export interface PlanOutput {
 export interface BatchInferenceEvent {
   readonly runId: string;
   readonly action: 'submit' | 'status' | 'collect';
+  /** The input's batchPollSeconds: the wait between two status checks, raised to what the history allows. */
+  readonly pollSeconds?: number;
+  /** When the execution started and how long the state machine lets it run: the job must end before that. */
+  readonly executionStartTime?: string;
+  readonly executionTimeoutSeconds?: number;
 }
 
 export interface BatchInferenceOutput {
@@ -50,6 +55,12 @@ export interface BatchInferenceOutput {
   readonly jobs: number;
   readonly records: number;
   readonly statuses?: readonly string[];
+  /** Seconds the workflow waits before the next status check. */
+  readonly waitSeconds?: number;
+  /** Why nothing was submitted (the slots then run on demand). */
+  readonly skipped?: string;
+  /** The job timeout Bedrock was given, after fitting it into what the execution has left. */
+  readonly timeoutHours?: number;
 }
 
 /** One line of a batch manifest the Distributed Map reads. Small: the batch's work lives in S3. */

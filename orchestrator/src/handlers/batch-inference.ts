@@ -3,8 +3,10 @@
  * open slots of every batch go to Bedrock batch jobs first, at the batch discount. Three steps of one Lambda,
  * with the state machine's Wait loop between them, since jobs take hours:
  * - submit: builds each open slot's request exactly as GenerateBatch will, writes the JSONL input under the
- *   run's temporary prefix and creates the jobs (fewer than Bedrock's minimum records: nothing is submitted);
- * - status: whether every job is finished; a Failed job fails the run, as it does for `raiden generate`;
+ *   run's temporary prefix and creates the jobs (fewer than Bedrock's minimum records: nothing is submitted,
+ *   and the slots run on demand); the job timeout is fitted inside what the execution has left;
+ * - status: whether every job is finished, and how long to wait before asking again; a Failed job fails the
+ *   run, as it does for `raiden generate`;
  * - collect: stores the answers per batch, which GenerateBatch takes before calling Bedrock on demand.
  */
 import { BedrockClient } from '@aws-sdk/client-bedrock';
@@ -13,11 +15,18 @@ import { s3Uri } from '../contract/s3-uri.ts';
 import type { BatchInferenceEvent, BatchInferenceOutput } from '../contract/workflow-payloads.ts';
 import { batchId } from '../core/run/batch-plan.ts';
 import { openSlotRequests } from '../core/run/generation-run.ts';
-import { DEFAULT_PRICES, supportsPromptCaching } from '../core/report/model-prices.ts';
 import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
 import { existingSamples } from '../core/run/run-pipeline.ts';
 import { RUN_DEFAULTS } from '../core/run/run-spec.ts';
-import { batchJobStatuses, collectBatchResults, requestKey, submitBatchJobs, type SubmittedJob } from '../llm/bedrock-batch.ts';
+import {
+  batchJobStatuses,
+  BatchModelUnsupportedError,
+  collectBatchResults,
+  requestKey,
+  submitBatchJobs,
+  type SubmittedJob,
+} from '../llm/bedrock-batch.ts';
+import { MIN_BATCH_TIMEOUT_HOURS } from '../llm/bedrock-batch-contract.ts';
 import { MIN_BATCH_RECORDS } from '../llm/bedrock-settings.ts';
 import { awsClients, ENV, requiredEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
@@ -35,6 +44,40 @@ interface SubmittedJobs {
 
 export class BedrockBatchFailedError extends Error {
   override readonly name = 'BedrockBatchFailed';
+}
+
+/**
+ * Step Functions fails a Standard execution whose history reaches 25,000 events:
+ * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+ */
+export const HISTORY_EVENT_LIMIT = 25_000;
+/**
+ * Events one pass of the wait loop adds: WaitForBatchJobs entered and exited (2), BatchJobsStatus entered,
+ * its Lambda scheduled, started and succeeded, and exited (5), BatchJobsDone entered and exited (2).
+ */
+export const EVENTS_PER_BATCH_POLL = 9;
+/** Events kept for the rest of the execution: Plan, the fleet loop, the Map states, Finalize and teardown. */
+export const EVENTS_RESERVED = 5_000;
+/** Hours the execution keeps after the job's own timeout: collect, the on-demand leftovers, Finalize, FleetDown. */
+export const BATCH_TIMEOUT_MARGIN_HOURS = 3;
+
+/**
+ * The wait between two status checks: the input's poll interval, raised so that polling for the whole
+ * execution timeout stays within the history events left for the loop.
+ */
+export function batchWaitSeconds(requestedSeconds: number, executionTimeoutSeconds: number): number {
+  const polls = Math.floor((HISTORY_EVENT_LIMIT - EVENTS_RESERVED) / EVENTS_PER_BATCH_POLL);
+  return Math.max(Math.ceil(requestedSeconds), Math.ceil(executionTimeoutSeconds / polls));
+}
+
+/**
+ * The job timeout to give Bedrock: the requested hours, lowered so the job ends BATCH_TIMEOUT_MARGIN_HOURS
+ * before the execution times out; undefined when not even Bedrock's minimum fits.
+ */
+export function fittedJobTimeoutHours(requestedHours: number, executionDeadline: number, now: number): number | undefined {
+  const hoursLeft = Math.floor((executionDeadline - now) / 3_600_000 - BATCH_TIMEOUT_MARGIN_HOURS);
+  const hours = Math.min(requestedHours, hoursLeft);
+  return hours >= MIN_BATCH_TIMEOUT_HOURS ? hours : undefined;
 }
 
 let bedrock: BedrockClient | undefined;
@@ -62,29 +105,45 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
         batchOf[key] = batch.batchId;
       }
     }
-    if (requests.size < MIN_BATCH_RECORDS) {
-      log.warn('batch inference skipped: too few open slots; they run on demand', { open: requests.size, minimum: MIN_BATCH_RECORDS });
+    const skip = async (skipped: string): Promise<BatchInferenceOutput> => {
+      log.warn('batch inference skipped; the open slots run on demand', { open: requests.size, skipped });
       await temp.writeJson(TEMP_FILES.batchInferenceJobs, {
         modelId: plan.spec.bedrockModel,
         jobs: [],
         batchOf: {},
       } satisfies SubmittedJobs);
-      return { done: true, jobs: 0, records: 0 };
+      return { done: true, jobs: 0, records: 0, skipped };
+    };
+    // Bedrock refuses a job below its minimum record count: https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html
+    if (requests.size < MIN_BATCH_RECORDS)
+      return skip(`${requests.size} open slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job`);
+    const requested = plan.spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours;
+    const deadline = Date.parse(event.executionStartTime ?? '') + (event.executionTimeoutSeconds ?? Number.NaN) * 1000;
+    const timeoutHours = Number.isNaN(deadline) ? requested : fittedJobTimeoutHours(requested, deadline, Date.now());
+    if (timeoutHours === undefined) {
+      throw new BedrockBatchFailedError(
+        `the execution times out at ${new Date(deadline).toISOString()}, too soon for a batch job of at least ${MIN_BATCH_TIMEOUT_HOURS} h plus ${BATCH_TIMEOUT_MARGIN_HOURS} h to collect and finish: deploy with a longer workflow executionTimeout, or run without bedrockBatchInference`,
+      );
     }
     const modelId = plan.spec.bedrockModel;
-    const jobs = await submitBatchJobs(requests, {
-      bedrock,
-      s3,
-      modelId,
-      roleArn: requiredEnv(ENV.bedrockBatchRoleArn),
-      s3Uri: location,
-      jobName: `raiden-${event.runId}`.replace(/[^A-Za-z0-9-]+/gu, '-').slice(0, 50),
-      promptCaching: supportsPromptCaching(modelId, DEFAULT_PRICES.bedrock),
-      timeoutHours: plan.spec.bedrockBatchTimeoutHours ?? RUN_DEFAULTS.bedrockBatchTimeoutHours,
-    });
+    let jobs: SubmittedJob[];
+    try {
+      jobs = await submitBatchJobs(requests, {
+        bedrock,
+        s3,
+        modelId,
+        roleArn: requiredEnv(ENV.bedrockBatchRoleArn),
+        s3Uri: location,
+        jobName: `raiden-${event.runId}`.replace(/[^A-Za-z0-9-]+/gu, '-').slice(0, 50),
+        timeoutHours,
+      });
+    } catch (error) {
+      if (error instanceof BatchModelUnsupportedError) return skip(error.message);
+      throw error;
+    }
     await temp.writeJson(TEMP_FILES.batchInferenceJobs, { modelId, jobs, batchOf } satisfies SubmittedJobs);
-    log.info('batch jobs submitted', { jobs: jobs.map((job) => job.jobArn), records: requests.size });
-    return { done: false, jobs: jobs.length, records: requests.size };
+    log.info('batch jobs submitted', { jobs: jobs.map((job) => job.jobArn), records: requests.size, timeoutHours });
+    return { done: false, jobs: jobs.length, records: requests.size, timeoutHours, waitSeconds: waitSeconds(event) };
   }
 
   const submitted = await temp.readJson<SubmittedJobs>(TEMP_FILES.batchInferenceJobs);
@@ -108,6 +167,7 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
       jobs: statuses.length,
       records,
       statuses: statuses.map((status) => status.status),
+      waitSeconds: waitSeconds(event),
     };
   }
 
@@ -124,4 +184,9 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
   const answered = [...answers.values()].reduce((sum, forBatch) => sum + Object.keys(forBatch).length, 0);
   log.info('batch answers stored', { records, answered, missing: records - answered });
   return { done: true, jobs: submitted.jobs.length, records };
+}
+
+function waitSeconds(event: BatchInferenceEvent): number {
+  const requested = event.pollSeconds ?? RUN_DEFAULTS.bedrockBatchPollSeconds;
+  return event.executionTimeoutSeconds === undefined ? requested : batchWaitSeconds(requested, event.executionTimeoutSeconds);
 }

@@ -2,35 +2,38 @@ import {
   CreateModelInvocationJobCommand,
   GetModelInvocationJobCommand,
   type BedrockClient,
+  type CreateModelInvocationJobCommandInput,
   type ModelInvocationJobStatus,
 } from '@aws-sdk/client-bedrock';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
-import { converseBody, readConverseOutput } from './bedrock-converse.ts';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import type { GenerateRequest, GenerateResult, LlmBackend } from '../core/ports/llm-backend.ts';
 import { sleep } from './retry-policy.ts';
 import { ServerDataError } from './server-numbers.ts';
-
 import { MIN_BATCH_RECORDS } from './bedrock-settings.ts';
 import { parseS3Uri } from '../contract/s3-uri.ts';
-/** Default records-per-job quota; larger sets are split into several jobs of equal size. */
-export const MAX_BATCH_RECORDS = 50_000;
+import { anthropicBody, hasNativeBatchFormat, readAnthropicOutput } from './bedrock-batch-native.ts';
+import { jobRequestProblems, MAX_BATCH_FILE_BYTES, MAX_BATCH_RECORDS, recordProblems } from './bedrock-batch-contract.ts';
+
+export { MAX_BATCH_RECORDS };
 
 export interface BatchJobOptions {
   readonly bedrock: BedrockClient;
   readonly s3: S3Client;
   readonly modelId: string;
-  /** A service role Bedrock assumes to read the input and write the output (s3:GetObject, s3:PutObject, s3:ListBucket). */
+  /** A service role Bedrock assumes to read the input, write the output and invoke the model. */
   readonly roleArn: string;
   /** `s3://bucket/prefix`: input goes under `<prefix>/input/`, Bedrock writes under `<prefix>/output/`. */
   readonly s3Uri: string;
   readonly jobName: string;
-  readonly promptCaching?: boolean;
   readonly pollIntervalMs?: number;
   /** Bedrock's own limit for the job, after which it expires with what it has done (24 to 168 hours). */
   readonly timeoutHours?: number;
   readonly maxRecordsPerJob?: number;
+  readonly maxBytesPerJob?: number;
   /** Called with `Submitted` when a job is created, then on each status change. */
   readonly onStatus?: (jobArn: string, status: string) => void;
 }
@@ -50,6 +53,11 @@ export class BatchJobFailedError extends Error {
   override readonly name = 'BatchJobFailedError';
 }
 
+/** The model has no native record format here: its batch jobs could not use the forced tool. */
+export class BatchModelUnsupportedError extends Error {
+  override readonly name = 'BatchModelUnsupportedError';
+}
+
 const TERMINAL = new Set(['Completed', 'PartiallyCompleted', 'Failed', 'Stopped', 'Expired']);
 
 function batchLocation(uri: string): { bucket: string; prefix: string } {
@@ -65,18 +73,37 @@ export function batchRecordId(job: number, index: number): string {
   return `R${String(job).padStart(3, '0')}${String(index).padStart(8, '0')}`;
 }
 
-/** Splits n records into jobs of equal size within [MIN, max], so the last job is never too small. */
-export function splitIntoJobs<T>(items: readonly T[], max = MAX_BATCH_RECORDS): T[][] {
+/**
+ * Splits n records into jobs of equal count within [MIN, max] records and at most maxBytes each (sizes[i] is
+ * record i's line in bytes), so the last job is never too small and no input file exceeds its quota.
+ */
+export function splitIntoJobs<T>(
+  items: readonly T[],
+  max = MAX_BATCH_RECORDS,
+  sizes: readonly number[] = [],
+  maxBytes = MAX_BATCH_FILE_BYTES,
+): T[][] {
   if (items.length < MIN_BATCH_RECORDS)
     throw new Error(`batch inference needs at least ${MIN_BATCH_RECORDS} records per job, got ${items.length}: run them on demand`);
-  const jobs = Math.ceil(items.length / max);
-  const size = Math.ceil(items.length / jobs);
-  return Array.from({ length: jobs }, (_, job) => items.slice(job * size, (job + 1) * size));
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  for (let jobs = Math.max(Math.ceil(items.length / max), Math.ceil(total / maxBytes)); ; jobs++) {
+    const size = Math.ceil(items.length / jobs);
+    if (size < MIN_BATCH_RECORDS)
+      throw new Error(
+        `${items.length} records of ${total} bytes cannot be split into jobs of at least ${MIN_BATCH_RECORDS} records and at most ${maxBytes} bytes: run them on demand`,
+      );
+    const chunks = Array.from({ length: Math.ceil(items.length / size) }, (_, job) => [
+      job * size,
+      Math.min(items.length, (job + 1) * size),
+    ]);
+    const fits = chunks.every(([from, to]) => sizes.slice(from, to).reduce((sum, bytes) => sum + bytes, 0) <= maxBytes);
+    if (fits) return chunks.map(([from, to]) => items.slice(from, to));
+  }
 }
 
 interface OutputLine {
   recordId?: string;
-  modelOutput?: Pick<ConverseCommandOutput, 'output' | 'usage' | 'stopReason'>;
+  modelOutput?: unknown;
   error?: { errorCode?: number | string; errorMessage?: string };
 }
 
@@ -87,47 +114,95 @@ export interface SubmittedJob {
   readonly records: readonly (readonly [recordId: string, key: string])[];
 }
 
+/** A job as it would be created: the exact CreateModelInvocationJob request and its input file, line by line. */
+export interface PlannedJob {
+  readonly request: CreateModelInvocationJobCommandInput;
+  readonly records: readonly (readonly [recordId: string, key: string])[];
+  readonly bytes: number;
+  /** Where the input file goes, in the batch bucket. */
+  readonly inputKey: string;
+  /** The input file's lines, built again on each call, so no job is ever held as one string. */
+  lines(): Generator<string>;
+}
+
 /**
- * Writes each job's JSONL input under `<prefix>/input/` and creates the jobs. The client token derives from
- * the job's content, so submitting the same requests again (a retried step) does not start a second paid job.
+ * Plans the jobs for `requests` without calling AWS: InvokeModel jobs of native Anthropic records (tool calling
+ * is refused in Converse jobs), split by record count and file size, each checked against the documented rules.
+ * The client token derives from the job's whole content, so submitting the same requests again (a retried
+ * step, a rerun command) does not start a second paid job.
  */
+export function planBatchJobs(
+  requests: ReadonlyMap<string, GenerateRequest>,
+  options: Pick<BatchJobOptions, 'modelId' | 'roleArn' | 's3Uri' | 'jobName' | 'timeoutHours' | 'maxRecordsPerJob' | 'maxBytesPerJob'>,
+): PlannedJob[] {
+  if (!hasNativeBatchFormat(options.modelId))
+    throw new BatchModelUnsupportedError(
+      `batch records are written in Anthropic's native InvokeModel format, and ${options.modelId} is not an Anthropic model: use a Claude model or run on demand`,
+    );
+  const { bucket, prefix } = batchLocation(options.s3Uri);
+  const entries = [...requests.entries()];
+  const line = (recordId: string, request: GenerateRequest) => JSON.stringify({ recordId, modelInput: anthropicBody(request) });
+  // Record ids have a fixed width, so a line's size does not depend on which job it lands in.
+  const sizes = entries.map(([, request]) => Buffer.byteLength(line(batchRecordId(0, 0), request)) + 1);
+  const chunks = splitIntoJobs(
+    entries.map((entry, index) => [entry, sizes[index] ?? 0] as const),
+    options.maxRecordsPerJob,
+    sizes,
+    options.maxBytesPerJob,
+  );
+  return chunks.map((chunk, job) => {
+    const jobName = `${options.jobName}-${job}`.slice(0, 63);
+    const inputKey = join(prefix, 'input', `${jobName}.jsonl`);
+    const records = chunk.map(([[key]], index) => [batchRecordId(job, index), key] as const);
+    const lines = function* () {
+      for (const [index, [[, request]]] of chunk.entries()) yield line(batchRecordId(job, index), request);
+    };
+    const digest = createHash('sha256').update(`${jobName}\n${options.modelId}\n`);
+    const partial: Omit<CreateModelInvocationJobCommandInput, 'clientRequestToken'> = {
+      jobName,
+      roleArn: options.roleArn,
+      modelId: options.modelId,
+      modelInvocationType: 'InvokeModel',
+      inputDataConfig: { s3InputDataConfig: { s3Uri: `s3://${bucket}/${inputKey}`, s3InputFormat: 'JSONL' } },
+      outputDataConfig: { s3OutputDataConfig: { s3Uri: `s3://${bucket}/${join(prefix, 'output')}/` } },
+      timeoutDurationInHours: options.timeoutHours ?? 24,
+    };
+    const problems: string[] = [];
+    for (const text of lines()) {
+      digest.update(`${text}\n`);
+      if (problems.length < 10) problems.push(...recordProblems(text, partial));
+    }
+    const request = { ...partial, clientRequestToken: digest.digest('hex').slice(0, 32) };
+    const bytes = chunk.reduce((sum, [, size]) => sum + size, 0);
+    problems.push(...jobRequestProblems(request, chunk.length, bytes));
+    if (problems.length > 0) throw new Error(`batch job ${jobName} breaks Bedrock's batch inference rules:\n  ${problems.join('\n  ')}`);
+    return { request, records, bytes, inputKey, lines };
+  });
+}
+
+/** Uploads each planned job's input file as a stream (multipart when large) and creates the jobs. */
 export async function submitBatchJobs(
   requests: ReadonlyMap<string, GenerateRequest>,
   options: Omit<BatchJobOptions, 'pollIntervalMs' | 'onStatus'>,
 ): Promise<SubmittedJob[]> {
-  const { bucket, prefix } = batchLocation(options.s3Uri);
-  const chunks = splitIntoJobs([...requests.entries()], options.maxRecordsPerJob);
-  return Promise.all(
-    chunks.map(async (chunk, job) => {
-      const records: [string, string][] = [];
-      const lines = chunk.map(([key, request], index) => {
-        const recordId = batchRecordId(job, index);
-        records.push([recordId, key]);
-        return JSON.stringify({ recordId, modelInput: converseBody(request, options.promptCaching ?? false) });
-      });
-      const jobName = `${options.jobName}-${job}`.slice(0, 63);
-      const inputKey = join(prefix, 'input', `${jobName}.jsonl`);
-      await options.s3.send(
-        new PutObjectCommand({ Bucket: bucket, Key: inputKey, Body: `${lines.join('\n')}\n`, ContentType: 'application/jsonl' }),
-      );
-      const created = await options.bedrock.send(
-        new CreateModelInvocationJobCommand({
-          jobName,
-          roleArn: options.roleArn,
-          modelId: options.modelId,
-          modelInvocationType: 'Converse',
-          clientRequestToken: createHash('sha256')
-            .update(`${jobName}\n${lines.length}\n${lines[0] ?? ''}`)
-            .digest('hex')
-            .slice(0, 32),
-          inputDataConfig: { s3InputDataConfig: { s3Uri: `s3://${bucket}/${inputKey}`, s3InputFormat: 'JSONL' } },
-          outputDataConfig: { s3OutputDataConfig: { s3Uri: `s3://${bucket}/${join(prefix, 'output')}/` } },
-          timeoutDurationInHours: options.timeoutHours ?? 24,
-        }),
-      );
-      return { jobArn: created.jobArn ?? '', jobName, records };
-    }),
-  );
+  const { bucket } = batchLocation(options.s3Uri);
+  const planned = planBatchJobs(requests, options);
+  const submitted: SubmittedJob[] = [];
+  for (const job of planned) {
+    const body = Readable.from(
+      (function* () {
+        for (const text of job.lines()) yield `${text}\n`;
+      })(),
+    );
+    await new Upload({
+      client: options.s3,
+      params: { Bucket: bucket, Key: job.inputKey, Body: body, ContentType: 'application/jsonl' },
+      leavePartsOnError: false,
+    }).done();
+    const created = await options.bedrock.send(new CreateModelInvocationJobCommand(job.request));
+    submitted.push({ jobArn: created.jobArn ?? '', jobName: job.request.jobName ?? '', records: job.records });
+  }
+  return submitted;
 }
 
 export interface JobStatus {
@@ -164,32 +239,16 @@ export async function collectBatchResults(
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: join(prefix, 'output', jobId) + '/' }));
     for (const object of listed.Contents ?? []) {
       if (object.Key === undefined || !object.Key.endsWith('.jsonl.out')) continue;
-      const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body?.transformToString('utf8');
-      for (const text of (body ?? '').split('\n')) {
+      const body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }))).Body;
+      if (body === undefined) continue;
+      // Each output line echoes its input: a full job's file reaches hundreds of MB, so it is read line by line.
+      for await (const text of createInterface({ input: body as Readable, crlfDelay: Infinity })) {
         if (text.trim() === '') continue;
         const line = parseOutputLine(text);
         const key = line?.recordId === undefined ? undefined : keyOf.get(line.recordId);
         // A line that is not a record leaves its slot missing, and a missing slot runs on demand.
         if (line === undefined || key === undefined) continue;
-        if (line.modelOutput !== undefined) {
-          let answer;
-          try {
-            answer = readConverseOutput(line.modelOutput);
-          } catch (error) {
-            if (!(error instanceof ServerDataError)) throw error;
-            results.set(key, { ok: false, error: `batch record ${line.recordId}: ${error.message}` });
-            continue;
-          }
-          results.set(key, {
-            ok: true,
-            result: { text: answer.text, model: modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND },
-          });
-        } else {
-          results.set(key, {
-            ok: false,
-            error: `batch record error ${line.error?.errorCode ?? ''}: ${line.error?.errorMessage ?? 'no message'}`,
-          });
-        }
+        results.set(key, recordResult(line, modelId));
       }
     }
   }
@@ -221,6 +280,18 @@ export async function runBatchJobs(requests: ReadonlyMap<string, GenerateRequest
   );
   const results = await collectBatchResults(options.s3, options.s3Uri, options.modelId, submitted);
   return { jobs, results, missing: [...requests.keys()].filter((key) => !results.has(key)) };
+}
+
+function recordResult(line: OutputLine, modelId: string): BatchRecordResult {
+  if (line.modelOutput === undefined)
+    return { ok: false, error: `batch record error ${line.error?.errorCode ?? ''}: ${line.error?.errorMessage ?? 'no message'}` };
+  try {
+    const answer = readAnthropicOutput(line.modelOutput);
+    return { ok: true, result: { text: answer.text, model: modelId, usage: answer.usage, requests: 1, backend: BATCH_BACKEND } };
+  } catch (error) {
+    if (!(error instanceof ServerDataError)) throw error;
+    return { ok: false, error: `batch record ${line.recordId}: ${error.message}` };
+  }
 }
 
 function parseOutputLine(text: string): OutputLine | undefined {
