@@ -51,7 +51,7 @@ interface Task {
   readonly names: string[];
 }
 
-function readTask(prompt: string): Task {
+export function readTask(prompt: string): Task {
   const profileText = /<character_profile>\n([\s\S]*?)\n<\/character_profile>/u.exec(prompt)?.[1] ?? '';
   const fields = new Map<string, string>();
   for (const line of profileText.split('\n')) {
@@ -86,7 +86,7 @@ function readTask(prompt: string): Task {
 const segmenter = new Intl.Segmenter('zh', { granularity: 'word' });
 
 /** Candidate keywords of a field value, best first: short list items, then dictionary words or names of the text. */
-function candidates(value: string, task: Task): string[] {
+export function candidates(value: string, task: Task): string[] {
   const items = value
     .split(/[，,。.、；;：:！!？?（）()“”"「」《》\n]+|\s+and\s+|和/u)
     .map((item) => item.trim().replace(/^(?:a|an|the|his|her|their|my)\s+/iu, ''))
@@ -114,7 +114,11 @@ function candidates(value: string, task: Task): string[] {
       .map((segment) => segment.segment)
       .filter((word) => word.length >= 2 && /^\p{Script=Han}+$/u.test(word) && !SKIP_ZH.has(word));
     return [...short, ...words].filter(
-      (word) => !isName(word) && wholeNumbers(word) && whole(word) && !/^[的了在是与及很也]|[的了在是吗呢吧啊呀很也及]$/u.test(word),
+      (word) =>
+        !isName(word) &&
+        wholeNumbers(word) &&
+        whole(word) &&
+        !/^[的了在是与及很也我你您他她它咱其]|[的了在是吗呢吧啊呀很也及]$/u.test(word),
     );
   }
   const phrases = items.filter((item) => item.split(/\s+/u).length <= 3 && item.length >= 4);
@@ -155,9 +159,12 @@ const ZH_OPENINGS = ['', '还有，', '我很好奇，', '说实话，'];
 function sbkSample(task: Task, salt: number, flaw: OutputFlaw | undefined): Record<string, unknown> {
   const value = (task.field !== undefined ? task.fields.get(task.field) : undefined) ?? [...task.fields.values()].join(' ');
   const about = task.field ?? (task.zh ? '经历' : 'past');
-  const options = [...candidates(value, task), ...candidates([...task.fields.values()].join('\n'), task)].filter(
-    (option) => !about.includes(option),
-  );
+  // A careful model asks about the focused field's own facts, and looks elsewhere only when it has none.
+  const found = candidates(value, task).filter((option) => !about.includes(option));
+  // A short value (36, 1992年7月13日) is a fact as it stands.
+  const focused = found.length === 0 && task.field !== undefined && [...value].length <= 12 ? [value.trim()] : found;
+  const options =
+    focused.length > 0 ? focused : candidates([...task.fields.values()].join('\n'), task).filter((option) => !about.includes(option));
   let keyword = options[salt % Math.max(1, Math.min(options.length, 3))] ?? (task.zh ? '回忆' : 'memory');
   if (flaw === 'ungrounded') keyword = task.zh ? '火星基地' : 'Neptune';
   const opening = (task.zh ? ZH_OPENINGS : EN_OPENINGS)[task.index % EN_OPENINGS.length];

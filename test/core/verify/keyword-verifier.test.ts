@@ -35,8 +35,14 @@ describe('keyword verification', () => {
   it('matches after NFKC, case folding and whitespace normalisation', () => {
     expect(
       reasonOf(
-        { ...good, question: 'What do you study?', answer: 'I read SEA   charts every night.', keywords: ['ｓｅａ charts'] },
-        { ...sbk, questionType: undefined },
+        {
+          ...good,
+          question_type: 'what',
+          question: 'What do you study?',
+          answer: 'I read SEA   charts every night.',
+          keywords: ['ｓｅａ charts'],
+        },
+        { ...sbk, questionType: undefined, language: 'en' },
       ),
     ).toBe('ok');
   });

@@ -356,6 +356,8 @@ export function verifyOutput(raw: string, profile: Profile, slot: Slot, accepted
     fieldLabels: Object.keys(profile.fields),
     questionType: slot.focus.questionType,
     acceptedQuestions,
+    language: slot.language,
+    focusFieldText: slot.kind === 'SBK' && slot.focus.field !== undefined ? profile.fields[slot.focus.field] : undefined,
   });
 }
 

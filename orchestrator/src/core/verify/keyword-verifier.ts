@@ -3,9 +3,13 @@
  * contains and a wrong one does not (SBK: from the profile; CM: said by the user earlier), and a CM
  * conversation tests memory. Matching is keyword-match.ts; this module decides what may be a keyword.
  */
+import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
-import { canonicalText, containsKeyword, isCjkChar, keyContains, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
+import { answerText, guardFailures, guardTruth, phrasesOf, type GuardName } from './answer-guards.ts';
+import { canonicalText, containsKeyword, isCjkChar, keyContains, matchKey, matchTokens } from './keyword-match.ts';
+import { detectLanguage, type Language } from './language.ts';
 import { LIMITS, parseModelAnswer, type SampleContent } from './model-answer.ts';
+import { alternativeMismatch, questionTypesOf, valueLeak } from './question-rules.ts';
 import type { QuestionType, SampleKind } from './sample.ts';
 import { questionFingerprint } from './text-normalize.ts';
 
@@ -23,6 +27,10 @@ export interface VerificationContext {
   readonly questionType?: QuestionType | undefined;
   /** Normalised fingerprints of questions already accepted for this profile. */
   readonly acceptedQuestions: ReadonlySet<string>;
+  /** The language the slot asked for; the answer must be in it. @default the profile's language */
+  readonly language?: Language | undefined;
+  /** SBK: the text of the profile field the slot's focus chose; the keyword must come from it. */
+  readonly focusFieldText?: string | undefined;
 }
 
 /** A verified answer: keyword_alternatives has one list per keyword. */
@@ -41,6 +49,7 @@ export type RejectReason =
   | 'conversation_empty_turn'
   | 'keyword_not_in_answer'
   | 'keyword_not_in_profile'
+  | 'keyword_not_in_focus_field'
   | 'keyword_not_in_conversation'
   | 'keyword_not_from_user'
   | 'keyword_in_profile'
@@ -59,7 +68,35 @@ export type RejectReason =
   | 'distractor_not_in_conversation'
   | 'distractor_is_keyword'
   | 'distractor_in_answer'
-  | 'duplicate_question';
+  | 'duplicate_question'
+  | 'distractor_before_detail'
+  | 'detail_restated'
+  | 'answer_negated'
+  | 'answer_hedges'
+  | 'answer_recites'
+  | 'answer_language'
+  | 'answer_out_of_character';
+
+/** The reject reason of each answer guard the verifier applies (length is the reward's: the verifier has LIMITS). */
+const GUARD_REASONS: Readonly<Record<GuardName, RejectReason>> = {
+  negation: 'answer_negated',
+  hedge: 'answer_hedges',
+  distractor: 'distractor_in_answer',
+  recital: 'answer_recites',
+  length: 'too_long',
+  language: 'answer_language',
+  in_character: 'answer_out_of_character',
+};
+
+const GUARD_FIXES: Readonly<Record<GuardName, string>> = {
+  negation: 'state the fact, do not deny it',
+  hedge: 'give the one value asked for, with no other candidates',
+  distractor: 'answer with the detail asked for only',
+  recital: 'answer the question instead of listing what the profile says',
+  length: 'shorten the answer',
+  language: 'answer in the language the prompt asks for',
+  in_character: 'answer as the character',
+};
 
 /** CM: turns before the question; the detail, the assistant's reply, one more exchange. */
 export const MIN_CM_TURNS = 4;
@@ -67,6 +104,11 @@ export const MIN_CM_TURNS = 4;
 const STOP_WORDS = new Set([...rules.stop_words.en, ...rules.stop_words.zh].map(canonicalText));
 const GENERIC_WORDS = new Set([...rules.generic_words.en, ...rules.generic_words.zh].map(canonicalText));
 const FRAGMENT = rules.cjk_fragment;
+const PRONOUN_STARTS = {
+  en: new Set(guards.keyword_starts.en.map(canonicalText)),
+  zh: new Set(guards.keyword_starts.zh.map(canonicalText)),
+};
+const LABEL_CUES = [...guards.label_cues.en, ...guards.label_cues.zh].map(matchKey);
 
 /** Checks that a parsed model output is a well-formed sample whose keywords verifiably hold. */
 export function verifySample(value: unknown, context: VerificationContext): Verdict {
@@ -97,16 +139,27 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
       `the slot asked for a "${context.questionType}" question but the sample records "${content.question_type}": ask a ${context.questionType} question and record it as such`,
     );
   }
+  const fits = questionTypesOf(content.question);
+  if (fits.size > 0 && !fits.has(content.question_type)) {
+    return reject(
+      'question_type_mismatch',
+      `the question asks ${[...fits].map((type) => `"${type}"`).join(' or ')} but the sample records "${content.question_type}": ask a ${content.question_type} question`,
+    );
+  }
   if (context.kind === 'CM') {
     const problem = conversationProblem(content);
     if (problem !== undefined) return problem;
   }
 
-  const answerKey = matchKey(content.answer);
+  const answer = answerText(content.answer);
+  if (answer === '') return reject('empty_field', 'answer holds nothing outside <think> blocks: write the reply itself');
+  const answerKey = matchKey(answer);
   const questionKey = matchKey(content.question);
   const profileKey = profileMatchKey(context.profileText);
   const names = context.names.map(matchTokens).filter((tokens) => tokens.length > 0);
   const labels = new Set(context.fieldLabels.map(matchKey));
+  const source = context.kind === 'SBK' ? context.profileText : content.conversation_history.map((turn) => turn.content).join('\n');
+  const sourceValues = new Set(phrasesOf(source).map(matchKey));
   const seen: string[] = [];
   for (const [index, keyword] of content.keywords.entries()) {
     const shown = JSON.stringify(keyword);
@@ -130,6 +183,12 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
       }
       const fragment = fragmentProblem(keyword, context.profileText);
       if (fragment !== undefined) return reject('keyword_fragment', `keyword ${shown} ${fragment}`);
+      if (context.focusFieldText !== undefined && !containsKeyword(context.focusFieldText, keyword, alternatives)) {
+        return reject(
+          'keyword_not_in_focus_field',
+          `keyword ${shown} is not in the profile field the question was to be about: ask about that field's own facts`,
+        );
+      }
     } else {
       const problem = memoryProblem(keyword, content, profileKey);
       if (problem !== undefined) return problem;
@@ -140,17 +199,33 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
         `keyword ${shown} (or an alternative) already appears in the question: ask without giving the answer away`,
       );
     }
+    const leak = valueLeak(content.question, [keyword, ...alternatives]);
+    if (leak !== undefined) return reject('keyword_in_question', `${leak} (keyword ${shown}): ask without giving the answer away`);
     for (const alternative of alternatives) {
-      const problem = alternativeProblem(alternative, keyword, names, labels);
+      const problem = alternativeProblem(alternative, keyword, names, labels, source, sourceValues);
       if (problem !== undefined) {
         return reject('keyword_alternative_implausible', `alternative ${JSON.stringify(alternative)} of keyword ${shown} ${problem}`);
       }
     }
   }
   if (context.kind === 'CM') {
-    const problem = distractorProblem(content, answerKey);
+    const problem = distractorProblem(content, answerKey) ?? detailOrderProblem(content);
     if (problem !== undefined) return problem;
   }
+  const truth = guardTruth({
+    kind: context.kind,
+    language: context.language ?? detectLanguage(context.profileText),
+    keywords: content.keywords,
+    keyword_alternatives: content.keyword_alternatives,
+    question: content.question,
+    profileText: context.profileText,
+    names: context.names,
+    fieldLabels: context.fieldLabels,
+    conversation: content.conversation_history,
+    distractor: content.distractor,
+  });
+  const failure = guardFailures(answer, truth)[0];
+  if (failure !== undefined) return reject(GUARD_REASONS[failure.guard], `the answer ${failure.detail}: ${GUARD_FIXES[failure.guard]}`);
   if (context.acceptedQuestions.has(questionFingerprint(content.question))) {
     return reject(
       'duplicate_question',
@@ -191,6 +266,16 @@ function keywordRuleBreak(form: string, names: readonly string[][], labels: Read
     return { reason: 'keyword_field_label', detail: 'is a field label of the profile, not a fact: use the value' };
   const edge = particleProblem(form);
   if (edge !== undefined) return { reason: 'keyword_fragment', detail: edge };
+  const first = tokens[0] ?? '';
+  if ((isCjkChar(first) ? PRONOUN_STARTS.zh : PRONOUN_STARTS.en).has(first) && tokens.length > 1) {
+    return {
+      reason: 'keyword_fragment',
+      detail: 'starts with a pronoun, so it was cut out of a sentence about someone: copy only the name, place, number or term',
+    };
+  }
+  const key = matchKey(form);
+  const cue = LABEL_CUES.find((label) => key.includes(label));
+  if (cue !== undefined) return { reason: 'keyword_field_label', detail: `holds the label word "${cue.trim()}": copy only the value` };
   return undefined;
 }
 
@@ -264,14 +349,12 @@ function alternativeProblem(
   keyword: string,
   names: readonly string[][],
   labels: ReadonlySet<string>,
+  source: string,
+  sourceValues: ReadonlySet<string>,
 ): string | undefined {
   const ruleBreak = keywordRuleBreak(alternative, names, labels);
   if (ruleBreak !== undefined) return `${ruleBreak.detail} (${ruleBreak.reason})`;
-  const numbers = (text: string) => numbersIn(text).sort().join(' ');
-  if (numbers(alternative) !== numbers(keyword)) {
-    return 'holds other numbers than the keyword, so it is another fact: give only the same fact written another way (35 / 三十五)';
-  }
-  return undefined;
+  return alternativeMismatch(alternative, keyword, source, sourceValues);
 }
 
 function conversationProblem(content: SampleContent): Verdict | undefined {
@@ -346,6 +429,58 @@ function distractorProblem(content: VerifiedContent, answerKey: string): Verdict
   }
   if (keyContains(answerKey, distractor)) {
     return reject('distractor_in_answer', `the answer mentions the distractor ${shown}: answer with the detail asked for only`);
+  }
+  return undefined;
+}
+
+/** Where a CM keyword is first told: [turn, token] of the earliest user mention of any keyword form. */
+function firstUserMention(content: VerifiedContent, forms: readonly string[]): [number, number] | undefined {
+  for (const [index, turn] of content.conversation_history.entries()) {
+    if (turn.role !== 'user') continue;
+    const tokens = matchTokens(turn.content);
+    let best: number | undefined;
+    for (const form of forms) {
+      const formTokens = matchTokens(form);
+      for (let at = 0; at + formTokens.length <= tokens.length && formTokens.length > 0; at++) {
+        if (formTokens.every((token, offset) => tokens[at + offset] === token)) {
+          best = Math.min(best ?? at, at);
+          break;
+        }
+      }
+    }
+    if (best !== undefined) return [index, best];
+  }
+  return undefined;
+}
+
+/**
+ * CM: the detail is told before the distractor (the question asks for the first detail), and no assistant
+ * turn after the user's last mention says it again: the answer must come from the user's words, not from
+ * the turn right before the question.
+ */
+function detailOrderProblem(content: VerifiedContent): Verdict | undefined {
+  const forms = content.keywords.flatMap((keyword, index) => [keyword, ...(content.keyword_alternatives[index] ?? [])]);
+  const detail = firstUserMention(content, forms);
+  const distractor = firstUserMention(content, [content.distractor ?? '']);
+  if (
+    detail !== undefined &&
+    distractor !== undefined &&
+    (distractor[0] < detail[0] || (distractor[0] === detail[0] && distractor[1] < detail[1]))
+  ) {
+    return reject(
+      'distractor_before_detail',
+      `the distractor ${JSON.stringify(content.distractor)} is said before the detail: have the user tell the detail first and the distractor later`,
+    );
+  }
+  const turns = content.conversation_history;
+  const mentions = (turn: { content: string }) => forms.some((form) => containsKeyword(turn.content, form));
+  const lastUser = turns.reduce((last, turn, index) => (turn.role === 'user' && mentions(turn) ? index : last), -1);
+  const restated = turns.findIndex((turn, index) => index > lastUser && turn.role === 'assistant' && mentions(turn));
+  if (lastUser >= 0 && restated >= 0) {
+    return reject(
+      'detail_restated',
+      `turn ${restated + 1} (the character) says the detail again after the user told it: keep the detail in the user's words only, so the question tests memory`,
+    );
   }
   return undefined;
 }

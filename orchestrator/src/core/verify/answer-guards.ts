@@ -1,0 +1,333 @@
+/**
+ * Whether an answer that holds the keywords is still wrong: it denies the fact, hedges between values,
+ * names the CM distractor, recites the profile, runs far longer than the reference, answers in the other
+ * language or steps out of character. One definition for the verifier (a generated sample) and the reward
+ * (a policy's completion); raiden_reward.py ports `answerText`, `guardFailures` and `rewardParts` step by
+ * step and reads the same data (data/answer-guards.json), and the parity suite runs both on every case.
+ *
+ * What a guard may look at is fixed in a GuardTruth: computed once in TypeScript (guardTruth), shipped in
+ * an export's ground truth, so the Python port only evaluates it.
+ *
+ * Rules, on the tokens of keyword-match.ts (matchTokens) of the answer:
+ * 1. answer: every `<think>…</think>` block is dropped wherever it stands; a `</think>` before any
+ *    `<think>` ends a block the chat template opened, so what precedes it is dropped; text after an
+ *    unclosed `<think>` is no answer; stray `</think>` tags are removed.
+ * 2. negation: an occurrence of a keyword form is negated when a cue (data negation.en/zh, or an English
+ *    word ending in n followed by ' t) lies within negation.window_tokens tokens before it, after the last
+ *    clause boundary. One negated occurrence fails the answer.
+ * 3. hedge: when a keyword holds a number, every number of the answer must be one of truth.allowed_numbers
+ *    (the keywords' and the question's); and no rival value may stand in an answer that holds a hedge cue.
+ * 4. distractor (CM): no distractor form (the distractor and each distinctive part of it) in the answer.
+ * 5. recital: at most recital.max_rivals distinct rival values (profile phrases; the user's other words).
+ * 6. length (when truth.reference_answer is given): at most max(floor_chars, multiple x its code points).
+ * 7. language: outside keyword occurrences, a zh answer has at least as many CJK tokens as Latin words and
+ *    at least one; an en answer more Latin words than CJK tokens; an answer with neither passes.
+ * 8. in_character: no out-of-character phrase, except those in truth.in_character.
+ */
+import guards from './data/answer-guards.json' with { type: 'json' };
+import rules from './data/keyword-rules.json' with { type: 'json' };
+import { canonicalText, isCjkChar, keyContains, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
+import type { Language } from './language.ts';
+import type { SampleKind } from './sample.ts';
+
+export const ANSWER_GUARDS = guards;
+
+export const GUARD_NAMES = ['negation', 'hedge', 'distractor', 'recital', 'length', 'language', 'in_character'] as const;
+export type GuardName = (typeof GUARD_NAMES)[number];
+
+/** Everything a guard needs besides the answer: written into an export's ground truth as it is. */
+export interface GuardTruth {
+  readonly keywords: readonly string[];
+  readonly keyword_alternatives: readonly (readonly string[])[];
+  readonly kind: SampleKind;
+  readonly language: Language;
+  /** CM: the distractor and its distinctive parts; none may be in the answer. */
+  readonly distractors: readonly string[];
+  /** Other values a reciting or hedging answer would name: profile phrases (SBK), the user's other words (CM). */
+  readonly rivals: readonly string[];
+  /** Canonical numbers a right answer may hold (the keywords' and the question's). */
+  readonly allowed_numbers: readonly string[];
+  /** Out-of-character phrases this profile itself uses (a robot's profile): allowed for it. */
+  readonly in_character: readonly string[];
+  /** The accepted answer: bounds a completion's length. Absent when the answer under test is the reference. */
+  readonly reference_answer?: string;
+}
+
+export interface GuardFailure {
+  readonly guard: GuardName;
+  readonly detail: string;
+}
+
+const THINK_OPEN = '<think>';
+const THINK_CLOSE = '</think>';
+
+/** Rule 1: the part of a completion that is the reply. */
+export function answerText(completion: string): string {
+  let text = completion;
+  const firstClose = text.indexOf(THINK_CLOSE);
+  const firstOpen = text.indexOf(THINK_OPEN);
+  if (firstClose >= 0 && (firstOpen < 0 || firstClose < firstOpen)) text = text.slice(firstClose + THINK_CLOSE.length);
+  for (let open = text.indexOf(THINK_OPEN); open >= 0; open = text.indexOf(THINK_OPEN)) {
+    const close = text.indexOf(THINK_CLOSE, open + THINK_OPEN.length);
+    if (close < 0) {
+      text = text.slice(0, open);
+      break;
+    }
+    text = text.slice(0, open) + text.slice(close + THINK_CLOSE.length);
+  }
+  return text.split(THINK_CLOSE).join('').trim();
+}
+
+/** A canonical number token without leading zeros (03 and 3 are one value). */
+export function numberValue(token: string): string {
+  return token.replace(/^0+(?=\d)/u, '');
+}
+
+function keywordForms(truth: Pick<GuardTruth, 'keywords' | 'keyword_alternatives'>): string[][] {
+  return truth.keywords.map((keyword, index) => [keyword, ...(truth.keyword_alternatives[index] ?? [])]);
+}
+
+/** Start indexes of `part` as a contiguous run in `tokens`. */
+function occurrences(tokens: readonly string[], part: readonly string[]): number[] {
+  const found: number[] = [];
+  if (part.length === 0) return found;
+  for (let start = 0; start + part.length <= tokens.length; start++) {
+    if (part.every((token, offset) => tokens[start + offset] === token)) found.push(start);
+  }
+  return found;
+}
+
+const CLAUSE_BOUNDARIES = new Set(guards.negation.clause_boundaries);
+const NEGATION_CUES = [...guards.negation.en, ...guards.negation.zh].map((cue) => matchTokens(cue));
+
+/** Whether a negation cue stands in the window before `at`, inside the clause. */
+function negatedAt(tokens: readonly string[], at: number): boolean {
+  let from = at;
+  while (from > 0 && at - from < guards.negation.window_tokens && !CLAUSE_BOUNDARIES.has(tokens[from - 1] as string)) from--;
+  const window = tokens.slice(from, at);
+  for (let index = 0; index < window.length; index++) {
+    if (/^[a-z]*n$/u.test(window[index] as string) && window[index + 1] === "'" && window[index + 2] === 't') return true;
+    if (NEGATION_CUES.some((cue) => index + cue.length <= window.length && cue.every((part, offset) => window[index + offset] === part)))
+      return true;
+  }
+  return false;
+}
+
+const HEDGE_CUES = [...guards.hedge.en, ...guards.hedge.zh].map((cue) => matchKey(cue));
+const OUT_OF_CHARACTER = [...guards.out_of_character.en, ...guards.out_of_character.zh];
+
+function isCjkToken(token: string): boolean {
+  return [...token].length === 1 && isCjkChar(token);
+}
+
+function isWordToken(token: string): boolean {
+  return /^\p{L}/u.test(token) && !isCjkToken(token);
+}
+
+/** Rules 2 to 8: each guard the answer fails, with what it found. `answer` is already answerText(...). */
+export function guardFailures(answer: string, truth: GuardTruth): GuardFailure[] {
+  const failures: GuardFailure[] = [];
+  const tokens = matchTokens(answer);
+  const key = tokens.length === 0 ? '' : ` ${tokens.join(' ')} `;
+  const forms = keywordForms(truth);
+  const spans: [number, number][] = [];
+  for (const form of forms.flat()) {
+    const formTokens = matchTokens(form);
+    for (const at of occurrences(tokens, formTokens)) spans.push([at, at + formTokens.length]);
+  }
+
+  const negated = spans.find(([at]) => negatedAt(tokens, at));
+  if (negated !== undefined) {
+    failures.push({ guard: 'negation', detail: `the keyword "${tokens.slice(negated[0], negated[1]).join(' ')}" is denied` });
+  }
+
+  const allowed = new Set(truth.allowed_numbers.map(numberValue));
+  const keywordHasNumber = forms.flat().some((form) => numbersIn(form).length > 0);
+  const others = keywordHasNumber
+    ? [...new Set(tokens.filter((token) => /^\d/u.test(token)).map(numberValue))].filter((n) => !allowed.has(n))
+    : [];
+  const rivalsFound = [...new Set(truth.rivals.filter((rival) => keyContains(key, rival)))];
+  const hedged = HEDGE_CUES.some((cue) => cue !== '' && key.includes(cue));
+  if (others.length > 0) failures.push({ guard: 'hedge', detail: `other numbers than the fact asked for: ${others.join(', ')}` });
+  else if (hedged && rivalsFound.length > 0)
+    failures.push({ guard: 'hedge', detail: `offers a choice with ${JSON.stringify(rivalsFound[0])}` });
+
+  const distractor = truth.distractors.find((form) => keyContains(key, form));
+  if (distractor !== undefined) failures.push({ guard: 'distractor', detail: `names the distractor (${JSON.stringify(distractor)})` });
+
+  if (rivalsFound.length > guards.recital.max_rivals) {
+    failures.push({
+      guard: 'recital',
+      detail: `names ${rivalsFound.length} other values (${rivalsFound
+        .slice(0, 3)
+        .map((rival) => JSON.stringify(rival))
+        .join(', ')}, ...)`,
+    });
+  }
+
+  if (truth.reference_answer !== undefined) {
+    const limit = Math.max(guards.length.floor_chars, guards.length.multiple * [...truth.reference_answer].length);
+    const length = [...answer].length;
+    if (length > limit) failures.push({ guard: 'length', detail: `${length} characters; at most ${limit}` });
+  }
+
+  const inKeyword = new Set(spans.flatMap(([from, to]) => Array.from({ length: to - from }, (_, offset) => from + offset)));
+  let cjk = 0;
+  let words = 0;
+  for (const [index, token] of tokens.entries()) {
+    if (inKeyword.has(index)) continue;
+    if (isCjkToken(token)) cjk++;
+    else if (isWordToken(token)) words++;
+  }
+  if (cjk + words > 0 && (truth.language === 'zh' ? cjk < words || cjk === 0 : words <= cjk)) {
+    failures.push({
+      guard: 'language',
+      detail: `not written in ${truth.language === 'zh' ? 'Chinese' : 'English'} (${cjk} CJK characters, ${words} Latin words)`,
+    });
+  }
+
+  const allowedPhrases = new Set(truth.in_character.map(canonicalText));
+  const outOfCharacter = OUT_OF_CHARACTER.find((phrase) => !allowedPhrases.has(canonicalText(phrase)) && keyContains(key, phrase));
+  if (outOfCharacter !== undefined) failures.push({ guard: 'in_character', detail: `steps out of character ("${outOfCharacter}")` });
+  return failures;
+}
+
+/** What a sample's guards are judged against, built from what the generator saw. */
+export interface GuardSource {
+  readonly kind: SampleKind;
+  readonly language: Language;
+  readonly keywords: readonly string[];
+  readonly keyword_alternatives: readonly (readonly string[])[];
+  readonly question: string;
+  readonly profileText: string;
+  /** Names of the character: never a rival (an answer may say who it is). */
+  readonly names: readonly string[];
+  readonly fieldLabels: readonly string[];
+  readonly conversation: readonly { readonly role: string; readonly content: string }[];
+  readonly distractor?: string | undefined;
+  readonly referenceAnswer?: string;
+}
+
+const PHRASE_SPLIT = /[,.;:!?"()[\]{}<>|/\\\n]+/u;
+const STOP = new Set(
+  [...rules.stop_words.en, ...rules.stop_words.zh, ...rules.generic_words.en, ...rules.generic_words.zh].map(canonicalText),
+);
+const MAX_RIVALS = 200;
+
+/** The short phrases of a text (lines, clauses and list items), canonical and in order: the values it names. */
+export function phrasesOf(text: string): string[] {
+  return text
+    .split(/[\r\n]+/u)
+    .flatMap((line) => canonicalText(line).split(PHRASE_SPLIT))
+    .map((phrase) => phrase.trim())
+    .filter((phrase) => {
+      const tokens = matchTokens(phrase);
+      if (tokens.length === 0 || tokens.length > guards.recital.max_phrase_tokens || STOP.has(phrase)) return false;
+      const cjk = tokens.filter(isCjkToken).length;
+      const letters = tokens.filter(isWordToken).join('').length;
+      return (
+        cjk >= guards.recital.min_phrase_cjk || letters >= guards.recital.min_phrase_letters || tokens.some((token) => /^\d/u.test(token))
+      );
+    });
+}
+
+/** Distinctive parts of a distractor: its Latin words of three letters or more that are no stop word, its numbers, each pair of adjacent CJK characters. */
+export function distractorParts(distractor: string): string[] {
+  const tokens = matchTokens(distractor);
+  const parts: string[] = [];
+  for (const [index, token] of tokens.entries()) {
+    if (/^\d/u.test(token)) parts.push(token);
+    else if (isWordToken(token) && token.length >= rules.min_length.letters && !STOP.has(token)) parts.push(token);
+    const next = tokens[index + 1];
+    if (isCjkToken(token) && next !== undefined && isCjkToken(next)) parts.push(token + next);
+  }
+  return parts;
+}
+
+/** The GuardTruth of a sample: what its answer (or a completion for its prompt) is held to. */
+export function guardTruth(source: GuardSource): GuardTruth {
+  const forms = keywordForms(source);
+  const formKeys = forms
+    .flat()
+    .map(matchKey)
+    .filter((formKey) => formKey !== '');
+  const touchesKeyword = (text: string) => {
+    const textKey = matchKey(text);
+    return formKeys.some((formKey) => textKey.includes(formKey) || formKey.includes(textKey));
+  };
+  const questionKey = matchKey(source.question);
+  const excluded = new Set([...source.names, ...source.fieldLabels].map(matchKey));
+  const rivalSource =
+    source.kind === 'SBK'
+      ? source.profileText
+      : source.conversation
+          .filter((turn) => turn.role === 'user')
+          .map((turn) => turn.content)
+          .join('\n');
+  const rivals: string[] = [];
+  const seen = new Set<string>();
+  for (const phrase of phrasesOf(rivalSource)) {
+    const phraseKey = matchKey(phrase);
+    if (seen.has(phraseKey) || excluded.has(phraseKey) || touchesKeyword(phrase) || questionKey.includes(phraseKey)) continue;
+    if (source.distractor !== undefined && keyContains(matchKey(phrase), source.distractor)) continue;
+    seen.add(phraseKey);
+    rivals.push(phrase);
+    if (rivals.length >= MAX_RIVALS) break;
+  }
+  const distractors =
+    source.kind === 'CM' && source.distractor !== undefined && source.distractor.trim() !== ''
+      ? [...new Set([source.distractor, ...distractorParts(source.distractor)])].filter(
+          (part) => !formKeys.some((formKey) => formKey.includes(matchKey(part))),
+        )
+      : [];
+  const allowedNumbers = [...new Set([...forms.flat(), source.question].flatMap(numbersIn).map(numberValue))];
+  const context = matchKey([source.profileText, ...source.conversation.map((turn) => turn.content)].join('\n'));
+  const inCharacter = OUT_OF_CHARACTER.filter((phrase) => keyContains(context, phrase));
+  return {
+    keywords: source.keywords,
+    keyword_alternatives: source.keyword_alternatives,
+    kind: source.kind,
+    language: source.language,
+    distractors,
+    rivals,
+    allowed_numbers: allowedNumbers,
+    in_character: inCharacter,
+    ...(source.referenceAnswer !== undefined ? { reference_answer: source.referenceAnswer } : {}),
+  };
+}
+
+export interface RewardParts {
+  /** 1.0 when the answer holds every keyword in some form. */
+  readonly keywords: number;
+  /** 1.0 when no guard fails. */
+  readonly guards: number;
+  readonly format: number;
+  /** What the trainer optimises: (1 - formatWeight) x keywords x the guards' factors + formatWeight x format. */
+  readonly score: number;
+  readonly failed: readonly GuardName[];
+}
+
+/** 1.0 when the completion is one leading, closed `<think>` block followed by a non-empty answer. */
+export function formatScore(completion: string): number {
+  const text = completion.trimStart();
+  if (!text.startsWith(THINK_OPEN) || text.split(THINK_OPEN).length !== 2 || text.split(THINK_CLOSE).length !== 2) return 0;
+  return answerText(text) === '' ? 0 : 1;
+}
+
+/** The reward of one completion: the keywords, each guard's cost (data reward.penalty), and the optional format term. */
+export function rewardParts(completion: string, truth: GuardTruth, formatWeight = 0): RewardParts {
+  const answer = answerText(completion);
+  const key = matchKey(answer);
+  const keywords = keywordForms(truth).every((forms) => forms.some((form) => keyContains(key, form))) ? 1 : 0;
+  const failed = guardFailures(answer, truth).map((failure) => failure.guard);
+  let factor = 1;
+  for (const guard of new Set(failed)) factor *= 1 - (guards.reward.penalty[guard] ?? 1);
+  const format = formatScore(completion);
+  return {
+    keywords,
+    guards: failed.length === 0 ? 1 : 0,
+    format,
+    score: (1 - formatWeight) * keywords * factor + formatWeight * format,
+    failed: [...new Set(failed)],
+  };
+}
