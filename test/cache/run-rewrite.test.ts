@@ -2,13 +2,14 @@
  * The swap `raiden reverify` rewrites a run with, cut short at each point a crash can hit: before the swap
  * the old run is intact and the staging is dropped; in the middle the journal lets the next open finish it.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
-import { LocalRunRewrite, recoverLocalRewrite } from '../../orchestrator/src/store/local-run-rewrite.ts';
+import { RunFileError } from '../../orchestrator/src/core/ports/run-store.ts';
+import { LocalRunRewrite, recoverLocalRewrite, writeCommitJournal } from '../../orchestrator/src/store/local-run-rewrite.ts';
 import { S3RunRewrite, recoverS3Rewrite } from '../../orchestrator/src/store/s3-run-rewrite.ts';
 import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
 import { startLocalS3, type LocalS3 } from '../support/local-s3.ts';
@@ -27,7 +28,12 @@ function oldRun(): string {
     writeFileSync(join(dir, name), text);
   return dir;
 }
-const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name), 'utf8')]));
+const snapshot = (dir: string) =>
+  Object.fromEntries(
+    readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => [entry.name, readFileSync(join(dir, entry.name), 'utf8')]),
+  );
 
 async function stageNew(rewrite: LocalRunRewrite | S3RunRewrite): Promise<void> {
   await rewrite.staged.appendSample(sample('a/SBK/0', 'new'));
@@ -50,14 +56,45 @@ describe('rewriting a run directory', () => {
     rewrite.staged.close();
     // What commit does up to its first rename, then the process dies.
     const staging = join(dir, '.reverify');
-    const files = readdirSync(staging);
-    writeFileSync(join(staging, 'commit.json'), JSON.stringify({ files }));
+    await writeCommitJournal(dir);
     renameSync(join(staging, 'report.json'), join(dir, 'report.json'));
     expect(await recoverLocalRewrite(dir)).toBe('finished');
     expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))).toEqual({ version: 'new' });
     expect(readFileSync(join(dir, 'samples.jsonl'), 'utf8')).toContain('"new"');
     expect(existsSync(staging)).toBe(false);
     expect(readFileSync(join(dir, 'run.json'), 'utf8')).toBe('{"run_id": "r"}\n');
+  });
+
+  it('a run file changed after the journal was written is never overwritten: the swap is refused, every file kept', async () => {
+    const dir = oldRun();
+    const rewrite = await LocalRunRewrite.open(dir);
+    await stageNew(rewrite);
+    rewrite.staged.close();
+    await writeCommitJournal(dir);
+    // Killed here; then a writer that does not finish the swap appends a sample to the live file.
+    appendFileSync(join(dir, 'samples.jsonl'), `${JSON.stringify(sample('b/SBK/0', 'appended'))}\n`);
+    const before = snapshot(dir);
+    await expect(recoverLocalRewrite(dir)).rejects.toThrow(
+      new RegExp(
+        `${join(dir, 'samples.jsonl')} changed after an interrupted raiden reverify staged its replacement.*delete ${join(dir, '.reverify')}`,
+        'u',
+      ),
+    );
+    await expect(recoverLocalRewrite(dir)).rejects.toBeInstanceOf(RunFileError);
+    expect(snapshot(dir)).toEqual(before);
+    expect(existsSync(join(dir, '.reverify', 'samples.jsonl'))).toBe(true);
+  });
+
+  it('a journal that does not say how the run files looked (an older raiden) is refused, not replayed', async () => {
+    const dir = oldRun();
+    const rewrite = await LocalRunRewrite.open(dir);
+    await stageNew(rewrite);
+    rewrite.staged.close();
+    const staging = join(dir, '.reverify');
+    writeFileSync(join(staging, 'commit.json'), JSON.stringify({ files: readdirSync(staging) }));
+    const before = snapshot(dir);
+    await expect(recoverLocalRewrite(dir)).rejects.toThrow(/the journal, of an older raiden, does not say how it looked/u);
+    expect(snapshot(dir)).toEqual(before);
   });
 
   it('commit swaps every staged file in at once', async () => {

@@ -230,10 +230,8 @@ async function openLocalTarget(flags: ReverifyFlags, io: CliIo): Promise<RunTarg
   );
   if (!isRun) throw new UsageError(`--run ${directory} holds no ${RUN_FILES.manifest}: pass the run directory of raiden generate`);
   const opened = await openRunDirectory(directory, `--run ${directory}`, processWriter('raiden reverify'), io.stderr);
-  const { LocalRunRewrite, recoverLocalRewrite } = await import('../store/local-run-rewrite.ts');
+  const { LocalRunRewrite } = await import('../store/local-run-rewrite.ts');
   try {
-    if ((await recoverLocalRewrite(directory)) === 'finished')
-      io.stderr.write(`raiden: finished the swap an interrupted reverify left in ${directory}\n`);
     reportRepairs(await opened.store.repairFiles(), io);
   } catch (error) {
     await opened.release();

@@ -1,12 +1,14 @@
 /**
  * The run directory of `raiden generate`, checked before anything is planned or any server is called: a
- * directory (created when missing), new, empty or a run's, writable, and claimed by this process alone.
+ * directory (created when missing), new, empty or a run's, writable, and claimed by this process alone; a
+ * swap an interrupted `raiden reverify` left is finished first.
  * Each refusal is a usage error (exit 2) that names the directory and what to do.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import { claimWriter, releaseWriter, RunBusyError, WRITER_LEASE, type RunWriter } from '../core/run/run-manifest.ts';
+import { recoverLocalRewrite } from '../store/local-run-rewrite.ts';
 import { LocalRunStore } from '../store/local-run-store.ts';
 import { printable } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
@@ -53,13 +55,19 @@ export async function openRunDirectory(
     }
     throw notWritable(label, error as NodeJS.ErrnoException);
   }
-  return {
-    store,
-    async release() {
-      await releaseWriter(store, writer).catch(() => undefined);
-      store.close();
-    },
+  const release = async () => {
+    await releaseWriter(store, writer).catch(() => undefined);
+    store.close();
   };
+  try {
+    // Under the lock and before anything reads the run: appends to files a swap is about to replace would be lost.
+    if ((await recoverLocalRewrite(path)) === 'finished')
+      stderr.write(`raiden: finished the swap an interrupted raiden reverify left in ${path}\n`);
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return { store, release };
 }
 
 async function refuseForeignFiles(path: string, label: string): Promise<void> {
