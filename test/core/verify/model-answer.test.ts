@@ -99,6 +99,21 @@ describe('the JSON Schema sent to the model', () => {
     expect(responseSchema('SBK')).toBe(responseSchema('SBK'));
   });
 
+  it("pins the slot's question type as an enum of one, so a constrained model cannot record another", () => {
+    const ajv = new Ajv();
+    for (const kind of ['SBK', 'CM'] as const) {
+      const pinned = responseSchema(kind, 'where');
+      expect(pinned).toBe(responseSchema(kind, 'where'));
+      expect(pinned.name).toBe(responseSchema(kind).name);
+      const properties = pinned.schema.properties as Properties;
+      expect(properties.question_type).toEqual({ type: 'string', enum: ['where'] });
+      expect(Object.keys(properties)).toEqual(Object.keys(propertiesOf(kind)));
+      const sample = kind === 'SBK' ? sbk : cm;
+      expect(ajv.validate(pinned.schema, { ...sample, question_type: 'where' })).toBe(true);
+      expect(ajv.validate(pinned.schema, { ...sample, question_type: 'who' })).toBe(false);
+    }
+  });
+
   it('accepts real samples and rejects bad ones under a validator other than zod', () => {
     const ajv = new Ajv();
     const check = (kind: 'SBK' | 'CM', value: unknown) => ajv.validate(responseSchema(kind).schema, value);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MODEL_ANSWER_REQUEST } from '../verify/model-answer.ts';
 import type { ResponseSchema } from '../ports/llm-backend.ts';
-import type { SampleKind } from '../verify/sample.ts';
+import type { QuestionType, SampleKind } from '../verify/sample.ts';
 
 export { LIMITS } from '../verify/model-answer.ts';
 export type { ResponseSchema };
@@ -21,7 +21,29 @@ const RESPONSE_SCHEMAS: Readonly<Record<SampleKind, ResponseSchema>> = {
   CM: { name: 'raiden_cm_sample', schema: jsonSchema(MODEL_ANSWER_REQUEST.CM) },
 };
 
-/** The JSON Schema each model call must answer with; property names are the sample's field names. */
-export function responseSchema(kind: SampleKind): ResponseSchema {
-  return RESPONSE_SCHEMAS[kind];
+/**
+ * The slot's question type as an enum of one: a model under constrained decoding cannot record another
+ * type, so no call is spent on a question_type_mismatch. Built once per kind and type, like the above.
+ */
+const PINNED_SCHEMAS = new Map<string, ResponseSchema>();
+
+function pinnedSchema(kind: SampleKind, questionType: QuestionType): ResponseSchema {
+  const key = `${kind}/${questionType}`;
+  let schema = PINNED_SCHEMAS.get(key);
+  if (schema === undefined) {
+    schema = {
+      name: RESPONSE_SCHEMAS[kind].name,
+      schema: jsonSchema(MODEL_ANSWER_REQUEST[kind].extend({ question_type: z.enum([questionType]) })),
+    };
+    PINNED_SCHEMAS.set(key, schema);
+  }
+  return schema;
+}
+
+/**
+ * The JSON Schema each model call must answer with; property names are the sample's field names. With a
+ * question type, the schema allows only that one.
+ */
+export function responseSchema(kind: SampleKind, questionType?: QuestionType): ResponseSchema {
+  return questionType === undefined ? RESPONSE_SCHEMAS[kind] : pinnedSchema(kind, questionType);
 }

@@ -121,7 +121,7 @@ export function slotRequest(
 ): GenerateRequest {
   return {
     messages: options.messagesFor?.(profile, slot) ?? buildMessages(profile, slot),
-    schema: responseSchema(slot.kind),
+    schema: responseSchema(slot.kind, slot.focus.questionType),
     maxTokens: options.maxTokens ?? 2048,
     temperature: options.temperature ?? 0.8,
   };
