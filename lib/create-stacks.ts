@@ -74,6 +74,7 @@ export function createStacks(app: App, config: RaidenConfig): RaidenStacks {
     buckets: { inputs: exported('inputs'), outputs: exported('outputs') },
     fleet: { autoScalingGroupName: fleet.autoScalingGroupName, servers: fleet.servers, apiKeySecret: fleet.apiKeySecret },
     bedrockPolicy: bedrock.policy,
+    bedrockModelIds: config.bedrockModelIds,
     gpuUsdPerInstanceHour: instanceFacts(config.instanceType)?.onDemandUsdPerHour,
     settings: {
       // The instances give up on their own after healthTimeoutMinutes; wait a little longer than that.

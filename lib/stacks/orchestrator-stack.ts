@@ -26,6 +26,8 @@ export interface OrchestratorStackProps extends StackProps {
   readonly buckets: { readonly inputs: ImportedBucket; readonly outputs: ImportedBucket };
   readonly fleet: WorkflowFleet;
   readonly bedrockPolicy: iam.IManagedPolicy;
+  /** The models bedrockPolicy grants: batch jobs may be created for these only. */
+  readonly bedrockModelIds: readonly string[];
   readonly settings?: WorkflowSettings;
   /**
    * On-demand USD per GPU instance-hour, for the dashboard's GPU cost.
@@ -50,6 +52,7 @@ export class OrchestratorStack extends Stack {
       buckets,
       fleet: props.fleet,
       bedrockPolicy: props.bedrockPolicy,
+      bedrockModelIds: props.bedrockModelIds,
       settings: props.settings,
     });
     const stateMachine = this.workflow.stateMachine;

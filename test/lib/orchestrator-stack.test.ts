@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { synthApp, type SynthesizedApp } from '../support/cdk-app.ts';
+import { DEFAULT_BEDROCK_MODEL } from '../../orchestrator/src/core/report/model-prices.ts';
 
 let app: SynthesizedApp;
 beforeAll(() => {
@@ -47,7 +48,7 @@ describe('orchestrator stack', () => {
     });
   });
 
-  it('IAM: scale only the fleet group, list only this state machine, Bedrock policy on GenerateBatch and Finalize only', () => {
+  it('IAM: scale only the fleet group, list only this state machine, Bedrock policy on GenerateBatch, Finalize and the batch service role only', () => {
     const policies = JSON.stringify(app.orchestrator.findResources('AWS::IAM::Policy'));
     expect(policies).toContain(':autoScalingGroup:*:autoScalingGroupName/raiden-gpu-fleet');
     expect(policies).toContain(':stateMachine:raiden-generation');
@@ -55,7 +56,11 @@ describe('orchestrator stack', () => {
     const roles = Object.entries(app.orchestrator.findResources('AWS::IAM::Role')).filter(([, role]) =>
       JSON.stringify(role).includes('Raiden-Bedrock:'),
     );
-    expect(roles.map(([id]) => id).sort()).toEqual([expect.stringMatching(/Finalize/), expect.stringMatching(/GenerateBatch/)]);
+    expect(roles.map(([id]) => id).sort()).toEqual([
+      expect.stringMatching(/BatchInferenceServiceRole/),
+      expect.stringMatching(/Finalize/),
+      expect.stringMatching(/GenerateBatch/),
+    ]);
   });
 
   it('FleetStatus reads the scaling activities and may set the fleet group back to zero', () => {
@@ -108,6 +113,15 @@ describe('Bedrock batch inference and the writer lease', () => {
     expect(JSON.stringify(granted)).toContain('/tmp/runs/*');
   });
 
+  it('the batch service role may invoke the configured models (the deployment’s model grant), and nothing else of Bedrock', () => {
+    const [, role] =
+      Object.entries(app.orchestrator.findResources('AWS::IAM::Role')).find(([id]) => id.includes('BatchInferenceServiceRole')) ?? [];
+    const managed = JSON.stringify((role as { Properties: { ManagedPolicyArns?: unknown } }).Properties.ManagedPolicyArns ?? []);
+    // The Bedrock stack's managed policy, imported by its export.
+    expect(managed).toMatch(/Bedrock/u);
+    expect(JSON.stringify(statements('BatchInferenceServiceRole'))).not.toContain('bedrock:');
+  });
+
   it('the batch inference Lambda creates and reads jobs, and passes only the batch service role, only to Bedrock', () => {
     const granted = statements('BatchInference');
     const pass = granted.find((statement) => statement.Action === 'iam:PassRole');
@@ -119,6 +133,12 @@ describe('Bedrock batch inference and the writer lease', () => {
           JSON.stringify(statement.Action) === JSON.stringify(['bedrock:CreateModelInvocationJob', 'bedrock:GetModelInvocationJob']),
       ),
     ).toBe(true);
+    const jobs = granted.find((statement) => statement.Sid === 'BatchJobs');
+    const resources = JSON.stringify(jobs?.Resource);
+    // Only the configured models: their inference profile, and the profile's foundation model in its Regions.
+    expect(resources).not.toMatch(/foundation-model\/\*|inference-profile\/\*/u);
+    expect(resources).toContain(`inference-profile/${DEFAULT_BEDROCK_MODEL}`);
+    expect(resources).toContain(`:bedrock:*::foundation-model/${DEFAULT_BEDROCK_MODEL.replace(/^[a-z]+\./u, '')}`);
   });
 
   it('Plan may describe only this state machine’s executions (whether a lease holder still runs)', () => {

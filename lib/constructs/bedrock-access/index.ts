@@ -38,7 +38,9 @@ export class BedrockAccess extends Construct {
       new iam.PolicyStatement({ sid: 'InvokeConfiguredModels', actions: BEDROCK_INVOKE_ACTIONS, resources: arns.direct }),
     ];
     if (arns.viaProfiles.length > 0) {
-      // A cross-region profile routes to the model in several regions; allow those only through the profile.
+      // A cross-region profile routes to the model in several regions; a grant on a profile must also name the
+      // foundation model in each Region of the profile, allowed here only through the profile:
+      // https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html
       statements.push(
         new iam.PolicyStatement({
           sid: 'InvokeModelsThroughProfiles',

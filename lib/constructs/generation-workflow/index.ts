@@ -27,6 +27,7 @@ import {
   RUN_OBJECT_ACTIONS,
 } from '../../iam-actions.ts';
 import { acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
+import { bedrockModelArns } from '../bedrock-access/index.ts';
 import { OrchestratorFunction, type OrchestratorNetwork } from '../orchestrator-function/index.ts';
 import { buildWorkflowDefinition, FUNCTION_TIMEOUTS, type WorkflowFunctions } from './definition.ts';
 
@@ -70,8 +71,10 @@ export interface GenerationWorkflowProps {
   readonly network: OrchestratorNetwork;
   readonly buckets: { readonly inputs: s3.IBucket; readonly outputs: s3.IBucket };
   readonly fleet: WorkflowFleet;
-  /** Lets GenerateBatch and Finalize call the configured Bedrock models. */
+  /** Lets GenerateBatch, Finalize and the batch service role call the configured Bedrock models. */
   readonly bedrockPolicy: iam.IManagedPolicy;
+  /** The models bedrockPolicy grants (model ids, inference profile ids or ARNs): batch jobs name only these. */
+  readonly bedrockModelIds: readonly string[];
   /**
    * @default - see WorkflowSettings
    */
@@ -139,6 +142,11 @@ export class GenerationWorkflow extends Construct {
       ],
       'Batch inference files of a run (tmp/runs/<run id>/bedrock-batch/...): run ids are made at run time.',
     );
+    // The job invokes the model as this role: the deployment's model grant, which names an inference profile
+    // together with its foundation model in each Region of the profile, as a profile grant must:
+    // https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html
+    // https://docs.aws.amazon.com/bedrock/latest/userguide/batch-iam-sr.html
+    batchServiceRole.addManagedPolicy(props.bedrockPolicy);
     const functionScope = new Construct(this, 'Functions');
     const make = (
       name: keyof WorkflowFunctions,
@@ -213,16 +221,19 @@ export class GenerationWorkflow extends Construct {
     );
     grantStatements(this.functions.finalize, runAccess);
     grantStatements(this.functions.batchInference, runAccess);
+    const batchModelArns = bedrockModelArns(props.bedrockModelIds, stack.partition, stack.region, stack.account);
     grantStatements(
       this.functions.batchInference,
       [
+        // CreateModelInvocationJob authorizes on the job and on the model it names (an inference profile, and the
+        // profile's foundation models): https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-permissions.html
         new iam.PolicyStatement({
           sid: 'BatchJobs',
           actions: BATCH_JOB_ACTIONS,
           resources: [
             stack.formatArn({ service: 'bedrock', resource: 'model-invocation-job', resourceName: '*' }),
-            stack.formatArn({ service: 'bedrock', resource: 'inference-profile', resourceName: '*' }),
-            stack.formatArn({ service: 'bedrock', account: '', region: '*', resource: 'foundation-model', resourceName: '*' }),
+            ...batchModelArns.direct,
+            ...batchModelArns.viaProfiles,
           ],
         }),
         new iam.PolicyStatement({
@@ -232,8 +243,17 @@ export class GenerationWorkflow extends Construct {
           conditions: { StringEquals: { 'iam:PassedToService': 'bedrock.amazonaws.com' } },
         }),
       ],
-      'Batch jobs are created per run and name the model of the run input; job ids, and the models a run input may choose, are not known at deploy time.',
+      'Batch job ids are made per run; a cross-region inference profile serves its model from several Regions, hence the Region wildcard on the configured models only.',
     );
+    const batchRole = this.functions.batchInference.role;
+    for (const arn of batchModelArns.viaProfiles) {
+      if (batchRole !== undefined)
+        acknowledgeWildcardResource(
+          batchRole,
+          arn,
+          'A cross-region inference profile serves this configured model from several Regions, hence the Region wildcard.',
+        );
+    }
     // Plan: is the execution that holds a run's writer lease still running?
     grantStatements(
       this.functions.plan,
