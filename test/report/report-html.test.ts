@@ -12,9 +12,10 @@ import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.
 import {
   BROWSER_BYTES,
   buildReportData,
-  loadChartLibrary,
+  loadReportPage,
   MAX_BINS,
   renderReportHtml,
+  type ReportPage,
   type ReportData,
 } from '../../orchestrator/src/core/report/report-html.ts';
 import type { RunEvent } from '../../orchestrator/src/core/report/run-events.ts';
@@ -107,9 +108,9 @@ function eventsOf(samples: readonly Sample[], rejects: readonly RejectRecord[]):
 
 const scripts = (html: string) => [...html.matchAll(/<script(?: [^>]*)?>([\s\S]*?)<\/script>/gu)].map((match) => match[1] ?? '');
 
-let chartLibrary: string;
+let page: ReportPage;
 beforeAll(async () => {
-  chartLibrary = await loadChartLibrary();
+  page = await loadReportPage();
 });
 
 describe('report.html', () => {
@@ -123,7 +124,7 @@ describe('report.html', () => {
       events: eventsOf(samples, rejects),
       prices: DEFAULT_PRICES,
     });
-    const html = renderReportHtml(data, chartLibrary);
+    const html = renderReportHtml(data, page);
     // Exactly the page's three script elements: the data, Chart.js and the page's own script.
     expect(html.match(/<script/giu)).toHaveLength(3);
     expect(html.match(/<\/script>/giu)).toHaveLength(3);
@@ -144,12 +145,12 @@ describe('report.html', () => {
   it('allows no connection and only its own two scripts, by hash', async () => {
     const html = renderReportHtml(
       await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events: [], prices: DEFAULT_PRICES }),
-      chartLibrary,
+      page,
     );
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/u.exec(html)?.[1] ?? '';
     expect(csp).toMatch(/^default-src 'none'; script-src 'sha256-[^']+' 'sha256-[^']+'; /u);
-    const [, library, page] = scripts(html);
-    for (const script of [library, page])
+    const [, library, pageScript] = scripts(html);
+    for (const script of [library, pageScript])
       expect(csp).toContain(
         `'sha256-${createHash('sha256')
           .update(script ?? '', 'utf8')
@@ -157,6 +158,12 @@ describe('report.html', () => {
       );
     expect(library).toContain('Chart.js v4');
     expect(library).not.toContain('sourceMappingURL');
+  });
+
+  it('refuses a report.html that lost one of its links, naming the file and the link', async () => {
+    const data = await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events: [], prices: DEFAULT_PRICES });
+    const withoutScript = { ...page, html: page.html.replace('<script src="report.js"></script>', '') };
+    expect(() => renderReportHtml(data, withoutScript)).toThrow(/page\/report\.html must hold .*report\\\.js.* once, not 0 times/u);
   });
 
   it('says what is missing for a run without report.json or events.jsonl', async () => {
@@ -197,7 +204,7 @@ describe('report.html', () => {
       events,
       prices: DEFAULT_PRICES,
     });
-    const html = renderReportHtml(data, chartLibrary);
+    const html = renderReportHtml(data, page);
     const bytes = Buffer.byteLength(html);
     expect(bytes).toBeLessThan(BROWSER_BYTES + 1_000_000);
     expect(data.timeline?.minutes.length).toBeLessThanOrEqual(MAX_BINS);

@@ -1,4 +1,4 @@
-import { basename, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,8 +13,25 @@ import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from '../../nag
 export const ORCHESTRATOR_RUNTIME = lambda.Runtime.NODEJS_22_X;
 const PROJECT_ROOT = join(import.meta.dirname, '../../..');
 const HANDLERS_DIR = join(PROJECT_ROOT, 'orchestrator/src/handlers');
-/** Copied next to every bundle (paths from the project root); the code finds them beside itself. */
-const BUNDLED_FILES = ['orchestrator/src/core/export/raiden_reward.py', 'node_modules/chart.js/dist/chart.umd.min.js'];
+/**
+ * Copied into every bundle: each file from the project root to its path in the bundle, where the code finds
+ * it beside itself (report-html.ts reads page/ and chart.umd.min.js from its own folder, run-export.ts the
+ * reward function).
+ */
+export const BUNDLED_FILES: readonly { readonly from: string; readonly to: string }[] = [
+  { from: 'orchestrator/src/core/export/raiden_reward.py', to: 'raiden_reward.py' },
+  { from: 'node_modules/chart.js/dist/chart.umd.min.js', to: 'chart.umd.min.js' },
+  ...['report.html', 'report.css', 'report.js'].map((name) => ({ from: `orchestrator/src/core/report/page/${name}`, to: `page/${name}` })),
+];
+
+/** The shell commands that lay BUNDLED_FILES out in a bundle's output directory. */
+export function bundledFileCommands(outputDir: string): string[] {
+  const folders = [...new Set(BUNDLED_FILES.map((file) => dirname(join(outputDir, file.to))))];
+  return [
+    ...folders.map((folder) => `mkdir -p ${JSON.stringify(folder)}`),
+    ...BUNDLED_FILES.map((file) => `cp ${JSON.stringify(join(PROJECT_ROOT, file.from))} ${JSON.stringify(join(outputDir, file.to))}`),
+  ];
+}
 
 /** Where the orchestrator's Lambdas run: the fleet's VPC, with the security group the fleet admits. */
 export interface OrchestratorNetwork {
@@ -93,14 +110,11 @@ export class OrchestratorFunction extends Construct {
         // Bundle the SDK version the tests ran against instead of whatever the runtime ships.
         bundleAwsSDK: true,
         // Files the code reads beside itself at run time: the reward function every export carries, and the
-        // chart library report.html inlines.
+        // report page's files and the chart library report.html inlines.
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (_inputDir: string, outputDir: string) =>
-            BUNDLED_FILES.map(
-              (file) => `cp ${JSON.stringify(join(PROJECT_ROOT, file))} ${JSON.stringify(join(outputDir, basename(file)))}`,
-            ),
+          afterBundling: (_inputDir: string, outputDir: string) => bundledFileCommands(outputDir),
         },
       },
     });

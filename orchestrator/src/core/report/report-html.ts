@@ -4,7 +4,8 @@
  * counts, a capped set of sample-browser rows); the page embeds it in a non-executed script tag and draws
  * it in the browser with Chart.js, inlined. Nothing is fetched: a Content-Security-Policy allows no
  * connection and only the page's own two scripts, by hash. Profiles and model outputs are hostile input:
- * they reach the page only as JSON text and the page only ever puts them into textContent.
+ * they reach the page only as JSON text and the page only ever puts them into textContent. The page itself
+ * is in page/ (report.html, report.css, report.js), inlined here with the hashes of what was inlined.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -560,16 +561,37 @@ function mergeSpans(spans: [number, number][]): [number, number][] {
 
 /** The Chart.js build's file name; the Lambda bundle carries a copy of it beside its code. */
 export const CHART_LIBRARY_FILE = 'chart.umd.min.js';
+/** The page's own files, in this folder beside this module (and beside the code in a Lambda bundle). */
+export const PAGE_DIR = 'page';
+export const PAGE_FILES = { html: 'report.html', css: 'report.css', script: 'report.js' } as const;
+
+/** The page's files as text: report.html links the other three, which renderReportHtml inlines. */
+export interface ReportPage {
+  readonly html: string;
+  readonly css: string;
+  readonly script: string;
+  readonly chartLibrary: string;
+}
 
 /**
- * The Chart.js build that runs from a script tag: beside this module in a Lambda bundle (copied at bundling),
- * else beside the package's main file (its package exports no path to it).
+ * Reads the page's files from `base` (this module's folder by default, or a Lambda bundle's): page/ for the
+ * page's own files; Chart.js's browser build beside `base` when the bundle carries it, else beside the
+ * chart.js package's main file (its package exports no path to it).
  */
-export async function loadChartLibrary(): Promise<string> {
-  const bundled = await readFile(new URL(`./${CHART_LIBRARY_FILE}`, import.meta.url), 'utf8').catch(() => undefined);
-  if (bundled !== undefined) return bundled;
-  const main = createRequire(import.meta.url).resolve('chart.js');
-  return readFile(join(dirname(main), CHART_LIBRARY_FILE), 'utf8');
+export async function loadReportPage(base: URL = new URL('./', import.meta.url)): Promise<ReportPage> {
+  const read = (name: string) => readFile(new URL(`${PAGE_DIR}/${name}`, base), 'utf8');
+  const [html, css, script] = await Promise.all([read(PAGE_FILES.html), read(PAGE_FILES.css), read(PAGE_FILES.script)]);
+  const bundled = await readFile(new URL(CHART_LIBRARY_FILE, base), 'utf8').catch(() => undefined);
+  const chartLibrary =
+    bundled ?? (await readFile(join(dirname(createRequire(import.meta.url).resolve('chart.js')), CHART_LIBRARY_FILE), 'utf8'));
+  return { html, css, script, chartLibrary };
+}
+
+let defaultPage: Promise<ReportPage> | undefined;
+/** This module's own page files, read once per process. */
+function ownReportPage(): Promise<ReportPage> {
+  defaultPage ??= loadReportPage();
+  return defaultPage;
 }
 
 /** JSON as the text of a script element: `<` escaped, so no value can close the element or open a comment. */
@@ -588,36 +610,53 @@ function escapeHtml(text: string): string {
 
 const cspHash = (script: string) => `'sha256-${createHash('sha256').update(script, 'utf8').digest('base64')}'`;
 
-/** The page: data, Chart.js and the page's script, all inline. */
-export function renderReportHtml(data: ReportData, chartLibrary: string): string {
+/** Replaces the one match of `pattern` in report.html, so a page file that lost a link fails loudly rather than silently. */
+function replaceOnce(html: string, pattern: RegExp, replacement: string): string {
+  const matches = html.match(new RegExp(pattern.source, `${pattern.flags}g`))?.length ?? 0;
+  if (matches !== 1) throw new Error(`${PAGE_DIR}/${PAGE_FILES.html} must hold ${String(pattern)} once, not ${matches} times`);
+  return html.replace(pattern, () => replacement);
+}
+
+/** Inline script text: the source map comment dropped, and nothing that could end the element early. */
+function inlineScript(name: string, text: string): string {
   // The source map comment would make a browser's developer tools ask the disk for a file that is not there.
-  const library = chartLibrary.replace(/\n\/\/# sourceMappingURL=\S*\s*$/u, '\n');
-  if (/<\/script|<!--/iu.test(library)) throw new Error('the Chart.js build contains "</script" or "<!--" and cannot be inlined as it is');
-  const csp = `default-src 'none'; script-src ${cspHash(library)} ${cspHash(PAGE_SCRIPT)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<title>${escapeHtml(data.title)}</title>
-<style>${PAGE_STYLE}</style>
-</head>
-<body>
-${PAGE_BODY}
-<script type="application/json" id="report-data">${scriptJson(data)}</script>
-<script>${library}</script>
-<script>${PAGE_SCRIPT}</script>
-</body>
-</html>
-`;
+  const script = text.replace(/\n\/\/# sourceMappingURL=\S*\s*$/u, '\n');
+  if (/<\/script|<!--/iu.test(script)) throw new Error(`${name} contains "</script" or "<!--" and cannot be inlined as it is`);
+  return script;
+}
+
+/**
+ * The page: report.html with its title, a Content-Security-Policy that allows no connection and only its own
+ * two scripts (by the hashes of the text inlined), the data as JSON, and report.css, Chart.js and report.js
+ * inlined in place of their links.
+ */
+export function renderReportHtml(data: ReportData, page: ReportPage): string {
+  const library = inlineScript(CHART_LIBRARY_FILE, page.chartLibrary);
+  const script = inlineScript(PAGE_FILES.script, page.script);
+  if (/<\/style/iu.test(page.css)) throw new Error(`${PAGE_FILES.css} contains "</style" and cannot be inlined as it is`);
+  const csp = `default-src 'none'; script-src ${cspHash(library)} ${cspHash(script)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
+  let html = page.html;
+  html = replaceOnce(
+    html,
+    /<title>[^<]*<\/title>/u,
+    `<meta http-equiv="Content-Security-Policy" content="${csp}">\n<title>${escapeHtml(data.title)}</title>`,
+  );
+  html = replaceOnce(html, /<link rel="stylesheet" href="report\.css" ?\/?>/u, `<style>${page.css}</style>`);
+  html = replaceOnce(
+    html,
+    /<script type="application\/json" id="report-data"><\/script>/u,
+    `<script type="application/json" id="report-data">${scriptJson(data)}</script>`,
+  );
+  html = replaceOnce(html, /<script src="chart\.umd\.min\.js"><\/script>/u, `<script>${library}</script>`);
+  html = replaceOnce(html, /<script src="report\.js"><\/script>/u, `<script>${script}</script>`);
+  return html;
 }
 
 export interface WriteReportOptions {
   readonly prices: Prices;
   readonly sglangInstances?: number;
-  /** Chart.js's browser build; loadChartLibrary() when absent. */
-  readonly chartLibrary?: string;
+  /** The page's files; this module's own (loadReportPage()) when absent. */
+  readonly page?: ReportPage;
 }
 
 /** Builds report.html from the run's files in the store and writes it there; returns its size in bytes. */
@@ -630,250 +669,7 @@ export async function writeReportHtml(store: RunStore, options: WriteReportOptio
     prices: options.prices,
     ...(options.sglangInstances !== undefined ? { sglangInstances: options.sglangInstances } : {}),
   });
-  const html = renderReportHtml(data, options.chartLibrary ?? (await loadChartLibrary()));
+  const html = renderReportHtml(data, options.page ?? (await ownReportPage()));
   await store.writeLines(RUN_FILES.reportHtml, [html.trimEnd()]);
   return Buffer.byteLength(html);
 }
-
-const PAGE_STYLE = `
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#1f2937;background:#fff}
-h1{font-size:22px;margin:8px 0 2px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
-.subtitle{color:#6b7280;margin:0 0 12px}.notes p{background:#fef3c7;border-left:4px solid #d97706;padding:6px 10px;margin:6px 0}
-table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f9fafb}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
-.chart{position:relative;height:300px}.chart.tall{height:420px}.empty{color:#6b7280;font-style:italic}
-.scroll{max-height:420px;overflow:auto}
-.filters{display:flex;gap:12px;flex-wrap:wrap;align-items:center;margin:8px 0}.filters select{max-width:320px}
-.slot{border:1px solid #e5e7eb;border-radius:6px;margin:10px 0;padding:8px 10px}
-.slot-head{font-weight:600;margin-bottom:6px}.slot-head span{color:#6b7280;font-weight:400;margin-left:8px}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:12px}.side h4{margin:0 0 4px;font-size:13px}
-.accepted h4{color:#15803d}.rejected h4{color:#b91c1c}
-.reject{border-top:1px dashed #e5e7eb;padding-top:4px;margin-top:4px}
-.reason{display:inline-block;background:#fee2e2;color:#991b1b;border-radius:4px;padding:0 6px;font-size:12px;margin-right:6px}
-pre{white-space:pre-wrap;word-break:break-word;background:#f9fafb;padding:6px;margin:4px 0;font-size:12px;max-height:240px;overflow:auto}
-.label{color:#6b7280;font-size:12px}.kw{display:inline-block;background:#dcfce7;border-radius:4px;padding:0 6px;margin:0 4px 2px 0}
-`;
-
-const PAGE_BODY = `<header><h1 id="title"></h1><p class="subtitle" id="subtitle"></p></header>
-<section class="notes" id="notes"></section>
-<section><h2>Summary</h2><table id="summary"></table></section>
-<section><h2>Over time</h2><div class="grid">
-<div><h3>Samples and model calls per minute, requests in flight</h3><div class="chart"><canvas id="chart-rate"></canvas></div></div>
-<div><h3>Accepted and rejected outputs</h3><div class="chart"><canvas id="chart-progress"></canvas></div></div>
-</div></section>
-<section><h2>Cost</h2>
-<h3>Cost by backend and model over time, against the estimate</h3><div class="chart"><canvas id="chart-cost"></canvas></div>
-<div class="scroll"><table id="cost-table"></table></div>
-</section>
-<section><h2>Rejects</h2><div class="chart"><canvas id="chart-reasons"></canvas></div></section>
-<section><h2>Coverage</h2><div class="grid">
-<div><h3>Profile field (SBK) and topic (CM)</h3><div class="chart tall"><canvas id="chart-field"></canvas></div></div>
-<div><h3>Question type</h3><div class="chart"><canvas id="chart-question-type"></canvas></div></div>
-<div><h3>Kind</h3><div class="chart"><canvas id="chart-kind"></canvas></div></div>
-<div><h3>Difficulty</h3><div class="chart"><canvas id="chart-difficulty"></canvas></div></div>
-<div><h3>Keyword length (characters)</h3><div class="chart"><canvas id="chart-keywords"></canvas></div></div>
-</div></section>
-<section><h2>Profiles</h2><div class="scroll"><table id="profiles"></table></div></section>
-<section><h2>Samples and rejects</h2>
-<div class="filters">
-<label>Profile <select id="filter-profile"></select></label>
-<label>Kind <select id="filter-kind"></select></label>
-<label>Reason <select id="filter-reason"></select></label>
-<span id="browser-count"></span>
-</div>
-<div id="browser"></div>
-<button id="browser-more" type="button">Show more</button>
-</section>`;
-
-/**
- * The page's script, plain ES2017 for any current browser. It reads the data from the JSON script element
- * and writes every string from it through textContent, never as markup.
- */
-const PAGE_SCRIPT = String.raw`(function () {
-'use strict';
-var data = JSON.parse(document.getElementById('report-data').textContent);
-var PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#475569', '#ea580c'];
-var PAGE = 50;
-Chart.defaults.animation = false;
-Chart.defaults.maintainAspectRatio = false;
-Chart.defaults.font.size = 12;
-
-function node(tag, className, text) {
-  var element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined && text !== null) element.textContent = String(text);
-  return element;
-}
-function color(index) { return PALETTE[index % PALETTE.length]; }
-function clock(minutes) {
-  var seconds = Math.round(minutes * 60);
-  var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-  return h > 0 ? h + 'h' + String(m).padStart(2, '0') : m + ':' + String(s).padStart(2, '0');
-}
-function points(values) {
-  var out = [];
-  values.forEach(function (value, index) { if (value !== null) out.push({ x: data.timeline.minutes[index], y: value }); });
-  return out;
-}
-function empty(canvasId, message) {
-  var canvas = document.getElementById(canvasId);
-  canvas.parentNode.replaceChild(node('p', 'empty', message), canvas);
-}
-function timeAxis() {
-  return { type: 'linear', min: 0, title: { display: true, text: 'time since the first event' }, ticks: { callback: function (value) { return clock(value); } } };
-}
-function line(label, values, index, extra) {
-  var dataset = { label: label, data: points(values), borderColor: color(index), backgroundColor: color(index), pointRadius: 2, borderWidth: 2, tension: 0 };
-  return Object.assign(dataset, extra || {});
-}
-function bars(canvasId, counts, label, horizontal) {
-  var labels = Object.keys(counts);
-  if (labels.length === 0) return empty(canvasId, 'nothing to show yet');
-  new Chart(document.getElementById(canvasId), {
-    type: 'bar',
-    data: { labels: labels, datasets: [{ label: label, data: labels.map(function (key) { return counts[key]; }), backgroundColor: color(0) }] },
-    options: { indexAxis: horizontal ? 'y' : 'x', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true }, y: { beginAtZero: true } } }
-  });
-}
-function table(element, header, rows, numeric) {
-  (header ? [header] : []).concat(rows).forEach(function (row, rowIndex) {
-    var head = header && rowIndex === 0;
-    var tr = document.createElement('tr');
-    row.forEach(function (cell, cellIndex) { tr.appendChild(node(head ? 'th' : 'td', !head && numeric(cellIndex) ? 'num' : '', cell)); });
-    element.appendChild(tr);
-  });
-}
-
-document.getElementById('title').textContent = data.title;
-document.getElementById('subtitle').textContent = data.subtitle;
-data.notes.forEach(function (note) { document.getElementById('notes').appendChild(node('p', '', note)); });
-table(document.getElementById('summary'), null, data.summary, function () { return false; });
-
-var timeline = data.timeline;
-if (!timeline) {
-  ['chart-rate', 'chart-progress', 'chart-cost'].forEach(function (id) { empty(id, 'no events.jsonl in this run'); });
-} else {
-  new Chart(document.getElementById('chart-rate'), {
-    type: 'line',
-    data: { datasets: timeline.rates.map(function (series, index) { return line(series.label, series.values, index); })
-      .concat([line(timeline.inFlight.label, timeline.inFlight.values, 2, { yAxisID: 'inflight', borderDash: [4, 3], spanGaps: true })]) },
-    options: { scales: { x: timeAxis(), y: { beginAtZero: true, title: { display: true, text: 'per minute (' + timeline.binSeconds + ' s bins)' } },
-      inflight: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'in flight' } } } }
-  });
-  var accepted = timeline.progress[0].values;
-  new Chart(document.getElementById('chart-progress'), {
-    type: 'line',
-    data: { datasets: timeline.progress.map(function (series, index) { return line(series.label, series.values, [2, 1][index]); })
-      .concat([{ type: 'scatter', label: 'invocation started', pointStyle: 'triangle', pointRadius: 7, borderColor: '#111827', backgroundColor: '#111827',
-        data: timeline.invocations.map(function (minute) {
-          var bin = timeline.minutes.findIndex(function (end) { return end >= minute; });
-          return { x: minute, y: bin > 0 ? accepted[bin - 1] : 0 };
-        }) }]) },
-    options: { scales: { x: timeAxis(), y: { beginAtZero: true, title: { display: true, text: 'outputs' } } } }
-  });
-  if (timeline.cost.length === 0) empty('chart-cost', 'no priced model calls in the events');
-  else new Chart(document.getElementById('chart-cost'), {
-    type: 'line',
-    data: { datasets: timeline.cost.map(function (series, index) { return line(series.label, series.values, index); })
-      .concat(timeline.estimate.map(function (series, index) { return line(series.label, series.values, index + 6, { borderDash: [6, 4], pointRadius: 0 }); })) },
-    options: { scales: { x: timeAxis(), y: { beginAtZero: true, title: { display: true, text: 'USD (cumulative)' } } } }
-  });
-}
-if (data.costTable.length > 0) table(document.getElementById('cost-table'), data.costTable[0], data.costTable.slice(1), function (index) { return index >= 2 && index <= 7; });
-
-bars('chart-reasons', data.rejectsByReason, 'rejected outputs', true);
-bars('chart-field', data.coverage.field, 'samples', true);
-bars('chart-question-type', data.coverage.question_type, 'samples', false);
-bars('chart-kind', data.coverage.kind, 'samples', false);
-bars('chart-difficulty', data.coverage.difficulty, 'samples', false);
-bars('chart-keywords', data.keywordLengths, 'keywords', false);
-
-table(document.getElementById('profiles'), ['profile', 'name', 'samples', 'rejects', 'attempts'], data.profiles, function (index) { return index >= 2; });
-
-var slots = data.browser.slots;
-var filterProfile = document.getElementById('filter-profile');
-var filterKind = document.getElementById('filter-kind');
-var filterReason = document.getElementById('filter-reason');
-function options(select, entries) { entries.forEach(function (entry) { select.appendChild(new Option(entry[1], entry[0])); }); }
-var names = {};
-slots.forEach(function (slot) { if (slot.name) names[slot.profile] = slot.name; });
-options(filterProfile, [['', 'all profiles']].concat(Object.keys(names).concat(slots.map(function (slot) { return slot.profile; }))
-  .filter(function (id, index, all) { return all.indexOf(id) === index; }).sort()
-  .map(function (id) { return [id, names[id] ? id + ' (' + names[id] + ')' : id]; })));
-options(filterKind, [['', 'all kinds']].concat(slots.map(function (slot) { return slot.kind; })
-  .filter(function (kind, index, all) { return all.indexOf(kind) === index; }).sort().map(function (kind) { return [kind, kind]; })));
-options(filterReason, [['', 'any'], ['-', 'no rejects']].concat(data.browser.reasons.map(function (reason) { return [reason, reason]; })));
-
-var shown = PAGE;
-function matching() {
-  return slots.filter(function (slot) {
-    if (filterProfile.value && slot.profile !== filterProfile.value) return false;
-    if (filterKind.value && slot.kind !== filterKind.value) return false;
-    if (filterReason.value === '-') return slot.rejects.length === 0;
-    if (filterReason.value) return slot.rejects.some(function (reject) { return reject.reason === filterReason.value; });
-    return true;
-  });
-}
-function field(parent, label, text) {
-  parent.appendChild(node('div', 'label', label));
-  parent.appendChild(node('pre', '', text));
-}
-function renderSlot(slot) {
-  var box = node('div', 'slot');
-  box.setAttribute('data-slot', slot.id);
-  box.setAttribute('data-profile', slot.profile);
-  box.setAttribute('data-kind', slot.kind);
-  box.setAttribute('data-reasons', JSON.stringify(slot.rejects.map(function (reject) { return reject.reason; })));
-  var head = node('div', 'slot-head', slot.id);
-  if (slot.name) head.appendChild(node('span', '', slot.name));
-  box.appendChild(head);
-  var pair = node('div', 'pair');
-  var left = node('div', 'side accepted');
-  var sample = slot.sample;
-  left.appendChild(node('h4', '', sample ? 'accepted (attempt ' + sample.attempt + ', ' + sample.model + ')' : 'no accepted sample'));
-  if (sample) {
-    sample.history.forEach(function (turn) { field(left, turn.role, turn.content); });
-    field(left, 'question (' + sample.question_type + ', ' + sample.difficulty + ')', sample.question);
-    field(left, 'answer', sample.answer);
-    var keywords = node('div');
-    sample.keywords.forEach(function (keyword) { keywords.appendChild(node('span', 'kw', keyword)); });
-    left.appendChild(node('div', 'label', 'keywords'));
-    left.appendChild(keywords);
-    var details = document.createElement('details');
-    details.appendChild(node('summary', '', 'reasoning'));
-    details.appendChild(node('pre', '', sample.reasoning));
-    left.appendChild(details);
-  }
-  var right = node('div', 'side rejected');
-  right.appendChild(node('h4', '', slot.rejects.length + ' rejected'));
-  slot.rejects.forEach(function (reject) {
-    var item = node('div', 'reject');
-    item.appendChild(node('span', 'reason', reject.reason));
-    item.appendChild(node('span', 'label', 'attempt ' + reject.attempt + ', ' + reject.model));
-    if (reject.detail) field(item, 'why', reject.detail);
-    if (reject.raw_output) field(item, 'output', reject.raw_output);
-    right.appendChild(item);
-  });
-  pair.appendChild(left);
-  pair.appendChild(right);
-  box.appendChild(pair);
-  return box;
-}
-function renderBrowser() {
-  var list = matching();
-  var container = document.getElementById('browser');
-  container.textContent = '';
-  list.slice(0, shown).forEach(function (slot) { container.appendChild(renderSlot(slot)); });
-  document.getElementById('browser-count').textContent = list.length + ' of ' + slots.length + ' slots match' +
-    (data.browser.totalSlots > slots.length ? ' (' + data.browser.totalSlots + ' in the run)' : '');
-  document.getElementById('browser-more').hidden = list.length <= shown;
-}
-[filterProfile, filterKind, filterReason].forEach(function (select) {
-  select.addEventListener('change', function () { shown = PAGE; renderBrowser(); });
-});
-document.getElementById('browser-more').addEventListener('click', function () { shown += PAGE; renderBrowser(); });
-renderBrowser();
-document.body.setAttribute('data-ready', 'true');
-})();
-`;
