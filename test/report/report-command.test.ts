@@ -1,5 +1,5 @@
 /** `raiden report --run DIR|s3://...`: rebuilds report.html from a local run directory or a run's S3 prefix. */
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -63,6 +63,25 @@ describe('raiden report', () => {
     expect(await runReport({ run }, io)).toBe(0);
     expect(stdout()).toMatch(new RegExp(`^report\\.html written to ${join(run, RUN_FILES.reportHtml)} \\(\\d+ KiB\\)\\n$`, 'u'));
     expect(existsSync(join(run, RUN_FILES.reportHtml))).toBe(true);
+  });
+
+  it('--price-file reprices the summary, the cost table and the cost chart alike', async () => {
+    const prices = join(run, 'prices.json');
+    writeFileSync(prices, JSON.stringify({ as_of: '2026-02-01', gpu_usd_per_hour: 98 }));
+    const before = reportDataOf(readFileSync(join(run, RUN_FILES.reportHtml), 'utf8'));
+    expect(await runReport({ run, priceFile: prices }, capture().io)).toBe(0);
+    const after = reportDataOf(readFileSync(join(run, RUN_FILES.reportHtml), 'utf8'));
+    const cost = (data: typeof after) => data.summary.find(([label]) => label === 'cost')?.[1] ?? '';
+    expect(cost(before)).toMatch(/prices as of 2025-11-25\)$/u);
+    expect(cost(after)).toMatch(/prices as of 2026-02-01\)$/u);
+    const gpuRow = (data: typeof after) => data.costTable.find((row) => row[1] === 'GPU time') ?? [];
+    expect(gpuRow(before).at(-1)).toMatch(/at \$63\/h$/u);
+    expect(gpuRow(after).at(-1)).toMatch(/at \$98\/h$/u);
+    // The same GPU time at 98/63 of the price, to the table's four places.
+    expect(Number(gpuRow(after)[7])).toBeCloseTo((Number(gpuRow(before)[7]) * 98) / 63, 3);
+    expect(after.timeline?.cost.some((series) => series.label === 'sglang GPU time ($98/h)')).toBe(true);
+    unlinkSync(prices);
+    expect(await runReport({ run }, capture().io)).toBe(0);
   });
 
   it('is registered as a command with --run', async () => {

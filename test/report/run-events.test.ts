@@ -216,10 +216,36 @@ describe('events.jsonl in a local run directory', () => {
     expect(timeline.progress[0]?.values.at(-1)).toBe(accepted);
     expect(data.profiles.reduce((sum, row) => sum + row[2], 0)).toBe(accepted);
     expect(data.browser.slots.filter((slot) => slot.sample !== undefined)).toHaveLength(accepted);
-    expect(data.summary).toContainEqual(['invocations with events', '2']);
+    expect(data.summary).toContainEqual(['running time', expect.stringMatching(/ over 2 invocations \(this invocation: /u)]);
     // GPU time bills while an invocation runs, not across the two hours between them.
     const gpu = timeline.cost.find((series) => series.label.startsWith('sglang GPU time'));
     expect(gpu?.values.at(-1)).toBeLessThan(63);
+  });
+});
+
+describe("a resumed run's report.json", () => {
+  it('describes the whole run: first start, running time, cost and tokens over both invocations, this one labelled', async () => {
+    const directory = tempRun();
+    const first = (await smallRun({ directory, clock: steppingClock(), writer: 'first', stopAfter: 10 })).finished?.report;
+    const { finished } = await smallRun({ directory, clock: steppingClock(new Date('2026-01-01T02:00:00Z')), writer: 'second' });
+    const second = finished?.report;
+    if (first === undefined || second === undefined) throw new Error('a run wrote no report.json');
+    expect(first.invocations).toBe(1);
+    expect(second.started_at).toBe(first.started_at);
+    expect(second.this_invocation.started_at).toBe('2026-01-01T02:00:00.000Z');
+    expect(second.invocations).toBe(2);
+    // The two hours between the invocations are not running time; each invocation's own time is.
+    expect(second.run_time_s).toBeGreaterThanOrEqual(first.run_time_s + second.this_invocation.wall_time_s);
+    expect(second.run_time_s).toBeLessThan(3600);
+    expect(second.cost.total_usd).toBeGreaterThan(first.cost.total_usd);
+    const outputTokens = Object.values(second.tokens.by_model).reduce((sum, row) => sum + row.output_tokens, 0);
+    expect(second.estimate.actual_output_tokens).toBeGreaterThan(second.estimate.actual_output_tokens_this_invocation);
+    expect(second.estimate.actual_output_tokens).toBeGreaterThanOrEqual(outputTokens);
+
+    const data = reportDataOf(readFileSync(join(directory, RUN_FILES.reportHtml), 'utf8'));
+    expect(data.subtitle).toContain(`started ${first.started_at}`);
+    expect(data.summary).toContainEqual(['cost', expect.stringMatching(new RegExp(`^\\$${second.cost.total_usd.toFixed(4)} `, 'u'))]);
+    expect(data.summary).toContainEqual(['running time', expect.stringMatching(/ over 2 invocations \(this invocation: /u)]);
   });
 });
 

@@ -57,7 +57,7 @@ export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
   const now = options.clock;
   const prepared = prepareRun(spec, { bytes: readFileSync(profiles), location: profiles }, { startedAt: now() });
   const local = await LocalRunStore.open(options.directory);
-  const store = new RunEventLog(local, { now, writer: options.writer });
+  const store = new RunEventLog(local, { now, writer: options.writer, startedAt: new Date(prepared.plan.startedAt) });
   try {
     await store.prepareAppends();
     let inFlight = 0;
@@ -94,7 +94,6 @@ export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
       settings: { concurrency: 4, now, ...(stopAfter !== undefined ? { shouldStop: () => counters.accepted >= stopAfter } : {}) },
     });
     if (options.killed) return {};
-    await store.finish();
     const finished = await finishRun({
       plan: prepared.plan,
       store,
@@ -107,6 +106,7 @@ export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
       stoppedReason: outcome.fatalError ?? (stopAfter !== undefined ? 'interrupted' : undefined),
       now,
     });
+    await store.finish();
     const htmlBytes = await writeReportHtml(store, { prices: DEFAULT_PRICES });
     return { finished, htmlBytes };
   } finally {

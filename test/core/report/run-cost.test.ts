@@ -233,7 +233,7 @@ describe('costReport', () => {
       gpu_hours: 3,
       usd_per_hour: 63,
       usd: 189,
-      basis: 'wall time of this invocation on 2 p5en.48xlarge (billed while up, busy or not)',
+      basis: 'running time of the run (1 invocation) on 2 p5en.48xlarge (billed while up, busy or not)',
     });
     expect(report.by_model['sglang:qwen']).toMatchObject({ usd: null, price: 'GPU time: see sglang below' });
     expect(report.by_backend.sglang).toEqual({

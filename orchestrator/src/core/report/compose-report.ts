@@ -7,6 +7,7 @@ import type { DatasetSummary } from '../run/finalize-run.ts';
 import type { EmptySlot, GenerationCounters } from '../run/generation-run.ts';
 import type { Prices } from './model-prices.ts';
 import type { RunPlan } from '../run/prepare-run.ts';
+import type { RunHistory } from './run-events.ts';
 import { cacheSavingsReport, costReport, type CacheLedger, type UsageLedger } from './run-cost.ts';
 import { buildReport } from './run-report.ts';
 import { strategyByName } from '../strategies/registry.ts';
@@ -26,6 +27,8 @@ export interface ReportParts {
   readonly sglangInstances: number;
   readonly evaluation?: Evaluation | undefined;
   readonly stoppedReason?: string | undefined;
+  /** The run over all its invocations (runHistory of its events); GPU time bills for its running time. */
+  readonly history?: RunHistory | undefined;
 }
 
 /** The quality gates a spec turns on, by name. */
@@ -49,8 +52,14 @@ export function composeReport(parts: ReportParts) {
     dataset: parts.dataset,
     estimate: plan.estimate,
     stoppedReason: parts.stoppedReason,
+    history: parts.history,
+    runTokens: ledgerTokens(parts.ledger),
   });
-  const cost = costReport(parts.ledger, parts.prices, { wallSeconds: report.wall_time_s, sglangInstances: parts.sglangInstances });
+  const cost = costReport(parts.ledger, parts.prices, {
+    wallSeconds: report.run_time_s,
+    sglangInstances: parts.sglangInstances,
+    invocations: report.invocations,
+  });
   const strategy = strategyByName(plan.spec.strategy);
   return {
     ...report,
@@ -69,3 +78,14 @@ export function composeReport(parts: ReportParts) {
 }
 
 export type ComposedReport = ReturnType<typeof composeReport>;
+
+/** Input and output tokens the ledger holds (answers from the response cache are not in it: they were not paid). */
+function ledgerTokens(ledger: UsageLedger): { input: number; output: number } {
+  let input = 0;
+  let output = 0;
+  for (const row of Object.values(ledger)) {
+    input += row.input_tokens + row.cache_read_input_tokens + row.cache_write_input_tokens;
+    output += row.output_tokens;
+  }
+  return { input, output };
+}

@@ -15,7 +15,8 @@ import { RUN_FILES } from '../../contract/run-layout.ts';
 import { profileIdOf } from '../run/dataset-split.ts';
 import { bedrockPrice, tokenCostUsd, type Prices } from './model-prices.ts';
 import type { RunStore } from '../ports/run-store.ts';
-import { kindOfSlot, readRunEvents, type OutputEvent, type RunEvent } from './run-events.ts';
+import { repriceCost, type RecordedModelRow } from './run-cost.ts';
+import { kindOfSlot, mergeSpans, readRunEvents, type OutputEvent, type RunEvent } from './run-events.ts';
 import type { RejectRecord, Sample } from '../verify/sample.ts';
 
 /** The fields of report.json the page shows; absent while a run has not finished. */
@@ -30,6 +31,10 @@ export interface ReportJsonView {
   readonly rejects?: { readonly total: number };
   readonly requests?: { readonly this_invocation: number; readonly transport_failures: number };
   readonly wall_time_s?: number;
+  /** Since report.json described the whole of a resumed run: its invocations and their running time joined. */
+  readonly invocations?: number;
+  readonly run_time_s?: number;
+  readonly this_invocation?: { readonly started_at: string; readonly wall_time_s: number };
   readonly strategy?: { readonly name: string };
   readonly estimate?: {
     readonly slots: number;
@@ -37,26 +42,13 @@ export interface ReportJsonView {
     readonly outputTokens: number;
     readonly bedrock: { readonly usd: number; readonly hours: number };
     readonly sglang: { readonly usd: number; readonly hours: number };
+    readonly actual_input_tokens?: number;
+    readonly actual_output_tokens?: number;
   };
   readonly cost?: {
     readonly prices_as_of: string;
     readonly total_usd: number;
-    readonly by_model: Readonly<
-      Record<
-        string,
-        {
-          readonly backend: string;
-          readonly model: string;
-          readonly samples: number;
-          readonly rejects: number;
-          readonly review_calls: number;
-          readonly input_tokens: number;
-          readonly output_tokens: number;
-          readonly usd: number | null;
-          readonly price: string;
-        }
-      >
-    >;
+    readonly by_model: Readonly<Record<string, RecordedModelRow & { readonly usd: number | null; readonly price: string }>>;
     readonly sglang: { readonly gpu_hours: number; readonly usd_per_hour: number; readonly usd: number } | null;
   };
 }
@@ -162,7 +154,7 @@ interface ProfileRow {
 }
 
 export async function buildReportData(sources: ReportSources): Promise<ReportData> {
-  const { report } = sources;
+  const report = atPrices(sources.report, sources.prices, sources.sglangInstances ?? 1);
   const notes: string[] = [];
   const profiles = new Map<string, ProfileRow>();
   const profileRow = (id: string) => {
@@ -249,6 +241,20 @@ export async function buildReportData(sources: ReportSources): Promise<ReportDat
       .map(([id, row]) => [id, row.name, row.samples, row.rejects, [...row.attempts.values()].reduce((sum, n) => sum + n, 0)] as const),
     browser: { slots: browser, totalSlots: slotIds.length, reasons: Object.keys(sortedByCount(rejectsByReason)) },
   };
+}
+
+/**
+ * report.json with its cost section at the page's prices, so the summary, the cost table and the cost
+ * chart agree (the chart is drawn at these prices) and `raiden report --price-file` reprices them all.
+ */
+function atPrices(report: ReportJsonView | undefined, prices: Prices, sglangInstances: number): ReportJsonView | undefined {
+  if (report?.cost === undefined) return report;
+  const cost = repriceCost(report.cost.by_model, prices, {
+    wallSeconds: report.run_time_s ?? report.wall_time_s ?? 0,
+    sglangInstances,
+    ...(report.invocations !== undefined ? { invocations: report.invocations } : {}),
+  });
+  return { ...report, cost };
 }
 
 /** `field:background|why` is the SBK field asked about; `topic:a person the user knows (…)|who` the CM topic. */
@@ -383,14 +389,30 @@ function summaryRows(
       'requests (last invocation)',
       `${n(report.requests.this_invocation)} (${n(report.requests.transport_failures)} transport failures retried)`,
     ]);
-  if (report?.wall_time_s !== undefined) rows.push(['wall time (last invocation)', `${round(report.wall_time_s, 1)} s`]);
-  const invocations = events.filter((event) => event.type === 'start').length;
-  if (invocations > 0) rows.push(['invocations with events', n(invocations)]);
+  if (report?.run_time_s !== undefined) {
+    const invocations = report.invocations ?? 1;
+    const last = report.this_invocation;
+    rows.push([
+      'running time',
+      invocations > 1 && last !== undefined
+        ? `${duration(report.run_time_s)} over ${n(invocations)} invocations (this invocation: ${duration(last.wall_time_s)})`
+        : duration(report.run_time_s),
+    ]);
+  } else {
+    if (report?.wall_time_s !== undefined) rows.push(['wall time (last invocation)', duration(report.wall_time_s)]);
+    const invocations = events.filter((event) => event.type === 'start').length;
+    if (invocations > 0) rows.push(['invocations with events', n(invocations)]);
+  }
   if (report?.cost !== undefined) rows.push(['cost', `${usd(report.cost.total_usd)} (prices as of ${report.cost.prices_as_of})`]);
   if (report?.estimate !== undefined)
     rows.push([
       'estimate before the run',
       `${usd(report.estimate.bedrock.usd + report.estimate.sglang.usd)}: ${usd(report.estimate.bedrock.usd)} on Bedrock, ${usd(report.estimate.sglang.usd)} on SGLang as the strategy splits the work (${n(report.estimate.slots)} slots, ${n(report.estimate.outputTokens)} output tokens assumed)`,
+    ]);
+  if (report?.estimate?.actual_output_tokens !== undefined)
+    rows.push([
+      'tokens used',
+      `${n(report.estimate.actual_input_tokens ?? 0)} input, ${n(report.estimate.actual_output_tokens)} output${(report.invocations ?? 1) > 1 ? ' over all invocations' : ''}`,
     ]);
   return rows;
 }
@@ -421,7 +443,7 @@ function costTable(report: ReportJsonView | undefined): string[][] {
       '',
       '',
       gpu.usd.toFixed(4),
-      `${gpu.gpu_hours} GPU instance hours at $${gpu.usd_per_hour}/h`,
+      `${duration(gpu.gpu_hours * 3600)} of GPU instance time at $${gpu.usd_per_hour}/h`,
     ]);
   return rows;
 }
@@ -549,14 +571,12 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
   };
 }
 
-function mergeSpans(spans: [number, number][]): [number, number][] {
-  const merged: [number, number][] = [];
-  for (const [from, to] of spans.sort((a, b) => a[0] - b[0])) {
-    const last = merged.at(-1);
-    if (last !== undefined && from <= last[1]) last[1] = Math.max(last[1], to);
-    else merged.push([from, to]);
-  }
-  return merged;
+/** Seconds in the unit a reader takes in at a glance: "0.4 s", "12 min 5 s", "3 h 20 min". */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${round(seconds, 1)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
 }
 
 /** The Chart.js build's file name; the Lambda bundle carries a copy of it beside its code. */

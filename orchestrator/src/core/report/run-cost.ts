@@ -113,13 +113,13 @@ const usd = (value: number) => Math.round(value * 10_000) / 10_000;
 
 /**
  * Cost per backend and model: Bedrock from tokens and the price table (cache reads and writes at their own
- * rates), SGLang as GPU time (this invocation's wall time on one p5en.48xlarge, which bills whether busy
- * or not).
+ * rates), SGLang as GPU time (`wallSeconds`, the time the run's invocations were running, on
+ * `sglangInstances` p5en.48xlarge, which bill whether busy or not).
  */
 export function costReport(
   ledger: UsageLedger,
   prices: Prices,
-  options: { readonly wallSeconds: number; readonly sglangInstances?: number },
+  options: { readonly wallSeconds: number; readonly sglangInstances?: number; readonly invocations?: number },
 ) {
   const byModel: Record<string, ModelLedgerRow & { usd: number | null; price: string }> = {};
   const backends: Record<
@@ -163,10 +163,11 @@ export function costReport(
     by_backend: backends,
     sglang: sglangUsed
       ? {
-          gpu_hours: usd(gpuHours),
+          // Six places: a short run's GPU time (a few seconds) must not read as 0 hours beside its cost.
+          gpu_hours: Math.round(gpuHours * 1e6) / 1e6,
           usd_per_hour: prices.gpuUsdPerHour,
           usd: usd(sglangUsd),
-          basis: `wall time of this invocation on ${instances} p5en.48xlarge (billed while up, busy or not)`,
+          basis: `running time of the run (${invocationsText(options.invocations ?? 1)}) on ${instances} p5en.48xlarge (billed while up, busy or not)`,
         }
       : null,
     total_usd: usd(total),
@@ -174,6 +175,36 @@ export function costReport(
 }
 
 export type CostReport = ReturnType<typeof costReport>;
+
+/** A cost section's row per model as report.json records it: its counts and tokens, whatever it was priced at. */
+export type RecordedModelRow = Pick<
+  ModelLedgerRow,
+  'backend' | 'model' | 'samples' | 'rejects' | 'review_calls' | 'input_tokens' | 'output_tokens'
+> &
+  Partial<Pick<ModelLedgerRow, 'cache_read_input_tokens' | 'cache_write_input_tokens'>>;
+
+/**
+ * The cost section again at other prices (`raiden report --price-file`), from the tokens per model and the
+ * running time report.json recorded: the same figures generate would have written at those prices.
+ */
+export function repriceCost(
+  byModel: Readonly<Record<string, RecordedModelRow>>,
+  prices: Prices,
+  options: { readonly wallSeconds: number; readonly sglangInstances?: number; readonly invocations?: number },
+) {
+  const ledger: UsageLedger = {};
+  for (const recorded of Object.values(byModel)) {
+    const row = ledgerRow(ledger, recorded.backend, recorded.model);
+    row.samples += recorded.samples;
+    row.rejects += recorded.rejects;
+    row.review_calls += recorded.review_calls;
+    addUsage(row, recorded);
+  }
+  const { prices_as_of, by_model, sglang, total_usd } = costReport(ledger, prices, options);
+  return { prices_as_of, by_model, sglang, total_usd };
+}
+
+const invocationsText = (count: number) => (count === 1 ? '1 invocation' : `${count.toLocaleString('en-US')} invocations joined`);
 
 /**
  * report.json's `cache` section: answers the response cache gave over the run, the tokens they did not

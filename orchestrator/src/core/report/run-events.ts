@@ -48,6 +48,11 @@ export type RunEvent = BoundaryEvent | OutputEvent | InFlightEvent;
 
 export interface RunEventLogOptions {
   readonly now?: () => Date;
+  /**
+   * When the invocation started (its plan's time): the start event carries it, so the run's running time
+   * over its invocations counts the preflight before the first event. @default now()
+   */
+  readonly startedAt?: Date;
   /** Names this writer's events. @default the start time and a random suffix */
   readonly writer?: string;
 }
@@ -63,6 +68,7 @@ export class RunEventLog implements RunStore {
   /** Tokens and calls per backend and model of the outputs this writer logged, for the live cost. */
   readonly usage: UsageLedger = {};
   private readonly now: () => Date;
+  private readonly startedAt: Date | undefined;
 
   constructor(
     private readonly inner: RunStore,
@@ -70,13 +76,14 @@ export class RunEventLog implements RunStore {
   ) {
     this.location = inner.location;
     this.now = options.now ?? (() => new Date());
+    this.startedAt = options.startedAt;
     this.writer = options.writer ?? `${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
   }
 
   /** Prepares the store it wraps (locally: cuts torn tails, events.jsonl's too) and logs this invocation's start. */
   async prepareAppends(): Promise<void> {
     await this.inner.prepareAppends();
-    await this.log({ at: this.now().toISOString(), writer: this.writer, type: 'start' });
+    await this.log({ at: (this.startedAt ?? this.now()).toISOString(), writer: this.writer, type: 'start' });
   }
 
   async appendSample(sample: Sample): Promise<void> {
@@ -240,4 +247,46 @@ export async function readRunEvents(store: Pick<RunStore, 'readEvents'>): Promis
   for await (const record of store.readEvents())
     if (isRunEvent(record)) events.push({ event: record as unknown as RunEvent, time: Date.parse(record.at as string) });
   return events.sort((a, b) => a.time - b.time).map(({ event }) => event);
+}
+
+/** Overlapping or touching [from, to] spans joined, in time order. */
+export function mergeSpans(spans: readonly (readonly [number, number])[]): [number, number][] {
+  const merged: [number, number][] = [];
+  for (const [from, to] of [...spans].sort((a, b) => a[0] - b[0])) {
+    const last = merged.at(-1);
+    if (last !== undefined && from <= last[1]) last[1] = Math.max(last[1], to);
+    else merged.push([from, to]);
+  }
+  return merged;
+}
+
+/** The run over all its invocations, as its event log records them. */
+export interface RunHistory {
+  /** When the run's first invocation started. */
+  readonly startedAt: Date;
+  /** Seconds in which any invocation was running (their spans joined): the time GPU instances billed for the run. */
+  readonly runSeconds: number;
+  /** Invocations that wrote to the run (each batch invocation of a workflow), this one included. */
+  readonly invocations: number;
+}
+
+/**
+ * The run's history from its events and this invocation's span (which its events may not cover yet: the
+ * finish comes after the last event). A run written without events is this invocation alone.
+ */
+export function runHistory(events: readonly RunEvent[], current: { readonly startedAt: Date; readonly finishedAt: Date }): RunHistory {
+  const spans = new Map<string, [number, number]>();
+  for (const event of events) {
+    const time = Date.parse(event.at);
+    const span = spans.get(event.writer);
+    spans.set(event.writer, span === undefined ? [time, time] : [Math.min(span[0], time), Math.max(span[1], time)]);
+  }
+  const now: [number, number] = [current.startedAt.getTime(), current.finishedAt.getTime()];
+  const starts = new Set(events.filter((event) => event.type === 'start').map((event) => event.writer));
+  const merged = mergeSpans([...spans.values(), now]);
+  return {
+    startedAt: new Date(Math.min(now[0], ...[...spans.values()].map(([from]) => from))),
+    runSeconds: merged.reduce((sum, [from, to]) => sum + (to - from) / 1000, 0),
+    invocations: Math.max(1, starts.size),
+  };
 }

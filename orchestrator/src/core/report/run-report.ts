@@ -2,6 +2,7 @@ import type { RunEstimate } from './cost-estimate.ts';
 import type { DatasetSummary } from '../run/finalize-run.ts';
 import type { EmptySlot, GenerationCounters } from '../run/generation-run.ts';
 import type { InputRejection } from '../profiles/profile.ts';
+import type { RunHistory } from './run-events.ts';
 
 export interface ReportInput {
   readonly runId: string;
@@ -14,11 +15,19 @@ export interface ReportInput {
   readonly dataset: DatasetSummary;
   readonly estimate: RunEstimate;
   readonly stoppedReason?: string | undefined;
+  /** The run over all its invocations; this invocation alone when absent. */
+  readonly history?: RunHistory | undefined;
+  /** Tokens paid over the whole run (every sample, reject and review call its files hold); this invocation's when absent. */
+  readonly runTokens?: { readonly input: number; readonly output: number } | undefined;
 }
 
 const round = (value: number, digits = 3) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-/** report.json: counts, rejects by reason, requests, tokens, wall time, throughput, estimate vs actual. */
+/**
+ * report.json: counts, rejects by reason, requests, tokens, wall time, throughput, estimate vs actual. The
+ * run's start, running time and actual tokens cover every invocation; requests, throughput and
+ * `wall_time_s` are this invocation's.
+ */
 export function buildReport(input: ReportInput) {
   const { counters } = input;
   const wallSeconds = Math.max(0.001, (input.finishedAt.getTime() - input.startedAt.getTime()) / 1000);
@@ -28,8 +37,12 @@ export function buildReport(input: ReportInput) {
     run_id: input.runId,
     status: input.stoppedReason !== undefined ? 'stopped' : complete ? 'complete' : 'incomplete',
     ...(input.stoppedReason !== undefined ? { stopped_reason: input.stoppedReason } : {}),
-    started_at: input.startedAt.toISOString(),
+    // A resumed run is described whole; what this invocation did is labelled as such.
+    started_at: (input.history?.startedAt ?? input.startedAt).toISOString(),
     finished_at: input.finishedAt.toISOString(),
+    invocations: input.history?.invocations ?? 1,
+    run_time_s: round(input.history?.runSeconds ?? wallSeconds),
+    this_invocation: { started_at: input.startedAt.toISOString(), wall_time_s: round(wallSeconds) },
     input: {
       file: input.input.file,
       format: input.input.format,
@@ -71,8 +84,10 @@ export function buildReport(input: ReportInput) {
     },
     estimate: {
       ...input.estimate,
-      actual_input_tokens: counters.inputTokens,
-      actual_output_tokens: counters.outputTokens,
+      actual_input_tokens: input.runTokens?.input ?? counters.inputTokens,
+      actual_output_tokens: input.runTokens?.output ?? counters.outputTokens,
+      actual_input_tokens_this_invocation: counters.inputTokens,
+      actual_output_tokens_this_invocation: counters.outputTokens,
     },
   };
 }
