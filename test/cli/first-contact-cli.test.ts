@@ -129,8 +129,9 @@ describe('profiles that hold terminal control sequences', () => {
 });
 
 describe('Bedrock that cannot be used is found out before planning', () => {
-  it('unreachable: exit 2 with the endpoint and what to check; nothing written', async () => {
-    const out = tempDir();
+  it('unreachable: exit 2 with the endpoint and what to check; no run directory left behind', async () => {
+    const parent = tempDir();
+    const out = join(parent, 'runs', 'first');
     const port = await closedPort();
     const result = await runCli(
       ['generate', '--profiles', PROFILES, '--strategy', 'bedrock', '--bedrock-endpoint', `http://127.0.0.1:${port}`, '--out', out],
@@ -144,10 +145,10 @@ describe('Bedrock that cannot be used is found out before planning', () => {
         'u',
       ),
     );
-    expect(readdirSync(out)).toEqual([]);
+    expect(readdirSync(parent)).toEqual([]);
   });
 
-  it('no credentials: exit 2 saying how to provide them', async () => {
+  it('no credentials: exit 2 saying how to provide them; an --out that existed is kept, empty', async () => {
     bedrock = await startBedrockTestServer();
     const out = tempDir();
     const missing = join(tempDir(), 'none');

@@ -1,11 +1,12 @@
 /**
  * The run directory of `raiden generate`, checked before anything is planned or any server is called: a
- * directory (created when missing), new, empty or a run's, writable, and claimed by this process alone; a
- * swap an interrupted `raiden reverify` left is finished first.
+ * directory (created when missing, and removed again when the run never started in it), new, empty or a
+ * run's, writable, and claimed by this process alone; a swap an interrupted `raiden reverify` left is
+ * finished first.
  * Each refusal is a usage error (exit 2) that names the directory and what to do.
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import { claimWriter, releaseWriter, RunBusyError, WRITER_LEASE, type RunWriter } from '../core/run/run-manifest.ts';
 import { recoverLocalRewrite } from '../store/local-run-rewrite.ts';
@@ -18,7 +19,11 @@ const BEFORE_A_RUN = new Set<string>([RUN_FILES.prompts, WRITER_LEASE]);
 
 export interface RunDirectory {
   readonly store: LocalRunStore;
-  /** Ends this process's claim and closes the store; a lock it cannot remove is stale for the next run anyway. */
+  /**
+   * Ends this process's claim and closes the store; a lock it cannot remove is stale for the next run anyway.
+   * Directories this process created and left empty (a start refused for a bad endpoint or missing
+   * credentials) are removed, so a refusal leaves nothing behind.
+   */
   release(): Promise<void>;
 }
 
@@ -40,7 +45,20 @@ export async function openRunDirectory(
   if (kind === 'file')
     throw new UsageError(`${label} is a file, not a directory: give the path of a directory (it is created when missing)`);
   if (kind === 'directory') await refuseForeignFiles(path, label);
-  const store = await LocalRunStore.open(path).catch((error: NodeJS.ErrnoException) => {
+  const created = kind === 'missing' ? await missingDirectories(path) : [];
+  const removeIfEmpty = async () => {
+    // Deepest first; rmdir refuses a directory that holds anything, which ends the walk.
+    for (const directory of created)
+      if (
+        !(await rmdir(directory).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
+  };
+  const store = await LocalRunStore.open(path).catch(async (error: NodeJS.ErrnoException) => {
+    await removeIfEmpty();
     throw notWritable(label, error);
   });
   try {
@@ -48,6 +66,7 @@ export async function openRunDirectory(
     if (replaced !== undefined) stderr.write(`raiden: ${printable(replaced.writer)} no longer runs; this run takes over ${path}\n`);
   } catch (error) {
     store.close();
+    await removeIfEmpty();
     if (error instanceof RunBusyError) {
       throw new UsageError(
         `${label} is being written by ${printable(error.holder.writer)} since ${printable(String(error.holder.claimed_at))}: wait for it to finish or stop it, or use another directory; if that process no longer runs, delete ${join(path, WRITER_LEASE)}`,
@@ -58,6 +77,7 @@ export async function openRunDirectory(
   const release = async () => {
     await releaseWriter(store, writer).catch(() => undefined);
     store.close();
+    await removeIfEmpty();
   };
   try {
     // Under the lock and before anything reads the run: appends to files a swap is about to replace would be lost.
@@ -68,6 +88,19 @@ export async function openRunDirectory(
     throw error;
   }
   return { store, release };
+}
+
+/** `path` and those of its parents that do not exist yet, deepest first. */
+async function missingDirectories(path: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let directory = resolve(path); ; directory = dirname(directory)) {
+    const exists = await stat(directory).then(
+      () => true,
+      () => false,
+    );
+    if (exists || dirname(directory) === directory) return missing;
+    missing.push(directory);
+  }
 }
 
 async function refuseForeignFiles(path: string, label: string): Promise<void> {
