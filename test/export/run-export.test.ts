@@ -95,6 +95,8 @@ describe('raiden export from a local run', () => {
         const extension = format === 'sft' ? 'jsonl' : 'parquet';
         expect(readdirSync(exportDir(name, format)).sort()).toEqual(
           [
+            '.raiden-export.json',
+            ...(format === 'sft' ? ['dataset_info.json'] : []),
             'README.md',
             'keyword-rules.json',
             'raiden_reward.py',
@@ -255,7 +257,7 @@ print(json.dumps(out))`,
     );
   });
 
-  it('writes a dataset card with Hugging Face front matter and how the run was generated', () => {
+  it('writes a dataset card with Hugging Face front matter, prompt lengths, a license note and how the run was generated, naming no local path', () => {
     const card = readFileSync(join(exportDir('zh', 'verl'), 'README.md'), 'utf8');
     const front = card.split('---\n')[1] ?? '';
     expect(front).toContain('language:\n- zh\n');
@@ -264,12 +266,22 @@ print(json.dumps(out))`,
     expect(front).toContain(
       'configs:\n- config_name: default\n  data_files:\n  - split: train\n    path: train.parquet\n  - split: validation\n    path: validation.parquet\n',
     );
-    expect(front).not.toMatch(/^license:/mu);
+    expect(front).toMatch(/^license: unknown$/mu);
+    expect(card).toContain('## Prompt lengths');
+    expect(card).toMatch(/\| train \| SBK \| \d+ \| \d+ \| \d+ \| \d+ \|/u);
+    expect(card).toContain('The prompts quote the character profiles of `profiles.zh.json` word for word');
+    expect(card).toContain('written by `sglang:qwen-sim`');
+    // The card is published with the data: no directory of this machine, no endpoint.
+    expect(card).not.toContain(root);
+    expect(card).not.toContain(ROOT);
+    expect(card).not.toMatch(/https?:\/\//u);
+    expect(card).toContain('"profiles": "profiles.zh.json"');
+    expect(card).toContain('"endpoints": [\n    "(not shown)"\n  ]');
     const report = readJson<{ run_id: string; samples: { accepted: number } }>(join(runDir('zh'), RUN_FILES.report));
-    expect(card).toContain(`in the run \`${report.run_id}\``);
+    expect(card).toContain(`in the run \`${report.run_id}\`, exported on 2026-02-01T00:00:00.000Z.`);
     expect(card).toContain(`- Samples: ${report.samples.accepted} accepted`);
     expect(card).toContain('- Models: `sglang:qwen-sim`.');
-    expect(card).toContain('custom_reward_function.name=compute_score');
+    expect(card).toContain('  reward.custom_reward_function.name=compute_score \\\n');
     expect(card).toContain('"samples_per_profile": 4');
     expect(card).toContain('2026-02-01T00:00:00.000Z');
     expect(card).toContain("the run's profile table (`profiles.jsonl`)");
@@ -313,9 +325,10 @@ describe('raiden export from a run in S3', () => {
       const out = exportDir('zh', format, 's3');
       await runExport({ run: `s3://${BUCKET}/runs/zh-run`, format, out }, io, { s3: s3.client, now: NOW });
       expect(stdout()).toContain(`export of s3://${BUCKET}/${prefix}`);
-      for (const name of readdirSync(exportDir('zh', format)).filter((file) => file !== 'README.md'))
+      // The card names no location either, so it is the same file too (dot files are the directory's own bookkeeping).
+      for (const name of readdirSync(exportDir('zh', format)).filter((file) => !file.startsWith('.')))
         expect(readFileSync(join(out, name)).equals(readFileSync(join(exportDir('zh', format), name))), `${format}/${name}`).toBe(true);
-      expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain(`exported from \`s3://${BUCKET}/${prefix}\``);
+      expect(readFileSync(join(out, 'README.md'), 'utf8')).not.toContain(BUCKET);
     }
   });
 
@@ -344,6 +357,32 @@ describe('raiden export on the command line', () => {
     await expect(
       program.parseAsync(['export', '--run', runDir('en'), '--format', 'openrlhf', '--out', out], { from: 'user' }),
     ).rejects.toThrow(/argument 'openrlhf' is invalid/u);
+    await program.parseAsync(
+      [
+        'export',
+        '--run',
+        runDir('en'),
+        '--format',
+        'sft',
+        '--out',
+        join(root, 'licensed'),
+        '--license',
+        'cc-by-4.0',
+        '--tokenizer',
+        'estimate',
+      ],
+      { from: 'user' },
+    );
+    const card = readFileSync(join(root, 'licensed', 'README.md'), 'utf8');
+    expect(card).toMatch(/^license: cc-by-4\.0$/mu);
+    expect(card).not.toContain('not chosen');
+    expect(card).toContain('estimated without a tokenizer');
+    await expect(
+      program.parseAsync(['export', '--run', runDir('en'), '--format', 'sft', '--out', out, '--tokenizer', 'gpt2'], { from: 'user' }),
+    ).rejects.toThrow(/argument 'gpt2' is invalid/u);
+    await expect(runExport({ run: runDir('en'), format: 'sft', out, license: 'CC BY 4.0' }, quiet().io)).rejects.toThrow(
+      /--license "CC BY 4.0" is not a license identifier: give a Hugging Face one in lower case/u,
+    );
     const missing = join(root, 'no-such-run');
     await expect(runExport({ run: missing, format: 'verl', out }, quiet().io)).rejects.toThrow(
       new UsageError(`--run ${missing} is not a directory: pass the run directory of raiden generate`),

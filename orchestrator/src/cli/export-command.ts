@@ -3,7 +3,7 @@
  * trainer's files, with the reward function and a dataset card, written to a local directory.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -11,8 +11,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Option, type Command } from 'commander';
 import { parseS3Uri } from '../contract/s3-uri.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/export/export-formats.ts';
-import { ExportError, exportRun, type ExportSink, type ExportSource } from '../core/export/run-export.ts';
+import { ExportError, exportRun, type ExportSource } from '../core/export/run-export.ts';
+import { WRITER_LEASE, type WriterLease } from '../core/run/run-manifest.ts';
 import type { CliIo } from './cli-io.ts';
+import { openExportDirectory } from './export-directory.ts';
+import { processWriter } from './process-writer.ts';
+import { printable } from './terminal-text.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
 export interface ExportFlags {
@@ -31,8 +35,17 @@ export interface ExportDependencies {
 
 export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDependencies = {}): Promise<number> {
   const opened = flags.run.startsWith('s3://') ? await openS3Run(flags, deps) : await openLocalRun(flags.run);
+  const directory = await openExportDirectory(flags.out).catch((error: unknown) => {
+    opened.close();
+    throw error;
+  });
   try {
-    const summary = await exportRun(opened.source, directorySink(flags.out), { format: flags.format, now: deps.now });
+    const summary = await exportRun(opened.source, directory.sink, { format: flags.format, now: deps.now });
+    await directory.commit({
+      run: opened.source.location,
+      format: summary.format,
+      exported_at: (deps.now ?? (() => new Date()))().toISOString(),
+    });
     io.stdout.write(
       `${summary.format} export of ${opened.source.location} written to ${summary.location}: ${summary.rows.train} train and ${summary.rows.validation} validation rows\n` +
         `  ${summary.files.join(', ')}\n`,
@@ -43,6 +56,7 @@ export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDepen
       );
     return EXIT.ok;
   } catch (error) {
+    await directory.abandon();
     if (error instanceof ExportError) throw new UsageError(error.message);
     throw error;
   } finally {
@@ -65,6 +79,7 @@ async function openLocalRun(directory: string): Promise<OpenedRun> {
     () => false,
   );
   if (!isDirectory) throw new UsageError(`--run ${directory} is not a directory: pass the run directory of raiden generate`);
+  await refuseRunInChange(directory);
   const path = (name: string) => join(directory, name);
   const exists = (name: string) =>
     stat(path(name)).then(
@@ -84,6 +99,29 @@ async function openLocalRun(directory: string): Promise<OpenedRun> {
     readLines: async (name) => ((await exists(name)) ? linesOf(createReadStream(path(name))) : undefined),
   };
   return { source, close: () => undefined };
+}
+
+/**
+ * A run a live process writes is refused: its train.json is the one of its last invocation until it ends.
+ * So is a run whose reverify was interrupted in its swap: half of its files are the new ones.
+ */
+async function refuseRunInChange(directory: string): Promise<void> {
+  const lease = await readFile(join(directory, WRITER_LEASE), 'utf8').then(
+    (text) => JSON.parse(text) as WriterLease,
+    () => undefined,
+  );
+  if (lease !== undefined && (await processWriter('raiden export').isActive(lease)))
+    throw new UsageError(
+      `--run ${directory} is being written by ${printable(String(lease.writer))} since ${printable(String(lease.claimed_at))}: wait for it to finish, then export (its train.json is rewritten at its end)`,
+    );
+  const swapping = await stat(join(directory, '.reverify', 'commit.json')).then(
+    () => true,
+    () => false,
+  );
+  if (swapping)
+    throw new UsageError(
+      `--run ${directory} holds the swap of an interrupted raiden reverify: run raiden reverify --run ${directory} again to finish it, then export`,
+    );
 }
 
 async function openS3Run(flags: ExportFlags, deps: ExportDependencies): Promise<OpenedRun> {
@@ -107,16 +145,6 @@ async function openS3Run(flags: ExportFlags, deps: ExportDependencies): Promise<
   };
 }
 
-function directorySink(directory: string): ExportSink {
-  return {
-    location: directory,
-    async write(name, body) {
-      await mkdir(directory, { recursive: true });
-      await writeFile(join(directory, name), body);
-    },
-  };
-}
-
 /** Registers `raiden export` on the program. */
 export function addExportCommand(program: Command, io: CliIo, setExit: (code: number) => void): void {
   program
@@ -124,7 +152,10 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: nu
     .description('write a finished run as training files for verl, TRL, EasyR1 or SFT, with a matching reward function and a dataset card')
     .requiredOption('--run <dir|s3 uri>', 'run directory of raiden generate, or s3://<outputs bucket>/runs/<run id>')
     .addOption(new Option('--format <format>', 'trainer layout').choices(EXPORT_FORMATS).makeOptionMandatory())
-    .requiredOption('--out <dir>', 'directory to write the export into (created if missing)')
+    .requiredOption(
+      '--out <dir>',
+      'directory for the export: new, empty or an earlier export (replaced as a whole); a directory of other files is refused',
+    )
     .addOption(new Option('--region <region>', 'AWS region of the bucket (default: AWS_REGION, then the profile)').env('AWS_REGION'))
     .action(async (opts: Record<string, unknown>) => {
       setExit(

@@ -1,0 +1,115 @@
+/**
+ * Where `raiden export` writes: a directory of other files is refused, an earlier export is replaced as a
+ * whole (no file of it stays beside the new one), a failure mid-export leaves `--out` as it was, and a run
+ * that a live process writes, or whose reverify swap was cut short, is refused.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../orchestrator/src/cli/cli-io.ts';
+import { EXPORT_MARKER } from '../../orchestrator/src/cli/export-directory.ts';
+import { runExport } from '../../orchestrator/src/cli/export-command.ts';
+import { processWriter } from '../../orchestrator/src/cli/process-writer.ts';
+import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
+import { WRITER_LEASE } from '../../orchestrator/src/core/run/run-manifest.ts';
+import { ROOT, runCli } from '../support/run-cli.ts';
+import { makeRun } from './export-run.ts';
+
+const io: CliIo = { stdout: { write: () => true }, stderr: { write: () => true } };
+const PROFILES = join(ROOT, 'examples/profiles.en.jsonl');
+
+let root: string;
+/** A run with a validation split, and one without. */
+let withValidation: string;
+let trainOnly: string;
+const listing = (dir: string) => readdirSync(dir).sort();
+/** Hidden staging directories left beside `--out`. */
+const leftovers = (parent: string) => readdirSync(parent).filter((name) => name.includes('.export-'));
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'raiden-export-out-'));
+  withValidation = join(root, 'runs', 'a');
+  trainOnly = join(root, 'runs', 'b');
+  await makeRun({ directory: withValidation, profiles: PROFILES, validationRatio: 0.5 });
+  await makeRun({ directory: trainOnly, profiles: PROFILES, validationRatio: 0 });
+});
+
+describe('raiden export --out', () => {
+  it("refuses a directory of the user's files and leaves them as they were", async () => {
+    const out = join(root, 'project');
+    mkdirSync(out);
+    writeFileSync(join(out, 'README.md'), '# my project\n');
+    writeFileSync(join(out, 'train.parquet'), 'mine');
+    await expect(runExport({ run: withValidation, format: 'verl', out }, io)).rejects.toThrow(
+      /--out \S+project holds files that are not a raiden export \(README\.md, train\.parquet\): give a new or empty directory/u,
+    );
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toBe('# my project\n');
+    expect(readFileSync(join(out, 'train.parquet'), 'utf8')).toBe('mine');
+    expect(leftovers(root)).toEqual([]);
+  });
+
+  it('replaces an earlier export as a whole: its validation file does not stay beside an export without one', async () => {
+    const out = join(root, 'exports', 'verl');
+    await runExport({ run: withValidation, format: 'verl', out }, io);
+    expect(listing(out)).toContain('validation.parquet');
+    await runExport({ run: trainOnly, format: 'verl', out }, io);
+    expect(listing(out)).not.toContain('validation.parquet');
+    const marker = JSON.parse(readFileSync(join(out, EXPORT_MARKER), 'utf8')) as { files: string[]; run: string };
+    expect([EXPORT_MARKER, ...marker.files].sort()).toEqual(listing(out));
+    expect(marker.run).toBe(`${trainOnly}/`);
+    expect(leftovers(join(root, 'exports'))).toEqual([]);
+
+    // A file the user added to an export is not the export's to replace.
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    await expect(runExport({ run: withValidation, format: 'verl', out }, io)).rejects.toThrow(
+      /an earlier raiden export did not write \(notes\.txt\)/u,
+    );
+  });
+
+  it('a failure in the middle leaves the earlier export whole and no staging behind', async () => {
+    const out = join(root, 'exports', 'trl');
+    await runExport({ run: withValidation, format: 'trl', out }, io);
+    const before = Object.fromEntries(listing(out).map((name) => [name, readFileSync(join(out, name))]));
+    const broken = join(root, 'runs', 'broken');
+    await makeRun({ directory: broken, profiles: PROFILES, validationRatio: 0.5 });
+    // train.json reads fine and is written to staging first; validation.json then fails the export.
+    writeFileSync(join(broken, RUN_FILES.validation), '[\n{"id": \n]\n');
+    await expect(runExport({ run: broken, format: 'trl', out }, io)).rejects.toThrow(/validation\.json has a line that is not JSON/u);
+    expect(Object.fromEntries(listing(out).map((name) => [name, readFileSync(join(out, name))]))).toEqual(before);
+    expect(leftovers(join(root, 'exports'))).toEqual([]);
+  });
+
+  it('naming a file exits 2 with a message; naming the directory you are in is refused before anything is written', async () => {
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const result = await runCli(['export', '--run', withValidation, '--format', 'sft', '--out', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      `raiden: --out ${file} is a file, not a directory: give the path of a directory for the export (created when missing)\n`,
+    );
+    const here = mkdtempSync(join(root, 'cwd-'));
+    const inCwd = await runCli(['export', '--run', withValidation, '--format', 'sft', '--out', '.'], here);
+    expect(inCwd.code).toBe(2);
+    expect(inCwd.stderr).toContain('--out . is the directory you are in');
+    expect(readdirSync(root).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('raiden export --run', () => {
+  it('refuses a run a live process writes, and one whose reverify swap was cut short', async () => {
+    const out = join(root, 'exports', 'busy');
+    const writer = processWriter('raiden generate');
+    writeFileSync(join(withValidation, WRITER_LEASE), JSON.stringify(writer.lease));
+    await expect(runExport({ run: withValidation, format: 'sft', out }, io)).rejects.toThrow(
+      /is being written by raiden generate \(pid \d+ .*\) since .*: wait for it to finish, then export/u,
+    );
+    writeFileSync(join(withValidation, WRITER_LEASE), JSON.stringify({ ...writer.lease, pid: 2 ** 22 + 1 }));
+    mkdirSync(join(withValidation, '.reverify'));
+    writeFileSync(join(withValidation, '.reverify', 'commit.json'), '{"files":[]}');
+    await expect(runExport({ run: withValidation, format: 'sft', out }, io)).rejects.toThrow(
+      /holds the swap of an interrupted raiden reverify/u,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+});
