@@ -24,6 +24,14 @@ import { startBedrockTestServer, type BedrockFault, type BedrockTestServer } fro
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
 import { RESPONSE_CACHE_ENV } from '../../orchestrator/src/contract/response-cache.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
+import {
+  BATCH_TIMEOUT_MARGIN_HOURS,
+  batchWaitSeconds,
+  EVENTS_PER_BATCH_POLL,
+  EVENTS_RESERVED,
+  fittedJobTimeoutHours,
+  HISTORY_EVENT_LIMIT,
+} from '../../orchestrator/src/handlers/batch-inference.ts';
 import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
 import { synthApp } from '../support/cdk-app.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
@@ -318,6 +326,51 @@ describe('the synthesized definition', () => {
     // Every path out of the teardown reaches Outcome, which alone decides between Fail and Succeed.
     expect(states.FleetDown?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.fleetDownError', Next: 'Outcome' }]);
     expect(states.RunFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+});
+
+describe('the workflow outlives a batch job, and the fleet is raised for Generate only', () => {
+  const branch = () =>
+    (workflow.definition.States.Run?.Branches as unknown as { StartAt: string; States: Record<string, Record<string, unknown>> }[])[0]!;
+
+  it('the wait loop stays inside the history quota for the largest settings, and the job ends before the execution times out', () => {
+    const { States } = branch();
+    const timeoutSeconds = (workflow.definition as unknown as { TimeoutSeconds: number }).TimeoutSeconds;
+    // One pass of the loop: a Wait (entered, exited), a Lambda Task (entered, scheduled, started, succeeded,
+    // exited) and a Choice (entered, exited).
+    const loop = ['WaitForBatchJobs', 'BatchJobsStatus', 'BatchJobsDone'].map((name) => States[name]?.Type);
+    expect(loop).toEqual(['Wait', 'Task', 'Choice']);
+    expect(2 + 5 + 2).toBe(EVENTS_PER_BATCH_POLL);
+    expect(States.WaitForBatchJobs).toMatchObject({ SecondsPath: '$.batchJobs.waitSeconds', Next: 'BatchJobsStatus' });
+    expect(States.BatchJobsStatus).toMatchObject({
+      Parameters: expect.objectContaining({ 'executionStartTime.$': '$$.Execution.StartTime', executionTimeoutSeconds: timeoutSeconds }),
+    });
+    // The largest settings a run input may give: polls every 10 s, a 168-hour job; and a state machine deployed
+    // with the longest timeout Step Functions allows (1 year).
+    for (const executionSeconds of [timeoutSeconds, 365 * 24 * 3600]) {
+      const start = Date.parse('2026-01-01T00:00:00Z');
+      const jobHours = fittedJobTimeoutHours(168, start + executionSeconds * 1000, start);
+      expect(jobHours).toBeDefined();
+      expect((jobHours! + BATCH_TIMEOUT_MARGIN_HOURS) * 3600).toBeLessThanOrEqual(executionSeconds);
+      // Worst case: the loop polls until the execution itself times out.
+      const polls = Math.ceil(executionSeconds / batchWaitSeconds(10, executionSeconds));
+      expect(polls * EVENTS_PER_BATCH_POLL).toBeLessThanOrEqual(HISTORY_EVENT_LIMIT - EVENTS_RESERVED);
+    }
+    // The default timeout leaves room for a 24-hour job; a longer request is fitted into it.
+    expect(fittedJobTimeoutHours(24, Date.parse('2026-01-01T00:00:00Z') + timeoutSeconds * 1000, Date.parse('2026-01-01T00:00:00Z'))).toBe(
+      24,
+    );
+    expect(fittedJobTimeoutHours(168, Date.parse('2026-01-02T00:00:00Z'), Date.parse('2026-01-01T00:00:00Z'))).toBeUndefined();
+  });
+
+  it('the fleet comes up after the Bedrock phases, and FleetStatus is the last state before Generate', () => {
+    const { StartAt, States } = branch();
+    expect(StartAt).toBe('SeedPhase');
+    expect(States.Seed?.Next).toBe('BatchInference');
+    expect(States.CollectBatchResults?.Next).toBe('NeedsFleet');
+    expect(States.BatchInference).toMatchObject({ Default: 'NeedsFleet' });
+    expect(States.NeedsFleet).toMatchObject({ Choices: [expect.objectContaining({ Next: 'FleetUp' })], Default: 'HasBatches' });
+    expect(States.FleetReady).toMatchObject({ Choices: [expect.objectContaining({ Next: 'HasBatches' })], Default: 'WaitForFleet' });
   });
 });
 
@@ -634,6 +687,8 @@ describe('Bedrock batch inference in the workflow (control plane mocked, files i
       expect(service.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(1);
       expect(service.commandCalls(CreateModelInvocationJobCommand)[0]?.args[0].input).toMatchObject({
         roleArn: 'arn:aws:iam::000000000000:role/raiden-batch-inference',
+        modelInvocationType: 'InvokeModel',
+        timeoutDurationInHours: 24,
         inputDataConfig: {
           s3InputDataConfig: {
             s3Uri: expect.stringMatching(/^s3:\/\/raiden-outputs-local\/tmp\/runs\/batch-inference-run\/bedrock-batch\/input\//u),
@@ -702,6 +757,8 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
     expect(seedBatches).toHaveLength(1);
     expect(expandBatches).toHaveLength(2);
     expect(Math.max(...seedBatches)).toBeLessThan(Math.min(...expandBatches));
+    // The fleet is raised once the seeds are written, not before: the idle watchdog cannot take it meanwhile.
+    expect(result.entered.indexOf('FleetUp')).toBeGreaterThan(Math.max(...seedBatches));
     expect(fleet.setCalls).toEqual([1, 0]);
 
     const { keys, samples, report } = await readDataset('iterative-run');
@@ -732,7 +789,9 @@ describe('the mixed strategies in the workflow (simulated SGLang and Bedrock)', 
     expect(result.entered).not.toContain('GenerateBatch');
     expect(result.entered).not.toContain('Finalize');
     expect(result.entered.slice(-4)).toEqual(['OthersRunning', 'FleetDown', 'Outcome', 'RunFailed']);
-    expect(fleet.setCalls).toEqual([1, 0]);
+    // The seeds failed before the fleet was raised: FleetDown finds it at zero and leaves it there.
+    expect(fleet.setCalls).toEqual([]);
+    expect(result.entered).not.toContain('FleetUp');
   });
 
   it('a bad strategy setting names the field', async () => {

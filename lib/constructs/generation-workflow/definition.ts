@@ -2,12 +2,16 @@
  * The state machine of DESIGN.md section 5, as CDK states:
  *
  *   Start -> Plan -> Run (Parallel, Catch -> TeardownRequested)
- *                      NeedsFleet? -> FleetUp -> WaitForFleet -> FleetStatus -> FleetReady? (loop)
  *                      SeedPhase? -> Seed (Distributed Map over the seed manifest, iterative) -> SeedBatch
  *                      BatchInference? -> SubmitBatchJobs -> WaitForBatchJobs -> BatchJobsStatus -> BatchJobsDone? (loop)
  *                                         -> CollectBatchResults
+ *                      NeedsFleet? -> FleetUp -> WaitForFleet -> FleetStatus -> FleetReady? (loop)
  *                      HasBatches? -> Generate (Distributed Map over the manifest) -> GenerateBatch
  *                      Finalize
+ *
+ * The fleet is raised only after the Bedrock phases (seeds, batch jobs): raised before them, it would sit idle
+ * through them and the instances' idle watchdog would scale it in before Generate used it. FleetStatus is the
+ * last state before Generate, so Generate starts on servers that answered a generate request just now.
  *            -> TeardownRequested? (keep) -> OtherExecutions -> OthersRunning? -> FleetDown -> Outcome
  *            -> Outcome: RunFailed (the original error) | FleetDownFailed | Succeeded
  *
@@ -39,7 +43,16 @@ export interface WorkflowDefinitionProps {
   /** ARN of the state machine itself, for ListExecutions. */
   readonly stateMachineArn: string;
   readonly pollInterval: Duration;
+  /** The state machine's timeout: a batch job must end before it, and polling for it must fit the history quota. */
+  readonly executionTimeout: Duration;
 }
+
+/**
+ * Default execution timeout: Bedrock runs a batch job for up to 24 hours at the least (timeoutDurationInHours
+ * 24 to 168, https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateModelInvocationJob.html), and the
+ * run needs time after it to collect, generate what the job left and finalize.
+ */
+export const DEFAULT_EXECUTION_TIMEOUT = Duration.hours(30);
 
 /** The Lambdas' timeouts: each Task waits a little longer than its function may run. */
 export const FUNCTION_TIMEOUTS = {
@@ -187,10 +200,24 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
     .otherwise(finalize);
   // bedrockBatchInference: the open slots go to Bedrock batch jobs first (half price, hours); GenerateBatch then
   // takes their answers before calling Bedrock on demand for the rest.
+  // The handler fits the job timeout inside the execution's and paces the polls to the history quota.
   const batchStep = (id: string, action: string, resultPath: string) =>
-    invoke(scope, id, fns.batchInference, FUNCTION_TIMEOUTS.batchInference, { runId, action }, resultPath);
+    invoke(
+      scope,
+      id,
+      fns.batchInference,
+      FUNCTION_TIMEOUTS.batchInference,
+      {
+        runId,
+        action,
+        pollSeconds: sfn.JsonPath.numberAt('$.plan.batchPollSeconds'),
+        executionStartTime: sfn.JsonPath.executionStartTime,
+        executionTimeoutSeconds: props.executionTimeout.toSeconds(),
+      },
+      resultPath,
+    );
   const submitBatchJobs = batchStep('SubmitBatchJobs', 'submit', '$.batchJobs');
-  const waitForBatchJobs = new sfn.Wait(scope, 'WaitForBatchJobs', { time: sfn.WaitTime.secondsPath('$.plan.batchPollSeconds') });
+  const waitForBatchJobs = new sfn.Wait(scope, 'WaitForBatchJobs', { time: sfn.WaitTime.secondsPath('$.batchJobs.waitSeconds') });
   const batchJobsStatus = batchStep('BatchJobsStatus', 'status', '$.batchJobs');
   const collectBatchResults = batchStep('CollectBatchResults', 'collect', '$.batchResults');
   const batchJobsDone = new sfn.Choice(scope, 'BatchJobsDone')
@@ -199,17 +226,8 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
   submitBatchJobs.next(batchJobsDone);
   waitForBatchJobs.next(batchJobsStatus);
   batchJobsStatus.next(batchJobsDone);
-  collectBatchResults.next(hasBatches);
-  const batchInference = new sfn.Choice(scope, 'BatchInference', { comment: 'Only a bedrock run with bedrockBatchInference' })
-    .when(sfn.Condition.booleanEquals('$.plan.batchInference', true), submitBatchJobs)
-    .otherwise(hasBatches);
-  const seedPhase = new sfn.Choice(scope, 'SeedPhase', { comment: 'Only the iterative strategy has seed batches' })
-    .when(sfn.Condition.numberGreaterThan('$.plan.seedBatches', 0), seed)
-    .otherwise(batchInference);
-  seed.next(batchInference);
-
   const fleetReady = new sfn.Choice(scope, 'FleetReady')
-    .when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), seedPhase)
+    .when(sfn.Condition.booleanEquals('$.fleetStatus.ready', true), hasBatches)
     .otherwise(waitForFleet);
   fleetUp.next(waitForFleet);
   waitForFleet.next(fleetStatus);
@@ -217,14 +235,23 @@ export function buildWorkflowDefinition(scope: Construct, props: WorkflowDefinit
   generate.next(finalize);
   const needsFleet = new sfn.Choice(scope, 'NeedsFleet', { comment: 'Stand up the GPU fleet only when a batch runs on SGLang' })
     .when(sfn.Condition.booleanEquals('$.plan.needsSglang', true), fleetUp)
-    .otherwise(seedPhase);
+    .otherwise(hasBatches);
+
+  collectBatchResults.next(needsFleet);
+  const batchInference = new sfn.Choice(scope, 'BatchInference', { comment: 'Only a bedrock run with bedrockBatchInference' })
+    .when(sfn.Condition.booleanEquals('$.plan.batchInference', true), submitBatchJobs)
+    .otherwise(needsFleet);
+  const seedPhase = new sfn.Choice(scope, 'SeedPhase', { comment: 'Only the iterative strategy has seed batches' })
+    .when(sfn.Condition.numberGreaterThan('$.plan.seedBatches', 0), seed)
+    .otherwise(batchInference);
+  seed.next(batchInference);
 
   const run = new sfn.Parallel(scope, 'Run', {
     comment: 'Everything that needs the fleet; any error inside is caught so FleetDown still runs',
     resultSelector: { finalize: sfn.JsonPath.objectAt('$[0].finalize') },
     resultPath: '$.result',
   });
-  run.branch(needsFleet);
+  run.branch(seedPhase);
 
   const outcome = new sfn.Choice(scope, 'Outcome')
     .when(sfn.Condition.isPresent('$.error'), new sfn.Fail(scope, 'RunFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' }))

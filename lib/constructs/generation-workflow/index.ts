@@ -29,7 +29,7 @@ import {
 import { acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
 import { bedrockModelArns } from '../bedrock-access/index.ts';
 import { OrchestratorFunction, type OrchestratorNetwork } from '../orchestrator-function/index.ts';
-import { buildWorkflowDefinition, FUNCTION_TIMEOUTS, type WorkflowFunctions } from './definition.ts';
+import { buildWorkflowDefinition, DEFAULT_EXECUTION_TIMEOUT, FUNCTION_TIMEOUTS, type WorkflowFunctions } from './definition.ts';
 
 /** The GPU fleet as the workflow drives it. */
 export interface WorkflowFleet {
@@ -55,8 +55,9 @@ export interface WorkflowSettings {
    */
   readonly pollInterval?: Duration;
   /**
-   * Longest a run may take before Step Functions stops it (the teardown backstop then scales the fleet in).
-   * @default Duration.hours(24)
+   * Longest a run may take before Step Functions stops it (the teardown backstop then scales the fleet in). A run
+   * with bedrockBatchInference needs at least 27 hours: a batch job may run 24 hours, and 3 more follow it.
+   * @default Duration.hours(30)
    */
   readonly executionTimeout?: Duration;
   /**
@@ -297,6 +298,7 @@ export class GenerationWorkflow extends Construct {
       resourceName: props.stateMachineName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
+    const executionTimeout = settings.executionTimeout ?? DEFAULT_EXECUTION_TIMEOUT;
     const logGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
@@ -307,9 +309,10 @@ export class GenerationWorkflow extends Construct {
           mapResultsPrefix: `${TEMP_PREFIX}map-results/`,
           stateMachineArn,
           pollInterval: settings.pollInterval ?? Duration.seconds(30),
+          executionTimeout,
         }),
       ),
-      timeout: settings.executionTimeout ?? Duration.hours(24),
+      timeout: executionTimeout,
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
