@@ -12,7 +12,9 @@ import {
 import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../orchestrator/src/cli/main.ts';
 
 const sts = mockClient(STSClient);
@@ -117,14 +119,36 @@ describe('raiden doctor', () => {
     );
   });
 
-  it('fails without credentials and stops there', async () => {
+  it('fails without credentials, still checks the configuration, and lists every other check as skipped', async () => {
     sts.on(GetCallerIdentityCommand).rejects(notFound('Could not load credentials from any providers', 'CredentialsProviderError'));
-    const { code, line, stdout } = await doctor(GOOD);
+    const { code, line, stdout } = await doctor([...GOOD, '-c', 'layout=bogus']);
     expect(code).toBe(1);
     expect(line('credentials')).toMatch(
       /fail.*no usable AWS credentials: CredentialsProviderError[\s\S]*fix: run aws configure or aws sso login/u,
     );
-    expect(stdout).not.toMatch(/ zones /u);
+    expect(line('region')).toMatch(/^ {2}skip {2}region +us-east-1: not checked with EC2 \(needs credentials\)/u);
+    expect(line('configuration')).toMatch(/^ {2}fail {2}configuration +.*layout "bogus" is invalid/u);
+    for (const check of ['cdk bootstrap', 'zones', 'vCPU quota', 'reservation', 'S3 endpoint', 'bedrock'])
+      expect(line(check)).toMatch(/^ {2}skip .*not checked \(needs credentials, a usable region, a valid configuration\)$/u);
+    expect(stdout).toContain('raiden doctor: 2 check(s) failed');
+    expect(ec2.calls()).toHaveLength(0);
+  });
+
+  it('without a region, says how to set one and still checks credentials and the configuration', async () => {
+    vi.stubEnv('AWS_REGION', '');
+    vi.stubEnv('AWS_DEFAULT_REGION', '');
+    vi.stubEnv('AWS_PROFILE', '');
+    vi.stubEnv('AWS_CONFIG_FILE', join(tmpdir(), 'raiden-doctor-no-config', 'config'));
+    try {
+      const { code, line } = await doctor(['-c', 'availabilityZones=us-east-1b']);
+      expect(code).toBe(1);
+      expect(line('credentials')).toMatch(/^ {2}pass/u);
+      expect(line('region')).toMatch(/fail {2}region +no AWS region is configured[\s\S]*fix: pass -c region=<region> \(or --region\)/u);
+      expect(line('configuration')).toMatch(/^ {2}pass/u);
+      expect(line('zones')).toMatch(/^ {2}skip .*not checked \(needs a usable region\)$/u);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('fails for credentials of another account than -c account', async () => {

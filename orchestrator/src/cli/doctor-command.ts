@@ -1,6 +1,7 @@
 /**
  * `raiden doctor`: what a deployment needs from the AWS account, checked before anything is deployed or
- * billed. Each check prints pass, fail (with the fix) or skip (does not apply); any fail exits 1.
+ * billed. Every check prints pass, fail (with the fix) or skip (does not apply, or needs what a failed check
+ * lacks); any fail exits 1.
  * It reads the same settings `cdk deploy` would (cdk.json context plus `-c key=value`), so what it checks
  * is what will be deployed.
  */
@@ -59,7 +60,6 @@ export interface DoctorOptions {
 }
 
 interface Clients {
-  readonly sts: STSClient;
   readonly ec2: EC2Client;
   readonly cloudFormation: CloudFormationClient;
   readonly quotas: ServiceQuotasClient;
@@ -92,51 +92,62 @@ export async function runDoctor(options: DoctorOptions, io: CliIo): Promise<numb
   return failed === 0 ? EXIT.ok : EXIT.failure;
 }
 
-/** Every check, in order; later checks are skipped when what they need failed. */
+/**
+ * Every check, in order, each listed: a check that needs what an earlier one found missing (credentials, a
+ * region, a valid configuration) is listed as skipped with that reason, and the configuration, which needs
+ * no AWS, is checked whatever else failed.
+ */
 export async function doctorChecks(options: DoctorOptions): Promise<CheckResult[]> {
   const cdkContext = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context;
   const context: Record<string, unknown> = { ...cdkContext, ...options.context };
   const results: CheckResult[] = [];
   const regionSetting = typeof context.region === 'string' ? context.region : options.region;
   const profile = options.profile ? { profile: options.profile } : {};
-  const sts = new STSClient({ ...profile, ...(regionSetting ? { region: regionSetting } : {}) });
+  const region = await resolveRegion(profile, regionSetting);
+  // Credentials do not depend on the region; STS answers in any, so they are checked even without one.
+  const sts = new STSClient({ ...profile, region: region ?? STS_FALLBACK_REGION });
+  const clients: Clients | undefined =
+    region === undefined
+      ? undefined
+      : {
+          ec2: new EC2Client({ ...profile, region }),
+          cloudFormation: new CloudFormationClient({ ...profile, region }),
+          quotas: new ServiceQuotasClient({ ...profile, region }),
+          bedrock: new BedrockClient({ ...profile, region }),
+        };
 
-  let region: string;
-  try {
-    region = regionSetting ?? (await sts.config.region());
-  } catch {
-    return [
-      {
-        check: 'region',
-        status: 'fail',
-        detail: 'no AWS region is configured',
-        fix: 'pass -c region=<region> (or --region), set AWS_REGION, or configure one for your profile (aws configure)',
-      },
-    ];
-  }
-  const clients: Clients = {
-    sts,
-    ec2: new EC2Client({ ...profile, region }),
-    cloudFormation: new CloudFormationClient({ ...profile, region }),
-    quotas: new ServiceQuotasClient({ ...profile, region }),
-    bedrock: new BedrockClient({ ...profile, region }),
-  };
-
-  const identity = await checkCredentials(clients, context);
+  const identity = await checkCredentials(sts, context);
   results.push(identity.result);
-  if (identity.account === undefined) return results;
-  const account = identity.account;
-
-  const regionResult = await checkRegion(clients, region);
-  results.push(regionResult);
-  if (regionResult.status === 'fail') return results;
+  let regionUsable = false;
+  if (region === undefined) {
+    results.push({
+      check: 'region',
+      status: 'fail',
+      detail: 'no AWS region is configured',
+      fix: 'pass -c region=<region> (or --region), set AWS_REGION, or configure one for your profile (aws configure)',
+    });
+  } else if (clients === undefined || identity.account === undefined) {
+    results.push({ check: 'region', status: 'skip', detail: `${region}: not checked with EC2 (needs credentials)` });
+  } else {
+    const regionResult = await checkRegion(clients, region);
+    results.push(regionResult);
+    regionUsable = regionResult.status === 'pass';
+  }
 
   const zonesSet = context.availabilityZones !== undefined;
-  let config: RaidenConfig;
+  let config: RaidenConfig | undefined;
   try {
     // Without zones, parse with a stand-in zone so every other check still runs; the zone check says what to set.
-    const parseContext = zonesSet ? context : { ...context, availabilityZones: `${region}a` };
-    config = parseConfig(parseContext, { CDK_DEFAULT_ACCOUNT: account, CDK_DEFAULT_REGION: region }).config;
+    const parseContext = zonesSet || region === undefined ? context : { ...context, availabilityZones: `${region}a` };
+    config = parseConfig(parseContext, {
+      ...(identity.account !== undefined ? { CDK_DEFAULT_ACCOUNT: identity.account } : {}),
+      ...(region !== undefined ? { CDK_DEFAULT_REGION: region } : {}),
+    }).config;
+    results.push({
+      check: 'configuration',
+      status: 'pass',
+      detail: `${config.instanceType} x${config.maxInstances} (${config.capacity}), layout ${config.layoutName}, region ${config.region}`,
+    });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     results.push({
@@ -145,15 +156,21 @@ export async function doctorChecks(options: DoctorOptions): Promise<CheckResult[
       detail: error.problems.join('; '),
       fix: 'correct the settings named above in cdk.json or the -c arguments',
     });
+  }
+
+  const missing = [
+    ...(identity.account === undefined ? ['credentials'] : []),
+    ...(!regionUsable ? ['a usable region'] : []),
+    ...(config === undefined ? ['a valid configuration'] : []),
+  ];
+  if (missing.length > 0 || clients === undefined || config === undefined || identity.account === undefined) {
+    const detail = `not checked (needs ${missing.join(', ')})`;
+    const ids = config?.bedrockModelIds ?? [];
+    for (const check of [...ACCOUNT_CHECKS, ...(ids.length > 0 ? ids.map((id) => `bedrock ${id}`) : ['bedrock'])])
+      results.push({ check, status: 'skip', detail });
     return results;
   }
-  results.push({
-    check: 'configuration',
-    status: 'pass',
-    detail: `${config.instanceType} x${config.maxInstances} (${config.capacity}), layout ${config.layoutName}, region ${config.region}`,
-  });
-
-  results.push(await checkBootstrap(clients, account, region));
+  results.push(await checkBootstrap(clients, identity.account, config.region));
   results.push(await checkZones(clients, config, zonesSet));
   results.push(await checkQuota(clients, config));
   results.push(await checkReservation(clients, config));
@@ -162,9 +179,26 @@ export async function doctorChecks(options: DoctorOptions): Promise<CheckResult[
   return results;
 }
 
-async function checkCredentials(clients: Clients, context: Record<string, unknown>): Promise<{ result: CheckResult; account?: string }> {
+/** Checks of the account after the configuration, in the order they run; the Bedrock models follow them. */
+const ACCOUNT_CHECKS = ['cdk bootstrap', 'zones', 'vCPU quota', 'reservation', 'S3 endpoint'] as const;
+
+/** Where STS is asked for the caller's identity when no region is configured (any region answers it). */
+const STS_FALLBACK_REGION = 'us-east-1';
+
+/** The region from -c region / --region, else the SDK's (AWS_REGION, the profile); undefined when none is set. */
+async function resolveRegion(profile: { profile?: string }, setting: string | undefined): Promise<string | undefined> {
+  // An empty AWS_REGION is no region.
+  if (setting !== undefined && setting !== '') return setting;
   try {
-    const { Account, Arn } = await clients.sts.send(new GetCallerIdentityCommand({}));
+    return (await new STSClient(profile).config.region()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function checkCredentials(sts: STSClient, context: Record<string, unknown>): Promise<{ result: CheckResult; account?: string }> {
+  try {
+    const { Account, Arn } = await sts.send(new GetCallerIdentityCommand({}));
     const account = Account ?? '';
     if (typeof context.account === 'string' && context.account !== account) {
       return {
