@@ -16,7 +16,6 @@ import { writeProfileTable } from '../core/export/profile-table.ts';
 import { claimPreparedRun, prepareRun, type PreparedRun } from '../core/run/prepare-run.ts';
 import { writeReportHtml } from '../core/report/report-html.ts';
 import { RunEventLog } from '../core/report/run-events.ts';
-import { backendOfProfile } from '../core/strategies/strategy.ts';
 import { buildMessages } from '../core/prompts/prompts.ts';
 import { modelLabels } from '../core/run/run-backends.ts';
 import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../core/run/run-pipeline.ts';
@@ -27,6 +26,7 @@ import type { LocalRunStore } from '../store/local-run-store.ts';
 import type { CliIo } from './cli-io.ts';
 import { connectLocalBackends, localBackendSettings } from './local-backends.ts';
 import { processWriter } from './process-writer.ts';
+import { warnCacheErrors } from './response-cache-options.ts';
 import { ProgressDisplay } from './progress-display.ts';
 import { openRunDirectory } from './run-directory.ts';
 import { loadPricesFlag, loadSeedData } from './run-inputs.ts';
@@ -154,6 +154,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     await events.finish();
     await writeReportHtml(events, { prices, sglangInstances: 1 });
 
+    warnCacheErrors(backends.cacheStats()?.errors ?? 0, options.cache, io.stderr);
     const shared = Object.keys(report.backends).some((backend) => backend !== 'sglang') || report.strategy.gates.length > 0;
     const backendTable = shared ? `\n\n${textTable(backendSummaryRows(report))}` : '';
     io.stdout.write(
@@ -202,11 +203,10 @@ function estimateAssumptions(spec: RunSpec, flags: GenerateOptions['estimate'], 
 
 /** Plans and prices the run without any network: every prompt goes to prompts.jsonl for inspection. */
 async function dryRun(prepared: PreparedRun, store: LocalRunStore, c: CostAssumptions, prices: Prices, io: CliIo): Promise<number> {
-  const { plan, loaded, slots, profiles, strategy } = prepared;
+  const { plan, loaded, strategy } = prepared;
+  // Streamed from the plan, so a dry run of a million profiles never holds their prompts or slots.
   function* promptLines(): Generator<string> {
-    for (const slot of slots) {
-      const profile = profiles.get(slot.profileId);
-      if (profile === undefined) continue;
+    for (const { profile, slot } of prepared.plannedSlots()) {
       yield JSON.stringify({
         slot_id: slot.id,
         kind: slot.kind,
@@ -220,13 +220,13 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, c: CostAssump
   const { estimate } = plan;
   const { shape } = estimate;
   const n = (value: number) => Math.round(value).toLocaleString('en-US');
-  const onBedrock = slots.filter((slot) => backendOfProfile(plan.assignment, slot.profileId) === 'bedrock').length;
+  const onBedrock = prepared.slotsOn.bedrock;
   const bedrockWork = [
     ...(onBedrock > 0 ? [`${n(onBedrock)} slots`] : []),
     ...(shape.judgeCallsPerSlot > 0 ? [`${n(shape.judgeCallsPerSlot)} judge call(s) per slot`] : []),
-    ...(shape.evaluationCalls > 0 ? [`evaluation of ${n(Math.min(shape.evaluationCalls, slots.length))} samples`] : []),
+    ...(shape.evaluationCalls > 0 ? [`evaluation of ${n(Math.min(shape.evaluationCalls, plan.slots.total))} samples`] : []),
   ];
-  const sglangSlots = slots.length - onBedrock;
+  const sglangSlots = plan.slots.total - onBedrock;
   const sglangWork =
     sglangSlots > 0 ? [`${n(sglangSlots)} slots${shape.callsPerSlot > 1 ? ` x ${shape.callsPerSlot} candidates` : ''}`] : [];
   const rows: (string | number)[][] = [['backend', 'work', 'calls', 'input tok', 'output tok', 'time', 'cost']];
@@ -262,7 +262,7 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, c: CostAssump
     [
       `Dry run: no model was called. Prompts written to ${join(store.location, RUN_FILES.prompts)}`,
       '',
-      `Profiles: ${loaded.profiles.length} usable, ${loaded.rejected.length} rejected (format ${loaded.format}); planned: ${plan.profileIds.length}`,
+      `Profiles: ${plan.input.usable} usable, ${loaded.rejected.length} rejected (format ${loaded.format}); planned: ${plan.profileIds.length}`,
       `Slots: ${plan.slots.total} (${plan.slots.sbk} SBK, ${plan.slots.cm} CM)`,
       `Strategy ${strategy.name}: ${strategy.description}`,
       `Estimated tokens: ${n(estimate.inputTokens)} input (counted from the prompts at ~1 token per CJK character and per 4 other characters), ${n(estimate.outputTokens)} output (assumed ${EXPECTED_OUTPUT_TOKENS.SBK} per SBK and ${EXPECTED_OUTPUT_TOKENS.CM} per CM sample, ${JUDGE_OUTPUT_TOKENS} per verdict)`,

@@ -84,31 +84,34 @@ export function selectProfiles(profiles: readonly Profile[], maxProfiles?: numbe
  * adding or removing other profiles never changes a profile's plan.
  */
 export function planSlots(profiles: readonly Profile[], settings: PlanSettings): Slot[] {
+  return selectProfiles(profiles, settings.maxProfiles).flatMap((profile) => planProfileSlots(profile, settings));
+}
+
+/** The slots of one profile, in plan order: what planSlots gives it, so a plan can be derived one profile at a time. */
+export function planProfileSlots(profile: Profile, settings: Omit<PlanSettings, 'maxProfiles'>): Slot[] {
   const slots: Slot[] = [];
-  for (const profile of selectProfiles(profiles, settings.maxProfiles)) {
-    const language = settings.language === 'auto' ? profile.language : settings.language;
-    const random = seededRandom(hash32(`${settings.seed}:${profile.id}`));
-    const fields = focusFields(profile, random);
-    const used = new Map<QuestionType, number>();
-    const typeFor = (allowed: readonly QuestionType[]): QuestionType => {
-      // The least used type that suits the field, so a profile's questions vary where its fields allow.
-      const type = shuffled(allowed, random).sort((a, b) => (used.get(a) ?? 0) - (used.get(b) ?? 0))[0] ?? 'what';
-      used.set(type, (used.get(type) ?? 0) + 1);
-      return type;
-    };
-    for (let index = 0; index < settings.samplesPerProfile; index++) {
-      // Past the profile's distinct fields a slot names none, so the model picks another fact instead of
-      // asking about the same field again.
-      const field = fields[index];
-      const focus: SlotFocus = { ...(field !== undefined ? { field } : {}), questionType: typeFor(fieldQuestionTypes(field ?? '')) };
-      slots.push({ id: slotId(profile.id, 'SBK', index), profileId: profile.id, kind: 'SBK', index, language, focus });
-    }
-    const topics = shuffled(Object.keys(CM_TOPICS) as CmTopic[], random);
-    for (let index = 0; index < settings.cmPerProfile; index++) {
-      const topic = topics[index % topics.length] as CmTopic;
-      const focus: SlotFocus = { topic, questionType: CM_TOPICS[topic] };
-      slots.push({ id: slotId(profile.id, 'CM', index), profileId: profile.id, kind: 'CM', index, language, focus });
-    }
+  const language = settings.language === 'auto' ? profile.language : settings.language;
+  const random = seededRandom(hash32(`${settings.seed}:${profile.id}`));
+  const fields = focusFields(profile, random);
+  const used = new Map<QuestionType, number>();
+  const typeFor = (allowed: readonly QuestionType[]): QuestionType => {
+    // The least used type that suits the field, so a profile's questions vary where its fields allow.
+    const type = shuffled(allowed, random).sort((a, b) => (used.get(a) ?? 0) - (used.get(b) ?? 0))[0] ?? 'what';
+    used.set(type, (used.get(type) ?? 0) + 1);
+    return type;
+  };
+  for (let index = 0; index < settings.samplesPerProfile; index++) {
+    // Past the profile's distinct fields a slot names none, so the model picks another fact instead of
+    // asking about the same field again.
+    const field = fields[index];
+    const focus: SlotFocus = { ...(field !== undefined ? { field } : {}), questionType: typeFor(fieldQuestionTypes(field ?? '')) };
+    slots.push({ id: slotId(profile.id, 'SBK', index), profileId: profile.id, kind: 'SBK', index, language, focus });
+  }
+  const topics = shuffled(Object.keys(CM_TOPICS) as CmTopic[], random);
+  for (let index = 0; index < settings.cmPerProfile; index++) {
+    const topic = topics[index % topics.length] as CmTopic;
+    const focus: SlotFocus = { topic, questionType: CM_TOPICS[topic] };
+    slots.push({ id: slotId(profile.id, 'CM', index), profileId: profile.id, kind: 'CM', index, language, focus });
   }
   return slots;
 }

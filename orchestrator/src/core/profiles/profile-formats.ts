@@ -66,6 +66,65 @@ export function parseProfileSource(text: string, file: string, format?: ProfileF
   return { format: detected, records, rejected };
 }
 
+/**
+ * The JSONL format parseProfileSource would read a file as, told from the file's first bytes, so a large
+ * JSONL file can be read line by line (jsonLineRecords) instead of decoded whole; undefined when the head
+ * does not prove the file is JSONL (a JSON document, or one line only), and the file is parsed whole.
+ * Proof: the first line is a whole object by itself and another line follows it, so the file as a whole is
+ * not one JSON value; the first line then decides the format, as in parseProfileSource.
+ */
+export function jsonLinesFormat(head: Uint8Array, format?: ProfileFormat): 'raiden-jsonl' | 'generic' | undefined {
+  if (format !== undefined && format !== 'raiden-jsonl' && format !== 'generic') return undefined;
+  const text = new TextDecoder('utf-8').decode(head.subarray(0, head.lastIndexOf(0x0a) + 1)).replace(/^\uFEFF/u, '');
+  const lines = text.split('\n').filter((line) => line.trim().length > 0);
+  if (lines.length < 2) return undefined;
+  const first = parseWholeJson((lines[0] ?? '').trim());
+  if (!first.ok || !isObject(first.value)) return undefined;
+  if (format !== undefined) return format;
+  return typeof first.value.prompt === 'string' && /<Character Setting>/iu.test(first.value.prompt) ? 'raiden-jsonl' : 'generic';
+}
+
+/**
+ * The records of a JSONL file, one line decoded and parsed at a time, as parseProfileSource reads them:
+ * same locations, records and reasons (a line with bytes that are not UTF-8 is refused on its own).
+ * Rejections are pushed to `rejected` as they are found.
+ */
+export function* jsonLineRecords(
+  bytes: Uint8Array,
+  file: string,
+  format: 'raiden-jsonl' | 'generic',
+  rejected: InputRejection[],
+): Generator<RawProfileRecord> {
+  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  const lenient = new TextDecoder('utf-8', { ignoreBOM: false });
+  let start = 0;
+  for (let index = 0; start < bytes.length; index++) {
+    const newline = bytes.indexOf(0x0a, start);
+    const end = newline < 0 ? bytes.length : newline;
+    const line = bytes.subarray(start, end);
+    start = end + 1;
+    let raw: string;
+    let invalidUtf8 = false;
+    try {
+      raw = strict.decode(line);
+    } catch {
+      raw = lenient.decode(line);
+      invalidUtf8 = raw.includes(REPLACEMENT_CHAR);
+    }
+    raw = raw.trim();
+    if (raw.length === 0) continue;
+    const location = `${file}:${index + 1}`;
+    const parsed = parseWholeJson(raw);
+    if (!parsed.ok) {
+      rejected.push({ location, reason: `malformed JSON line (${parsed.error})` });
+      continue;
+    }
+    const record = format === 'raiden-jsonl' ? raidenRecord(parsed.value, location) : genericRecord(parsed.value, location);
+    if (typeof record === 'string') rejected.push({ location, reason: record });
+    else yield { ...record, invalidUtf8 };
+  }
+}
+
 type WholeJson = { ok: true; value: unknown } | { ok: false; error: string };
 
 function parseWholeJson(source: string): WholeJson {

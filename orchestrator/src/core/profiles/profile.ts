@@ -210,8 +210,16 @@ export interface NormalizedProfiles {
 
 /** Validates raw records into profiles: one bad record is reported and skipped, never fatal. */
 export function normalizeProfiles(records: Iterable<RawProfileRecord>): NormalizedProfiles {
-  const profiles: Profile[] = [];
   const rejected: InputRejection[] = [];
+  const profiles = [...normalizedProfiles(records, rejected)];
+  return { profiles, rejected };
+}
+
+/**
+ * normalizeProfiles one record at a time, for inputs too large to hold as profiles: each profile is made
+ * when the caller reaches it, and rejections are pushed to `rejected` as they are found.
+ */
+export function* normalizedProfiles(records: Iterable<RawProfileRecord>, rejected: InputRejection[]): Generator<Profile> {
   const firstSeen = new Map<string, string>();
   for (const record of records) {
     const reason = rejectionReason(record, firstSeen);
@@ -228,7 +236,7 @@ export function normalizeProfiles(records: Iterable<RawProfileRecord>): Normaliz
       ...NAME_FIELDS.map((key) => fields[key]?.trim() ?? ''),
       ...ALIAS_FIELDS.flatMap((key) => aliasesOf(fields[key] ?? '')),
     ].filter((alias) => alias.length > 0 && alias !== name);
-    profiles.push({
+    yield {
       id,
       name,
       aliases: [...new Set(aliases)],
@@ -236,9 +244,8 @@ export function normalizeProfiles(records: Iterable<RawProfileRecord>): Normaliz
       fields,
       text,
       location: record.location,
-    });
+    };
   }
-  return { profiles, rejected };
 }
 
 function rejectionReason(record: RawProfileRecord, firstSeen: Map<string, string>): string | undefined {

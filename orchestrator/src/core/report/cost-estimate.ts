@@ -83,7 +83,7 @@ export interface RunEstimate {
 }
 
 export function estimateRun(
-  slots: readonly SlotWork[],
+  slots: Iterable<SlotWork>,
   assumptions: CostAssumptions,
   shape: EstimateShape = PLAIN_ESTIMATE_SHAPE,
 ): RunEstimate {
@@ -91,7 +91,10 @@ export function estimateRun(
   const sglang = { calls: 0, input: 0, output: 0 };
   let slotInput = 0;
   let slotOutput = 0;
+  // Any iterable, so a plan too large to hold as slots is estimated as it is read.
+  let slotCount = 0;
   for (const slot of slots) {
+    slotCount++;
     const output = EXPECTED_OUTPUT_TOKENS[slot.kind];
     slotInput += slot.inputTokens;
     slotOutput += output;
@@ -104,10 +107,10 @@ export function estimateRun(
     bedrock.input += (slot.inputTokens + output) * shape.judgeCallsPerSlot;
     bedrock.output += JUDGE_OUTPUT_TOKENS * shape.judgeCallsPerSlot;
   }
-  if (slots.length > 0 && shape.evaluationCalls > 0) {
-    const evaluations = Math.min(shape.evaluationCalls, slots.length);
+  if (slotCount > 0 && shape.evaluationCalls > 0) {
+    const evaluations = Math.min(shape.evaluationCalls, slotCount);
     bedrock.calls += evaluations;
-    bedrock.input += Math.round(((slotInput + slotOutput) / slots.length) * evaluations);
+    bedrock.input += Math.round(((slotInput + slotOutput) / slotCount) * evaluations);
     bedrock.output += JUDGE_OUTPUT_TOKENS * evaluations;
   }
   const bedrockUsdOf = (input: number, output: number) =>
@@ -119,7 +122,7 @@ export function estimateRun(
   const sglangHours = sglangHoursOf(sglang.output);
   const sglangUsd = sglangHours * assumptions.gpuUsdPerHour;
   return {
-    slots: slots.length,
+    slots: slotCount,
     inputTokens: bedrock.input + sglang.input,
     outputTokens: bedrock.output + sglang.output,
     bedrock: {

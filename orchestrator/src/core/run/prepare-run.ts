@@ -2,13 +2,18 @@
  * Turns a RunSpec and the profile file's bytes into the run's plan: profiles (with located rejections),
  * slots, the strategy's assignment of profiles to backends and phases, the run id, run.json and the
  * estimate. The CLI and the Plan Lambda both call it; they differ only in where the bytes come from.
+ *
+ * A plan of a million profiles is made without holding them: a JSONL file is read one line at a time, once
+ * to choose the profiles and once to estimate them, and the profiles and slots of the plan are made only
+ * when a front door asks for them (PreparedRun.plannedSlots streams them again; `slots` and `profiles`
+ * hold them all, for a run that generates on this machine).
  */
 import { DEFAULT_COST_ASSUMPTIONS, estimateRun, type CostAssumptions, type RunEstimate } from '../report/cost-estimate.ts';
 import { chooseValidationProfiles } from './dataset-split.ts';
-import { planSlots, type PlanSettings, type Slot } from '../profiles/plan.ts';
+import { planProfileSlots, type PlanSettings, type Slot } from '../profiles/plan.ts';
 import type { RunStore } from '../ports/run-store.ts';
-import type { InputRejection, Profile } from '../profiles/profile.ts';
-import { ProfileFormatError } from '../profiles/profile-formats.ts';
+import { normalizedProfiles, type InputRejection, type Profile } from '../profiles/profile.ts';
+import { jsonLineRecords, jsonLinesFormat, ProfileFormatError, type ProfileFormat } from '../profiles/profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from '../profiles/profile-loader.ts';
 import { canonicalText } from '../verify/keyword-match.ts';
 import { estimatePromptTokens } from '../prompts/prompts.ts';
@@ -16,6 +21,7 @@ import { claimRun, deriveRunId, manifestPlan, sha256, type RunManifest } from '.
 import { cmPerProfileOf, RunSpecError, validationRatioOf, type RunSpec } from './run-spec.ts';
 import { strategyByName } from '../strategies/registry.ts';
 import { backendOfProfile, type Assignment, type Strategy } from '../strategies/strategy.ts';
+import type { BatchBackend } from '../../contract/workflow-payloads.ts';
 
 export interface ProfileSource {
   readonly bytes: Uint8Array;
@@ -48,10 +54,22 @@ export interface RunPlan {
 export interface PreparedRun {
   readonly plan: RunPlan;
   readonly strategy: Strategy;
+  /** The input's profiles are read when first asked for (format and rejections are known at once). */
   readonly loaded: LoadedProfiles;
+  /** The planned profiles by id, made when first asked for. */
   readonly profiles: ReadonlyMap<string, Profile>;
+  /** Every slot of the plan in plan order, made when first asked for. */
   readonly slots: readonly Slot[];
+  /** Slots per backend that writes them. */
+  readonly slotsOn: Readonly<Record<BatchBackend, number>>;
   readonly manifest: RunManifest;
+  /** Every slot of the plan with its profile, in plan order, made as it is reached and held by no one. */
+  plannedSlots(): Generator<PlannedSlot>;
+}
+
+export interface PlannedSlot {
+  readonly profile: Profile;
+  readonly slot: Slot;
 }
 
 export interface PrepareOptions {
@@ -61,13 +79,11 @@ export interface PrepareOptions {
   readonly costs?: CostAssumptions | undefined;
 }
 
+/** Profiles held between the passes over the input; a larger input is read again instead, so memory stays flat. */
+const PROFILES_KEPT = 20_000;
+
 export function prepareRun(spec: RunSpec, source: ProfileSource, options: PrepareOptions): PreparedRun {
-  const loaded = loadProfiles(spec, source);
-  if (loaded.profiles.length === 0) {
-    throw new RunSpecError([
-      { field: 'profiles', message: `: no usable profiles in ${source.location}; ${firstRejections(loaded.rejected)}` },
-    ]);
-  }
+  const input = openProfiles(spec, source);
   const settings: PlanSettings = {
     samplesPerProfile: spec.samplesPerProfile,
     cmPerProfile: cmPerProfileOf(spec),
@@ -75,13 +91,32 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     language: spec.language,
     seed: spec.seed,
   };
-  const slots = planSlots(loaded.profiles, settings);
-  if (slots.length === 0)
+  // First pass: which profiles the plan takes (the first maxProfiles usable ones), keeping them only when few.
+  const profileIds: string[] = [];
+  let kept: Profile[] | undefined = [];
+  let usable = 0;
+  for (const profile of input.read()) {
+    usable++;
+    if (settings.maxProfiles !== undefined && profileIds.length >= settings.maxProfiles) continue;
+    profileIds.push(profile.id);
+    if (kept !== undefined && kept.length < PROFILES_KEPT) kept.push(profile);
+    else kept = undefined;
+  }
+  const rejected = input.rejected();
+  if (usable === 0) {
+    throw new RunSpecError([{ field: 'profiles', message: `: no usable profiles in ${source.location}; ${firstRejections(rejected)}` }]);
+  }
+  const slotsPerProfile = settings.samplesPerProfile + settings.cmPerProfile;
+  if (profileIds.length * slotsPerProfile === 0)
     throw new RunSpecError([{ message: 'nothing to generate: set {samplesPerProfile} above zero or ask for CM samples with {includeCm}' }]);
-  const profiles = new Map(loaded.profiles.map((profile) => [profile.id, profile]));
-  const profileIds = [...new Set(slots.map((slot) => slot.profileId))];
+  const planned = kept;
+  const plannedProfiles = (): Iterable<Profile> => planned ?? firstOf(input.read(), profileIds.length);
+  function* plannedSlots(): Generator<PlannedSlot> {
+    for (const profile of plannedProfiles()) for (const slot of planProfileSlots(profile, settings)) yield { profile, slot };
+  }
+
   const digest = sha256(source.bytes);
-  const runId = options.runId ?? deriveRunId(source.location, digest, loaded.format, settings, spec.strategy);
+  const runId = options.runId ?? deriveRunId(source.location, digest, input.format, settings, spec.strategy);
   const strategy = strategyByName(spec.strategy);
   const validationRatio = validationRatioOf(spec, profileIds.length);
   const assignment = strategy.assign({
@@ -89,27 +124,51 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     spec,
     validationProfiles: chooseValidationProfiles(profileIds, validationRatio, spec.seed),
   });
-  const estimate = estimateRun(
-    slots.map((slot) => ({
-      kind: slot.kind,
-      inputTokens: estimatePromptTokens(profiles.get(slot.profileId) as Profile, slot),
-      backend: backendOfProfile(assignment, slot.profileId),
-    })),
-    options.costs ?? DEFAULT_COST_ASSUMPTIONS,
-    strategy.estimateShape?.(spec),
-  );
+  // Second pass: the estimate, slot by slot as the plan is derived.
+  const onOther = new Set(assignment.otherBackend);
+  const slotsOn: Record<BatchBackend, number> = { sglang: 0, bedrock: 0 };
+  const counts = { SBK: 0, CM: 0 };
+  function* slotWork() {
+    let profileId = '';
+    let backend = assignment.backend;
+    for (const { profile, slot } of plannedSlots()) {
+      if (profile.id !== profileId) {
+        profileId = profile.id;
+        backend = onOther.has(profileId) ? backendOfProfile(assignment, profileId) : assignment.backend;
+      }
+      slotsOn[backend]++;
+      counts[slot.kind]++;
+      yield { kind: slot.kind, inputTokens: estimatePromptTokens(profile, slot), backend };
+    }
+  }
+  const estimate = estimateRun(slotWork(), options.costs ?? DEFAULT_COST_ASSUMPTIONS, strategy.estimateShape?.(spec));
   const startedAt = options.startedAt.toISOString();
+  let profiles: ReadonlyMap<string, Profile> | undefined;
+  let slots: readonly Slot[] | undefined;
+  let loadedProfiles: Profile[] | undefined;
   return {
     strategy,
-    loaded,
-    profiles,
-    slots,
+    loaded: {
+      format: input.format,
+      rejected,
+      get profiles() {
+        return (loadedProfiles ??= [...input.read()]);
+      },
+    },
+    get profiles() {
+      return (profiles ??= new Map([...plannedProfiles()].map((profile) => [profile.id, profile])));
+    },
+    get slots() {
+      return (slots ??= [...plannedSlots()].map((planned) => planned.slot));
+    },
+    slotsOn,
+    plannedSlots,
     manifest: {
       run_id: runId,
       created_at: startedAt,
       profiles_file: source.location,
       profiles_sha256: digest,
-      format: loaded.format,
+      format: input.format,
       plan: manifestPlan(settings),
       partitions: {
         validation_ratio: validationRatio,
@@ -122,14 +181,23 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
       runId,
       startedAt,
       spec,
-      input: { file: source.location, format: loaded.format, usable: loaded.profiles.length, rejected: loaded.rejected },
+      input: { file: source.location, format: input.format, usable, rejected },
       profileIds,
-      slots: { total: slots.length, sbk: countKind(slots, 'SBK'), cm: countKind(slots, 'CM') },
+      slots: { total: counts.SBK + counts.CM, sbk: counts.SBK, cm: counts.CM },
       validationRatio,
       assignment,
       estimate,
     },
   };
+}
+
+function* firstOf<T>(items: Iterable<T>, count: number): Generator<T> {
+  if (count <= 0) return;
+  let taken = 0;
+  for (const item of items) {
+    yield item;
+    if (++taken >= count) return;
+  }
 }
 
 /** Claims the run's store for this plan; a run id that holds a run with other settings is refused, naming each field. */
@@ -153,19 +221,52 @@ function firstRejections(rejected: readonly InputRejection[]): string {
   return `${rejected.length} rejected: ${shown.join('; ')}${more}. Fix the file or choose another`;
 }
 
-export function countKind(slots: readonly Slot[], kind: Slot['kind']): number {
-  return slots.filter((slot) => slot.kind === kind).length;
+/** The input's usable profiles, read again at each call; rejections as the first complete read found them. */
+interface ProfileInput {
+  readonly format: ProfileFormat;
+  read(): Generator<Profile>;
+  rejected(): InputRejection[];
 }
 
-function loadProfiles(spec: RunSpec, source: ProfileSource): LoadedProfiles {
-  let loaded: LoadedProfiles;
-  try {
-    loaded = parseProfiles(source.bytes, source.location, spec.format);
-  } catch (error) {
-    if (error instanceof ProfileFormatError) throw new RunSpecError([{ message: error.message }]);
-    throw error;
+/** Bytes of the file's head that tell JSONL (read a line at a time) from a JSON document (parsed whole). */
+const HEAD_BYTES = 64 * 1024;
+
+function openProfiles(spec: RunSpec, source: ProfileSource): ProfileInput {
+  const lines = jsonLinesFormat(source.bytes.subarray(0, HEAD_BYTES), spec.format);
+  if (lines === undefined) {
+    let loaded: LoadedProfiles;
+    try {
+      loaded = excludeCharacters(parseProfiles(source.bytes, source.location, spec.format), spec.excludeNames);
+    } catch (error) {
+      if (error instanceof ProfileFormatError) throw new RunSpecError([{ message: error.message }]);
+      throw error;
+    }
+    return {
+      format: loaded.format,
+      *read() {
+        yield* loaded.profiles;
+      },
+      rejected: () => loaded.rejected,
+    };
   }
-  return excludeCharacters(loaded, spec.excludeNames);
+  const excluded = new Set(spec.excludeNames.map(canonicalText));
+  let found: InputRejection[] | undefined;
+  return {
+    format: lines,
+    *read() {
+      const unreadable: InputRejection[] = [];
+      const invalid: InputRejection[] = [];
+      const refused: InputRejection[] = [];
+      for (const profile of normalizedProfiles(jsonLineRecords(source.bytes, source.location, lines, unreadable), invalid)) {
+        const rejection = exclusion(profile, excluded);
+        if (rejection === undefined) yield profile;
+        else refused.push(rejection);
+      }
+      // The order parseProfiles and excludeCharacters give: unreadable lines, invalid records, excluded characters.
+      found ??= [...unreadable, ...invalid, ...refused];
+    },
+    rejected: () => found ?? [],
+  };
 }
 
 /**
@@ -178,13 +279,19 @@ export function excludeCharacters(loaded: LoadedProfiles, excludeNames: readonly
   const kept: Profile[] = [];
   const rejected: InputRejection[] = [...loaded.rejected];
   for (const profile of loaded.profiles) {
-    const listed = [profile.name, ...profile.aliases].find((name) => excluded.has(canonicalText(name)));
-    if (listed === undefined) kept.push(profile);
-    else
-      rejected.push({
-        location: profile.location,
-        reason: `character ${JSON.stringify(listed)} is on the list of names to exclude (an evaluation character): kept out of the training data; take it off the list to use it`,
-      });
+    const rejection = exclusion(profile, excluded);
+    if (rejection === undefined) kept.push(profile);
+    else rejected.push(rejection);
   }
   return { ...loaded, profiles: kept, rejected };
+}
+
+function exclusion(profile: Profile, excluded: ReadonlySet<string>): InputRejection | undefined {
+  if (excluded.size === 0) return undefined;
+  const listed = [profile.name, ...profile.aliases].find((name) => excluded.has(canonicalText(name)));
+  if (listed === undefined) return undefined;
+  return {
+    location: profile.location,
+    reason: `character ${JSON.stringify(listed)} is on the list of names to exclude (an evaluation character): kept out of the training data; take it off the list to use it`,
+  };
 }
