@@ -589,6 +589,22 @@ describe('idle watchdog and max lifetime', () => {
     expect(run.host.exists('var/lib/raiden/idle-since')).toBe(false);
   });
 
+  it('a request that finished since the last check keeps the instance: a run starting near the idle mark', () => {
+    const served = (count: number) => `${idleMetrics}\nsglang:num_requests_total{model_name="Qwen/Qwen2.5-72B-Instruct"} ${count}.0`;
+    run.host.setMetrics(30000, served(40));
+    run.host.setMetrics(30001, idleMetrics);
+    idleSince(29 * 60);
+    expect(watchdog().terminated).toBe(false);
+    // Between two checks a run's first request came and went: no request is running now, but one finished.
+    run.host.setMetrics(30000, served(41));
+    idleSince(31 * 60);
+    const result = watchdog();
+    expect(result.output).toContain('raiden-watchdog: busy, 0 running or queued requests, 1 finished since the last check');
+    expect(result.terminated).toBe(false);
+    expect(run.host.exists('var/lib/raiden/idle-since')).toBe(false);
+    run.host.setMetrics(30000, idleMetrics);
+  });
+
   it('idle: the first idle minute starts the timer without scaling in', () => {
     run.host.setMetrics(30001, idleMetrics);
     const result = watchdog();
