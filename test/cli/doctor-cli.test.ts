@@ -15,6 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { withRegionContext } from '../../orchestrator/src/cli/cdk-commands.ts';
 import { main } from '../../orchestrator/src/cli/main.ts';
 
 const sts = mockClient(STSClient);
@@ -282,6 +283,33 @@ describe('raiden doctor', () => {
     const { code, line } = await doctor([...GOOD, '-c', 'layout=tp5']);
     expect(code).toBe(1);
     expect(line('configuration')).toMatch(/layout "tp5" is invalid/u);
+  });
+});
+
+describe('raiden deploy and destroy --region', () => {
+  it('deploy checks and deploys the region it names', async () => {
+    const { out, streams } = io();
+    const code = await main(['deploy', '--region', 'af-south-1', '-c', 'availabilityZones=af-south-1a'], streams);
+    expect(code).toBe(1);
+    expect(out.stdout).toMatch(/fail {2}region +af-south-1 is not enabled for this account/u);
+  });
+
+  it('goes to cdk as the region setting; a different -c region beside it is refused', () => {
+    expect(withRegionContext(['--region', 'eu-west-1', '--profile', 'ops'])).toEqual(['--profile', 'ops', '-c', 'region=eu-west-1']);
+    expect(withRegionContext(['--region=eu-west-1', '-c', 'region=eu-west-1'])).toEqual(['-c', 'region=eu-west-1']);
+    expect(() => withRegionContext(['--region', 'eu-west-1', '-c', 'region=us-east-1'])).toThrow(
+      '--region eu-west-1 and -c region=us-east-1 disagree: give the region once',
+    );
+    expect(() => withRegionContext(['--region'])).toThrow(/--region needs a region name/u);
+  });
+
+  it("destroy's help speaks of destroying, not deploying", async () => {
+    const { out, streams } = io();
+    expect(await main(['destroy', '--help'], streams)).toBe(0);
+    expect(out.stdout).toContain('--profile <name>         the AWS profile to destroy with');
+    expect(out.stdout).toContain('--region <region>        the region to remove the stacks from');
+    expect(out.stdout).toMatch(/--force +skip cdk's confirmation before it deletes the stacks/u);
+    expect(out.stdout).not.toMatch(/deploy with|--require-approval/u);
   });
 });
 

@@ -20,11 +20,18 @@ function helpText(action: 'deploy' | 'destroy'): string {
     '',
     'Options:',
     ...(action === 'deploy' ? [`  ${SKIP_DOCTOR_FLAG}            deploy without the account checks of raiden doctor`] : []),
-    '  -c key=value             a setting (docs/deploy.md, Configuration), e.g. -c layout=tp4x2, -c models=Qwen/Qwen2.5-72B-Instruct,',
-    '                           -c availabilityZones=us-east-1d,us-east-1f (raiden doctor names the zones that offer the type),',
-    '                           -c capacity=spot, -c maxInstances=2',
-    '  --profile <name>         the AWS profile to deploy with',
-    "  --require-approval never skip cdk's confirmation of security changes",
+    `  --region <region>        the region to ${action === 'deploy' ? 'deploy to' : 'remove the stacks from'} (the same as -c region=<region>; default: AWS_REGION, then the profile)`,
+    ...(action === 'deploy'
+      ? [
+          '  -c key=value             a setting (docs/deploy.md, Configuration), e.g. -c layout=tp4x2, -c models=Qwen/Qwen2.5-72B-Instruct,',
+          '                           -c availabilityZones=us-east-1d,us-east-1f (raiden doctor names the zones that offer the type),',
+          '                           -c capacity=spot, -c maxInstances=2',
+        ]
+      : ['  -c key=value             the settings the stacks were deployed with that name them (-c stackPrefix=..., -c region=...)']),
+    `  --profile <name>         the AWS profile to ${action} with`,
+    ...(action === 'deploy'
+      ? ["  --require-approval never skip cdk's confirmation of security changes"]
+      : ["  --force                  skip cdk's confirmation before it deletes the stacks"]),
     '',
     `Every other argument goes to cdk as it is; cdk's own options: npx cdk ${action} --help`,
   ];
@@ -38,8 +45,8 @@ export async function runCdk(action: 'deploy' | 'destroy', cdkArgs: readonly str
   }
   const cdk = join(PROJECT_ROOT, 'node_modules/.bin/cdk');
   if (!existsSync(cdk)) throw new UsageError(`the AWS CDK CLI is not installed in ${PROJECT_ROOT}: run npm ci there first`);
-  const passThrough = cdkArgs.filter((arg) => arg !== SKIP_DOCTOR_FLAG);
-  if (action === 'deploy' && passThrough.length === cdkArgs.length) {
+  const passThrough = withRegionContext(cdkArgs.filter((arg) => arg !== SKIP_DOCTOR_FLAG));
+  if (action === 'deploy' && !cdkArgs.includes(SKIP_DOCTOR_FLAG)) {
     // Zones without the instance type, a missing quota or reservation fail only once instances launch,
     // long after the deploy succeeded; catch them before anything is deployed.
     io.stderr.write(`raiden: checking the account first (raiden doctor; ${SKIP_DOCTOR_FLAG} skips it)\n`);
@@ -55,6 +62,30 @@ export async function runCdk(action: 'deploy' | 'destroy', cdkArgs: readonly str
   if (result.exitCode === 0) return EXIT.ok;
   io.stderr.write(`raiden: cdk ${action} failed (exit ${result.exitCode ?? result.signal}); its output above says why\n`);
   return EXIT.failure;
+}
+
+/**
+ * `--region X` (or `--region=X`) as `-c region=X`: cdk has no --region option and would deploy to the
+ * profile's region, while the stacks take their region from the region setting (docs/deploy.md). A
+ * different `-c region` beside it is refused rather than one of the two silently winning.
+ */
+export function withRegionContext(args: readonly string[]): string[] {
+  const rest: string[] = [];
+  let region: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--region' || arg.startsWith('--region=')) {
+      const value = arg === '--region' ? args[++i] : arg.slice('--region='.length);
+      if (value === undefined || value === '' || value.startsWith('-'))
+        throw new UsageError('--region needs a region name, for example --region us-east-1');
+      region = value;
+    } else rest.push(arg);
+  }
+  if (region === undefined) return rest;
+  const set = parseContextArgs(contextArgs(rest)).region;
+  if (set === undefined) return [...rest, '-c', `region=${region}`];
+  if (set !== region) throw new UsageError(`--region ${region} and -c region=${set} disagree: give the region once`);
+  return rest;
 }
 
 /** The `key=value` of every `-c` / `--context` argument, in cdk's spellings. */
