@@ -57,6 +57,20 @@ export function checkAccepted(runDirs: readonly string[]): { checked: number; wr
 
 const quiet = { isTTY: false, write: () => true };
 
+/**
+ * The accept-rate run of one profile file: the real `raiden generate` with 3 SBK and 1 CM sample per
+ * profile against `endpoint`, quietly, into `out`; `flags` adds to it. Returns the exit status.
+ */
+export function generateAcceptRateRun(
+  file: (typeof ACCEPT_RATE_PROFILES)[number],
+  endpoint: string,
+  out: string,
+  flags: readonly string[] = [],
+) {
+  const args = ['--profiles', join(ROOT, file), '--endpoint', endpoint, '--samples-per-profile', '3', '--cm-per-profile', '1'];
+  return main(['generate', ...args, ...flags, '--out', out], { stdout: quiet, stderr: quiet });
+}
+
 async function acceptRateRun(context: BenchContext, label: string, invalidRate: number): Promise<AcceptRateRun> {
   const server = await startTestServer({
     model: 'simulated-sglang',
@@ -80,26 +94,7 @@ async function acceptRateRun(context: BenchContext, label: string, invalidRate: 
   try {
     for (const file of ACCEPT_RATE_PROFILES) {
       const out = join(context.workDir, `accept-rate-${label}-${file.replace(/[/.]/gu, '_')}`);
-      await main(
-        [
-          'generate',
-          '--profiles',
-          join(ROOT, file),
-          '--endpoint',
-          server.url,
-          '--samples-per-profile',
-          '3',
-          '--cm-per-profile',
-          '1',
-          '--max-attempts',
-          '3',
-          '--concurrency',
-          '16',
-          '--out',
-          out,
-        ],
-        { stdout: quiet, stderr: quiet },
-      );
+      await generateAcceptRateRun(file, server.url, out, ['--max-attempts', '3', '--concurrency', '16']);
       const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as RunReport;
       totals.runDirs.push(out);
       slots += report.plan.slots;

@@ -5,15 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { main } from '../../orchestrator/src/cli/main.ts';
-import { newCounters } from '../../orchestrator/src/core/run/generation-run.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
 import { connectRunBackends, rolesFor } from '../../orchestrator/src/core/run/run-backends.ts';
-import { finishRun, generateAllPhases } from '../../orchestrator/src/core/run/run-pipeline.ts';
 import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { createBackendFactory } from '../../orchestrator/src/llm/backend-factory.ts';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { generateAndFinish } from './local-run.ts';
 
 export type CacheChildConfig =
   | { mode: 'generate'; profiles: string; endpoint: string; out: string; cacheDir?: string; concurrency: number }
@@ -60,23 +59,12 @@ if (config.mode === 'reverify') {
       bedrock: { ...transport, maxConcurrency: 4 },
     },
   });
-  const counters = newCounters(prepared.slots.length, 0);
-  const outcome = await generateAllPhases({
+  const { report, counters } = await generateAndFinish({
     prepared,
     store,
     backends,
-    counters,
-    existing: [],
-    settings: { concurrency: spec.concurrency * 2 },
-  });
-  const { report } = await finishRun({
-    plan: prepared.plan,
-    store,
-    counters,
-    emptySlots: outcome.emptySlots,
-    prices: DEFAULT_PRICES,
-    sglangInstances: 1,
     concurrency: spec.concurrency,
+    workers: spec.concurrency * 2,
   });
   store.close();
   result = { requests: counters.requests, cacheHits: counters.cacheHits, accepted: counters.accepted, usdSaved: report.cache.usd_saved };

@@ -4,19 +4,13 @@
  * BackendSettings, every phase, finish. The CLI's own wiring of --cache-dir lives in generate-command.ts.
  */
 import { readFileSync } from 'node:fs';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import { claimPreparedRun, prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
-import {
-  resumeCounters,
-  existingSamples,
-  finishRun,
-  generateAllPhases,
-  type FinishedRun,
-} from '../../orchestrator/src/core/run/run-pipeline.ts';
+import type { FinishedRun } from '../../orchestrator/src/core/run/run-pipeline.ts';
 import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { createBackendFactory } from '../../orchestrator/src/llm/backend-factory.ts';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { generateAndFinish } from '../../bench/support/local-run.ts';
 import { connectTestBackends } from '../support/test-backends.ts';
 
 export interface CachedRunOptions {
@@ -42,21 +36,8 @@ export async function generateThroughCache(options: CachedRunOptions): Promise<F
       maxInFlight: spec.concurrency,
       transport: { requestTimeoutMs: 10_000, retry: { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 5 } },
     });
-    const existing = await existingSamples(store);
-    const counters = resumeCounters(prepared.slots, existing);
-    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: { concurrency: spec.concurrency } });
-    const finished = await finishRun({
-      plan: prepared.plan,
-      store,
-      counters,
-      emptySlots: outcome.emptySlots,
-      prices: DEFAULT_PRICES,
-      sglangInstances: 1,
-      backends,
-      concurrency: spec.concurrency,
-      stoppedReason: outcome.fatalError,
-    });
-    return { ...finished, cacheHits: counters.cacheHits, requests: counters.requests };
+    const { report, dataset, counters } = await generateAndFinish({ prepared, store, backends, concurrency: spec.concurrency });
+    return { report, dataset, cacheHits: counters.cacheHits, requests: counters.requests };
   } finally {
     store.close();
   }

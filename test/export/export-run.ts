@@ -5,12 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeProfileTable } from '../../orchestrator/src/core/export/profile-table.ts';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import { claimPreparedRun, prepareRun, type PreparedRun } from '../../orchestrator/src/core/run/prepare-run.ts';
-import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../../orchestrator/src/core/run/run-pipeline.ts';
 import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';
+import { generateAndFinish } from '../../bench/support/local-run.ts';
 import { scriptedBackend } from '../support/scripted-backend.ts';
 import { connectTestBackends } from '../support/test-backends.ts';
 
@@ -41,21 +40,7 @@ export async function makeRun(options: ExportRunOptions): Promise<PreparedRun> {
       create: async () => scriptedBackend({ name: 'sglang', model: 'qwen-sim' }),
       gates: false,
     });
-    const existing = await existingSamples(store);
-    const counters = resumeCounters(prepared.slots, existing);
-    const outcome = await generateAllPhases({ prepared, store, backends, counters, existing, settings: { concurrency: 4, now } });
-    await finishRun({
-      plan: prepared.plan,
-      store,
-      counters,
-      emptySlots: outcome.emptySlots,
-      prices: DEFAULT_PRICES,
-      sglangInstances: 1,
-      backends,
-      concurrency: 4,
-      stoppedReason: outcome.fatalError,
-      now,
-    });
+    await generateAndFinish({ prepared, store, backends, concurrency: 4, now });
     return prepared;
   } finally {
     store.close();

@@ -5,18 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
 import type { BackendFactory, BackendSpec } from '../../orchestrator/src/core/ports/backend-factory.ts';
 import { prepareRun, type PreparedRun } from '../../orchestrator/src/core/run/prepare-run.ts';
-import {
-  resumeCounters,
-  existingSamples,
-  finishRun,
-  generateAllPhases,
-  type FinishedRun,
-} from '../../orchestrator/src/core/run/run-pipeline.ts';
+import type { FinishedRun } from '../../orchestrator/src/core/run/run-pipeline.ts';
 import { parseRunSpec, type RunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
+import { generateAndFinish } from '../../bench/support/local-run.ts';
 import { MemoryRunStore } from '../support/memory-run-store.ts';
 import { ROOT } from '../support/run-cli.ts';
 import { scriptedBackend, type ScriptedBackend, type ScriptedBackendOptions } from '../support/scripted-backend.ts';
@@ -66,31 +60,10 @@ export async function runInProcess(options: InProcessOptions = {}): Promise<InPr
   };
   const backends = await connectTestBackends(prepared, { create });
   const store = options.store ?? new MemoryRunStore();
-  const existing = await existingSamples(store);
-  const counters = resumeCounters(prepared.slots, existing);
-  const outcome = await generateAllPhases({
-    prepared,
-    store,
-    backends,
-    counters,
-    existing,
-    settings: { concurrency: 4, now },
-    seedData: options.seedData,
-  });
-  const finished = await finishRun({
-    plan: prepared.plan,
-    store,
-    counters,
-    emptySlots: outcome.emptySlots,
-    prices: DEFAULT_PRICES,
-    sglangInstances: 1,
-    backends,
-    concurrency: 4,
-    stoppedReason: outcome.fatalError,
-    now,
-  });
+  const { report, dataset } = await generateAndFinish({ prepared, store, backends, concurrency: 4, now, seedData: options.seedData });
   return {
-    ...finished,
+    report,
+    dataset,
     prepared,
     store,
     backends: built,

@@ -11,15 +11,10 @@ import type { LlmBackend } from '../../orchestrator/src/core/ports/llm-backend.t
 import { prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
 import { writeReportHtml } from '../../orchestrator/src/core/report/report-html.ts';
 import { RunEventLog } from '../../orchestrator/src/core/report/run-events.ts';
-import {
-  resumeCounters,
-  existingSamples,
-  finishRun,
-  generateAllPhases,
-  type FinishedRun,
-} from '../../orchestrator/src/core/run/run-pipeline.ts';
+import type { FinishedRun } from '../../orchestrator/src/core/run/run-pipeline.ts';
 import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
+import { generateAndFinish, generateLocally } from '../../bench/support/local-run.ts';
 import { CHARACTEREVAL_PROFILES } from '../support/run-cli.ts';
 import { scriptedBackend } from '../support/scripted-backend.ts';
 import { connectTestBackends } from '../support/test-backends.ts';
@@ -82,30 +77,13 @@ export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
           : scriptedBackend({ name: 'bedrock', model: backendSpec.modelId, judgeScore: (n) => scores[(n - 1) % 3] ?? 1 }),
       );
     const backends = await connectTestBackends(prepared, { create });
-    const existing = await existingSamples(store);
-    const counters = resumeCounters(prepared.slots, existing);
-    const stopAfter = options.stopAfter;
-    const outcome = await generateAllPhases({
-      prepared,
-      store,
-      backends,
-      counters,
-      existing,
-      settings: { concurrency: 4, now, ...(stopAfter !== undefined ? { shouldStop: () => counters.accepted >= stopAfter } : {}) },
-    });
-    if (options.killed) return {};
-    const finished = await finishRun({
-      plan: prepared.plan,
-      store,
-      counters,
-      emptySlots: outcome.emptySlots,
-      prices: DEFAULT_PRICES,
-      sglangInstances: 1,
-      backends,
-      concurrency: 4,
-      stoppedReason: outcome.fatalError ?? (stopAfter !== undefined ? 'interrupted' : undefined),
-      now,
-    });
+    const run = { prepared, store, backends, concurrency: 4, now, stopAfter: options.stopAfter };
+    if (options.killed) {
+      await generateLocally(run);
+      return {};
+    }
+    const { report, dataset } = await generateAndFinish(run);
+    const finished: FinishedRun = { report, dataset };
     await store.finish();
     const htmlBytes = await writeReportHtml(store, { prices: DEFAULT_PRICES });
     return { finished, htmlBytes };

@@ -13,6 +13,8 @@ import { parseS3Uri } from '../contract/s3-uri.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/export/export-formats.ts';
 import { ExportError, exportRun, type ExportSource } from '../core/export/run-export.ts';
 import { WRITER_LEASE, type WriterLease } from '../core/run/run-manifest.ts';
+import { DEFAULT_LICENSE } from '../core/export/dataset-card.ts';
+import { DEFAULT_TOKENIZER, TOKENIZERS, type TokenizerName } from '../core/export/prompt-tokens.ts';
 import type { CliIo } from './cli-io.ts';
 import { openExportDirectory } from './export-directory.ts';
 import { processWriter } from './process-writer.ts';
@@ -25,7 +27,14 @@ export interface ExportFlags {
   readonly format: ExportFormat;
   readonly out: string;
   readonly region?: string | undefined;
+  /** Whose tokens the card's prompt lengths and recipes count. */
+  readonly tokenizer?: TokenizerName | undefined;
+  /** The dataset card's license identifier. */
+  readonly license?: string | undefined;
 }
+
+/** A Hugging Face license identifier (`cc-by-4.0`, `apache-2.0`, `other`, `unknown`): https://huggingface.co/docs/hub/repositories-licenses */
+const LICENSE_ID = /^[a-z0-9][a-z0-9.+-]*$/u;
 
 /** What tests replace: the S3 client (a local S3 server). */
 export interface ExportDependencies {
@@ -34,13 +43,22 @@ export interface ExportDependencies {
 }
 
 export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDependencies = {}): Promise<number> {
+  if (flags.license !== undefined && !LICENSE_ID.test(flags.license))
+    throw new UsageError(
+      `--license ${JSON.stringify(flags.license)} is not a license identifier: give a Hugging Face one in lower case, such as cc-by-4.0, apache-2.0 or other (https://huggingface.co/docs/hub/repositories-licenses)`,
+    );
   const opened = flags.run.startsWith('s3://') ? await openS3Run(flags, deps) : await openLocalRun(flags.run);
   const directory = await openExportDirectory(flags.out).catch((error: unknown) => {
     opened.close();
     throw error;
   });
   try {
-    const summary = await exportRun(opened.source, directory.sink, { format: flags.format, now: deps.now });
+    const summary = await exportRun(opened.source, directory.sink, {
+      format: flags.format,
+      now: deps.now,
+      tokenizer: flags.tokenizer,
+      license: flags.license,
+    });
     await directory.commit({
       run: opened.source.location,
       format: summary.format,
@@ -157,6 +175,15 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: nu
       'directory for the export: new, empty or an earlier export (replaced as a whole); a directory of other files is refused',
     )
     .addOption(new Option('--region <region>', 'AWS region of the bucket (default: AWS_REGION, then the profile)').env('AWS_REGION'))
+    .addOption(
+      new Option(
+        '--tokenizer <name>',
+        "whose tokens the card's prompt lengths and training recipes count ('estimate': no tokenizer, a stated estimate)",
+      )
+        .choices(TOKENIZERS)
+        .default(DEFAULT_TOKENIZER),
+    )
+    .option('--license <id>', "the dataset card's license, a Hugging Face license identifier such as cc-by-4.0", DEFAULT_LICENSE)
     .action(async (opts: Record<string, unknown>) => {
       setExit(
         await runExport(
@@ -165,6 +192,8 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: nu
             format: opts.format as ExportFormat,
             out: opts.out as string,
             region: opts.region as string | undefined,
+            tokenizer: opts.tokenizer as TokenizerName,
+            license: opts.license as string,
           },
           io,
         ),

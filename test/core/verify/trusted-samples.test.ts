@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACCEPT_RATE_PROFILES, checkAccepted } from '../../../bench/scenarios/accept-rate.ts';
+import { ACCEPT_RATE_PROFILES, checkAccepted, generateAcceptRateRun } from '../../../bench/scenarios/accept-rate.ts';
 import { startTestServer } from '../../../bench/simulated-sglang/server.ts';
 import { main } from '../../../orchestrator/src/cli/main.ts';
 import { fieldQuestionTypes, isFocusField, planSlots } from '../../../orchestrator/src/core/profiles/plan.ts';
@@ -25,22 +25,7 @@ describe('accepted samples a GRPO trainer can trust', () => {
     try {
       for (const file of ACCEPT_RATE_PROFILES) {
         const out = mkdtempSync(join(tmpdir(), 'raiden-trusted-'));
-        const code = await main(
-          [
-            'generate',
-            '--profiles',
-            join(ROOT, file),
-            '--endpoint',
-            server.url,
-            '--samples-per-profile',
-            '3',
-            '--cm-per-profile',
-            '1',
-            '--out',
-            out,
-          ],
-          { stdout: quiet, stderr: quiet },
-        );
+        const code = await generateAcceptRateRun(file, server.url, out);
         expect(code, file).toBe(0);
         dirs.push(out);
       }

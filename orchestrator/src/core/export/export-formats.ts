@@ -4,6 +4,7 @@
  */
 import type { Sample } from '../verify/sample.ts';
 import type { TableSchema } from './parquet-table.ts';
+import type { TrainerChat } from './prompt-tokens.ts';
 import { assistantTurn, groundTruthOf, promptMessages, promptText, type PromptProfile } from './trainer-prompt.ts';
 
 export const EXPORT_FORMATS = ['verl', 'trl', 'easyr1', 'sft'] as const;
@@ -27,10 +28,26 @@ export interface FormatLayout {
   /** Each column and what it holds, for the dataset card. */
   readonly columns: Readonly<Record<string, string>>;
   row(input: RowInput): Record<string, unknown>;
+  /** The chat the trainer applies the model's chat template to, whose tokens the card and the recipes count. */
+  chat(input: RowInput): TrainerChat;
+  /** Files a trainer needs beside the data files, such as LLaMA-Factory's dataset_info.json. */
+  companions?(dataFiles: readonly DataFile[]): { readonly name: string; readonly body: string }[];
+}
+
+export interface DataFile {
+  readonly split: Split;
+  readonly name: string;
+  readonly rows: number;
 }
 
 const MESSAGES = { list: { struct: { role: 'string', content: 'string' } } } as const;
 const STRINGS = { list: 'string' } as const;
+
+/** The prompt messages as verl, TRL and SFT trainers read them, and the reference response. */
+const messagesChat = ({ sample, profile }: RowInput): TrainerChat => ({
+  prompt: promptMessages(sample, profile),
+  response: assistantTurn(sample),
+});
 
 /**
  * verl: RLHFDataset reads `prompt` as chat messages for apply_chat_template and `extra_info.index`; the
@@ -79,6 +96,7 @@ const VERL: FormatLayout = {
       difficulty: sample.difficulty,
     },
   }),
+  chat: messagesChat,
 };
 
 /**
@@ -112,6 +130,7 @@ const TRL: FormatLayout = {
       id: sample.id,
     };
   },
+  chat: messagesChat,
 };
 
 /**
@@ -130,7 +149,32 @@ const EASYR1: FormatLayout = {
     id: 'the sample id in the run, `<profile>/<kind>/<index>`',
   },
   row: ({ sample, profile }) => ({ prompt: promptText(sample, profile), answer: JSON.stringify(groundTruthOf(sample)), id: sample.id }),
+  chat: ({ sample, profile }) => ({ prompt: [{ role: 'user', content: promptText(sample, profile) }], response: assistantTurn(sample) }),
 };
+
+/** The names the SFT export's dataset_info.json gives its splits, for LLaMA-Factory's `dataset` and `eval_dataset`. */
+export const LLAMA_FACTORY_DATASETS: Readonly<Record<Split, string>> = { train: 'raiden_train', validation: 'raiden_validation' };
+
+/**
+ * LLaMA-Factory finds a local dataset by its name in `dataset_dir`/dataset_info.json; OpenAI-style messages
+ * are its `sharegpt` formatting with role/content tags and user/assistant/system values, the system
+ * message first (hiyouga/LLaMA-Factory at ff6d4d1: data/README.md, src/llamafactory/data/parser.py,
+ * src/llamafactory/data/converter.py SharegptDatasetConverter).
+ */
+export function llamaFactoryDatasetInfo(dataFiles: readonly DataFile[]): string {
+  const info = Object.fromEntries(
+    dataFiles.map((file) => [
+      LLAMA_FACTORY_DATASETS[file.split],
+      {
+        file_name: file.name,
+        formatting: 'sharegpt',
+        columns: { messages: 'messages' },
+        tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant', system_tag: 'system' },
+      },
+    ]),
+  );
+  return `${JSON.stringify(info, null, 2)}\n`;
+}
 
 /** Cold-start fine-tuning: the conversational `messages` layout of TRL's SFTTrainer and LLaMA-Factory. */
 const SFT: FormatLayout = {
@@ -144,6 +188,8 @@ const SFT: FormatLayout = {
     messages: [...promptMessages(sample, profile), { role: 'assistant', content: assistantTurn(sample) }],
     id: sample.id,
   }),
+  chat: messagesChat,
+  companions: (dataFiles) => [{ name: 'dataset_info.json', body: llamaFactoryDatasetInfo(dataFiles) }],
 };
 
 export const FORMAT_LAYOUTS: Readonly<Record<ExportFormat, FormatLayout>> = { verl: VERL, trl: TRL, easyr1: EASYR1, sft: SFT };

@@ -10,10 +10,11 @@ import { profileIdOf } from '../run/dataset-split.ts';
 import { KEYWORD_RULES } from '../verify/keyword-match.ts';
 import { renderProfileText } from '../profiles/profile.ts';
 import type { Sample } from '../verify/sample.ts';
-import { datasetCard, type CardRun, type ExportTally } from './dataset-card.ts';
-import { FORMAT_LAYOUTS, splitFileName, SPLITS, type ExportFormat, type Split } from './export-formats.ts';
+import { datasetCard, DEFAULT_LICENSE, type CardRun, type ExportTally } from './dataset-card.ts';
+import { FORMAT_LAYOUTS, splitFileName, SPLITS, type DataFile, type ExportFormat, type Split } from './export-formats.ts';
 import { parquetBytes } from './parquet-table.ts';
 import type { ProfileRecord } from './profile-table.ts';
+import { chatTokenizer, DEFAULT_TOKENIZER, LengthTally, rowTokens, type TokenizerName } from './prompt-tokens.ts';
 import type { PromptProfile } from './trainer-prompt.ts';
 
 /** A run's files, wherever they are. */
@@ -39,6 +40,10 @@ export class ExportError extends Error {
 export interface ExportOptions {
   readonly format: ExportFormat;
   readonly now?: () => Date;
+  /** Whose tokens the card and the recipes count (DEFAULT_TOKENIZER when absent). */
+  readonly tokenizer?: TokenizerName;
+  /** The card's license identifier (DEFAULT_LICENSE when absent). */
+  readonly license?: string;
 }
 
 export interface ExportSummary {
@@ -64,6 +69,8 @@ export async function rewardFiles(): Promise<{ readonly name: string; readonly b
 
 export async function exportRun(source: ExportSource, sink: ExportSink, options: ExportOptions): Promise<ExportSummary> {
   const layout = FORMAT_LAYOUTS[options.format];
+  const tokenizer = await chatTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
+  const lengths = new LengthTally();
   const table = await readProfileTable(source);
   const tally: ExportTally = { rows: { train: 0, validation: 0 }, kinds: {}, languages: new Set(), characters: new Set() };
   let renderedProfiles = 0;
@@ -74,13 +81,15 @@ export async function exportRun(source: ExportSource, sink: ExportSink, options:
     return { name: sample.character_name, language: sample.metadata.language, text: renderProfileText({ ...sample.character_profile }) };
   };
 
-  const dataFiles: { split: Split; name: string; rows: number }[] = [];
+  const dataFiles: DataFile[] = [];
   for (const split of SPLITS) {
     const samples = await splitSamples(source, split);
     const rows = (async function* () {
       for await (const sample of samples) {
         const profile = profileOf(sample);
-        const row = layout.row({ sample, profile, split, index: tally.rows[split] });
+        const input = { sample, profile, split, index: tally.rows[split] };
+        const row = layout.row(input);
+        lengths.add(split, sample.metadata.kind, rowTokens(tokenizer, layout.chat(input)));
         tally.rows[split]++;
         tally.kinds[sample.metadata.kind] = (tally.kinds[sample.metadata.kind] ?? 0) + 1;
         tally.languages.add(profile.language);
@@ -99,6 +108,8 @@ export async function exportRun(source: ExportSource, sink: ExportSink, options:
   if (dataFiles.length === 0)
     throw new ExportError(`${source.location} has no accepted samples in train.json or validation.json: nothing to export`);
 
+  const companions = layout.companions?.(dataFiles) ?? [];
+  for (const file of companions) await sink.write(file.name, file.body);
   const rewards = await rewardFiles();
   for (const file of rewards) await sink.write(file.name, file.body);
   const card = datasetCard({
@@ -108,12 +119,20 @@ export async function exportRun(source: ExportSource, sink: ExportSink, options:
     run: await cardRun(source),
     renderedProfiles,
     exportedAt: (options.now ?? (() => new Date()))(),
+    lengths,
+    tokenizer,
+    license: options.license ?? DEFAULT_LICENSE,
   });
   await sink.write('README.md', card);
   return {
     format: options.format,
     location: sink.location,
-    files: [...dataFiles.map((file) => file.name), ...rewards.map((file) => file.name), 'README.md'],
+    files: [
+      ...dataFiles.map((file) => file.name),
+      ...companions.map((file) => file.name),
+      ...rewards.map((file) => file.name),
+      'README.md',
+    ],
     rows: tally.rows,
     renderedProfiles,
   };
