@@ -267,6 +267,28 @@ describe('boot on a stub instance', () => {
     expect(new Set(files.map((f) => f.log_group_name))).toEqual(new Set(['/raiden/fleet']));
   });
 
+  it('the agent drops the line where SGLang logs its ServerArgs with the API key, and ships the others', () => {
+    const agentConfig = JSON.parse(tp4x2.host.read('etc/raiden/cloudwatch-agent.json')) as {
+      logs: { logs_collected: { files: { collect_list: { file_path: string; filters?: { type: string; expression: string }[] }[] } } };
+    };
+    const key = STUB_API_KEY;
+    // As SGLang's launch_server logs it (logger.info(f"{server_args=}")), with Python's repr of the key.
+    const repr = (text: string) => (text.includes("'") ? `"${text}"` : `'${text}'`);
+    const lines = [
+      `[2026-01-01 00:00:00] server_args=ServerArgs(model_path='/opt/models/qwen', tp_size=4, api_key=${repr(key)}, enable_metrics=True)`,
+      `[2026-01-01 00:00:01] server_args=ServerArgs(model_path='/opt/models/qwen', api_key=${repr(`it's-${key}`)})`,
+      '[2026-01-01 00:00:09] The server is fired up and ready to roll!',
+      "[2026-01-01 00:00:10] server_args=ServerArgs(model_path='/opt/models/qwen', api_key=None)",
+    ];
+    for (const file of agentConfig.logs.logs_collected.files.collect_list) {
+      const shipped = lines.filter(
+        (line) => !(file.filters ?? []).some((filter) => filter.type === 'exclude' && new RegExp(filter.expression, 'u').test(line)),
+      );
+      expect(shipped, file.file_path).toEqual([lines[2], lines[3]]);
+      expect(shipped.join('\n')).not.toContain(key);
+    }
+  });
+
   it('scales in with capacity decrement when a step fails', () => {
     const failed = boot({ models: 'weights:models/missing' }, { env: { STUB_AWS_FAIL: 's3 sync' } });
     expect(failed.status).not.toBe(0);

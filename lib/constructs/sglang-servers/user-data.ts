@@ -269,6 +269,13 @@ function stageCommands(servers: readonly ServerSpec[]): string {
  * metrics from them. Written with an unquoted heredoc, so the shell fills in ${RAIDEN_LOG_GROUP}; the
  * selectors' `$` anchors, followed by a quote, stay as they are.
  */
+/**
+ * SGLang logs its ServerArgs at start-up, the API key included (`api_key='...'`, or `api_key="..."` when the
+ * key holds a single quote); the agent drops such a line instead of shipping it. The agent's `filters` take
+ * exclude entries with a regular expression: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-Configuration-File-Details.html
+ */
+export const SECRET_LOG_LINE = `api_key=['"]`;
+
 function cloudWatchAgentConfig(servers: readonly ServerSpec[]): string {
   const files = ['user-data', 'watchdog', 'max-lifetime', ...servers.map((server) => `sglang-${server.name}`)];
   const metricNames = Object.keys(SGLANG_SERVER_METRICS);
@@ -283,6 +290,7 @@ function cloudWatchAgentConfig(servers: readonly ServerSpec[]): string {
             file_path: `${LOG_DIR}/${file}.log`,
             log_group_name: '${RAIDEN_LOG_GROUP}',
             log_stream_name: `{instance_id}/${file}`,
+            filters: [{ type: 'exclude', expression: SECRET_LOG_LINE }],
           })),
         },
       },
