@@ -9,7 +9,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
 
-/** Node.js 22: the runtime the orchestrator is written and tested for (engines >= 22.12). */
+/** Node.js 22: the runtime the orchestrator is written and tested for (engines >= 22.13). */
 export const ORCHESTRATOR_RUNTIME = lambda.Runtime.NODEJS_22_X;
 const PROJECT_ROOT = join(import.meta.dirname, '../../..');
 const HANDLERS_DIR = join(PROJECT_ROOT, 'orchestrator/src/handlers');
