@@ -1,8 +1,9 @@
 /**
- * Rejected attempts keep their whole output: cut in rejects.jsonl only when the response cache holds it
- * whole (the reject names the entry), whole in the run otherwise; and reverify judges the whole output.
+ * Rejected attempts keep their whole output in the run, with or without the response cache (which may be
+ * deleted, or fail to store it); reverify judges the whole output, from the cache for runs of an older
+ * raiden that cut it.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { buildMessages } from '../../orchestrator/src/core/prompts/prompts.ts';
 import { CachedBackend, newCacheStats } from '../../orchestrator/src/core/run/response-cache.ts';
 import { reverifyRun } from '../../orchestrator/src/core/run/reverify.ts';
 import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
-import { RAW_OUTPUT_LIMIT, type RejectRecord } from '../../orchestrator/src/core/verify/sample.ts';
+import type { RejectRecord } from '../../orchestrator/src/core/verify/sample.ts';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { MemoryRunStore } from '../support/memory-run-store.ts';
 import { ROOT } from '../support/run-cli.ts';
@@ -26,11 +27,13 @@ const prepared = prepareRun(
   { startedAt: new Date() },
 );
 const slot = prepared.slots[0]!;
+/** What an older raiden kept of a long reject's output when the cache held it whole. */
+const OLD_RAW_OUTPUT_LIMIT = 2_000;
 const profile = prepared.profiles.get(slot.profileId)!;
 /** A sample that passes the rules, padded past the reject limit with a field the parser drops. */
 const longGood = JSON.stringify({
   ...JSON.parse(fakeSample({ messages: buildMessages(profile, slot) })),
-  notes: 'n'.repeat(3 * RAW_OUTPUT_LIMIT),
+  notes: 'n'.repeat(3 * OLD_RAW_OUTPUT_LIMIT),
 });
 /** The same with its answer emptied: a long output the rules refuse. */
 const longBad = JSON.stringify({ ...JSON.parse(longGood), answer: '' });
@@ -59,13 +62,24 @@ async function rejectOf(backend: LlmBackend): Promise<RejectRecord> {
 }
 
 describe('a rejected attempt', () => {
-  it('with the cache: rejects.jsonl holds the first part and the entry key; the cache holds the whole output', async () => {
+  it('with the cache: rejects.jsonl holds the whole output too, so the run does not depend on the cache', async () => {
     const cache = await LocalResponseCache.open(mkdtempSync(join(tmpdir(), 'raiden-whole-')));
     const reject = await rejectOf(new CachedBackend(answering(longBad), cache, newCacheStats()));
     expect(reject.reason).toBe('empty_field');
-    expect(reject.raw_output.startsWith(longBad.slice(0, RAW_OUTPUT_LIMIT))).toBe(true);
-    expect(reject.raw_output).toMatch(/…\[truncated \d+ chars\]$/u);
-    expect((await cache.get(reject.output_key ?? ''))?.text).toBe(longBad);
+    expect(reject.raw_output).toBe(longBad);
+    expect(reject.output_key).toBeUndefined();
+  });
+
+  it('with a cache that fails to store it: the whole output in the run, the failure counted', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'raiden-whole-'));
+    const cache = await LocalResponseCache.open(directory);
+    // Where entries are staged is no directory any more: every put fails, as on a full disk.
+    rmSync(join(directory, 'responses-v1', 'tmp'), { recursive: true });
+    writeFileSync(join(directory, 'responses-v1', 'tmp'), '');
+    const stats = newCacheStats();
+    const reject = await rejectOf(new CachedBackend(answering(longBad), cache, stats));
+    expect(reject.raw_output).toBe(longBad);
+    expect(stats.errors).toBe(1);
   });
 
   it('without a cache: rejects.jsonl holds the whole output', async () => {
@@ -86,7 +100,7 @@ describe('reverify of cut outputs', () => {
       attempt: 1,
       reason: 'keyword_generic',
       detail: 'an older rule',
-      raw_output: `${longGood.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${longGood.length - RAW_OUTPUT_LIMIT} chars]`,
+      raw_output: `${longGood.slice(0, OLD_RAW_OUTPUT_LIMIT)}…[truncated ${longGood.length - OLD_RAW_OUTPUT_LIMIT} chars]`,
       output_key,
       backend: 'sglang',
       model: 'qwen',

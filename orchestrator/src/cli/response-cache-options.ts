@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
 import { DEFAULT_CACHE_MAX_BYTES, LocalResponseCache } from '../store/local-response-cache.ts';
+import { printable } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
 export const CACHE_ENV = { dir: 'RAIDEN_CACHE_DIR', off: 'RAIDEN_NO_CACHE', maxGb: 'RAIDEN_CACHE_MAX_GB' } as const;
@@ -56,4 +57,12 @@ export async function openCacheOption(
       `cannot use the response cache in ${directory} (${code}): give --cache-dir a directory you can write, or --no-cache`,
     );
   }
+}
+
+/** Says on stderr how many cache reads or writes failed (a full disk): the run goes on, but the next one pays for those answers again. */
+export function warnCacheErrors(errors: number, cache: ResponseCache | undefined, stderr: { write(text: string): unknown }): void {
+  if (errors === 0 || cache === undefined) return;
+  stderr.write(
+    `raiden: the response cache at ${printable(cache.location)} failed ${errors} reads or writes (is its disk full?): those answers were asked of the model again or not stored; the run keeps every output itself, and report.json counts them as cache.errors\n`,
+  );
 }

@@ -18,6 +18,7 @@ import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
 import type { RunRewrite } from '../core/ports/run-rewrite.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
+import { claimWriter, releaseWriter, RunBusyError, type RunWriter } from '../core/run/run-manifest.ts';
 import { claimPreparedRun, prepareRun, type RunPlan } from '../core/run/prepare-run.ts';
 import { writeReportHtml } from '../core/report/report-html.ts';
 import { carriedReportSections, reverifyRun, type ReverifySummary } from '../core/run/reverify.ts';
@@ -28,7 +29,7 @@ import { connectLocalBackends, localBackendSettings } from './local-backends.ts'
 import { collect, integerAtLeast } from './option-parsers.ts';
 import { processWriter } from './process-writer.ts';
 import { ProgressDisplay } from './progress-display.ts';
-import { addCacheOptions, openCacheOption } from './response-cache-options.ts';
+import { addCacheOptions, openCacheOption, warnCacheErrors } from './response-cache-options.ts';
 import { reportRepairs } from './generate-command.ts';
 import { openRunDirectory } from './run-directory.ts';
 import { loadPricesFlag, loadSeedData } from './run-inputs.ts';
@@ -166,11 +167,7 @@ export async function runReverify(flags: ReverifyFlags, io: CliIo, deps: Reverif
       recordPlan: false,
     }).finally(() => progress.stop());
     const stoppedReason = fill.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
-    const cacheErrors = backends.cacheStats()?.errors ?? 0;
-    if (cacheErrors > 0)
-      io.stderr.write(
-        `raiden: the response cache at ${printable(cache?.location ?? '')} failed ${cacheErrors} reads or writes; those answers were asked of the model or not stored (is its disk full?)\n`,
-      );
+    warnCacheErrors(backends.cacheStats()?.errors ?? 0, cache, io.stderr);
     const finished = await target.storeForFinish();
     const { report } = await finishRun({
       plan: prepared.plan,
@@ -284,17 +281,29 @@ async function openS3Target(flags: ReverifyFlags, io: CliIo, deps: ReverifyDepen
       ...(flags.region !== undefined ? { region: flags.region } : {}),
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     });
+  const live = new S3RunStore({ client, bucket, prefix });
+  const writer = s3RunWriter();
+  let claimed = false;
   const close = async () => {
+    if (claimed) await releaseWriter(live, writer).catch(() => undefined);
     if (deps.s3 === undefined) client.destroy();
   };
   try {
+    // The run's writer lease first, as raiden generate and the workflow take it: a reverify that swapped files
+    // under a running execution would lose what that execution appends meanwhile.
+    await claimWriter(live, writer).catch((error: unknown) => {
+      if (!(error instanceof RunBusyError)) throw error;
+      throw new UsageError(
+        `--run ${flags.run} is being written by ${printable(error.holder.writer)} since ${printable(String(error.holder.claimed_at))}: wait for it to end (or stop it), then run raiden reverify again`,
+      );
+    });
+    claimed = true;
     if ((await recoverS3Rewrite({ client, bucket, prefix })) === 'finished')
       io.stderr.write(`raiden: finished the swap an interrupted reverify left in ${flags.run}\n`);
   } catch (error) {
     await close();
     throw error;
   }
-  const live = new S3RunStore({ client, bucket, prefix });
   return {
     live,
     location: `s3://${bucket}/${prefix}`,
@@ -329,6 +338,31 @@ async function openS3Target(flags: ReverifyFlags, io: CliIo, deps: ReverifyDepen
       });
     },
     close,
+  };
+}
+
+/**
+ * This process as the writer of a run in S3. The lease there is held by a workflow execution (its ARN) or by
+ * another CLI process: an execution counts as writing while Step Functions says RUNNING, or when that cannot be
+ * asked, as Plan judges it; a process as processWriter judges it.
+ */
+function s3RunWriter(): RunWriter {
+  const writer = processWriter('raiden reverify');
+  return {
+    lease: writer.lease,
+    isActive: async (holder) => {
+      const region = /^arn:[^:]+:states:([^:]+):[^:]*:execution:/u.exec(holder.writer)?.[1];
+      if (region === undefined) return writer.isActive(holder);
+      const { SFNClient, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
+      const sfn = new SFNClient({ region });
+      try {
+        return (await sfn.send(new DescribeExecutionCommand({ executionArn: holder.writer }))).status === 'RUNNING';
+      } catch (error) {
+        return (error as { name?: string }).name !== 'ExecutionDoesNotExist';
+      } finally {
+        sfn.destroy();
+      }
+    },
   };
 }
 

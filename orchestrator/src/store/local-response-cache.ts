@@ -102,10 +102,11 @@ export class LocalResponseCache implements ResponseCache {
       this.madeDirectories.add(directory);
     }
     const staged = join(this.root, 'tmp', `${process.pid}-${randomUUID()}.json`);
-    writeFileSync(staged, text, { flag: 'wx' });
     try {
+      writeFileSync(staged, text, { flag: 'wx' });
       renameSync(staged, path);
     } catch (error) {
+      // A full disk leaves the file created and empty (or part written): it is no entry, and takes an inode.
       ignoreFailure(() => unlinkSync(staged));
       throw error;
     }

@@ -16,7 +16,7 @@ import { buildMessages, type ChatMessage } from '../prompts/prompts.ts';
 import { storedUsage } from '../review/review-call.ts';
 import { responseSchema } from '../prompts/sample-schema.ts';
 import { difficultyOfPassRate } from '../review/quality-gates.ts';
-import { RAW_OUTPUT_LIMIT, type RejectRecord, type ReviewCall, type Sample } from '../verify/sample.ts';
+import type { RejectRecord, ReviewCall, Sample } from '../verify/sample.ts';
 import { questionFingerprint } from '../verify/text-normalize.ts';
 
 /**
@@ -171,16 +171,13 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
   ) => {
     live.rejected++;
     live.rejectsByReason[reason] = (live.rejectsByReason[reason] ?? 0) + 1;
-    const raw = output?.text ?? '';
-    // Only the response cache may hold the rest of a long output: without it the run keeps it whole.
-    const cut = output?.cache !== undefined && raw.length > RAW_OUTPUT_LIMIT;
     const reject: RejectRecord = {
       slot_id: slot.id,
       attempt,
       reason,
       detail,
-      raw_output: cut ? `${raw.slice(0, RAW_OUTPUT_LIMIT)}…[truncated ${raw.length - RAW_OUTPUT_LIMIT} chars]` : raw,
-      ...(cut ? { output_key: output.cache?.key } : {}),
+      // Whole, always: the run must not depend on the response cache, which may be deleted or may have failed to store it.
+      raw_output: output?.text ?? '',
       backend,
       model: output?.model ?? '',
       usage: storedUsage(output?.usage ?? { inputTokens: 0, outputTokens: 0 }),

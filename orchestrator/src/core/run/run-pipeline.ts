@@ -177,21 +177,25 @@ export async function finishRun(input: FinishInput): Promise<FinishedRun> {
   const ledger = await buildUsageLedger(store.readSamples(), store.readRejects(), evaluation?.records, cached);
   const finishedAt = (input.now ?? (() => new Date()))();
   const history = runHistory(await readRunEvents(store), { startedAt: new Date(plan.startedAt), finishedAt });
+  // Reads and writes of the response cache that failed: answers asked of the model again, or not stored for the next run.
+  const cacheErrors = input.backends?.cacheStats()?.errors;
+  const composed = composeReport({
+    plan,
+    finishedAt,
+    history,
+    counters: input.counters,
+    emptySlots: input.emptySlots,
+    dataset,
+    ledger,
+    cached,
+    prices: input.prices,
+    sglangInstances: input.sglangInstances,
+    evaluation,
+    stoppedReason: input.stoppedReason,
+  });
   const report = {
-    ...composeReport({
-      plan,
-      finishedAt,
-      history,
-      counters: input.counters,
-      emptySlots: input.emptySlots,
-      dataset,
-      ledger,
-      cached,
-      prices: input.prices,
-      sglangInstances: input.sglangInstances,
-      evaluation,
-      stoppedReason: input.stoppedReason,
-    }),
+    ...composed,
+    ...(cacheErrors !== undefined ? { cache: { ...composed.cache, errors: cacheErrors } } : {}),
     ...input.extraSections,
   };
   await store.writeJson(RUN_FILES.report, report);

@@ -69,9 +69,9 @@ export interface RejectRecord {
   readonly attempt: number;
   readonly reason: string;
   readonly detail: string;
-  /** The model's whole output; cut to RAW_OUTPUT_LIMIT only when the response cache holds it whole under output_key. */
+  /** The model's whole output (an older raiden cut a long one, naming the response cache entry that held it whole in output_key). */
   readonly raw_output: string;
-  /** The response cache entry with the whole output, when raw_output is cut. */
+  /** In runs of an older raiden: the response cache entry with the whole output, when raw_output is cut. */
   readonly output_key?: string;
   readonly backend: string;
   readonly model: string;
@@ -83,6 +83,3 @@ export interface RejectRecord {
   readonly review?: Readonly<Record<string, unknown>>;
   readonly review_calls?: readonly ReviewCall[];
 }
-
-/** Raw output kept in rejects.jsonl when the cache keeps it whole: one runaway generation cannot bloat the file, and nothing is lost. */
-export const RAW_OUTPUT_LIMIT = 2_000;
