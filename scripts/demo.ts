@@ -28,9 +28,9 @@ The answers in runs/demo are simulated: a stand-in model (bench/simulated-sglang
 profiles, so the pipeline, verification and outputs are real but the questions and answers are filler.
 
 Next steps:
-  npx raiden generate --profiles roles.jsonl --endpoint http://localhost:30000 --include-cm   your own SGLang server
-  npx raiden generate --profiles roles.jsonl --backend bedrock --dry-run                      Bedrock: plan and price first
-  npx raiden report --run runs/demo                                                           rebuild runs/demo/report.html
-  npx raiden export --run runs/demo --format verl --out runs/demo-verl                          for verl, trl, easyr1 or sft
-  npx raiden doctor && npx raiden deploy                                                      the GPU fleet and workflow on AWS
+  npx raiden generate --profiles examples/profiles.en.jsonl --endpoint http://localhost:30000 --include-cm   your own SGLang server
+  npx raiden generate --profiles examples/profiles.en.jsonl --backend bedrock --dry-run                      Bedrock: plan and price first
+  npx raiden report --run runs/demo                                                                          rebuild runs/demo/report.html
+  npx raiden export --run runs/demo --format verl --out runs/demo-verl                                       for verl, trl, easyr1 or sft
+  npx raiden doctor && npx raiden deploy                                                                     the GPU fleet and workflow on AWS
 `);

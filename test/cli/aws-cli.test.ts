@@ -152,6 +152,14 @@ describe('raiden start', () => {
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
+  it('names a local profiles file that does not exist before asking AWS anything', async () => {
+    sfn.on(ListStateMachinesCommand).rejects(Object.assign(new Error('Could not load credentials'), { name: 'CredentialsProviderError' }));
+    const { out, streams } = io();
+    expect(await main(['start', '--region', 'eu-west-1', '--profiles', 'no-such-roles.jsonl'], streams)).toBe(2);
+    expect(out.stderr).toBe('raiden: cannot read --profiles no-such-roles.jsonl: no such file; give a local file or an s3:// URL\n');
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
   it('says how to deploy when the state machine is missing', async () => {
     sfn.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
     const { out, streams } = io();

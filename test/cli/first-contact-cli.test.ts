@@ -112,6 +112,22 @@ describe('--out', () => {
   });
 });
 
+describe("the demo's next steps", () => {
+  it('name profile files that exist, and the dry run among them runs as written', async () => {
+    const steps = readFileSync(join(ROOT, 'scripts/demo.ts'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trimStart().startsWith('npx raiden generate'))
+      .map((line) => line.trim().split(/\s{3,}/u)[0] ?? '');
+    expect(steps.length).toBeGreaterThan(0);
+    for (const step of steps) expect(existsSync(join(ROOT, /--profiles (\S+)/u.exec(step)?.[1] ?? 'no --profiles'))).toBe(true);
+    const dryRun = steps.find((step) => step.includes('--dry-run'));
+    if (dryRun === undefined) throw new Error('no dry run among the next steps');
+    const result = await runCli([...dryRun.split(' ').slice(2), '--out', join(tempDir(), 'dry')]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+});
+
 describe('profiles that hold terminal control sequences', () => {
   it('are reported with the sequences escaped, never sent to the terminal', async () => {
     const dir = tempDir();

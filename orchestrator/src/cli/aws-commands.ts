@@ -132,8 +132,10 @@ function awsUsageError(error: unknown, region: string): Error {
 }
 
 export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
+  // The local file first: a wrong path is the user's to fix before credentials or a deployment matter.
+  const local = flags.profiles.startsWith('s3://') ? undefined : await readLocalProfiles(flags.profiles);
   const workflow = await findWorkflow(flags);
-  const profiles = flags.profiles.startsWith('s3://') ? flags.profiles : await uploadProfiles(flags, workflow, io);
+  const profiles = local === undefined ? flags.profiles : await uploadProfiles(flags, local, workflow, io);
   const input = { profiles, ...flags.input };
   try {
     parseWorkflowSpec(input);
@@ -165,13 +167,16 @@ export async function runStart(flags: StartFlags, io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
-/** Uploads a local profile file to the inputs bucket, named by its content so a rerun reuses it. */
-async function uploadProfiles(flags: StartFlags, workflow: Workflow, io: CliIo): Promise<string> {
-  const bytes = await readFile(flags.profiles).catch((error: NodeJS.ErrnoException) => {
+function readLocalProfiles(path: string): Promise<Buffer> {
+  return readFile(path).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(
-      `cannot read --profiles ${flags.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}; give a local file or an s3:// URL`,
+      `cannot read --profiles ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}; give a local file or an s3:// URL`,
     );
   });
+}
+
+/** Uploads a local profile file to the inputs bucket, named by its content so a rerun reuses it. */
+async function uploadProfiles(flags: StartFlags, bytes: Buffer, workflow: Workflow, io: CliIo): Promise<string> {
   const extension = extname(flags.profiles);
   const key = `profiles/${basename(flags.profiles, extension)}-${sha256(bytes).slice(0, 12)}${extension}`;
   await new S3Client(clientConfig(flags)).send(new PutObjectCommand({ Bucket: workflow.inputsBucket, Key: key, Body: bytes }));
@@ -237,7 +242,8 @@ async function resolveExecution(workflow: Workflow, execution: string | undefine
   if (execution !== undefined) return `${workflow.arn.replace(':stateMachine:', ':execution:')}:${execution}`;
   const { executions } = await workflow.sfn.send(new ListExecutionsCommand({ stateMachineArn: workflow.arn, maxResults: 1 }));
   const latest = executions?.[0]?.executionArn;
-  if (latest === undefined) throw new UsageError(`no run of ${workflow.arn} yet: start one with npx raiden start --profiles ./roles.jsonl`);
+  if (latest === undefined)
+    throw new UsageError(`no run of ${workflow.arn} yet: start one with npx raiden start --profiles examples/profiles.en.jsonl`);
   return latest;
 }
 
