@@ -85,32 +85,44 @@ async function caseServer(cases: readonly CorpusCase[]) {
   const names = new Map(Object.keys(answerCorpus.profiles).map((key) => [corpusProfile(key).name, key]));
   const idOf = new Map(Object.keys(answerCorpus.profiles).map((key) => [key, corpusProfile(key).id]));
   const asked = new Map<string, string>();
+  const errors: string[] = [];
+  const answer = (body: ChatRequestBody): string => {
+    const task = readTask(body.messages?.map((message) => message.content).join('\n') ?? '');
+    const profile = names.get(task.names[0] ?? '');
+    const testCase = cases.find(
+      (c) =>
+        !asked.has(c.id) &&
+        c.profile === profile &&
+        c.slot.kind === task.kind &&
+        c.slot.question_type === task.questionType &&
+        (task.kind === 'SBK' ? c.slot.field === task.field : c.slot.topic === task.topic),
+    );
+    if (testCase === undefined) return '{}';
+    asked.set(testCase.id, `${idOf.get(testCase.profile) ?? ''}/${task.kind}/${task.index}`);
+    return JSON.stringify(testCase.output);
+  };
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const reply = (body: unknown) => {
-        response.writeHead(200, { 'content-type': 'application/json' });
+      const reply = (status: number, body: unknown) => {
+        response.writeHead(status, { 'content-type': 'application/json' });
         response.end(JSON.stringify(body));
       };
       if (request.method === 'GET') {
-        reply({ object: 'list', data: [{ id: 'corpus-model', object: 'model', owned_by: 'test' }] });
+        reply(200, { object: 'list', data: [{ id: 'corpus-model', object: 'model', owned_by: 'test' }] });
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequestBody;
-      const task = readTask(body.messages?.map((message) => message.content).join('\n') ?? '');
-      const profile = names.get(task.names[0] ?? '');
-      const testCase = cases.find(
-        (c) =>
-          !asked.has(c.id) &&
-          c.profile === profile &&
-          c.slot.kind === task.kind &&
-          c.slot.question_type === task.questionType &&
-          (task.kind === 'SBK' ? c.slot.field === task.field : c.slot.topic === task.topic),
-      );
-      if (testCase !== undefined) asked.set(testCase.id, `${idOf.get(testCase.profile) ?? ''}/${task.kind}/${task.index}`);
-      const content = testCase === undefined ? '{}' : JSON.stringify(testCase.output);
-      reply({
+      // A request this server cannot read fails the test at once instead of hanging the run.
+      let content: string;
+      try {
+        content = answer(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequestBody);
+      } catch (error) {
+        errors.push(String(error));
+        reply(400, { error: { message: String(error) } });
+        return;
+      }
+      reply(200, {
         id: 'chatcmpl-corpus',
         object: 'chat.completion',
         model: 'corpus-model',
@@ -123,6 +135,7 @@ async function caseServer(cases: readonly CorpusCase[]) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     asked,
+    errors,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -160,9 +173,12 @@ describe('answer corpus through raiden generate', () => {
           String(CM_SLOTS),
           '--max-attempts',
           '1',
+          '--max-retries',
+          '0',
           '--concurrency',
           '4',
         ]);
+        expect(server.errors).toEqual([]);
         expect(result.stderr).not.toMatch(/unexpected|TypeError/u);
         const accepted = new Set(readJsonl<{ id: string }>(join(out, 'samples.jsonl')).map((sample) => sample.id));
         const rejected = new Map(

@@ -88,10 +88,12 @@ export function categoryTable(scored: readonly Scored[]): string {
     if (got === 'accept') row.accepted++;
     rows.set(testCase.category, row);
   }
-  const lines = [...rows].map(
-    ([category, row]) =>
-      `${category.padEnd(28)} ${String(row.cases).padStart(3)} cases ${String(row.right).padStart(3)} right ${String(row.accepted).padStart(3)} accepted`,
-  );
+  const lines = Object.keys(answerCorpus.categories).flatMap((category) => {
+    const row = rows.get(category);
+    if (row === undefined) return [];
+    const count = (n: number) => String(n).padStart(3);
+    return [`${category.padEnd(28)} ${count(row.cases)} cases ${count(row.right)} right ${count(row.accepted)} accepted`];
+  });
   return lines.join('\n');
 }
 
