@@ -1,5 +1,4 @@
 /** `raiden generate`: a run on this machine, from flags to report.json, through the same core as the workflow. */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUN_FILES } from '../contract/run-layout.ts';
 import {
@@ -22,6 +21,7 @@ import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '.
 import type { RunSpec } from '../core/run/run-spec.ts';
 import { responseSchema } from '../core/prompts/sample-schema.ts';
 import type { RepairedLine } from '../store/jsonl.ts';
+import { fileChunks } from '../store/file-chunks.ts';
 import type { LocalRunStore } from '../store/local-run-store.ts';
 import type { CliIo } from './cli-io.ts';
 import { connectLocalBackends, localBackendSettings } from './local-backends.ts';
@@ -61,7 +61,8 @@ export interface GenerateDependencies {
 export async function runGenerate(options: GenerateOptions, io: CliIo, deps: GenerateDependencies = {}): Promise<number> {
   const now = deps.now ?? (() => new Date());
   const { spec } = options;
-  const bytes = await readFile(spec.profiles).catch((error: NodeJS.ErrnoException) => {
+  // Read in chunks at each pass over the file, so a file of a million profiles is never held whole.
+  const bytes = await fileChunks(spec.profiles).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot read --profiles ${spec.profiles}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
   });
   // Prices first: the dry run's estimate uses --price-file as the report does, and a bad file is a usage error either way.
@@ -102,7 +103,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
       `raiden: run ${plan.runId} in ${outDir}: ${plan.profileIds.length} profiles, ${plan.slots.total} slots (${counters.alreadyDone} already done), model ${modelLabels(
         backends.all(),
       )
-        .map((label) => label.replace(/^sglang:/u, ''))
+        .map((label) => printable(label.replace(/^sglang:/u, '')))
         .join(', ')}\n`,
     );
     const seedData = spec.seedData !== undefined ? await loadSeedData(spec.seedData) : undefined;

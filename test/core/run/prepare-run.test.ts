@@ -78,6 +78,29 @@ describe('prepareRun reads a JSONL file a line at a time', () => {
     expect(documented.plan.estimate).toEqual(prepared.plan.estimate);
   });
 
+  it('reads the file in chunks of any size the same, a line or a character cut at a chunk end included', () => {
+    const bytes = messyJsonl();
+    const runSpec = spec({ excludeNames: ['evaluated'] });
+    const whole = prepareRun(runSpec, { bytes, location: 'people.jsonl' }, { startedAt: new Date(0) });
+    let passes = 0;
+    const chunked = prepareRun(
+      runSpec,
+      {
+        bytes: function* () {
+          passes++;
+          for (let at = 0; at < bytes.length; at += 7) yield bytes.slice(at, at + 7);
+        },
+        location: 'people.jsonl',
+      },
+      { startedAt: new Date(0) },
+    );
+    expect(chunked.plan).toEqual(whole.plan);
+    expect(chunked.manifest).toEqual(whole.manifest);
+    expect(chunked.slots).toEqual(whole.slots);
+    expect([...chunked.profiles.values()]).toEqual([...whole.profiles.values()]);
+    expect(passes, 'the head, the digest and one pass over the profiles: so few are kept for the estimate and the slots').toBe(3);
+  });
+
   it('streams the planned slots with their profiles, maxProfiles and the backend split included', () => {
     const bytes = encoder.encode(`${['A', 'B', 'C', 'D', 'E', 'F'].map((name) => person(name)).join('\n')}\n`);
     const prepared = prepareRun(

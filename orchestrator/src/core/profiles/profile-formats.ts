@@ -86,23 +86,21 @@ export function jsonLinesFormat(head: Uint8Array, format?: ProfileFormat): 'raid
 
 /**
  * The records of a JSONL file, one line decoded and parsed at a time, as parseProfileSource reads them:
- * same locations, records and reasons (a line with bytes that are not UTF-8 is refused on its own).
- * Rejections are pushed to `rejected` as they are found.
+ * same locations, records and reasons (a line with bytes that are not UTF-8 is refused on its own). The
+ * file comes in chunks of any size, so it need not be held whole. Rejections are pushed to `rejected` as
+ * they are found.
  */
 export function* jsonLineRecords(
-  bytes: Uint8Array,
+  chunks: Iterable<Uint8Array>,
   file: string,
   format: 'raiden-jsonl' | 'generic',
   rejected: InputRejection[],
 ): Generator<RawProfileRecord> {
-  const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  const lenient = new TextDecoder('utf-8', { ignoreBOM: false });
-  let start = 0;
-  for (let index = 0; start < bytes.length; index++) {
-    const newline = bytes.indexOf(0x0a, start);
-    const end = newline < 0 ? bytes.length : newline;
-    const line = bytes.subarray(start, end);
-    start = end + 1;
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const lenient = new TextDecoder('utf-8');
+  let index = 0;
+  function* lineRecord(line: Uint8Array): Generator<RawProfileRecord> {
+    index++;
     let raw: string;
     let invalidUtf8 = false;
     try {
@@ -112,17 +110,29 @@ export function* jsonLineRecords(
       invalidUtf8 = raw.includes(REPLACEMENT_CHAR);
     }
     raw = raw.trim();
-    if (raw.length === 0) continue;
-    const location = `${file}:${index + 1}`;
+    if (raw.length === 0) return;
+    const location = `${file}:${index}`;
     const parsed = parseWholeJson(raw);
     if (!parsed.ok) {
       rejected.push({ location, reason: `malformed JSON line (${parsed.error})` });
-      continue;
+      return;
     }
     const record = format === 'raiden-jsonl' ? raidenRecord(parsed.value, location) : genericRecord(parsed.value, location);
     if (typeof record === 'string') rejected.push({ location, reason: record });
     else yield { ...record, invalidUtf8 };
   }
+  // A line cut by a chunk's end is carried, as a copy, into the next chunk.
+  let carried = new Uint8Array(0);
+  for (const chunk of chunks) {
+    const data = carried.length === 0 ? chunk : Buffer.concat([carried, chunk]);
+    let start = 0;
+    for (let newline = data.indexOf(0x0a); newline >= 0; newline = data.indexOf(0x0a, start)) {
+      yield* lineRecord(data.subarray(start, newline));
+      start = newline + 1;
+    }
+    carried = new Uint8Array(data.subarray(start));
+  }
+  if (carried.length > 0) yield* lineRecord(carried);
 }
 
 type WholeJson = { ok: true; value: unknown } | { ok: false; error: string };

@@ -17,14 +17,18 @@ import { jsonLineRecords, jsonLinesFormat, ProfileFormatError, type ProfileForma
 import { parseProfiles, type LoadedProfiles } from '../profiles/profile-loader.ts';
 import { canonicalText } from '../verify/keyword-match.ts';
 import { estimatePromptTokens } from '../prompts/prompts.ts';
-import { claimRun, deriveRunId, manifestPlan, sha256, type RunManifest } from './run-manifest.ts';
+import { claimRun, deriveRunId, manifestPlan, sha256Of, type RunManifest } from './run-manifest.ts';
 import { cmPerProfileOf, RunSpecError, validationRatioOf, type RunSpec } from './run-spec.ts';
 import { strategyByName } from '../strategies/registry.ts';
 import { backendOfProfile, type Assignment, type Strategy } from '../strategies/strategy.ts';
 import type { BatchBackend } from '../../contract/workflow-payloads.ts';
 
 export interface ProfileSource {
-  readonly bytes: Uint8Array;
+  /**
+   * The file's bytes: whole (an S3 object), or read again in chunks for each pass over the file (a local
+   * file), so a JSONL file of a million profiles is never held.
+   */
+  readonly bytes: Uint8Array | (() => Iterable<Uint8Array>);
   /** Where the file is, as the user named it (a path or an s3:// URL); shown in messages and the report. */
   readonly location: string;
 }
@@ -115,7 +119,7 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     for (const profile of plannedProfiles()) for (const slot of planProfileSlots(profile, settings)) yield { profile, slot };
   }
 
-  const digest = sha256(source.bytes);
+  const digest = sha256Of(chunksOf(source));
   const runId = options.runId ?? deriveRunId(source.location, digest, input.format, settings, spec.strategy);
   const strategy = strategyByName(spec.strategy);
   const validationRatio = validationRatioOf(spec, profileIds.length);
@@ -231,12 +235,30 @@ interface ProfileInput {
 /** Bytes of the file's head that tell JSONL (read a line at a time) from a JSON document (parsed whole). */
 const HEAD_BYTES = 64 * 1024;
 
+/** The file's chunks, read again at each call. */
+function chunksOf(source: ProfileSource): Iterable<Uint8Array> {
+  return typeof source.bytes === 'function' ? source.bytes() : [source.bytes];
+}
+
+/** The first `size` bytes of the file (fewer when it is shorter), reading no further. */
+function headOf(source: ProfileSource, size: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (const chunk of chunksOf(source)) {
+    parts.push(chunk);
+    length += chunk.length;
+    if (length >= size) break;
+  }
+  return Buffer.concat(parts).subarray(0, size);
+}
+
 function openProfiles(spec: RunSpec, source: ProfileSource): ProfileInput {
-  const lines = jsonLinesFormat(source.bytes.subarray(0, HEAD_BYTES), spec.format);
+  const lines = jsonLinesFormat(headOf(source, HEAD_BYTES), spec.format);
   if (lines === undefined) {
     let loaded: LoadedProfiles;
     try {
-      loaded = excludeCharacters(parseProfiles(source.bytes, source.location, spec.format), spec.excludeNames);
+      const whole = typeof source.bytes === 'function' ? Buffer.concat([...source.bytes()]) : source.bytes;
+      loaded = excludeCharacters(parseProfiles(whole, source.location, spec.format), spec.excludeNames);
     } catch (error) {
       if (error instanceof ProfileFormatError) throw new RunSpecError([{ message: error.message }]);
       throw error;
@@ -257,7 +279,7 @@ function openProfiles(spec: RunSpec, source: ProfileSource): ProfileInput {
       const unreadable: InputRejection[] = [];
       const invalid: InputRejection[] = [];
       const refused: InputRejection[] = [];
-      for (const profile of normalizedProfiles(jsonLineRecords(source.bytes, source.location, lines, unreadable), invalid)) {
+      for (const profile of normalizedProfiles(jsonLineRecords(chunksOf(source), source.location, lines, unreadable), invalid)) {
         const rejection = exclusion(profile, excluded);
         if (rejection === undefined) yield profile;
         else refused.push(rejection);

@@ -38,6 +38,13 @@ export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** sha256 of bytes that come in chunks (a file read a part at a time). */
+export function sha256Of(chunks: Iterable<Uint8Array>): string {
+  const hash = createHash('sha256');
+  for (const chunk of chunks) hash.update(chunk);
+  return hash.digest('hex');
+}
+
 export function manifestPlan(settings: PlanSettings): RunManifest['plan'] {
   return {
     samples_per_profile: settings.samplesPerProfile,
