@@ -1,6 +1,8 @@
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type CreateMultipartUploadCommandOutput,
   type ServiceOutputTypes,
@@ -8,7 +10,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
-import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
+import { WriteConflictError } from '../../orchestrator/src/core/ports/run-store.ts';
+import { IN_FLIGHT_CONFLICT_RETRY, S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
 import { collect } from '../support/collect.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
 
@@ -247,6 +250,38 @@ describe('S3 run store listing (mocked ListObjectsV2 pages)', () => {
       { Prefix: 'runs/r9/parts/samples/', ContinuationToken: 'page-2' },
       { Prefix: 'runs/r9/parts/samples/', ContinuationToken: 'page-3' },
     ]);
+    mock.restore();
+    client.destroy();
+  });
+});
+
+describe('conditional writes: a conflict in flight is retried, a false condition is not', () => {
+  const s3Error = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+
+  it('409 ConditionalRequestConflict: the same write again after a pause; 412 PreconditionFailed: a lost race at once', async () => {
+    const client = new S3Client({ region: 'us-east-1', credentials: LOCAL_S3_CREDENTIALS });
+    const mock = mockClient(client);
+    const store = new S3RunStore({ client, bucket: 'b', prefix: 'runs/r1/' });
+    mock
+      .on(PutObjectCommand)
+      .rejectsOnce(s3Error('ConditionalRequestConflict', 409))
+      .rejectsOnce(s3Error('ConditionalRequestConflict', 409))
+      .resolves({ ETag: '"e1"' });
+    await store.writeJson('run.lock', { writer: 'w' }, { ifAbsent: true });
+    const puts = mock.commandCalls(PutObjectCommand);
+    expect(puts).toHaveLength(3);
+    expect(puts.every((call) => call.args[0].input.IfNoneMatch === '*' && call.args[0].input.Key === 'runs/r1/run.lock')).toBe(true);
+
+    mock.reset();
+    mock.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412));
+    await expect(store.writeJson('run.lock', { writer: 'w' }, { ifAbsent: true })).rejects.toThrow(WriteConflictError);
+    expect(mock.commandCalls(PutObjectCommand)).toHaveLength(1);
+
+    // A conflict that outlasts the retries is reported like a lost race, and the claim reads the lease again.
+    mock.reset();
+    mock.on(DeleteObjectCommand).rejects(s3Error('ConditionalRequestConflict', 409));
+    await expect(store.deleteJson('run.lock', { ifVersion: '"e1"' })).rejects.toThrow(WriteConflictError);
+    expect(mock.commandCalls(DeleteObjectCommand)).toHaveLength(IN_FLIGHT_CONFLICT_RETRY.attempts);
     mock.restore();
     client.destroy();
   });

@@ -856,6 +856,14 @@ describe('the response cache in the workflow, and raiden reverify of a run in S3
     );
     const paid = sglang.stats.chatRequests;
 
+    // While the execution that holds the run's writer lease still runs, reverify refuses to touch the run.
+    fleet.runningExecutions = ['cache-second'];
+    const refused = await runCli(['reverify', '--run', `s3://${OUTPUTS}/runs/cache-second`, '--no-fill']);
+    fleet.runningExecutions = [];
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/is being written by arn:aws:states:[^ ]+:cache-second since .*: wait for it to end/u);
+    expect(await listKeys('runs/cache-second/.reverify/')).toEqual([]);
+
     const checked = await runCli(['reverify', '--run', `s3://${OUTPUTS}/runs/cache-second`, '--no-fill']);
     expect(checked.stderr).not.toMatch(/unexpected/u);
     expect(checked.code).toBe(3);
@@ -872,6 +880,8 @@ describe('the response cache in the workflow, and raiden reverify of a run in S3
       workflow: { batches: { total: 3 } },
     });
     expect(await listKeys('runs/cache-second/.reverify/')).toEqual([]);
+    // The ended execution's lease was taken over, and released when reverify finished.
+    expect(await listKeys('runs/cache-second/run.lock')).toEqual([]);
 
     const filled = await runCli(['reverify', '--run', `s3://${OUTPUTS}/runs/cache-second`, '--endpoint', sglang.url]);
     expect(filled.stderr).not.toMatch(/unexpected/u);

@@ -163,7 +163,9 @@ export class S3RunStore implements RunStore, LeaseStore {
   async deleteJson(name: string, condition: { readonly ifVersion: string }): Promise<void> {
     const key = `${this.prefix}${name}`;
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: condition.ifVersion }));
+      await retryInFlightConflict(() =>
+        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: condition.ifVersion })),
+      );
     } catch (error) {
       if (isConditionFailure(error)) throw new WriteConflictError(`s3://${this.bucket}/${key} changed since it was read`);
       throw error;
@@ -209,9 +211,11 @@ export class S3RunStore implements RunStore, LeaseStore {
   private async put(key: string, body: string, condition?: WriteCondition): Promise<void> {
     const precondition = condition === undefined ? {} : 'ifAbsent' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifVersion };
     try {
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType(key), ...precondition }),
-      );
+      const send = () =>
+        this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType(key), ...precondition }),
+        );
+      await (condition === undefined ? send() : retryInFlightConflict(send));
     } catch (error) {
       if (condition !== undefined && isConditionFailure(error))
         throw new WriteConflictError(`s3://${this.bucket}/${key} was changed by another writer first`);
@@ -284,9 +288,30 @@ export class S3RunStore implements RunStore, LeaseStore {
 }
 
 /**
- * S3's answers to a failed condition: 412 PreconditionFailed, 409 ConditionalRequestConflict while a
- * concurrent conditional write to the same key is in progress, and NoSuchKey when If-Match names an
- * object deleted since it was read.
+ * 409 ConditionalRequestConflict: another conditional write to the same key was in flight, and the request
+ * is to be retried, unlike a 412, which says the condition is false:
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+ * A few tries with jittered exponential backoff; a conflict that outlasts them is reported like a 412.
+ */
+export const IN_FLIGHT_CONFLICT_RETRY = { attempts: 5, baseMs: 50 } as const;
+
+async function retryInFlightConflict<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
+      const inFlight = name === 'ConditionalRequestConflict' || $metadata?.httpStatusCode === 409;
+      if (!inFlight || attempt >= IN_FLIGHT_CONFLICT_RETRY.attempts) throw error;
+      // Full jitter: two writers that collided do not retry in step.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * IN_FLIGHT_CONFLICT_RETRY.baseMs * 2 ** attempt));
+    }
+  }
+}
+
+/**
+ * S3's answers to a failed condition: 412 PreconditionFailed, 409 ConditionalRequestConflict still there after
+ * the retries, and NoSuchKey when If-Match names an object deleted since it was read.
  */
 function isConditionFailure(error: unknown): boolean {
   const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
