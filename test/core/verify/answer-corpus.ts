@@ -98,17 +98,18 @@ export function categoryTable(scored: readonly Scored[]): string {
 }
 
 /**
- * The corpus's acceptance figures: bad cases accepted outside the known gaps (must be none), good cases
- * accepted (known gaps included: the share is what users get), the known gaps, and every case whose verdict
- * disagrees with its known_gap mark, so a gap that closes gets its mark cleared.
+ * The corpus's acceptance figures: the bad cases accepted outside the known gaps (must be none), every case
+ * whose verdict disagrees with its known_gap mark (so a gap that closes gets its mark cleared), the known
+ * gaps, and the issue's two figures over every case, gaps included: bad accepted and the good share accepted.
  */
 export function summary(scored: readonly Scored[]) {
   const bad = scored.filter((s) => s.testCase.verdict === 'reject');
   const good = scored.filter((s) => s.testCase.verdict === 'accept');
+  const badAccepted = bad.filter((s) => s.got === 'accept');
+  const goodAccepted = good.filter((s) => s.got === 'accept').length;
+  const share = good.length === 0 ? 0 : (100 * goodAccepted) / good.length;
   return {
-    badAccepted: bad.filter((s) => s.got === 'accept' && s.testCase.known_gap !== true).map((s) => s.testCase.id),
-    goodAccepted: good.filter((s) => s.got === 'accept').length,
-    goodTotal: good.length,
+    badAccepted: badAccepted.filter((s) => s.testCase.known_gap !== true).map((s) => s.testCase.id),
     knownGaps: scored
       .filter((s) => s.testCase.known_gap === true)
       .map((s) => `${s.testCase.id}: expected ${s.testCase.verdict}, got ${s.got}`),
@@ -118,5 +119,6 @@ export function summary(scored: readonly Scored[]) {
         (s) =>
           `${s.testCase.id} (${s.testCase.category}, expected ${s.testCase.verdict}${s.testCase.known_gap === true ? ', marked known_gap' : ''}): got ${s.got}`,
       ),
+    figures: `bad accepted: ${badAccepted.length} of ${bad.length}; good accepted: ${goodAccepted} of ${good.length} (${share.toFixed(1)}%)`,
   };
 }
