@@ -16,6 +16,10 @@ hf_download() {
       "${RAIDEN_ROOT}${RAIDEN_VENV}/bin/python" -c "$script" "$1" "${RAIDEN_ROOT}${RAIDEN_MODEL_CACHE}/$2")
   fi
 }
+# aws s3 runs 10 requests at a time by default; weights are a few large files, so more parallel requests
+# fill the instance's network: https://docs.aws.amazon.com/cli/latest/topic/s3-config.html
+aws configure set default.s3.max_concurrent_requests 64
+aws configure set default.s3.multipart_chunksize 64MB
 s3_sync() {
   aws s3 sync --only-show-errors --region "$RAIDEN_REGION" "$@"
 }

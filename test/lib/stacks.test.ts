@@ -37,7 +37,12 @@ describe('fleet stack', () => {
       LaunchTemplateData: Match.objectLike({
         InstanceType: 'p5en.48xlarge',
         MetadataOptions: { HttpTokens: 'required' },
-        BlockDeviceMappings: [{ DeviceName: '/dev/sda1', Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 300 }) }],
+        BlockDeviceMappings: [
+          {
+            DeviceName: '/dev/sda1',
+            Ebs: Match.objectLike({ Encrypted: true, VolumeType: 'gp3', VolumeSize: 300, Throughput: 1000, Iops: 4000 }),
+          },
+        ],
         KeyName: Match.absent(),
       }),
     });

@@ -252,6 +252,14 @@ describe('boot on a stub instance', () => {
     expect(tp8.host.read('etc/systemd/system/raiden-watchdog.timer')).toContain('OnUnitActiveSec=1min');
   });
 
+  it('raises aws s3 concurrency (64 requests of 64 MB parts) before it syncs weights', () => {
+    const calls = tp4x2.host.calls();
+    const index = (prefix: string) => calls.findIndex((call) => call.startsWith(prefix));
+    expect(index('aws configure set default.s3.max_concurrent_requests 64')).toBeGreaterThanOrEqual(0);
+    expect(index('aws configure set default.s3.multipart_chunksize 64MB')).toBeGreaterThanOrEqual(0);
+    expect(index('aws configure set default.s3.max_concurrent_requests')).toBeLessThan(index('aws s3 sync'));
+  });
+
   it('ships the user-data, watchdog and server logs to the CloudWatch log group', () => {
     const agentConfig = JSON.parse(tp4x2.host.read('etc/raiden/cloudwatch-agent.json')) as {
       logs: { logs_collected: { files: { collect_list: { file_path: string; log_group_name: string }[] } } };
