@@ -21,7 +21,7 @@ export function addStrategyOptions(command: Command): Command {
     .option('--bedrock-endpoint <url>', 'Bedrock Runtime endpoint URL (a VPC endpoint, or a local test server)')
     .option(
       '--bedrock-batch <s3-uri>',
-      'bedrock: answer the open slots with batch inference first (at least 100; half price, takes hours); input and output under this s3://bucket/prefix',
+      'bedrock, Claude models: answer the open slots with batch inference first (half price, takes hours; fewer than 100 open slots run on demand); input and output under this s3://bucket/prefix; --dry-run previews the job',
     )
     .option('--bedrock-batch-role <arn>', 'with --bedrock-batch: the service role Bedrock assumes to read and write that S3 location')
     .option(
