@@ -11,6 +11,32 @@ import { bedrockHint } from './bedrock-hints.ts';
 import { printable } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
 
+/**
+ * `user:password` for HTTP Basic authentication at every endpoint whose URL carries none: credentials in an
+ * --endpoint URL show in the process list (ps) and shell history, an environment variable does not.
+ */
+export const ENDPOINT_AUTH_ENV = 'RAIDEN_ENDPOINT_AUTH';
+
+/** The endpoints with the user info of RAIDEN_ENDPOINT_AUTH added to each URL that has none (an unparseable URL is left for the backend to refuse). */
+export function withEndpointAuth(endpoints: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const auth = env[ENDPOINT_AUTH_ENV];
+  if (auth === undefined || auth === '') return [...endpoints];
+  const colon = auth.indexOf(':');
+  if (colon < 0) throw new UsageError(`${ENDPOINT_AUTH_ENV} is not user:password: write the user name, a colon, then the password`);
+  return endpoints.map((endpoint) => {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      return endpoint;
+    }
+    if (url.username !== '' || url.password !== '') return endpoint;
+    url.username = encodeURIComponent(auth.slice(0, colon));
+    url.password = encodeURIComponent(auth.slice(colon + 1));
+    return url.toString();
+  });
+}
+
 export function localBackendSettings(
   spec: RunSpec,
   apiKey: string | undefined,
@@ -26,7 +52,7 @@ export function localBackendSettings(
     create,
     prices,
     cache,
-    sglang: { ...transport, servers: async () => ({ endpoints: spec.endpoints, apiKey }), maxInFlight: spec.concurrency },
+    sglang: { ...transport, servers: async () => ({ endpoints: withEndpointAuth(spec.endpoints), apiKey }), maxInFlight: spec.concurrency },
     bedrock: { ...transport, region: spec.bedrockRegion, endpoint: spec.bedrockEndpoint, maxConcurrency: spec.bedrockMaxConcurrency },
   };
 }

@@ -1,6 +1,11 @@
-/** Renders rows as an aligned plain-text table (first row is the header). Numbers align right. */
+import { printable } from './terminal-text.ts';
+
+/**
+ * Renders rows as an aligned plain-text table (first row is the header). Numbers align right. Cells are made
+ * printable: they hold what servers and files said (model ids, reasons), which may carry escape sequences.
+ */
 export function textTable(rows: readonly (readonly (string | number)[])[]): string {
-  const cells = rows.map((row) => row.map(String));
+  const cells = rows.map((row) => row.map((cell) => printable(String(cell))));
   const widths: number[] = [];
   for (const row of cells) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, displayWidth(cell))));
   const render = (row: string[], source: readonly (string | number)[]) =>

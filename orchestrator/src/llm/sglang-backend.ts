@@ -8,7 +8,7 @@ import {
 import type { ResponseSchema } from '../core/ports/llm-backend.ts';
 import { HttpBodyError, HttpTransportError, sendHttp, type HttpResponse } from './http-client.ts';
 import { InFlightLimit } from './in-flight-limit.ts';
-import { displayUrl, redactSecrets } from './redact.ts';
+import { displayUrl, redactSecrets, urlSecrets } from './redact.ts';
 import {
   backoffDelayMs,
   DEFAULT_RETRY_POLICY,
@@ -97,7 +97,8 @@ export class SglangBackend implements LlmBackend {
   private readonly sleep: (ms: number) => Promise<void>;
   private rotation = 0;
   private readonly limit: InFlightLimit;
-  private readonly apiKey: string | undefined;
+  /** The API key and every endpoint's URL credentials, in the forms a server may echo them in. */
+  private readonly secrets: readonly (string | undefined)[];
   private readonly maxResponseBytes: number | undefined;
   private readonly stopRequested: (() => boolean) | undefined;
 
@@ -108,7 +109,7 @@ export class SglangBackend implements LlmBackend {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.sleep = options.sleep ?? sleep;
     this.limit = new InFlightLimit(options.maxInFlight ?? Number.POSITIVE_INFINITY);
-    this.apiKey = options.apiKey;
+    this.secrets = [options.apiKey, ...options.endpoints.flatMap(urlSecrets)];
     this.maxResponseBytes = options.maxResponseBytes;
     this.stopRequested = options.stopRequested;
   }
@@ -158,7 +159,7 @@ export class SglangBackend implements LlmBackend {
       }
       if (outcome.kind === 'ok') return { ...outcome.result, requests };
       if (outcome.kind === 'fatal') throw outcome.error;
-      lastError = redactSecrets(`${endpoint.url}: ${outcome.error}`, [this.apiKey]);
+      lastError = redactSecrets(`${endpoint.url}: ${outcome.error}`, this.secrets);
       if (outcome.kind === 'final' || retry === this.retry.maxRetries) break;
       await pauseUnlessStopped(outcome.retryAfterMs ?? backoffDelayMs(retry, this.retry), this.stopRequested, this.sleep);
     }
@@ -277,7 +278,8 @@ async function servedModel(url: string, options: SglangBackendOptions): Promise<
     response = await sendHttp(modelsUrl, 'GET', authHeaders(options.apiKey), undefined, 10_000, limits);
   } catch (error) {
     if (error instanceof HttpBodyError) throw new SglangUnavailableError(`${shown}/v1/models: ${error.message}`, 'not_openai_compatible');
-    const detail = error instanceof HttpTransportError ? error.code : redactSecrets((error as Error).message, [options.apiKey]);
+    const detail =
+      error instanceof HttpTransportError ? error.code : redactSecrets((error as Error).message, [options.apiKey, ...urlSecrets(url)]);
     throw new SglangUnavailableError(`cannot reach ${shown} (${detail})`, 'unreachable');
   }
   if (response.status === 401 || response.status === 403) throw apiKeyRejected(shown, response.status);

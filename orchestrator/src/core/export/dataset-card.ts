@@ -5,6 +5,7 @@
  * with its settings for reproducibility. The card is meant to be published with the data, so it names no
  * local path, endpoint, storage location or account: a file by its name (and the profiles by their sha256).
  */
+import { codeSpan } from './markdown-text.ts';
 import type { DataFile, FormatLayout, Split } from './export-formats.ts';
 import type { ChatTokenizer, LengthTally } from './prompt-tokens.ts';
 import { trainingRecipe } from './reward-usage.ts';
@@ -155,7 +156,7 @@ function generation(input: CardInput): string[] {
       `- Strategy: ${strategy?.name ?? 'unknown'}${strategy?.description !== undefined ? ` (${strategy.description})` : ''}.`,
       `- Models: ${
         modelsOf(input)
-          .map((model) => `\`${model}\``)
+          .map((model) => codeSpan(model))
           .join(', ') || 'not recorded'
       }.`,
       `- Samples: ${report.samples?.accepted ?? '?'} accepted; in this export ${Object.entries(input.tally.kinds)
@@ -222,7 +223,7 @@ function licence(input: CardInput): string[] {
     `License: \`${input.license}\`${input.license === DEFAULT_LICENSE ? ' (not chosen: set it with `raiden export --license <id>`, a Hugging Face license identifier, before you publish)' : ''}. Two other terms apply to this data whatever license you choose:`,
     '',
     `- The prompts quote the character profiles${profilesFile !== undefined ? ` of \`${baseName(profilesFile)}\`` : ''} word for word: their source's license governs that text.`,
-    `- The questions, reasoning and answers were written by ${models.length > 0 ? models.map((model) => `\`${model}\``).join(', ') : 'the models of the run'}: the terms of each model (and of the service that ran it) may restrict using its output, for example to train another model.`,
+    `- The questions, reasoning and answers were written by ${models.length > 0 ? models.map((model) => codeSpan(model)).join(', ') : 'the models of the run'}: the terms of each model (and of the service that ran it) may restrict using its output, for example to train another model.`,
     '',
   ];
 }
