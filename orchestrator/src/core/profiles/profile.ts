@@ -220,7 +220,7 @@ export function normalizeProfiles(records: Iterable<RawProfileRecord>): Normaliz
  * when the caller reaches it, and rejections are pushed to `rejected` as they are found.
  */
 export function* normalizedProfiles(records: Iterable<RawProfileRecord>, rejected: InputRejection[]): Generator<Profile> {
-  const firstSeen = new Map<string, string>();
+  const firstSeen: FirstSeen = new Map();
   for (const record of records) {
     const reason = rejectionReason(record, firstSeen);
     if (reason !== undefined) {
@@ -229,7 +229,7 @@ export function* normalizedProfiles(records: Iterable<RawProfileRecord>, rejecte
     }
     const name = (record.name ?? '').trim();
     const id = profileIdFromName(name);
-    firstSeen.set(id, record.location);
+    firstSeen.set(id, compactLocation(record.location));
     const fields = expandLabelledLines(record.fields);
     const text = renderProfileText(fields);
     const aliases = [
@@ -248,7 +248,24 @@ export function* normalizedProfiles(records: Iterable<RawProfileRecord>, rejecte
   }
 }
 
-function rejectionReason(record: RawProfileRecord, firstSeen: Map<string, string>): string | undefined {
+/**
+ * Where each name was first seen. A location `file:line` is kept as its line number: with a million
+ * profiles the location strings would be most of what reading them holds.
+ */
+type FirstSeen = Map<string, string | number>;
+
+function compactLocation(location: string): string | number {
+  const colon = location.lastIndexOf(':');
+  const line = Number(location.slice(colon + 1));
+  return colon > 0 && Number.isSafeInteger(line) && `${location.slice(0, colon)}:${line}` === location ? line : location;
+}
+
+/** A location firstSeen holds, in full: a line number is in the file of the record that asks. */
+function fullLocation(stored: string | number, asking: string): string {
+  return typeof stored === 'number' ? `${asking.slice(0, asking.lastIndexOf(':'))}:${stored}` : stored;
+}
+
+function rejectionReason(record: RawProfileRecord, firstSeen: FirstSeen): string | undefined {
   if (record.invalidUtf8) {
     return 'contains bytes that are not valid UTF-8: re-save the file as UTF-8';
   }
@@ -270,7 +287,7 @@ function rejectionReason(record: RawProfileRecord, firstSeen: Map<string, string
   }
   const first = firstSeen.get(id);
   if (first !== undefined) {
-    return `duplicate character name ${JSON.stringify(name)} (first seen at ${first}): rename or remove one`;
+    return `duplicate character name ${JSON.stringify(name)} (first seen at ${fullLocation(first, record.location)}): rename or remove one`;
   }
   return undefined;
 }
