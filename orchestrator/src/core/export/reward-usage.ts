@@ -80,13 +80,21 @@ function measuredBy(input: RecipeInput): string {
     : `estimated without a tokenizer, with ${Math.round((ESTIMATE_MARGIN - 1) * 100)}% added`;
 }
 
-function lengthNotes(input: RecipeInput, s: RecipeSettings, promptKey: string, responseKey: string): string[] {
+function promptNote(input: RecipeInput, s: RecipeSettings, key: string): string {
+  return `- \`${key}=${s.maxPromptLength}\`: the longest prompt of this export is ${input.longest.prompt} tokens (${measuredBy(input)}); every prompt holds the whole profile, so a shorter limit cuts or drops prompts.`;
+}
+
+function responseNote(input: RecipeInput, s: RecipeSettings, key: string): string {
+  return `- \`${key}=${s.maxResponseLength}\`: twice the longest reference response (${input.longest.response} tokens), at least ${MIN_RESPONSE_LENGTH}, so the policy has room to reason.`;
+}
+
+function batchNote(input: RecipeInput, s: RecipeSettings): string {
   const train = input.dataFiles.find((file) => file.split === 'train')?.rows ?? 0;
-  return [
-    `- \`${promptKey}=${s.maxPromptLength}\`: the longest prompt of this export is ${input.longest.prompt} tokens (${measuredBy(input)}); every prompt holds the whole profile, so a shorter limit cuts or drops prompts.`,
-    `- \`${responseKey}=${s.maxResponseLength}\`: twice the longest reference response (${input.longest.response} tokens), at least ${MIN_RESPONSE_LENGTH}, so the policy has room to reason.`,
-    `- Batch: ${s.trainBatchSize} prompts per step (the export has ${train} train rows; a batch larger than that never fills, and the trainer stops), ${s.rolloutN} answers per prompt for GRPO's groups.`,
-  ];
+  return `- Batch: ${s.trainBatchSize} prompts per step (the export has ${train} train rows; a batch larger than that never fills, and the trainer stops), ${s.rolloutN} answers per prompt for GRPO's groups.`;
+}
+
+function lengthNotes(input: RecipeInput, s: RecipeSettings, promptKey: string, responseKey: string): string[] {
+  return [promptNote(input, s, promptKey), responseNote(input, s, responseKey), batchNote(input, s)];
 }
 
 function verl(input: RecipeInput, s: RecipeSettings): string {
@@ -179,9 +187,9 @@ function trl(input: RecipeInput, s: RecipeSettings): string {
     'trainer.train()',
     '```',
     '',
-    ...lengthNotes(input, s, 'max_prompt_length', 'max_completion_length'),
-    `- TRL 0.28 and later keep the whole prompt. Before 0.28, GRPOConfig cut prompts from the left at \`max_prompt_length\` (512 by default): add \`max_prompt_length=${s.maxPromptLength}\` there.`,
-    '- The generation batch (`per_device_train_batch_size`, 8 by default, times the processes) must be divisible by `num_generations`.',
+    responseNote(input, s, 'max_completion_length'),
+    `- TRL 0.28 and later keep the whole prompt (the longest is ${input.longest.prompt} tokens, ${measuredBy(input)}). Before 0.28, GRPOConfig cut prompts from the left at \`max_prompt_length\` (512 by default): add \`max_prompt_length=${s.maxPromptLength}\` there.`,
+    `- \`num_generations=${s.rolloutN}\` answers per prompt for GRPO's groups; the generation batch (\`per_device_train_batch_size\`, 8 by default, times the processes) must be divisible by it.`,
     '',
     'TRL passes the `keywords`, `keyword_alternatives` and `kind` columns to `keyword_reward(completions, keywords, keyword_alternatives, **kwargs)`; `functools.partial(keyword_reward, format_weight=0.1)` adds the format term.',
   ].join('\n');
