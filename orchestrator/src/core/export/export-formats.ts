@@ -53,7 +53,8 @@ const messagesChat = ({ sample, profile }: RowInput): TrainerChat => ({
  * verl: RLHFDataset reads `prompt` as chat messages for apply_chat_template and `extra_info.index`; the
  * reward managers pass `data_source`, `reward_model.ground_truth` and `extra_info` to compute_score
  * (volcengine/verl at b178a3c: verl/utils/dataset/rl_dataset.py, verl/workers/reward_manager/naive.py,
- * verl/trainer/ppo/reward.py, examples/data_preprocess/gsm8k.py for the row layout).
+ * verl/trainer/ppo/reward.py, examples/data_preprocess/gsm8k.py for the row layout; the same in
+ * verl-project/verl, where the repository moved, at 1dda039 with verl/experimental/reward_loop/reward_manager/naive.py).
  */
 const VERL: FormatLayout = {
   format: 'verl',
