@@ -113,6 +113,11 @@ const CRAFTED: ContainsCase[] = [
   ['soft\u00adhyphen', 'softhyphen'],
   ['「青柠」', '"青柠"'],
   ['5月5号', '5月5日'],
+  ['born 03.03.1984', '3/3/1984'],
+  ['on 1984-03-05 at noon', '1984'],
+  ['ip 192.168.1.1', '1.1'],
+  ['1.2.3.4', '2.3'],
+  ['12/25/2024-01', '2024'],
 ].map(([text, keyword]) => ({ text: text as string, keyword: keyword as string, alternatives: [], origin: 'crafted' }));
 
 const UNITS = [
@@ -123,6 +128,9 @@ const UNITS = [
   ...'0123456789',
   ',',
   '.',
+  '/',
+  '-',
+  '03',
   ',000',
   ' ',
   '\t',
@@ -208,24 +216,24 @@ describe('raiden_reward.py matches keyword-match.ts', () => {
     expect(answers.map((answer) => answer.contains)).toEqual(corpus.match_cases.map((c) => c.expected));
   });
 
-  it('scores every verdict case as the verifier matches it: 1.0 exactly when the answer holds every keyword', () => {
+  it('gives every verdict case the keywords part the verifier matches: 1.0 exactly when the answer holds every keyword', () => {
     const cases = scoreCases();
     const ground = (c: ScoreCase) => JSON.stringify({ keywords: c.keywords, keyword_alternatives: c.alternatives, kind: 'SBK' });
-    const scores = pythonCheck<{ score: number }>(
+    const scores = pythonCheck<{ keywords: number }>(
       directory,
       cases.map((c) => ({ response: c.response, ground_truth: ground(c) })),
     );
     const expected = cases.map((c) =>
       c.keywords.every((keyword, index) => containsKeyword(c.response, keyword, c.alternatives[index] ?? [])) ? 1 : 0,
     );
-    expect(scores.map((score) => score.score)).toEqual(expected);
+    expect(scores.map((score) => score.keywords)).toEqual(expected);
     expect(cases.length).toBeGreaterThan(50);
     expect(new Set(expected).size).toBe(2);
   });
 });
 
 describe('raiden_reward.py scores the answer only', () => {
-  it('drops a leading think block (an unclosed one leaves no answer) and adds the format term only when asked', () => {
+  it('drops every think block (an unclosed one leaves no answer) and adds the format term only when asked', () => {
     const truth = JSON.stringify({ keywords: ['棒棒糖'], keyword_alternatives: [[]], kind: 'SBK' });
     const cases: [response: string, formatWeight: number, expected: number][] = [
       ['<think>他问我爱吃什么。</think>我就爱吃棒棒糖。', 0, 1],
@@ -239,10 +247,14 @@ describe('raiden_reward.py scores the answer only', () => {
       ['<think>嗯。</think>我就爱吃棒棒糖。', 0.2, 1],
       ['<think>嗯。</think>不告诉你。', 0.2, 0.2],
       ['<think>嗯。</think>', 0.2, 0],
+      // Outside the leading position a think block still counts as thinking, not as the answer.
+      ['嗯。<think>我就爱吃棒棒糖。</think>我不记得了。', 0, 0],
+      ['<think>嗯。</think>不记得了。<think>棒棒糖</think>', 0, 0],
+      ['<think>嗯。</think>我就爱吃棒棒糖。<think>再想想', 0, 1],
     ];
     const scores = pythonRun<number[]>(
       directory,
-      'import raiden_reward\nprint(json.dumps([raiden_reward.compute_score("raiden/sbk", r, t, {}, format_weight=w) for r, t, w in json.load(sys.stdin)]))',
+      'import raiden_reward\nprint(json.dumps([raiden_reward.compute_score("raiden/sbk", r, t, {}, format_weight=w)["score"] for r, t, w in json.load(sys.stdin)]))',
       cases.map(([response, weight]) => [response, truth, weight]),
     );
     scores.forEach((value, index) => expect(value, cases[index]?.[0]).toBeCloseTo(cases[index]?.[2] ?? NaN));

@@ -15,6 +15,7 @@ import { UsageError } from '../../orchestrator/src/cli/usage-error.ts';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
 import rules from '../../orchestrator/src/core/verify/data/keyword-rules.json' with { type: 'json' };
 import traditional from '../../orchestrator/src/core/verify/data/traditional-chinese.json' with { type: 'json' };
+import guards from '../../orchestrator/src/core/verify/data/answer-guards.json' with { type: 'json' };
 import { EXPORT_FORMATS, type ExportFormat } from '../../orchestrator/src/core/export/export-formats.ts';
 import type { ProfileRecord } from '../../orchestrator/src/core/export/profile-table.ts';
 import { profileIdOf } from '../../orchestrator/src/core/run/dataset-split.ts';
@@ -36,10 +37,18 @@ const RUNS = {
 } as const;
 type RunName = keyof typeof RUNS;
 
-function quiet(): { io: CliIo; stdout: () => string } {
+function quiet(): { io: CliIo; stdout: () => string; stderr: () => string } {
   let out = '';
-  return { io: { stdout: { write: (text: string) => (out += text) }, stderr: { write: () => true } }, stdout: () => out };
+  let err = '';
+  return {
+    io: { stdout: { write: (text: string) => (out += text) }, stderr: { write: (text: string) => (err += text) } },
+    stdout: () => out,
+    stderr: () => err,
+  };
 }
+
+/** What each export of beforeAll exited with and printed, by `<run>/<format>`. */
+const exportOutputs = new Map<string, { code: number; stdout: string; stderr: string }>();
 
 let root: string;
 let s3: LocalS3;
@@ -56,8 +65,14 @@ beforeAll(async () => {
   for (const [name, options] of Object.entries(RUNS)) await makeRun({ directory: runDir(name), ...options });
   await makeRun({ directory: runDir('legacy'), ...RUNS.zh, withProfileTable: false });
   for (const name of [...Object.keys(RUNS), 'legacy'])
-    for (const format of EXPORT_FORMATS)
-      await runExport({ run: runDir(name), format, out: exportDir(name, format) }, quiet().io, { now: NOW });
+    for (const format of EXPORT_FORMATS) {
+      // The reward probe runs on the CharacterEval run's exports (every trainer's call); the rest skip it for time.
+      const output = quiet();
+      const code = await runExport({ run: runDir(name), format, out: exportDir(name, format), probe: name === 'characters' }, output.io, {
+        now: NOW,
+      });
+      exportOutputs.set(`${name}/${format}`, { code, stdout: output.stdout(), stderr: output.stderr() });
+    }
 });
 afterAll(async () => {
   await s3.close();
@@ -78,6 +93,7 @@ const EXPECTED_SCHEMA: Record<Exclude<ExportFormat, 'sft'>, Record<string, strin
     keywords: 'VARCHAR[]',
     keyword_alternatives: 'VARCHAR[][]',
     kind: 'VARCHAR',
+    ground_truth: 'VARCHAR',
     id: 'VARCHAR',
   },
   easyr1: { prompt: 'VARCHAR', answer: 'VARCHAR', id: 'VARCHAR' },
@@ -87,6 +103,24 @@ interface Message {
   readonly role: string;
   readonly content: string;
 }
+
+describe('the reward probe of every export', () => {
+  it.each(['verl', 'trl', 'easyr1'] as const)(
+    '%s: scores every hack through the exported reward as the trainer calls it; none is paid',
+    (format) => {
+      const output = exportOutputs.get(`characters/${format}`);
+      expect(output?.stderr).toBe('');
+      expect(output?.code).toBe(0);
+      expect(output?.stdout).toMatch(new RegExp(`reward probe, scored by raiden_reward\\.py as ${format} calls it`, 'u'));
+      expect(output?.stdout).toMatch(/keyword denied\s+\d+\s+0 \(0%\)/u);
+      expect(output?.stdout).toMatch(/reference answers: \d+ rows, lowest score 1\.00/u);
+    },
+  );
+
+  it('is not run for SFT, which has no reward', () => {
+    expect(exportOutputs.get('characters/sft')?.stdout).not.toMatch(/reward probe/u);
+  });
+});
 
 describe('raiden export from a local run', () => {
   it('writes each format: data files per split, the reward function with its data, a dataset card', () => {
@@ -98,6 +132,7 @@ describe('raiden export from a local run', () => {
             '.raiden-export.json',
             ...(format === 'sft' ? ['dataset_info.json'] : []),
             'README.md',
+            'answer-guards.json',
             'keyword-rules.json',
             'raiden_reward.py',
             `train.${extension}`,
@@ -112,6 +147,7 @@ describe('raiden export from a local run', () => {
     );
     expect(readJson(join(shipped, 'keyword-rules.json'))).toEqual(rules);
     expect(readJson(join(shipped, 'traditional-chinese.json'))).toEqual(traditional);
+    expect(readJson(join(shipped, 'answer-guards.json'))).toEqual(guards);
   });
 
   it('writes Parquet that DuckDB reads with the declared schema, one row per sample in split order', async () => {
@@ -134,11 +170,27 @@ describe('raiden export from a local run', () => {
       reward_model: { style: 'rule' },
       extra_info: { index: '0', id: sample.id, character: sample.character_name, split: 'train', question_type: sample.question_type },
     });
-    expect(JSON.parse((verl.rows[0]?.reward_model as { ground_truth: string }).ground_truth)).toEqual({
+    const truth = JSON.parse((verl.rows[0]?.reward_model as { ground_truth: string }).ground_truth) as Record<string, unknown>;
+    expect(truth).toMatchObject({
       keywords: sample.keywords,
       keyword_alternatives: sample.keyword_alternatives,
       kind: sample.metadata.kind,
+      language: sample.metadata.language,
+      reference_answer: sample.answer,
     });
+    expect(Object.keys(truth).sort()).toEqual(
+      [
+        'allowed_numbers',
+        'distractors',
+        'in_character',
+        'keyword_alternatives',
+        'keywords',
+        'kind',
+        'language',
+        'reference_answer',
+        'rivals',
+      ].sort(),
+    );
     expect(verl.rows.map((row) => (row.extra_info as { index: string }).index)).toEqual(verl.rows.map((_, index) => String(index)));
   });
 
@@ -218,8 +270,8 @@ describe('raiden export from a local run', () => {
           `import raiden_reward as r
 d = json.load(sys.stdin)
 out = {
-  "verl": [r.compute_score(row["data_source"], c, row["reward_model"]["ground_truth"], row["extra_info"]) for row, c in zip(d["verl"], d["completions"])],
-  "trl": r.keyword_reward([[{"role": "assistant", "content": c}] for c in d["completions"]], [row["keywords"] for row in d["trl"]], [row["keyword_alternatives"] for row in d["trl"]], kind=[row["kind"] for row in d["trl"]]),
+  "verl": [r.compute_score(row["data_source"], c, row["reward_model"]["ground_truth"], row["extra_info"])["score"] for row, c in zip(d["verl"], d["completions"])],
+  "trl": r.keyword_reward([[{"role": "assistant", "content": c}] for c in d["completions"]], [row["keywords"] for row in d["trl"]], [row["keyword_alternatives"] for row in d["trl"]], ground_truth=[row["ground_truth"] for row in d["trl"]], kind=[row["kind"] for row in d["trl"]]),
   "easyr1": [s["overall"] for s in r.easyr1_compute_score([{"response": c, "response_length": len(c), "ground_truth": row["answer"]} for row, c in zip(d["easyr1"], d["completions"])])],
 }
 print(json.dumps(out))`,

@@ -18,6 +18,7 @@ import { DEFAULT_TOKENIZER, TOKENIZERS, type TokenizerName } from '../core/expor
 import type { CliIo } from './cli-io.ts';
 import { openExportDirectory } from './export-directory.ts';
 import { processWriter } from './process-writer.ts';
+import { probeExport, probeProblem, renderProbe } from './probe-reward-command.ts';
 import { printable } from './terminal-text.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -31,6 +32,8 @@ export interface ExportFlags {
   readonly tokenizer?: TokenizerName | undefined;
   /** The dataset card's license identifier. */
   readonly license?: string | undefined;
+  /** Score the reward probe's hacks on the new export (raiden probe-reward). @default true */
+  readonly probe?: boolean | undefined;
 }
 
 /** A Hugging Face license identifier (`cc-by-4.0`, `apache-2.0`, `other`, `unknown`): https://huggingface.co/docs/hub/repositories-licenses */
@@ -72,7 +75,7 @@ export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDepen
       io.stdout.write(
         `  the run has no profiles.jsonl (written before the profile table existed): ${summary.renderedProfiles} prompts show the profile rendered from character_profile, as the dataset card says\n`,
       );
-    return EXIT.ok;
+    return summary.format === 'sft' || flags.probe === false ? EXIT.ok : await probeAfterExport(flags.out, io);
   } catch (error) {
     await directory.abandon();
     if (error instanceof ExportError) throw new UsageError(error.message);
@@ -80,6 +83,19 @@ export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDepen
   } finally {
     opened.close();
   }
+}
+
+/** Rows of a new export the probe scores: enough to meet every kind of row, quick enough for every export. */
+export const EXPORT_PROBE_ROWS = 64;
+
+/** Every export with a reward is probed for paid hacks before the user trains on it; a paid hack fails the command. */
+async function probeAfterExport(directory: string, io: CliIo): Promise<number> {
+  const outcome = await probeExport(directory, { maxRows: EXPORT_PROBE_ROWS });
+  io.stdout.write(renderProbe(outcome));
+  const problem = probeProblem(outcome.result);
+  if (problem === undefined) return EXIT.ok;
+  io.stderr.write(`raiden: the export is written, but ${problem}: do not train on it as it is\n`);
+  return EXIT.failure;
 }
 
 interface OpenedRun {
@@ -184,6 +200,7 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: nu
         .default(DEFAULT_TOKENIZER),
     )
     .option('--license <id>', "the dataset card's license, a Hugging Face license identifier such as cc-by-4.0", DEFAULT_LICENSE)
+    .option('--no-probe', 'skip the reward probe (raiden probe-reward) that checks the new export pays no hack')
     .action(async (opts: Record<string, unknown>) => {
       setExit(
         await runExport(
@@ -194,6 +211,7 @@ export function addExportCommand(program: Command, io: CliIo, setExit: (code: nu
             region: opts.region as string | undefined,
             tokenizer: opts.tokenizer as TokenizerName,
             license: opts.license as string,
+            probe: opts.probe as boolean,
           },
           io,
         ),

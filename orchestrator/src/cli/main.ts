@@ -10,6 +10,7 @@ import { RunFileError } from '../core/ports/run-store.ts';
 import { LANGUAGES, parseRunSpec, RUN_DEFAULTS, TIME_LIMITS } from '../core/run/run-spec.ts';
 import { addAwsCommands } from './aws-program.ts';
 import { addExportCommand } from './export-command.ts';
+import { addProbeRewardCommand } from './probe-reward-command.ts';
 import { linkDocsPages } from './docs-pages.ts';
 import { addReportCommand } from './report-command.ts';
 import type { CliIo } from './cli-io.ts';
@@ -176,6 +177,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   addAwsCommands(program, io, setExit);
   addReportCommand(program, io, setExit);
   addExportCommand(program, io, setExit);
+  addProbeRewardCommand(program, io, setExit);
   linkDocsPages(program);
   return program;
 }

@@ -79,14 +79,15 @@ const VERL: FormatLayout = {
     data_source: '`raiden/sbk` or `raiden/cm`',
     prompt: 'chat messages: system (role-play instruction and profile), the CM conversation, the question',
     ability: '`roleplay`',
-    reward_model: '`{style: "rule", ground_truth}`; ground_truth is a JSON string `{keywords, keyword_alternatives, kind}`',
+    reward_model:
+      '`{style: "rule", ground_truth}`; ground_truth is a JSON string `{keywords, keyword_alternatives, kind, language, distractors, rivals, allowed_numbers, in_character, reference_answer}` (raiden_reward.py says what each is for)',
     extra_info: '`{index, id, character, split, kind, question_type, difficulty}`',
   },
   row: ({ sample, profile, split, index }) => ({
     data_source: `raiden/${sample.metadata.kind.toLowerCase()}`,
     prompt: promptMessages(sample, profile),
     ability: 'roleplay',
-    reward_model: { style: 'rule', ground_truth: JSON.stringify(groundTruthOf(sample)) },
+    reward_model: { style: 'rule', ground_truth: JSON.stringify(groundTruthOf(sample, profile)) },
     extra_info: {
       index: BigInt(index),
       id: sample.id,
@@ -112,22 +113,26 @@ const TRL: FormatLayout = {
     keywords: STRINGS,
     keyword_alternatives: { list: STRINGS },
     kind: 'string',
+    ground_truth: 'string',
     id: 'string',
   },
   columns: {
     prompt: 'chat messages: system (role-play instruction and profile), the CM conversation, the question',
+    ground_truth:
+      'what the reward checks, a JSON string `{keywords, keyword_alternatives, kind, language, distractors, rivals, allowed_numbers, in_character, reference_answer}` (raiden_reward.py says what each is for)',
     keywords: 'the keywords an answer must hold, all of them',
     keyword_alternatives: 'for each keyword, other written forms that count as it',
     kind: '`SBK` or `CM`',
     id: 'the sample id in the run, `<profile>/<kind>/<index>`',
   },
   row: ({ sample, profile }) => {
-    const truth = groundTruthOf(sample);
+    const truth = groundTruthOf(sample, profile);
     return {
       prompt: promptMessages(sample, profile),
       keywords: truth.keywords,
       keyword_alternatives: truth.keyword_alternatives,
       kind: truth.kind,
+      ground_truth: JSON.stringify(truth),
       id: sample.id,
     };
   },
@@ -146,10 +151,15 @@ const EASYR1: FormatLayout = {
   columns: {
     prompt:
       'one string (EasyR1 sends it as the only user message): instruction, profile, the CM conversation as a transcript, the question',
-    answer: 'the ground truth as a JSON string `{keywords, keyword_alternatives, kind}`',
+    answer:
+      'the ground truth as a JSON string `{keywords, keyword_alternatives, kind, language, distractors, rivals, allowed_numbers, in_character, reference_answer}` (raiden_reward.py says what each is for)',
     id: 'the sample id in the run, `<profile>/<kind>/<index>`',
   },
-  row: ({ sample, profile }) => ({ prompt: promptText(sample, profile), answer: JSON.stringify(groundTruthOf(sample)), id: sample.id }),
+  row: ({ sample, profile }) => ({
+    prompt: promptText(sample, profile),
+    answer: JSON.stringify(groundTruthOf(sample, profile)),
+    id: sample.id,
+  }),
   chat: ({ sample, profile }) => ({ prompt: [{ role: 'user', content: promptText(sample, profile) }], response: assistantTurn(sample) }),
 };
 

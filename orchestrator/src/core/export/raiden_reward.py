@@ -1,37 +1,45 @@
-"""Reward function of a raiden-datagen export: 1.0 when the answer holds every keyword of the sample.
+"""Reward function of a raiden-datagen export: pays for a right answer, not for the keywords' words alone.
 
-Standard library only. It reads keyword-rules.json and traditional-chinese.json from its own directory
-(the export puts them there) and reproduces orchestrator/src/core/verify/keyword-match.ts step by step, so a
-completion is scored with exactly the matching the generator's verifier used to accept the sample:
-NFKC, invisible characters removed, lower case, traditional Chinese folded to simplified, punctuation
-variants made one, CJK numerals written as digits; then tokens (numbers whole, CJK by character, Latin
-words with a simple plural or possessive folded) compared as contiguous runs. A keyword passes in any of
-its written forms (keyword_alternatives).
+Standard library only. It reads keyword-rules.json, traditional-chinese.json and answer-guards.json from its
+own directory (the export puts them there) and reproduces, step by step, the matching of
+orchestrator/src/core/verify/keyword-match.ts (NFKC, invisible characters removed, lower case, traditional
+Chinese folded to simplified, punctuation variants made one, CJK numerals written as digits; then tokens:
+dates as their numbers, numbers whole, CJK by character, Latin words with a simple plural or possessive
+folded, compared as contiguous runs) and the answer guards of orchestrator/src/core/verify/answer-guards.ts.
 
-Only the answer is scored: a leading <think>...</think> block is dropped first (also when the chat template
-opened it in the prompt, so the completion starts inside it); an unclosed block leaves no answer.
+The answer: every <think>...</think> block is dropped wherever it stands (also one the chat template opened
+in the prompt, so the completion starts inside it); nothing after an unclosed <think> counts.
+The score: keywords (1.0 when the answer holds every keyword, each in any of its keyword_alternatives)
+times, for each guard the answer fails, (1 - its penalty) from answer-guards.json (reward.penalty, 1.0 by
+default, so a failed guard pays nothing). The guards, judged against the row's ground truth: negation (a
+keyword denied), hedge (other numbers than the fact's, or a choice offered between values), distractor (CM:
+the distractor or a part of it named), recital (more than recital.max_rivals other profile values or user
+details), length (over length.multiple x the reference answer, at least length.floor_chars), language (not
+in the prompt's language), in_character (an out-of-character phrase the profile does not use itself).
 
 Entry points, one per trainer:
-- verl: compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> float
-  (custom_reward_function.path / name; verl's reward managers call it with these keyword arguments).
-- TRL GRPOTrainer: keyword_reward(completions, keywords, keyword_alternatives, **kwargs) -> list[float]
-  (TRL passes every extra dataset column to a reward function as a keyword argument).
-- EasyR1: easyr1_compute_score(reward_inputs) -> list[dict] (worker.reward.reward_function
-  =./raiden_reward.py:easyr1_compute_score; REWARD_TYPE "batch").
+- verl: compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict with
+  "score" (the reward), "keywords", "guards", "format" and one 0/1 "guard_<name>" per guard, which verl's
+  reward managers log (reward.custom_reward_function.path / name in current verl).
+- TRL GRPOTrainer: keyword_reward(completions, ground_truth, **kwargs) -> list[float] (TRL passes every
+  extra dataset column to a reward function as a keyword argument; the ground_truth column is a JSON string).
+- EasyR1: easyr1_compute_score(reward_inputs) -> list[dict] with "overall", "accuracy", "format", "guards"
+  and the guard columns (worker.reward.reward_function=./raiden_reward.py:easyr1_compute_score; batch).
 
-Optional format term, off by default: format_weight=w (verl custom_reward_function.reward_kwargs,
-EasyR1 worker.reward.reward_function_kwargs, or functools.partial for TRL) scores
-(1 - w) * keywords + w * format, where format is 1.0 when the completion is one closed <think> block
-followed by a non-empty answer.
+Optional format term, off by default: format_weight=w (verl reward_kwargs, EasyR1
+worker.reward.reward_function_kwargs, or functools.partial for TRL) scores (1 - w) * accuracy + w * format,
+where format is 1.0 when the completion is one closed <think> block followed by a non-empty answer. Keep
+w at most 0.2: a completion that fails a guard can then earn at most w.
 
 Unicode: the matching follows the Unicode tables of the Python it runs on (unicodedata); it agrees with
 the TypeScript verifier on every character both tables know (Python 3.11 knows Unicode 14).
 
 Run `python3 raiden_reward.py` with JSON lines on stdin to check texts by hand: a line with "response"
-and "ground_truth" prints its score; a line with "text" prints its canonical form and tokens, and with a
-"keyword" (and "alternatives") whether the text contains it.
+and "ground_truth" prints its score, its parts and the guards it fails; a line with "text" prints its
+canonical form and tokens, and with a "keyword" (and "alternatives") whether the text contains it.
 """
 
+import functools
 import json
 import os
 import re
@@ -56,7 +64,13 @@ _TRADITIONAL = _load("traditional-chinese.json")
 
 def _range_test(ranges):
     bounds = [(int(low, 16), int(high, 16)) for low, high in ranges]
-    return lambda code_point: any(low <= code_point <= high for low, high in bounds)
+
+    # A trainer scores thousands of completions: each code point is looked up once.
+    @functools.lru_cache(maxsize=65536)
+    def test(code_point):
+        return any(low <= code_point <= high for low, high in bounds)
+
+    return test
 
 
 _is_invisible = _range_test(RULES["invisible"]["ranges"])
@@ -79,6 +93,10 @@ _NUMERAL_RUN = re.compile("[" + "".join(re.escape(c) for c in [*_DIGITS, *_UNITS
 _JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _JS_SPACE_RUN = re.compile("[" + re.escape(_JS_SPACE) + "]+")
 _ASCII_DIGITS = "0123456789"
+
+# keyword-match.ts's date token: 03.03.1984 and 1984/3/3 are three numbers, leading zeros dropped.
+_DATE = re.compile(r"([0-9]{1,4})([./-])([0-9]{1,2})\2([0-9]{1,4})(?![0-9]|[./-][0-9])")
+_LEADING_ZEROS = re.compile(r"^0+(?=[0-9])")
 
 _MIN_PLURAL = RULES["latin"]["min_plural_length"]
 _KEEP_FINAL_S = tuple(RULES["latin"]["keep_final_s"])
@@ -182,7 +200,7 @@ def _number_end(text, start):
 
 
 def _raw_tokens(canonical):
-    """keyword-match.ts's TOKEN expression, one alternative after the other: number, CJK, word, other."""
+    """keyword-match.ts's TOKEN expression, one alternative after the other: date, number, CJK, word, other."""
     tokens = []
     index = 0
     while index < len(canonical):
@@ -190,7 +208,12 @@ def _raw_tokens(canonical):
         if char in _JS_SPACE:
             index += 1
             continue
-        if char in _ASCII_DIGITS:
+        date = _DATE.match(canonical, index) if char in _ASCII_DIGITS else None
+        if date is not None:
+            end = date.end()
+            for part in (date.group(1), date.group(3), date.group(4)):
+                tokens.append((_LEADING_ZEROS.sub("", part), "number", index, end))
+        elif char in _ASCII_DIGITS:
             end = _number_end(canonical, index)
             tokens.append((canonical[index:end].replace(",", ""), "number", index, end))
         elif is_cjk_char(char):
@@ -220,6 +243,12 @@ def _fold_plural(word):
 
 def match_tokens(text):
     """Step 2 of keyword-match.ts: the tokens of a text, folded for comparison."""
+    return list(_tokens_of(text))
+
+
+# The guards ask for the same answer's, keyword's and rival's tokens many times per completion.
+@functools.lru_cache(maxsize=4096)
+def _tokens_of(text):
     raw = _raw_tokens(canonical_text(text))
     tokens = []
     index = 0
@@ -244,7 +273,7 @@ def match_tokens(text):
                 continue
         tokens.append(_fold_plural(text_) if kind == "word" else text_)
         index += 1
-    return tokens
+    return tuple(tokens)
 
 
 def match_key(text):
@@ -263,24 +292,168 @@ def contains_keyword(text, keyword, alternatives=()):
     return any(key_contains(key, form) for form in [keyword, *(alternatives or [])])
 
 
-def answer_of(completion):
-    """The answer of a completion: what follows a leading <think>...</think> block."""
-    text = completion.lstrip()
-    if text.startswith("<think>"):
-        end = text.find("</think>")
-        return "" if end < 0 else text[end + len("</think>") :]
-    end = text.find("</think>")
-    if end >= 0 and "<think>" not in text[:end]:
-        return text[end + len("</think>") :]
-    return text
+# answer-guards.ts, step by step: what makes an answer that holds the keywords still wrong.
+GUARDS = _load("answer-guards.json")
+GUARD_NAMES = ("negation", "hedge", "distractor", "recital", "length", "language", "in_character")
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+
+
+def answer_text(completion):
+    """Rule 1 of answer-guards.ts: every think block dropped, a template-opened one too; nothing after an unclosed one."""
+    text = completion
+    first_close = text.find(_THINK_CLOSE)
+    first_open = text.find(_THINK_OPEN)
+    if first_close >= 0 and (first_open < 0 or first_close < first_open):
+        text = text[first_close + len(_THINK_CLOSE) :]
+    opening = text.find(_THINK_OPEN)
+    while opening >= 0:
+        close = text.find(_THINK_CLOSE, opening + len(_THINK_OPEN))
+        if close < 0:
+            text = text[:opening]
+            break
+        text = text[:opening] + text[close + len(_THINK_CLOSE) :]
+        opening = text.find(_THINK_OPEN)
+    return "".join(text.split(_THINK_CLOSE)).strip(_JS_SPACE)
+
+
+def number_value(token):
+    return _LEADING_ZEROS.sub("", token)
+
+
+def _is_number_token(token):
+    return token[:1] in _ASCII_DIGITS and token != ""
+
+
+def numbers_in(text):
+    return [token for token in match_tokens(text) if _is_number_token(token)]
+
+
+def _forms(truth):
+    alternatives = truth.get("keyword_alternatives") or []
+    return [
+        [keyword, *(alternatives[index] if index < len(alternatives) and alternatives[index] else [])]
+        for index, keyword in enumerate(truth.get("keywords") or [])
+    ]
+
+
+def _occurrences(tokens, part):
+    if not part:
+        return []
+    return [start for start in range(len(tokens) - len(part) + 1) if tokens[start : start + len(part)] == part]
+
+
+_CLAUSE_BOUNDARIES = set(GUARDS["negation"]["clause_boundaries"])
+_NEGATION_CUES = [match_tokens(cue) for cue in GUARDS["negation"]["en"] + GUARDS["negation"]["zh"]]
+_CONTRACTION = re.compile(r"[a-z]*n")
+
+
+def _negated_at(tokens, at):
+    start = at
+    while start > 0 and at - start < GUARDS["negation"]["window_tokens"] and tokens[start - 1] not in _CLAUSE_BOUNDARIES:
+        start -= 1
+    window = tokens[start:at]
+    for index in range(len(window)):
+        if _CONTRACTION.fullmatch(window[index]) and window[index + 1 : index + 3] == ["'", "t"]:
+            return True
+        for cue in _NEGATION_CUES:
+            if index + len(cue) <= len(window) and window[index : index + len(cue)] == cue:
+                return True
+    return False
+
+
+_HEDGE_CUES = [match_key(cue) for cue in GUARDS["hedge"]["en"] + GUARDS["hedge"]["zh"]]
+_OUT_OF_CHARACTER = GUARDS["out_of_character"]["en"] + GUARDS["out_of_character"]["zh"]
+
+
+def _is_cjk_token(token):
+    return len(token) == 1 and is_cjk_char(token)
+
+
+def _is_word_token(token):
+    return token != "" and unicodedata.category(token[0])[0] == "L" and not _is_cjk_token(token)
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
+
+
+def _json(value):
+    return json.dumps(value, ensure_ascii=False)
+
+
+def guard_failures(answer, truth):
+    """Rules 2 to 8 of answer-guards.ts: [(guard, detail)] for each guard the answer (already answer_text) fails."""
+    failures = []
+    tokens = match_tokens(answer)
+    key = "" if not tokens else " " + " ".join(tokens) + " "
+    forms = [form for group in _forms(truth) for form in group]
+    spans = []
+    for form in forms:
+        form_tokens = match_tokens(form)
+        spans.extend((at, at + len(form_tokens)) for at in _occurrences(tokens, form_tokens))
+
+    negated = next((span for span in spans if _negated_at(tokens, span[0])), None)
+    if negated is not None:
+        failures.append(("negation", 'the keyword "%s" is denied' % " ".join(tokens[negated[0] : negated[1]])))
+
+    allowed = {number_value(number) for number in truth.get("allowed_numbers") or []}
+    keyword_has_number = any(numbers_in(form) for form in forms)
+    others = (
+        [n for n in _unique(number_value(t) for t in tokens if _is_number_token(t)) if n not in allowed]
+        if keyword_has_number
+        else []
+    )
+    rivals_found = _unique(rival for rival in truth.get("rivals") or [] if key_contains(key, rival))
+    hedged = any(cue != "" and cue in key for cue in _HEDGE_CUES)
+    if others:
+        failures.append(("hedge", "other numbers than the fact asked for: " + ", ".join(others)))
+    elif hedged and rivals_found:
+        failures.append(("hedge", "offers a choice with " + _json(rivals_found[0])))
+
+    distractor = next((form for form in truth.get("distractors") or [] if key_contains(key, form)), None)
+    if distractor is not None:
+        failures.append(("distractor", "names the distractor (%s)" % _json(distractor)))
+
+    if len(rivals_found) > GUARDS["recital"]["max_rivals"]:
+        shown = ", ".join(_json(rival) for rival in rivals_found[:3])
+        failures.append(("recital", "names %d other values (%s, ...)" % (len(rivals_found), shown)))
+
+    reference = truth.get("reference_answer")
+    if reference is not None:
+        limit = max(GUARDS["length"]["floor_chars"], GUARDS["length"]["multiple"] * len(reference))
+        if len(answer) > limit:
+            failures.append(("length", "%d characters; at most %d" % (len(answer), limit)))
+
+    in_keyword = {index for start, end in spans for index in range(start, end)}
+    cjk = words = 0
+    for index, token in enumerate(tokens):
+        if index in in_keyword:
+            continue
+        if _is_cjk_token(token):
+            cjk += 1
+        elif _is_word_token(token):
+            words += 1
+    language = truth.get("language")
+    if language in ("zh", "en") and cjk + words > 0 and ((cjk < words or cjk == 0) if language == "zh" else words <= cjk):
+        name = "Chinese" if language == "zh" else "English"
+        failures.append(("language", "not written in %s (%d CJK characters, %d Latin words)" % (name, cjk, words)))
+
+    allowed_phrases = {canonical_text(phrase) for phrase in truth.get("in_character") or []}
+    out_of_character = next(
+        (p for p in _OUT_OF_CHARACTER if canonical_text(p) not in allowed_phrases and key_contains(key, p)), None
+    )
+    if out_of_character is not None:
+        failures.append(("in_character", 'steps out of character ("%s")' % out_of_character))
+    return failures
 
 
 def format_score(completion):
-    """1.0 when the completion is one closed <think> block followed by a non-empty answer."""
-    text = completion.lstrip()
-    if not text.startswith("<think>") or text.count("<think>") != 1 or text.count("</think>") != 1:
+    """1.0 when the completion is one leading, closed <think> block followed by a non-empty answer."""
+    text = completion.lstrip(_JS_SPACE)
+    if not text.startswith(_THINK_OPEN) or text.count(_THINK_OPEN) != 1 or text.count(_THINK_CLOSE) != 1:
         return 0.0
-    return 1.0 if answer_of(text).strip() else 0.0
+    return 1.0 if answer_text(text) else 0.0
 
 
 def _ground_truth(value):
@@ -290,24 +463,40 @@ def _ground_truth(value):
 
 def keywords_score(answer, keywords, keyword_alternatives=None):
     """1.0 when the answer holds every keyword (each in any of its forms), as the verifier requires."""
-    alternatives = keyword_alternatives or []
-    for index, keyword in enumerate(keywords):
-        forms = alternatives[index] if index < len(alternatives) and alternatives[index] else []
-        if not contains_keyword(answer, keyword, forms):
-            return 0.0
-    return 1.0
+    key = match_key(answer)
+    truth = {"keywords": keywords, "keyword_alternatives": keyword_alternatives}
+    return 1.0 if all(any(key_contains(key, form) for form in forms) for forms in _forms(truth)) else 0.0
 
 
-def _score(completion, keywords, keyword_alternatives, format_weight):
-    accuracy = keywords_score(answer_of(completion), keywords, keyword_alternatives)
+def reward_parts(completion, truth, format_weight=0.0):
+    """The reward of one completion, as answer-guards.ts rewardParts: the keywords, each failed guard's cost, the format term."""
+    answer = answer_text(completion)
+    keywords = keywords_score(answer, truth.get("keywords") or [], truth.get("keyword_alternatives"))
+    failed = _unique(guard for guard, _detail in guard_failures(answer, truth))
+    factor = 1.0
+    for guard in failed:
+        factor *= 1 - GUARDS["reward"]["penalty"].get(guard, 1.0)
     form = format_score(completion)
-    return {"overall": (1 - format_weight) * accuracy + format_weight * form, "format": form, "accuracy": accuracy}
+    return {
+        "score": (1 - format_weight) * keywords * factor + format_weight * form,
+        "keywords": keywords,
+        "guards": 0.0 if failed else 1.0,
+        "format": form,
+        "failed": failed,
+    }
+
+
+def _verl_parts(parts):
+    # verl's reward managers take "score" as the reward and log every other key; one 0/1 column per guard.
+    result = {"score": parts["score"], "keywords": parts["keywords"], "guards": parts["guards"], "format": parts["format"]}
+    for guard in GUARD_NAMES:
+        result["guard_" + guard] = 0.0 if guard in parts["failed"] else 1.0
+    return result
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, format_weight=0.0, **kwargs):
-    """verl: the score of one decoded response; ground_truth is reward_model.ground_truth of the row."""
-    truth = _ground_truth(ground_truth)
-    return _score(solution_str, truth["keywords"], truth.get("keyword_alternatives"), format_weight)["overall"]
+    """verl: the parts of one decoded response's reward; verl uses "score" and logs the rest."""
+    return _verl_parts(reward_parts(solution_str, _ground_truth(ground_truth), format_weight))
 
 
 def _completion_text(completion):
@@ -318,29 +507,37 @@ def _completion_text(completion):
     return content if isinstance(content, str) else ""
 
 
-def keyword_reward(completions, keywords, keyword_alternatives=None, format_weight=0.0, **kwargs):
-    """TRL GRPOTrainer: one score per completion, from the keywords and keyword_alternatives columns."""
-    alternatives = keyword_alternatives or [None] * len(completions)
-    return [
-        _score(_completion_text(completion), row_keywords, row_alternatives, format_weight)["overall"]
-        for completion, row_keywords, row_alternatives in zip(completions, keywords, alternatives)
-    ]
+def keyword_reward(completions, keywords=None, keyword_alternatives=None, ground_truth=None, format_weight=0.0, **kwargs):
+    """TRL GRPOTrainer: one score per completion, from the ground_truth column (or keywords and keyword_alternatives)."""
+    count = len(completions)
+    truths = ground_truth or [None] * count
+    keyword_lists = keywords or [[]] * count
+    alternatives = keyword_alternatives or [None] * count
+    scores = []
+    for completion, truth, row_keywords, row_alternatives in zip(completions, truths, keyword_lists, alternatives):
+        row_truth = _ground_truth(truth) if truth is not None else {"keywords": row_keywords, "keyword_alternatives": row_alternatives}
+        scores.append(reward_parts(_completion_text(completion), row_truth, format_weight)["score"])
+    return scores
 
 
 def easyr1_compute_score(reward_inputs, format_weight=0.0):
-    """EasyR1 (REWARD_TYPE batch): {"overall", "format", "accuracy"} per {"response", "ground_truth"}."""
+    """EasyR1 (REWARD_TYPE batch): {"overall", "accuracy", "format", "guards", ...} per {"response", "ground_truth"}."""
     scores = []
     for reward_input in reward_inputs:
-        truth = _ground_truth(reward_input["ground_truth"])
-        scores.append(_score(reward_input["response"], truth["keywords"], truth.get("keyword_alternatives"), format_weight))
+        parts = _verl_parts(reward_parts(reward_input["response"], _ground_truth(reward_input["ground_truth"]), format_weight))
+        parts["overall"] = parts.pop("score")
+        parts["accuracy"] = parts.pop("keywords")
+        scores.append(parts)
     return scores
 
 
 def _check(line):
     request = json.loads(line)
     if "response" in request:
-        truth = request["ground_truth"]
-        return {"score": compute_score(request.get("data_source", ""), request["response"], truth)}
+        truth = _ground_truth(request["ground_truth"])
+        parts = reward_parts(request["response"], truth, request.get("format_weight", 0.0))
+        answer = answer_text(request["response"])
+        return {**parts, "answer": answer, "failures": [list(failure) for failure in guard_failures(answer, truth)]}
     result = {"canonical": canonical_text(request["text"]), "tokens": match_tokens(request["text"])}
     if "keyword" in request:
         result["contains"] = contains_keyword(request["text"], request["keyword"], request.get("alternatives") or [])

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { RUN_FILES } from '../../contract/run-layout.ts';
 import traditionalChinese from '../verify/data/traditional-chinese.json' with { type: 'json' };
 import { profileIdOf } from '../run/dataset-split.ts';
+import { ANSWER_GUARDS } from '../verify/answer-guards.ts';
 import { KEYWORD_RULES } from '../verify/keyword-match.ts';
 import { renderProfileText } from '../profiles/profile.ts';
 import type { Sample } from '../verify/sample.ts';
@@ -58,12 +59,13 @@ export interface ExportSummary {
 
 export const REWARD_FILE = 'raiden_reward.py';
 
-/** raiden_reward.py and the two data files it reads from its own directory. */
+/** raiden_reward.py and the three data files it reads from its own directory. */
 export async function rewardFiles(): Promise<{ readonly name: string; readonly body: string }[]> {
   return [
     { name: REWARD_FILE, body: await readFile(new URL(`./${REWARD_FILE}`, import.meta.url), 'utf8') },
     { name: 'keyword-rules.json', body: `${JSON.stringify(KEYWORD_RULES, null, 1)}\n` },
     { name: 'traditional-chinese.json', body: `${JSON.stringify(traditionalChinese, null, 1)}\n` },
+    { name: 'answer-guards.json', body: `${JSON.stringify(ANSWER_GUARDS, null, 1)}\n` },
   ];
 }
 

@@ -6,7 +6,8 @@
  */
 import type { Language } from '../verify/language.ts';
 import { dataBlock, type ChatMessage } from '../prompts/prompts.ts';
-import type { Sample, SampleKind } from '../verify/sample.ts';
+import { guardTruth, type GuardTruth } from '../verify/answer-guards.ts';
+import type { Sample } from '../verify/sample.ts';
 
 /** The profile behind a sample's prompt: from the run's profile table, or rendered from the sample's fields. */
 export interface PromptProfile {
@@ -51,18 +52,26 @@ export function assistantTurn(sample: Sample): string {
   return `<think>\n${sample.reasoning}\n</think>\n\n${sample.answer}`;
 }
 
-export interface GroundTruth {
-  readonly keywords: readonly string[];
-  /** One list per keyword; older samples carry none, which means no alternatives. */
-  readonly keyword_alternatives: readonly (readonly string[])[];
-  readonly kind: SampleKind;
-}
+/**
+ * What the reward checks a completion against: the keywords with their alternatives and everything the
+ * answer guards need (answer-guards.ts), the accepted answer among them as the length reference.
+ */
+export type GroundTruth = GuardTruth;
 
-export function groundTruthOf(sample: Sample): GroundTruth {
+export function groundTruthOf(sample: Sample, profile: PromptProfile): GroundTruth {
   const alternatives = (sample as { keyword_alternatives?: Sample['keyword_alternatives'] }).keyword_alternatives ?? [];
-  return {
+  const distractor = sample.metadata.distractor;
+  return guardTruth({
+    kind: sample.metadata.kind,
+    language: sample.metadata.language,
     keywords: sample.keywords,
     keyword_alternatives: sample.keywords.map((_, index) => alternatives[index] ?? []),
-    kind: sample.metadata.kind,
-  };
+    question: sample.question,
+    profileText: profile.text,
+    names: [profile.name, sample.character_name],
+    fieldLabels: Object.keys(sample.character_profile),
+    conversation: sample.conversation_history,
+    distractor: typeof distractor === 'string' ? distractor : undefined,
+    referenceAnswer: sample.answer,
+  });
 }

@@ -18,7 +18,7 @@
  * 3. hedge: when a keyword holds a number, every number of the answer must be one of truth.allowed_numbers
  *    (the keywords' and the question's); and no rival value may stand in an answer that holds a hedge cue.
  * 4. distractor (CM): no distractor form (the distractor and each distinctive part of it) in the answer.
- * 5. recital: at most recital.max_rivals distinct rival values (profile phrases; the user's other words).
+ * 5. recital: at most recital.max_rivals distinct rival values (the user's other words; profile phrases).
  * 6. length (when truth.reference_answer is given): at most max(floor_chars, multiple x its code points).
  * 7. language: outside keyword occurrences, a zh answer has at least as many CJK tokens as Latin words and
  *    at least one; an en answer more Latin words than CJK tokens; an answer with neither passes.
@@ -43,7 +43,7 @@ export interface GuardTruth {
   readonly language: Language;
   /** CM: the distractor and its distinctive parts; none may be in the answer. */
   readonly distractors: readonly string[];
-  /** Other values a reciting or hedging answer would name: profile phrases (SBK), the user's other words (CM). */
+  /** Other values a reciting or hedging answer would name: the user's other words (CM), then the profile's phrases. */
   readonly rivals: readonly string[];
   /** Canonical numbers a right answer may hold (the keywords' and the question's). */
   readonly allowed_numbers: readonly string[];
@@ -257,13 +257,10 @@ export function guardTruth(source: GuardSource): GuardTruth {
   };
   const questionKey = matchKey(source.question);
   const excluded = new Set([...source.names, ...source.fieldLabels].map(matchKey));
-  const rivalSource =
-    source.kind === 'SBK'
-      ? source.profileText
-      : source.conversation
-          .filter((turn) => turn.role === 'user')
-          .map((turn) => turn.content)
-          .join('\n');
+  // A CM answer recites when it lists the user's other words or the profile's values.
+  const rivalSource = [...source.conversation.filter((turn) => turn.role === 'user').map((turn) => turn.content), source.profileText].join(
+    '\n',
+  );
   const rivals: string[] = [];
   const seen = new Set<string>();
   for (const phrase of phrasesOf(rivalSource)) {

@@ -13,6 +13,9 @@
  *    f. runs of CJK numerals that are unambiguously numbers become Arabic digits (rules.cjk_numerals);
  *    g. every run of whitespace becomes one space.
  * 2. Tokens (matchTokens), left to right over the canonical text:
+ *    - a date: 1-4 digits, a separator (`.`, `/` or `-`), 1-2 digits, the same separator, 1-4 digits, not
+ *      followed by a digit or by a separator and a digit: three number tokens without leading zeros, the
+ *      separators dropped (03.03.1984 gives 3 3 1984, as 3/3/1984 does);
  *    - a number: ASCII digits, with `,ddd` thousands groups (the commas dropped) and `.d+` decimals kept;
  *    - a CJK character (rules.cjk.ranges): one token each, so CJK needs no spaces (王 桂兰 = 王桂兰);
  *    - a word: a run of other letters and combining marks (Unicode categories L and M); an ASCII word
@@ -134,7 +137,8 @@ export function canonicalText(text: string): string {
 }
 
 const CJK_CLASS = `[${rules.cjk.ranges.map(([from, to]) => `\\u{${from}}-\\u{${to}}`).join('')}]`;
-const TOKEN = new RegExp(`(\\d+(?:,\\d{3}(?!\\d)|\\.\\d+)*)|(${CJK_CLASS})|((?:(?!${CJK_CLASS})[\\p{L}\\p{M}])+)|(\\S)`, 'gu');
+const DATE = '(\\d{1,4})([./-])(\\d{1,2})\\2(\\d{1,4})(?!\\d|[./-]\\d)';
+const TOKEN = new RegExp(`${DATE}|(\\d+(?:,\\d{3}(?!\\d)|\\.\\d+)*)|(${CJK_CLASS})|((?:(?!${CJK_CLASS})[\\p{L}\\p{M}])+)|(\\S)`, 'gu');
 const MIN_PLURAL = rules.latin.min_plural_length;
 const KEEP_FINAL_S = rules.latin.keep_final_s;
 
@@ -154,10 +158,13 @@ export function matchTokens(text: string): string[] {
   const canonical = canonicalText(text);
   const raw: { text: string; kind: 'number' | 'word' | 'other'; start: number; end: number }[] = [];
   for (const match of canonical.matchAll(TOKEN)) {
-    const [whole, number, , letters] = match;
+    const [whole, first, , second, third, number, , letters] = match;
     const start = match.index;
     const end = start + whole.length;
-    if (number !== undefined) raw.push({ text: number.replace(/,/gu, ''), kind: 'number', start, end });
+    if (first !== undefined) {
+      // A date written with dots, slashes or dashes (03.03.1984, 1984/3/3) is its three numbers, without leading zeros.
+      for (const part of [first, second, third]) raw.push({ text: String(part).replace(/^0+(?=\d)/u, ''), kind: 'number', start, end });
+    } else if (number !== undefined) raw.push({ text: number.replace(/,/gu, ''), kind: 'number', start, end });
     else raw.push({ text: whole, kind: letters !== undefined ? 'word' : 'other', start, end });
   }
   const tokens: string[] = [];
