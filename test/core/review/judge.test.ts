@@ -183,14 +183,31 @@ describe('judgeMessages', () => {
   it('shows the profile in tags and the candidate sample; the conversation only for CM', () => {
     const [system, user] = judgeMessages(profile, 'SBK', sbk);
     expect(system!.role).toBe('system');
-    expect(system!.content).toContain('Score it from 1 (unusable) to 10 (excellent)');
+    // The judge asks what the rules cannot see: whose fact, asserted or denied, alternatives the same fact.
+    expect(system!.content).toMatch(/the character's own fact \(SBK\) or the user's own detail \(CM\), not another person's/u);
+    expect(system!.content).toMatch(/deny, doubt, joke about, hedge between values/u);
+    expect(system!.content).toMatch(/every keyword alternative the same fact/u);
+    expect(system!.content).toContain('score it 1 to 3');
     expect(user!.content.startsWith(`${PROFILE_TAGS.open}\n${profile.text}\n${PROFILE_TAGS.close}\n\n<candidate_sample>\n`)).toBe(true);
     const shown = JSON.parse(/<candidate_sample>\n([\s\S]*)\n<\/candidate_sample>$/u.exec(user!.content)![1]!);
-    expect(shown).toEqual({ kind: 'SBK', question: sbk.question, reasoning: sbk.reasoning, answer: sbk.answer, keywords: ['Tallinn'] });
+    expect(shown).toMatchObject({
+      kind: 'SBK',
+      question: sbk.question,
+      reasoning: sbk.reasoning,
+      answer: sbk.answer,
+      keywords: ['Tallinn'],
+    });
+    expect(shown).not.toHaveProperty('distractor');
     const cmShown = JSON.parse(
       /<candidate_sample>\n([\s\S]*)\n<\/candidate_sample>$/u.exec(judgeMessages(profile, 'CM', cm)[1]!.content)![1]!,
     );
     expect(cmShown).toMatchObject({ kind: 'CM', conversation_history: cm.conversation_history, keywords: ['Zephyr'] });
+    const withDistractor = JSON.parse(
+      /<candidate_sample>\n([\s\S]*)\n<\/candidate_sample>$/u.exec(
+        judgeMessages(profile, 'CM', { ...cm, distractor: 'Biscuit' })[1]!.content,
+      )![1]!,
+    );
+    expect(withDistractor.distractor).toBe('Biscuit');
   });
 
   it('drops a closing profile tag from the profile text', () => {
