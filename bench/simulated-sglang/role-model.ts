@@ -89,7 +89,13 @@ const segmenter = new Intl.Segmenter('zh', { granularity: 'word' });
 export function candidates(value: string, task: Task): string[] {
   const items = value
     .split(/[，,。.、；;：:！!？?（）()“”"「」《》\n]+|\s+and\s+|和/u)
-    .map((item) => item.trim().replace(/^(?:a|an|the|his|her|their|my)\s+/iu, ''))
+    // A careful model copies the value, not the words that introduce it (原名葵羽玄女 gives 葵羽玄女).
+    .map((item) =>
+      item
+        .trim()
+        .replace(/^(?:a|an|the|his|her|their|my)\s+/iu, '')
+        .replace(/^(?:原名|本名|又名|别名|名为|名叫|称为|叫做|人称|全名|简称|英文名)[为是:：]?/u, ''),
+    )
     .filter((item) => item.length > 0);
   const isName = (text: string) =>
     task.names.some((name) => name.includes(text) || text.includes(name)) || [...task.fields.keys()].some((label) => label.includes(text));
