@@ -101,6 +101,31 @@ describe('prepareRun reads a JSONL file a line at a time', () => {
     expect(passes, 'the head, the digest and one pass over the profiles: so few are kept for the estimate and the slots').toBe(3);
   });
 
+  it('reads a large input again at each pass, making only the records the first read found usable', () => {
+    const bytes = messyJsonl();
+    const runSpec = spec({ excludeNames: ['evaluated'] });
+    const kept = prepareRun(runSpec, { bytes, location: 'people.jsonl' }, { startedAt: new Date(0) });
+    let passes = 0;
+    const reread = prepareRun(
+      runSpec,
+      {
+        bytes: function* () {
+          passes++;
+          yield bytes;
+        },
+        location: 'people.jsonl',
+      },
+      { startedAt: new Date(0), keepProfiles: 0 },
+    );
+    expect(passes, 'the head, the profiles, the digest, the estimate').toBe(4);
+    expect(reread.plan).toEqual(kept.plan);
+    expect([...reread.plannedSlots()]).toEqual([...kept.plannedSlots()]);
+    expect(reread.slots).toEqual(kept.slots);
+    expect([...reread.profiles.values()]).toEqual([...kept.profiles.values()]);
+    expect(reread.loaded.profiles).toEqual(kept.loaded.profiles);
+    expect(reread.loaded.rejected).toEqual(kept.loaded.rejected);
+  });
+
   it('streams the planned slots with their profiles, maxProfiles and the backend split included', () => {
     const bytes = encoder.encode(`${['A', 'B', 'C', 'D', 'E', 'F'].map((name) => person(name)).join('\n')}\n`);
     const prepared = prepareRun(

@@ -217,10 +217,15 @@ export function normalizeProfiles(records: Iterable<RawProfileRecord>): Normaliz
 
 /**
  * normalizeProfiles one record at a time, for inputs too large to hold as profiles: each profile is made
- * when the caller reaches it, and rejections are pushed to `rejected` as they are found.
+ * when the caller reaches it, and rejections are pushed to `rejected` as they are found. `namesKnownUnique`
+ * skips the duplicate check (and the memory it takes) for records an earlier read already found unique.
  */
-export function* normalizedProfiles(records: Iterable<RawProfileRecord>, rejected: InputRejection[]): Generator<Profile> {
-  const firstSeen: FirstSeen = new Map();
+export function* normalizedProfiles(
+  records: Iterable<RawProfileRecord>,
+  rejected: InputRejection[],
+  namesKnownUnique = false,
+): Generator<Profile> {
+  const firstSeen: FirstSeen | undefined = namesKnownUnique ? undefined : new Map();
   for (const record of records) {
     const reason = rejectionReason(record, firstSeen);
     if (reason !== undefined) {
@@ -229,7 +234,7 @@ export function* normalizedProfiles(records: Iterable<RawProfileRecord>, rejecte
     }
     const name = (record.name ?? '').trim();
     const id = profileIdFromName(name);
-    firstSeen.set(id, compactLocation(record.location));
+    firstSeen?.set(id, compactLocation(record.location));
     const fields = expandLabelledLines(record.fields);
     const text = renderProfileText(fields);
     const aliases = [
@@ -265,7 +270,7 @@ function fullLocation(stored: string | number, asking: string): string {
   return typeof stored === 'number' ? `${asking.slice(0, asking.lastIndexOf(':'))}:${stored}` : stored;
 }
 
-function rejectionReason(record: RawProfileRecord, firstSeen: FirstSeen): string | undefined {
+function rejectionReason(record: RawProfileRecord, firstSeen: FirstSeen | undefined): string | undefined {
   if (record.invalidUtf8) {
     return 'contains bytes that are not valid UTF-8: re-save the file as UTF-8';
   }
@@ -285,7 +290,7 @@ function rejectionReason(record: RawProfileRecord, firstSeen: FirstSeen): string
   if (length > MAX_PROFILE_CHARS) {
     return `profile of ${JSON.stringify(name)} is ${length.toLocaleString('en-US')} characters; the limit is ${MAX_PROFILE_CHARS.toLocaleString('en-US')} so it fits in a prompt: shorten it`;
   }
-  const first = firstSeen.get(id);
+  const first = firstSeen?.get(id);
   if (first !== undefined) {
     return `duplicate character name ${JSON.stringify(name)} (first seen at ${fullLocation(first, record.location)}): rename or remove one`;
   }

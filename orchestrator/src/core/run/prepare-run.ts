@@ -12,7 +12,7 @@ import { DEFAULT_COST_ASSUMPTIONS, estimateRun, type CostAssumptions, type RunEs
 import { chooseValidationProfiles } from './dataset-split.ts';
 import { planProfileSlots, type PlanSettings, type Slot } from '../profiles/plan.ts';
 import type { RunStore } from '../ports/run-store.ts';
-import { normalizedProfiles, type InputRejection, type Profile } from '../profiles/profile.ts';
+import { normalizedProfiles, type InputRejection, type Profile, type RawProfileRecord } from '../profiles/profile.ts';
 import { jsonLineRecords, jsonLinesFormat, ProfileFormatError, type ProfileFormat } from '../profiles/profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from '../profiles/profile-loader.ts';
 import { canonicalText } from '../verify/keyword-match.ts';
@@ -81,6 +81,8 @@ export interface PrepareOptions {
   readonly runId?: string | undefined;
   readonly startedAt: Date;
   readonly costs?: CostAssumptions | undefined;
+  /** Profiles held between the passes over a JSONL input; a larger input is read again for each pass. */
+  readonly keepProfiles?: number;
 }
 
 /** Profiles held between the passes over the input; a larger input is read again instead, so memory stays flat. */
@@ -103,7 +105,7 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     usable++;
     if (settings.maxProfiles !== undefined && profileIds.length >= settings.maxProfiles) continue;
     profileIds.push(profile.id);
-    if (kept !== undefined && kept.length < PROFILES_KEPT) kept.push(profile);
+    if (kept !== undefined && kept.length < (options.keepProfiles ?? PROFILES_KEPT)) kept.push(profile);
     else kept = undefined;
   }
   const rejected = input.rejected();
@@ -273,22 +275,60 @@ function openProfiles(spec: RunSpec, source: ProfileSource): ProfileInput {
   }
   const excluded = new Set(spec.excludeNames.map(canonicalText));
   let found: InputRejection[] | undefined;
+  // Which records (by their place among the file's records) became profiles, once a read has finished: a
+  // later read makes only those, without the duplicate check's memory of every name.
+  let usable: RecordSet | undefined;
   return {
     format: lines,
     *read() {
+      let ordinal = -1;
+      const records = function* (): Generator<RawProfileRecord> {
+        for (const record of jsonLineRecords(chunksOf(source), source.location, lines, unreadable)) {
+          ordinal++;
+          if (usable === undefined || usable.has(ordinal)) yield record;
+        }
+      };
       const unreadable: InputRejection[] = [];
+      if (usable !== undefined) {
+        yield* normalizedProfiles(records(), [], true);
+        return;
+      }
       const invalid: InputRejection[] = [];
       const refused: InputRejection[] = [];
-      for (const profile of normalizedProfiles(jsonLineRecords(chunksOf(source), source.location, lines, unreadable), invalid)) {
+      const made = new RecordSet();
+      // normalizedProfiles takes the next record only after the profile of this one is taken: `ordinal` is its record's.
+      for (const profile of normalizedProfiles(records(), invalid)) {
         const rejection = exclusion(profile, excluded);
-        if (rejection === undefined) yield profile;
-        else refused.push(rejection);
+        if (rejection !== undefined) refused.push(rejection);
+        else {
+          made.add(ordinal);
+          yield profile;
+        }
       }
       // The order parseProfiles and excludeCharacters give: unreadable lines, invalid records, excluded characters.
       found ??= [...unreadable, ...invalid, ...refused];
+      usable ??= made;
     },
     rejected: () => found ?? [],
   };
+}
+
+/** A set of record numbers, one bit each. */
+class RecordSet {
+  private bits = new Uint8Array(1024);
+
+  add(index: number): void {
+    if (index >> 3 >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(this.bits.length * 2, (index >> 3) + 1));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[index >> 3] = (this.bits[index >> 3] ?? 0) | (1 << (index & 7));
+  }
+
+  has(index: number): boolean {
+    return ((this.bits[index >> 3] ?? 0) & (1 << (index & 7))) !== 0;
+  }
 }
 
 /**
