@@ -26,6 +26,8 @@ const outFile =
       ? join(mkdtempSync(join(tmpdir(), 'raiden-bench-quick-')), 'BENCHMARKS.md')
       : new URL('../BENCHMARKS.md', import.meta.url).pathname;
 const context: BenchContext = { quick, workDir: mkdtempSync(join(tmpdir(), 'raiden-bench-')) };
+// No scenario may read or write the user's response cache: one that wants a cache names its own directory.
+process.env.RAIDEN_NO_CACHE = '1';
 const started = Date.now();
 const results: ScenarioResult[] = [];
 let acceptRates: AcceptRateRun[] | undefined;

@@ -59,7 +59,8 @@ const quiet = { isTTY: false, write: () => true };
 
 /**
  * The accept-rate run of one profile file: the real `raiden generate` with 3 SBK and 1 CM sample per
- * profile against `endpoint`, quietly, into `out`; `flags` adds to it. Returns the exit status.
+ * profile against `endpoint`, quietly, into `out`; `flags` adds to it. Returns the exit status. Without the
+ * response cache: a run answered from an earlier one's cache (or the user's) would measure nothing.
  */
 export function generateAcceptRateRun(
   file: (typeof ACCEPT_RATE_PROFILES)[number],
@@ -68,7 +69,7 @@ export function generateAcceptRateRun(
   flags: readonly string[] = [],
 ) {
   const args = ['--profiles', join(ROOT, file), '--endpoint', endpoint, '--samples-per-profile', '3', '--cm-per-profile', '1'];
-  return main(['generate', ...args, ...flags, '--out', out], { stdout: quiet, stderr: quiet });
+  return main(['generate', ...args, ...flags, '--no-cache', '--out', out], { stdout: quiet, stderr: quiet });
 }
 
 async function acceptRateRun(context: BenchContext, label: string, invalidRate: number): Promise<AcceptRateRun> {

@@ -63,6 +63,8 @@ interface Endpoint {
   readonly url: string;
   readonly chatUrl: URL;
   readonly model: string;
+  /** What the server says it serves beyond `model`, as one string; empty when it says nothing more. */
+  readonly served: string;
   outstanding: number;
 }
 
@@ -118,19 +120,27 @@ export class SglangBackend implements LlmBackend {
   static async connect(options: SglangBackendOptions): Promise<SglangBackend> {
     const urls = [...new Set(options.endpoints.map(normalizeEndpoint))];
     const endpoints = await Promise.all(
-      urls.map(async (url) => ({
-        url: withoutApiPath(displayUrl(new URL(url))),
-        chatUrl: new URL(`${url}/v1/chat/completions`),
-        model: options.model ?? (await servedModel(url, options)),
-        outstanding: 0,
-      })),
+      urls.map(async (url) => {
+        const listed = await servedModel(url, options);
+        const model = options.model ?? listed.id;
+        return {
+          url: withoutApiPath(displayUrl(new URL(url))),
+          chatUrl: new URL(`${url}/v1/chat/completions`),
+          model,
+          served: servedIdentity(model, listed, listed.ownedBy === 'sglang' ? await modelInfo(url, options) : {}),
+          outstanding: 0,
+        };
+      }),
     );
-    if (options.model !== undefined) await Promise.all(urls.map((url) => servedModel(url, options)));
     return new SglangBackend(endpoints, options);
   }
 
   models(): string[] {
     return [...new Set(this.endpoints.map((endpoint) => endpoint.model))];
+  }
+
+  servedModels(): string[] {
+    return [...new Set(this.endpoints.map((endpoint) => endpoint.served).filter((served) => served !== ''))];
   }
 
   inFlight(): number {
@@ -269,7 +279,56 @@ function describeTransportError(error: unknown): string {
   return error instanceof HttpTransportError ? `${error.code}: ${error.message}` : (error as Error).message;
 }
 
-async function servedModel(url: string, options: SglangBackendOptions): Promise<string> {
+/**
+ * What `GET /v1/models` lists first: its id, the path of the weights it was loaded from (`root`, in SGLang's
+ * and vLLM's model cards) and who serves it (`owned_by`: "sglang" for SGLang, whose ModelCard in
+ * https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/entrypoints/openai/protocol.py sets it).
+ */
+interface ListedModel {
+  readonly id: string;
+  readonly root?: string | undefined;
+  readonly ownedBy?: string | undefined;
+}
+
+/** What a server says of itself that may tell two servers of one model name apart; longer strings are not names. */
+const MAX_IDENTITY_CHARS = 1024;
+
+function identityText(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_IDENTITY_CHARS ? value : undefined;
+}
+
+/**
+ * SGLang's `GET /get_model_info`: the path the weights were loaded from and their version
+ * (https://docs.sglang.ai/basic_usage/native_api.html). Asked only of a server that says it is SGLang; one
+ * that does not answer it is no error.
+ */
+async function modelInfo(url: string, options: SglangBackendOptions): Promise<{ modelPath?: string; weightVersion?: string }> {
+  try {
+    const response = await sendHttp(new URL(`${url}/get_model_info`), 'GET', authHeaders(options.apiKey), undefined, 10_000, {
+      maxBodyBytes: 64 * 1024,
+    });
+    if (response.status !== 200) return {};
+    const info = JSON.parse(response.body) as { model_path?: unknown; weight_version?: unknown } | null;
+    const modelPath = identityText(info?.model_path);
+    const weightVersion = identityText(info?.weight_version);
+    return { ...(modelPath !== undefined ? { modelPath } : {}), ...(weightVersion !== undefined ? { weightVersion } : {}) };
+  } catch {
+    return {};
+  }
+}
+
+/** What the server serves beyond the model name requested, as one string; empty when that name says it all. */
+function servedIdentity(model: string, listed: ListedModel, info: { modelPath?: string; weightVersion?: string }): string {
+  const served = {
+    ...(listed.id !== model ? { id: listed.id } : {}),
+    ...(listed.root !== undefined && listed.root !== listed.id ? { root: listed.root } : {}),
+    ...(info.modelPath !== undefined ? { model_path: info.modelPath } : {}),
+    ...(info.weightVersion !== undefined ? { weight_version: info.weightVersion } : {}),
+  };
+  return Object.keys(served).length === 0 ? '' : JSON.stringify(served);
+}
+
+async function servedModel(url: string, options: SglangBackendOptions): Promise<ListedModel> {
   const modelsUrl = new URL(`${url}/v1/models`);
   const shown = withoutApiPath(displayUrl(new URL(url)));
   const limits = { maxBodyBytes: options.maxResponseBytes };
@@ -285,13 +344,14 @@ async function servedModel(url: string, options: SglangBackendOptions): Promise<
   if (response.status === 401 || response.status === 403) throw apiKeyRejected(shown, response.status);
   if (response.status !== 200)
     throw new SglangUnavailableError(`${shown}/v1/models answered HTTP ${response.status}`, 'not_openai_compatible');
-  let id: unknown;
+  let first: { id?: unknown; root?: unknown; owned_by?: unknown } | undefined;
   try {
-    id = (JSON.parse(response.body) as { data?: { id?: unknown }[] } | null)?.data?.[0]?.id;
+    first = (JSON.parse(response.body) as { data?: { id?: unknown; root?: unknown; owned_by?: unknown }[] } | null)?.data?.[0];
   } catch {
-    id = undefined;
+    first = undefined;
   }
+  const id = first?.id;
   if (typeof id !== 'string' || modelName(id, '') === '')
     throw new SglangUnavailableError(`${shown}/v1/models lists no model`, 'no_model_listed');
-  return id;
+  return { id, root: identityText(first?.root), ownedBy: identityText(first?.owned_by) };
 }

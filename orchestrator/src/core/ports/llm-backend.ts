@@ -72,6 +72,12 @@ export interface LlmBackend {
   inFlight(): number;
   /** The models this backend calls, for messages and the report. */
   models?(): string[];
+  /**
+   * What the servers say they serve, beyond the model name asked for (the path of the weights, their
+   * version), one entry per distinct answer: part of the response cache key, so two servers that serve
+   * different weights under one name never share answers. Absent when the service names its models exactly.
+   */
+  servedModels?(): string[];
 }
 
 /** A call that failed at the transport level after every retry; it counts as one failed attempt. */

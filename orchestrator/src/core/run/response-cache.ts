@@ -2,8 +2,9 @@
  * The response cache in front of any backend: a request already answered is given the stored answer, so
  * a rerun, a second run on the same profiles or a fill after `raiden reverify` pays for no answer twice.
  *
- * The key is a SHA-256 of what decides the answer: the backend and its models, the exact messages, the
- * response schema, max tokens, temperature, and which draw of that request this is. A slot's draw is its
+ * The key is a SHA-256 of what decides the answer: the backend and its models, what its servers say they
+ * serve (an SGLang server's model path: another server under the same model name is another model), the
+ * exact messages, the response schema, max tokens, temperature, and which draw of that request this is. A slot's draw is its
  * attempt (and candidate, for the filter strategy), which the request carries: a retry asks a new
  * question of the cache and gets a fresh answer. Review calls (judge, quality gates, evaluation) carry no
  * draw; their n-th identical request in a process is draw n, so a judge's retry or a gate's four student
@@ -31,7 +32,11 @@ export function newCacheStats(): ResponseCacheStats {
 }
 
 /** The key of one draw of a request to a backend. */
-export function responseCacheKey(backend: Pick<LlmBackend, 'name' | 'models'>, request: GenerateRequest, draw: string): string {
+export function responseCacheKey(
+  backend: Pick<LlmBackend, 'name' | 'models' | 'servedModels'>,
+  request: GenerateRequest,
+  draw: string,
+): string {
   return keyOf(requestIdentity(backend, request), draw);
 }
 
@@ -45,10 +50,13 @@ export function slotDraw(draw: NonNullable<GenerateRequest['draw']>): string {
 }
 
 /** Everything but the draw, as text: two requests that would be answered alike give the same text. */
-function requestIdentity(backend: Pick<LlmBackend, 'name' | 'models'>, request: GenerateRequest): string {
+function requestIdentity(backend: Pick<LlmBackend, 'name' | 'models' | 'servedModels'>, request: GenerateRequest): string {
+  const served = [...(backend.servedModels?.() ?? [])].sort();
   const fields = [
     backend.name,
     [...(backend.models?.() ?? [])].sort(),
+    // Only when there is something: the keys of backends that report nothing more stay those of earlier versions.
+    ...(served.length > 0 ? [served] : []),
     request.messages.map((message) => [message.role, message.content]),
     request.maxTokens,
     request.temperature,
@@ -101,6 +109,10 @@ export class CachedBackend implements LlmBackend {
 
   models(): string[] {
     return this.inner.models?.() ?? [];
+  }
+
+  servedModels(): string[] {
+    return this.inner.servedModels?.() ?? [];
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
