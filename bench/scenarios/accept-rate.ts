@@ -117,9 +117,47 @@ export async function acceptRateRuns(context: BenchContext): Promise<AcceptRateR
   return [await acceptRateRun(context, 'honest', 0), await acceptRateRun(context, 'flawed-10pct', 0.1)];
 }
 
+/**
+ * Reject reasons the answer guards and question rules of issue 18 brought: what they cost on honest answers.
+ * Reasons they widened (question_type_mismatch by the question's interrogatives, keyword_in_question by value,
+ * keyword_alternative_implausible, keyword_fragment and keyword_field_label by pronoun and label words,
+ * distractor_in_answer by parts) also count rejects of the older rules, so they are listed apart.
+ */
+export const GUARD_REASONS = [
+  'answer_negated',
+  'answer_hedges',
+  'answer_recites',
+  'answer_language',
+  'answer_out_of_character',
+  'keyword_not_in_focus_field',
+  'distractor_before_detail',
+  'detail_restated',
+] as const;
+export const WIDENED_REASONS = [
+  'question_type_mismatch',
+  'keyword_in_question',
+  'keyword_alternative_implausible',
+  'keyword_fragment',
+  'keyword_field_label',
+  'distractor_in_answer',
+] as const;
+
+function perThousand(run: AcceptRateRun, reasons: readonly string[]): string {
+  const count = reasons.reduce((sum, reason) => sum + (run.rejectsByReason[reason] ?? 0), 0);
+  return `${fmt(run.attempts > 0 ? (1000 * count) / run.attempts : 0, 1)} (${count} of ${run.attempts})`;
+}
+
 export function acceptRateFigures(run: AcceptRateRun): Figure[] {
   const share = (count: number) => fmt(run.attempts > 0 ? count / run.attempts : 0, 3);
   return [
+    {
+      label: `${run.label}: rejects per 1,000 answers by the answer guards and rules new in issue 18`,
+      value: perThousand(run, GUARD_REASONS),
+    },
+    {
+      label: `${run.label}: rejects per 1,000 answers by the rules issue 18 widened (with the older rejects of those reasons)`,
+      value: perThousand(run, WIDENED_REASONS),
+    },
     {
       label: `${run.label}: slots filled / planned (empty slots)`,
       value: `${run.slots - run.emptySlots} / ${run.slots} (${run.emptySlots})`,
