@@ -27,6 +27,11 @@ export interface SmallRunOptions {
   readonly stopAfter?: number;
   /** Leave without logging the end or writing report.json and report.html, as a killed process does. */
   readonly killed?: boolean;
+  /**
+   * The demo's shape: one profile (six slots) on one SGLang model whose every answer is good, so nothing is
+   * rejected, no judge is called and every count is small.
+   */
+  readonly plain?: boolean;
 }
 
 export interface SmallRun {
@@ -42,12 +47,10 @@ export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
   const profiles = CHARACTEREVAL_PROFILES;
   const spec = parseRunSpec({
     profiles,
-    strategy: 'filter',
-    candidates: 2,
-    minScore: 7,
+    ...(options.plain ? { strategy: 'sglang' } : { strategy: 'filter', candidates: 2, minScore: 7 }),
     samplesPerProfile: 4,
     cmPerProfile: 2,
-    maxProfiles: 6,
+    maxProfiles: options.plain ? 1 : 6,
   });
   const now = options.clock;
   const prepared = prepareRun(spec, { bytes: readFileSync(profiles), location: profiles }, { startedAt: now() });
@@ -73,7 +76,7 @@ export async function smallRun(options: SmallRunOptions): Promise<SmallRun> {
     const create: BackendFactory = async (backendSpec) =>
       counted(
         backendSpec.kind === 'sglang'
-          ? scriptedBackend({ name: 'sglang', model: 'qwen-sim', flaw })
+          ? scriptedBackend({ name: 'sglang', model: 'qwen-sim', ...(options.plain ? {} : { flaw }) })
           : scriptedBackend({ name: 'bedrock', model: backendSpec.modelId, judgeScore: (n) => scores[(n - 1) % 3] ?? 1 }),
       );
     const backends = await connectTestBackends(prepared, { create });

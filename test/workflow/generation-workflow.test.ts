@@ -197,11 +197,23 @@ const run = (input: unknown, executionName: string, inject?: Record<string, Erro
 /**
  * A report without what differs by front door for the same run: times and what is derived from them
  * (throughput, GPU hours and their cost, the estimate's hours at each door's concurrency), the run's
- * name and file location, and the workflow's own section.
+ * name and file location, the workflow's own section, and the invocations (each batch of the workflow
+ * writes as one).
  */
 function comparable(report: Record<string, unknown>): unknown {
   const copy = structuredClone(report) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  for (const key of ['run_id', 'started_at', 'finished_at', 'wall_time_s', 'throughput', 'workflow']) delete copy[key];
+  for (const key of [
+    'run_id',
+    'started_at',
+    'finished_at',
+    'wall_time_s',
+    'run_time_s',
+    'this_invocation',
+    'invocations',
+    'throughput',
+    'workflow',
+  ])
+    delete copy[key];
   delete copy.input.file;
   delete copy.estimate.bedrock.hours;
   delete copy.cost.sglang;

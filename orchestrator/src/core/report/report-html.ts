@@ -78,7 +78,13 @@ const TEXT_LIMIT = 1_500;
 /** Profile fields and topics charted one by one; the rest are summed. */
 const TOP_FIELDS = 30;
 const KEYWORD_LENGTH_BUCKETS = 20;
-const BIN_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400];
+// Sub-second sizes first: a run of a few seconds (the demo) still gets a curve, not a single dot.
+const BIN_SECONDS = [
+  0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400,
+];
+/** The time axis reads in seconds up to this span, in minutes up to HOURS_FROM, in hours beyond. */
+const MINUTES_FROM = 120;
+const HOURS_FROM = 7200;
 
 type Counts = Record<string, number>;
 /** Keys come from the data: a null prototype keeps `__proto__` an ordinary key. */
@@ -127,6 +133,8 @@ export interface ReportData {
         /** Minutes since the first event, at the end of each bin. */
         readonly minutes: readonly number[];
         readonly binSeconds: number;
+        /** The unit the time axis is labelled in, from the run's length. */
+        readonly unit: 's' | 'min' | 'h';
         readonly rates: readonly Series[];
         readonly inFlight: Series;
         readonly progress: readonly Series[];
@@ -489,7 +497,7 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
     const bin = binOf(time);
     const range = spans.get(event.writer);
     spans.set(event.writer, range === undefined ? [time, time] : [Math.min(range[0], time), Math.max(range[1], time)]);
-    if (event.type === 'start') invocations.push(round((time - origin) / 60_000, 3));
+    if (event.type === 'start') invocations.push(round((time - origin) / 60_000, 6));
     if (event.type === 'in_flight') {
       let readings = inFlight.get(event.writer);
       if (readings === undefined) inFlight.set(event.writer, (readings = { sum: zeros(), count: zeros() }));
@@ -504,7 +512,7 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
     for (const call of event.review_calls ?? []) addCost(bin, call.backend, call.model, call.usage);
   });
 
-  const minutes = Array.from({ length: bins }, (_, bin) => round(((bin + 1) * binSeconds) / 60, 3));
+  const minutes = Array.from({ length: bins }, (_, bin) => round(((bin + 1) * binSeconds) / 60, 6));
   const perMinute = (perBin: number[]) => perBin.map((count) => round((count * 60) / binSeconds, 2));
   const cumulative = (perBin: readonly number[]) => {
     let total = 0;
@@ -556,6 +564,7 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
   return {
     minutes,
     binSeconds,
+    unit: span < MINUTES_FROM ? 's' : span < HOURS_FROM ? 'min' : 'h',
     rates: [
       { label: 'samples accepted per minute', values: perMinute(accepted) },
       { label: 'model calls answered per minute', values: perMinute(calls) },

@@ -20,47 +20,50 @@
   function color(index) {
     return PALETTE[index % PALETTE.length];
   }
-  function clock(minutes) {
-    var seconds = Math.round(minutes * 60);
-    var h = Math.floor(seconds / 3600),
-      m = Math.floor((seconds % 3600) / 60),
-      s = seconds % 60;
-    return h > 0 ? h + 'h' + String(m).padStart(2, '0') : m + ':' + String(s).padStart(2, '0');
+  // The time axis counts in the unit the run's length calls for (seconds for the demo, hours for a fleet
+  // run), so its ticks are round numbers of that unit rather than repeated "0:00" labels.
+  var UNITS = { s: { perMinute: 60, name: 'seconds' }, min: { perMinute: 1, name: 'minutes' }, h: { perMinute: 1 / 60, name: 'hours' } };
+  var unit = data.timeline ? UNITS[data.timeline.unit] : UNITS.min;
+  function atTime(minutes) {
+    return minutes * unit.perMinute;
   }
   function points(values) {
     var out = [];
     values.forEach(function (value, index) {
-      if (value !== null) out.push({ x: data.timeline.minutes[index], y: value });
+      if (value !== null) out.push({ x: atTime(data.timeline.minutes[index]), y: value });
     });
     return out;
   }
   function empty(canvasId, message) {
-    var canvas = document.getElementById(canvasId);
-    canvas.parentNode.replaceChild(node('p', 'empty', message), canvas);
+    // The message takes the chart's place, box and all: no chart-high blank under a one-line note.
+    var holder = document.getElementById(canvasId).parentNode;
+    var note = node('p', 'empty', message);
+    note.id = canvasId + '-empty';
+    holder.parentNode.replaceChild(note, holder);
   }
   function timeAxis() {
-    return {
-      type: 'linear',
-      min: 0,
-      title: { display: true, text: 'time since the first event' },
-      ticks: {
-        callback: function (value) {
-          return clock(value);
-        },
-      },
-    };
+    return { type: 'linear', min: 0, title: { display: true, text: unit.name + ' since the first event' } };
+  }
+  /** A count axis: whole numbers only (no "0.5 samples"). */
+  function countAxis(title) {
+    return { beginAtZero: true, ticks: { precision: 0 }, title: { display: !!title, text: title || '' } };
   }
   function line(label, values, index, extra) {
-    var dataset = {
-      label: label,
-      data: points(values),
-      borderColor: color(index),
-      backgroundColor: color(index),
-      pointRadius: 2,
-      borderWidth: 2,
-      tension: 0,
-    };
-    return Object.assign(dataset, extra || {});
+    var dataset = Object.assign(
+      {
+        label: label,
+        data: points(values),
+        borderColor: color(index),
+        backgroundColor: color(index),
+        pointRadius: 2,
+        borderWidth: 2,
+        tension: 0,
+      },
+      extra || {},
+    );
+    // A series of one or two points is drawn as points, or it would not show at all.
+    if (dataset.data.length < 3) dataset.pointRadius = 4;
+    return dataset;
   }
   function bars(canvasId, counts, label, horizontal) {
     var labels = Object.keys(counts);
@@ -82,7 +85,7 @@
       options: {
         indexAxis: horizontal ? 'y' : 'x',
         plugins: { legend: { display: false } },
-        scales: { x: { beginAtZero: true }, y: { beginAtZero: true } },
+        scales: horizontal ? { x: countAxis(), y: { beginAtZero: true } } : { x: { beginAtZero: true }, y: countAxis() },
       },
     });
   }
@@ -151,12 +154,12 @@
                 var bin = timeline.minutes.findIndex(function (end) {
                   return end >= minute;
                 });
-                return { x: minute, y: bin > 0 ? accepted[bin - 1] : 0 };
+                return { x: atTime(minute), y: bin > 0 ? accepted[bin - 1] : 0 };
               }),
             },
           ]),
       },
-      options: { scales: { x: timeAxis(), y: { beginAtZero: true, title: { display: true, text: 'outputs' } } } },
+      options: { scales: { x: timeAxis(), y: countAxis('outputs') } },
     });
     if (timeline.cost.length === 0) empty('chart-cost', 'no priced model calls in the events');
     else
@@ -306,7 +309,14 @@
       left.appendChild(details);
     }
     var right = node('div', 'side rejected');
-    right.appendChild(node('h4', '', slot.rejects.length + ' rejected'));
+    // Red only when something was rejected: an accepted first attempt is not a warning.
+    right.appendChild(
+      node(
+        'h4',
+        slot.rejects.length === 0 ? 'none' : '',
+        slot.rejects.length === 0 ? 'no rejected attempts' : slot.rejects.length + ' rejected',
+      ),
+    );
     slot.rejects.forEach(function (reject) {
       var item = node('div', 'reject');
       item.appendChild(node('span', 'reason', reject.reason));
