@@ -102,7 +102,7 @@ describe('raiden export --run', () => {
     const writer = processWriter('raiden generate');
     writeFileSync(join(withValidation, WRITER_LEASE), JSON.stringify(writer.lease));
     await expect(runExport({ run: withValidation, format: 'sft', out }, io)).rejects.toThrow(
-      /is being written by raiden generate \(pid \d+ .*\) since .*: wait for it to finish, then export/u,
+      /is being written by raiden generate \(pid \d+ .*\) since .*: wait for it to finish, then export .*if that process no longer runs .*, delete \S+run\.lock/u,
     );
     writeFileSync(join(withValidation, WRITER_LEASE), JSON.stringify({ ...writer.lease, pid: 2 ** 22 + 1 }));
     mkdirSync(join(withValidation, '.reverify'));

@@ -146,7 +146,7 @@ async function refuseRunInChange(directory: string): Promise<void> {
   );
   if (lease !== undefined && (await processWriter('raiden export').isActive(lease)))
     throw new UsageError(
-      `--run ${directory} is being written by ${printable(String(lease.writer))} since ${printable(String(lease.claimed_at))}: wait for it to finish, then export (its train.json is rewritten at its end)`,
+      `--run ${directory} is being written by ${printable(String(lease.writer))} since ${printable(String(lease.claimed_at))}: wait for it to finish, then export (its train.json is rewritten at its end); if that process no longer runs (a copy from another machine), delete ${join(directory, WRITER_LEASE)}`,
     );
   const swapping = await stat(join(directory, '.reverify', 'commit.json')).then(
     () => true,
