@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import { RunFileError } from '../../orchestrator/src/core/ports/run-store.ts';
 import { LocalRunRewrite, recoverLocalRewrite, writeCommitJournal } from '../../orchestrator/src/store/local-run-rewrite.ts';
-import { S3RunRewrite, recoverS3Rewrite } from '../../orchestrator/src/store/s3-run-rewrite.ts';
+import { S3RunRewrite, recoverS3Rewrite, writeS3CommitJournal } from '../../orchestrator/src/store/s3-run-rewrite.ts';
 import { S3RunStore } from '../../orchestrator/src/store/s3-run-store.ts';
 import { startLocalS3, type LocalS3 } from '../support/local-s3.ts';
 
@@ -150,10 +150,7 @@ describe('rewriting a run in S3', () => {
     await stageNew(rewrite);
     await rewrite.staged.consolidate();
     // What commit does up to its first copy, then the process dies.
-    const staged = (await keys(`${prefix}.reverify/`)).map((key) => key.slice(`${prefix}.reverify/`.length));
-    await s3.client.send(
-      new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}.reverify/commit.json`, Body: JSON.stringify({ keys: staged }) }),
-    );
+    await writeS3CommitJournal({ client: s3.client, bucket: BUCKET, prefix });
     await s3.client.send(
       new CopyObjectCommand({ Bucket: BUCKET, Key: `${prefix}report.json`, CopySource: `${BUCKET}/${prefix}.reverify/report.json` }),
     );
@@ -168,5 +165,21 @@ describe('rewriting a run in S3', () => {
     for await (const one of run.readSamples()) samples.push(one);
     expect(samples.map((one) => [one.id, one.question])).toEqual([['a/SBK/0', 'new']]);
     expect(await text(`${prefix}run.json`)).toBe('{"run_id": "r"}');
+  });
+
+  it('a part added after the journal was written is never deleted: the swap is refused, every object kept', async () => {
+    const prefix = 'runs/appended/';
+    await oldS3Run(prefix);
+    const rewrite = await S3RunRewrite.open({ client: s3.client, bucket: BUCKET, prefix });
+    await stageNew(rewrite);
+    await rewrite.staged.consolidate();
+    await writeS3CommitJournal({ client: s3.client, bucket: BUCKET, prefix });
+    // Killed here; then a writer that does not finish the swap (an execution resumed) appends a sample.
+    await new S3RunStore({ client: s3.client, bucket: BUCKET, prefix, partition: 'b00002' }).appendSample(sample('b00002/SBK/0', 'later'));
+    const before = await keys(prefix);
+    await expect(recoverS3Rewrite({ client: s3.client, bucket: BUCKET, prefix })).rejects.toThrow(
+      new RegExp(`s3://${BUCKET}/${prefix}parts/samples/b00002/\\S+ was added after an interrupted raiden reverify`, 'u'),
+    );
+    expect(await keys(prefix)).toEqual(before);
   });
 });

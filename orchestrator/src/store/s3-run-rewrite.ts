@@ -3,8 +3,9 @@
  * parts in partition `reverify`, then consolidated into samples.jsonl and rejects.jsonl like Finalize
  * does), then copied over the run's objects, and the run's parts the new version does not hold are
  * deleted. S3 has no rename: before the first copy, `.reverify/commit.json` lists every object to copy, so
- * a swap cut short is finished by the next open (a copy of an object already moved finds nothing to copy),
- * and staging without it (a crash before the swap) is dropped.
+ * a swap cut short is finished by the next open, and staging without it (a crash before the swap) is
+ * dropped. The journal also records the run's sample and reject parts as they were: a part added since (a
+ * writer that appended without finishing the swap) refuses the swap instead of being deleted by it.
  */
 import {
   CopyObjectCommand,
@@ -15,6 +16,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { PARTS } from '../contract/run-layout.ts';
+import { RunFileError } from '../core/ports/run-store.ts';
 import type { RunRewrite } from '../core/ports/run-rewrite.ts';
 import { S3RunStore } from './s3-run-store.ts';
 
@@ -43,18 +45,7 @@ export class S3RunRewrite implements RunRewrite {
 
   async commit(): Promise<void> {
     await this.staged.consolidate();
-    const { client, bucket } = this.options;
-    const staging = stagingOf(this.options);
-    const keys = (await listKeys(client, bucket, staging)).map((key) => key.slice(staging.length)).filter((key) => key !== JOURNAL);
-    await client.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: `${staging}${JOURNAL}`,
-        Body: JSON.stringify({ keys }),
-        ContentType: 'application/json',
-      }),
-    );
-    await rollForward(this.options, keys);
+    await rollForward(this.options, await writeS3CommitJournal(this.options));
   }
 
   async abandon(): Promise<void> {
@@ -66,19 +57,42 @@ export class S3RunRewrite implements RunRewrite {
   }
 }
 
-/** Completes a swap its journal records, or drops staging a crash left before the swap began. */
+/** commit.json: the staged keys (relative to staging), and the run's parts when it was written. */
+export interface S3CommitJournal {
+  readonly keys: readonly string[];
+  /** The run's sample and reject parts: the ones the new version lacks are deleted, and only those. */
+  readonly parts?: readonly string[];
+}
+
+/** Writes the journal of the staged rewrite: the first step of a commit, after which the swap is decided. */
+export async function writeS3CommitJournal(options: S3RunRewriteOptions): Promise<S3CommitJournal> {
+  const { client, bucket } = options;
+  const staging = stagingOf(options);
+  const keys = (await listKeys(client, bucket, staging)).map((key) => key.slice(staging.length)).filter((key) => key !== JOURNAL);
+  const journal: S3CommitJournal = { keys, parts: await runParts(options) };
+  await client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: `${staging}${JOURNAL}`, Body: JSON.stringify(journal), ContentType: 'application/json' }),
+  );
+  return journal;
+}
+
+/**
+ * Completes a swap its journal records, or drops staging a crash left before the swap began. Refuses (with
+ * RunFileError) a swap whose run objects changed since its journal was written.
+ */
 export async function recoverS3Rewrite(options: S3RunRewriteOptions): Promise<'none' | 'finished' | 'dropped'> {
   const { client, bucket } = options;
   const staging = stagingOf(options);
-  let journal: { keys: string[] } | undefined;
+  let journal: S3CommitJournal | undefined;
   try {
     const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${staging}${JOURNAL}` }));
-    journal = JSON.parse((await object.Body?.transformToString('utf8')) ?? '') as { keys: string[] };
+    journal = JSON.parse((await object.Body?.transformToString('utf8')) ?? '') as S3CommitJournal;
   } catch (error) {
     if ((error as { name?: string }).name !== 'NoSuchKey') throw error;
   }
   if (journal !== undefined) {
-    await rollForward(options, journal.keys);
+    await refuseChangedRun(options, journal);
+    await rollForward(options, journal);
     return 'finished';
   }
   const left = await listKeys(client, bucket, staging);
@@ -87,9 +101,34 @@ export async function recoverS3Rewrite(options: S3RunRewriteOptions): Promise<'n
   return 'dropped';
 }
 
-async function rollForward(options: S3RunRewriteOptions, keys: readonly string[]): Promise<void> {
+/** No sample or reject part may have been added since the journal was written: the swap would delete it. */
+async function refuseChangedRun(options: S3RunRewriteOptions, journal: S3CommitJournal): Promise<void> {
+  const { bucket, prefix } = options;
+  const staging = stagingOf(options);
+  const refuse = (what: string) =>
+    new RunFileError(
+      `${what} after an interrupted raiden reverify staged its replacement in s3://${bucket}/${staging}: the staged objects are not copied, so nothing written since is lost; delete s3://${bucket}/${staging} and run raiden reverify again`,
+    );
+  if (journal.parts === undefined)
+    throw refuse(`s3://${bucket}/${prefix} may have changed (the journal, of an older raiden, does not list its parts)`);
+  const known = new Set([...journal.parts, ...journal.keys.map((key) => `${prefix}${key}`)]);
+  const added = (await runParts(options)).find((key) => !known.has(key));
+  if (added !== undefined) throw refuse(`s3://${bucket}/${added} was added`);
+}
+
+/** The keys of the run's sample and reject parts. */
+async function runParts(options: S3RunRewriteOptions): Promise<string[]> {
+  const { client, bucket, prefix } = options;
+  return [
+    ...(await listKeys(client, bucket, `${prefix}${PARTS.samples}`)),
+    ...(await listKeys(client, bucket, `${prefix}${PARTS.rejects}`)),
+  ];
+}
+
+async function rollForward(options: S3RunRewriteOptions, journal: S3CommitJournal): Promise<void> {
   const { client, bucket, prefix } = options;
   const staging = stagingOf(options);
+  const { keys } = journal;
   for (const key of keys) {
     try {
       await client.send(
