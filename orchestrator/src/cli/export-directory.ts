@@ -6,7 +6,7 @@
  * validation.parquet) does not stay behind.
  */
 import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ExportSink } from '../core/export/run-export.ts';
 import { printable } from './terminal-text.ts';
 import { UsageError } from './usage-error.ts';
@@ -45,7 +45,7 @@ export async function openExportDirectory(out: string): Promise<ExportDirectory>
   if (info !== undefined) await refuseForeignFiles(target, label);
   // The export replaces the directory as a whole, which the shell's working directory cannot be.
   const fromCwd = relative(target, process.cwd());
-  if (!fromCwd.startsWith('..') && !isAbsolute(fromCwd))
+  if (fromCwd !== '..' && !fromCwd.startsWith(`..${sep}`) && !isAbsolute(fromCwd))
     throw new UsageError(`${label} is the directory you are in (or holds it): give a directory inside it instead, such as --out export`);
 
   const parent = dirname(target);
