@@ -18,12 +18,12 @@ export interface ChatRequestBody {
 
 /** Words a careful model would not pick as a keyword. */
 const SKIP = new Set(
-  'the and with that this from have they their your very into about after before over under while where when what which who whom whose his her him she its our for was were are has had not but also then than there here been being some many much more most such only just even ever each every other another same own once again kind good nice story thing things people life'.split(
+  'the and with that this from have they their your very into about after before over under while where when what which who whom whose his her him she its our for was were are has had not but also then than there here been being some many much more most such only just even ever each every other another same own once again kind good nice story thing things people life husband wife daughter mother father brother sister neighbour neighbor colleague friend teacher'.split(
     ' ',
   ),
 );
 const SKIP_ZH = new Set(
-  '一个 自己 他们 她们 我们 这个 那个 时候 的时候 之后 以后 以前 非常 特别 已经 经常 因为 所以 但是 朋友 关系 人物 东西 事情 喜欢 生活 工作 故事 时间 什么 怎么 为什么 那样 这样 一样 地方 一直 觉得 知道 可以 没有'.split(
+  '一个 自己 他们 她们 我们 这个 那个 时候 的时候 之后 以后 以前 非常 特别 已经 经常 因为 所以 但是 朋友 关系 人物 东西 事情 喜欢 生活 工作 故事 时间 什么 怎么 为什么 那样 这样 一样 地方 一直 觉得 知道 可以 没有 丈夫 妻子 老公 老婆 爱人 女儿 儿子 孩子 父亲 母亲 爸爸 妈妈 父母 哥哥 姐姐 弟弟 妹妹 兄弟 姐妹 邻居 同事 上司 老板 老师 学生 同学 师父 师傅 徒弟 爷爷 奶奶 外公 外婆 叔叔 阿姨 表哥 表姐 表弟 表妹 亲戚 伴侣 男朋友 女朋友 原名 本名 小名 外号 昵称 绰号 姓名 全名'.split(
     ' ',
   ),
 );
@@ -124,7 +124,9 @@ export function candidates(value: string, task: Task): string[] {
         !isName(word) &&
         wholeNumbers(word) &&
         whole(word) &&
-        !/^[的了在是与及很也我你您他她它咱其]|[的了在是吗呢吧啊呀很也及]$/u.test(word),
+        !/^[的了在是与及很也我你您他她它咱其]|[的了在是吗呢吧啊呀很也及]$/u.test(word) &&
+        // A word that introduces a value (称为, 原名) is no fact itself.
+        !/称为|名为|叫做|原名|本名|又名|别名|名叫/u.test(word),
     );
   }
   const phrases = items.filter((item) => item.split(/\s+/u).length <= 3 && item.length >= 4);

@@ -363,6 +363,57 @@ def _negated_at(tokens, at):
 
 
 _HEDGE_CUES = [match_key(cue) for cue in GUARDS["hedge"]["en"] + GUARDS["hedge"]["zh"]]
+_HEDGE_CUE_TOKENS = [match_tokens(cue) for cue in GUARDS["hedge"]["en"] + GUARDS["hedge"]["zh"]]
+_SENTENCE_BOUNDARIES = set(GUARDS["hedge"]["sentence_boundaries"])
+
+
+def _hedge_cue_near(tokens, start, end):
+    """The hedge cue within hedge.window_tokens tokens of a keyword span, in its sentence, if any."""
+    window_tokens = GUARDS["hedge"]["window_tokens"]
+    before = start
+    while before > 0 and start - before < window_tokens and tokens[before - 1] not in _SENTENCE_BOUNDARIES:
+        before -= 1
+    after = end
+    while after < len(tokens) and after - end < window_tokens and tokens[after] not in _SENTENCE_BOUNDARIES:
+        after += 1
+    for low, high in ((before, start), (end, after)):
+        window = tokens[low:high]
+        for index in range(len(window)):
+            for cue in _HEDGE_CUE_TOKENS:
+                if index + len(cue) <= len(window) and window[index : index + len(cue)] == cue:
+                    return "".join(cue)
+    return None
+
+
+_MONTH_NAMES = {name for name in GUARDS["months"] if name != "_about"}
+_NUMBER_UNITS = GUARDS["numbers"]
+_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+
+
+def number_kind(tokens, at):
+    """answer-guards.ts numberKind: an age, a year, a month, a day, a unit or plain, from the tokens around it."""
+    token = tokens[at]
+    following = tokens[at + 1] if at + 1 < len(tokens) else ""
+    previous = tokens[at - 1] if at > 0 else ""
+    if following in _NUMBER_UNITS["age_units"] or (following == "year" and at + 2 < len(tokens) and tokens[at + 2] == "old"):
+        return "age"
+    if following in _NUMBER_UNITS["year_units"]:
+        return "year"
+    if following in _NUMBER_UNITS["month_units"]:
+        return "month"
+    if following in _NUMBER_UNITS["day_units"]:
+        return "day"
+    unit = _is_word_token(following) or _is_cjk_token(following)
+    if _FOUR_DIGITS.fullmatch(token) and 1000 <= int(token) <= 2999 and (not unit or following in _MONTH_NAMES):
+        return "year"
+    if previous in _MONTH_NAMES or following in _MONTH_NAMES:
+        return "day"
+    return "unit:" + following if unit else "plain"
+
+
+def _number_kinds(text):
+    tokens = match_tokens(text)
+    return {number_kind(tokens, index) for index, token in enumerate(tokens) if _is_number_token(token)}
 _OUT_OF_CHARACTER = GUARDS["out_of_character"]["en"] + GUARDS["out_of_character"]["zh"]
 
 
@@ -391,23 +442,33 @@ def guard_failures(answer, truth):
     spans = []
     for form in forms:
         form_tokens = match_tokens(form)
-        spans.extend((at, at + len(form_tokens)) for at in _occurrences(tokens, form_tokens))
+        spans.extend((at, at + len(form_tokens), form) for at in _occurrences(tokens, form_tokens))
 
     negated = next((span for span in spans if _negated_at(tokens, span[0])), None)
     if negated is not None:
-        failures.append(("negation", 'the keyword "%s" is denied' % " ".join(tokens[negated[0] : negated[1]])))
+        failures.append(("negation", "denies the keyword " + _json(negated[2])))
 
     allowed = {number_value(number) for number in truth.get("allowed_numbers") or []}
-    keyword_has_number = any(numbers_in(form) for form in forms)
-    others = (
-        [n for n in _unique(number_value(t) for t in tokens if _is_number_token(t)) if n not in allowed]
-        if keyword_has_number
-        else []
-    )
+    # The fact's kinds: of the keyword's numbers as written, and as the answer writes them (62 said as 62岁).
+    kinds = set()
+    for form in forms:
+        kinds |= _number_kinds(form)
+    for start, end, _form in spans:
+        kinds |= {number_kind(tokens, at) for at in range(start, end) if _is_number_token(tokens[at])}
+    others = [
+        value
+        for value in _unique(
+            number_value(token) for index, token in enumerate(tokens) if _is_number_token(token) and number_kind(tokens, index) in kinds
+        )
+        if value not in allowed
+    ]
     rivals_found = _unique(rival for rival in truth.get("rivals") or [] if key_contains(key, rival))
     hedged = any(cue != "" and cue in key for cue in _HEDGE_CUES)
+    near_cue = next((cue for cue in (_hedge_cue_near(tokens, start, end) for start, end, _form in spans) if cue is not None), None)
     if others:
-        failures.append(("hedge", "other numbers than the fact asked for: " + ", ".join(others)))
+        failures.append(("hedge", "holds other values of the fact's kind: " + ", ".join(others)))
+    elif near_cue is not None:
+        failures.append(("hedge", 'offers a choice or a doubt ("%s") beside the keyword' % near_cue))
     elif hedged and rivals_found:
         failures.append(("hedge", "offers a choice with " + _json(rivals_found[0])))
 
@@ -423,9 +484,9 @@ def guard_failures(answer, truth):
     if reference is not None:
         limit = max(GUARDS["length"]["floor_chars"], GUARDS["length"]["multiple"] * len(reference))
         if len(answer) > limit:
-            failures.append(("length", "%d characters; at most %d" % (len(answer), limit)))
+            failures.append(("length", "has %d characters; at most %d" % (len(answer), limit)))
 
-    in_keyword = {index for start, end in spans for index in range(start, end)}
+    in_keyword = {index for start, end, _form in spans for index in range(start, end)}
     cjk = words = 0
     for index, token in enumerate(tokens):
         if index in in_keyword:
@@ -437,7 +498,7 @@ def guard_failures(answer, truth):
     language = truth.get("language")
     if language in ("zh", "en") and cjk + words > 0 and ((cjk < words or cjk == 0) if language == "zh" else words <= cjk):
         name = "Chinese" if language == "zh" else "English"
-        failures.append(("language", "not written in %s (%d CJK characters, %d Latin words)" % (name, cjk, words)))
+        failures.append(("language", "is not written in %s (%d CJK characters, %d Latin words)" % (name, cjk, words)))
 
     allowed_phrases = {canonical_text(phrase) for phrase in truth.get("in_character") or []}
     out_of_character = next(

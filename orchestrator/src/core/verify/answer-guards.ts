@@ -15,8 +15,10 @@
  * 2. negation: an occurrence of a keyword form is negated when a cue (data negation.en/zh, or an English
  *    word ending in n followed by ' t) lies within negation.window_tokens tokens before it, after the last
  *    clause boundary. One negated occurrence fails the answer.
- * 3. hedge: when a keyword holds a number, every number of the answer must be one of truth.allowed_numbers
- *    (the keywords' and the question's); and no rival value may stand in an answer that holds a hedge cue.
+ * 3. hedge: every number of the answer of a kind a keyword number has (numberKind: an age, a year, a
+ *    month, a day, a number with the same unit, a plain number) is one of truth.allowed_numbers (the
+ *    keywords' and the question's); no hedge cue within hedge.window_tokens tokens of a keyword in its
+ *    sentence; and no rival value in an answer that holds a hedge cue anywhere.
  * 4. distractor (CM): no distractor form (the distractor and each distinctive part of it) in the answer.
  * 5. recital: at most recital.max_rivals distinct rival values (the user's other words; profile phrases).
  * 6. length (when truth.reference_answer is given): at most max(floor_chars, multiple x its code points).
@@ -114,6 +116,53 @@ function negatedAt(tokens: readonly string[], at: number): boolean {
 }
 
 const HEDGE_CUES = [...guards.hedge.en, ...guards.hedge.zh].map((cue) => matchKey(cue));
+const HEDGE_CUE_TOKENS = [...guards.hedge.en, ...guards.hedge.zh].map((cue) => matchTokens(cue));
+const SENTENCE_BOUNDARIES = new Set(guards.hedge.sentence_boundaries);
+
+/** The hedge cue within hedge.window_tokens tokens of a keyword span, in its sentence, if any. */
+function hedgeCueNear(tokens: readonly string[], [start, end]: readonly [number, number]): string | undefined {
+  let from = start;
+  while (from > 0 && start - from < guards.hedge.window_tokens && !SENTENCE_BOUNDARIES.has(tokens[from - 1] as string)) from--;
+  let to = end;
+  while (to < tokens.length && to - end < guards.hedge.window_tokens && !SENTENCE_BOUNDARIES.has(tokens[to] as string)) to++;
+  for (const [from_, to_] of [
+    [from, start],
+    [end, to],
+  ] as const) {
+    const window = tokens.slice(from_, to_);
+    for (let index = 0; index < window.length; index++) {
+      const cue = HEDGE_CUE_TOKENS.find(
+        (parts) => index + parts.length <= window.length && parts.every((part, offset) => window[index + offset] === part),
+      );
+      if (cue !== undefined) return cue.join('');
+    }
+  }
+  return undefined;
+}
+
+const MONTH_NAMES = new Set(Object.keys(guards.months).filter((name) => name !== '_about'));
+const NUMBER_UNITS = guards.numbers;
+
+/** Data numbers._about: what a number in a text is, from the tokens around it. */
+export function numberKind(tokens: readonly string[], at: number): string {
+  const token = tokens[at] as string;
+  const next = tokens[at + 1] ?? '';
+  const previous = tokens[at - 1] ?? '';
+  if (NUMBER_UNITS.age_units.includes(next) || (next === 'year' && tokens[at + 2] === 'old')) return 'age';
+  if (NUMBER_UNITS.year_units.includes(next)) return 'year';
+  if (NUMBER_UNITS.month_units.includes(next)) return 'month';
+  if (NUMBER_UNITS.day_units.includes(next)) return 'day';
+  const unit = isWordToken(next) || isCjkToken(next);
+  if (/^\d{4}$/u.test(token) && Number(token) >= 1000 && Number(token) <= 2999 && (!unit || MONTH_NAMES.has(next))) return 'year';
+  if (MONTH_NAMES.has(previous) || MONTH_NAMES.has(next)) return 'day';
+  return unit ? `unit:${next}` : 'plain';
+}
+
+/** The kinds of the numbers in a text. */
+function numberKinds(text: string): Set<string> {
+  const tokens = matchTokens(text);
+  return new Set(tokens.flatMap((token, index) => (/^\d/u.test(token) ? [numberKind(tokens, index)] : [])));
+}
 const OUT_OF_CHARACTER = [...guards.out_of_character.en, ...guards.out_of_character.zh];
 
 function isCjkToken(token: string): boolean {
@@ -130,25 +179,28 @@ export function guardFailures(answer: string, truth: GuardTruth): GuardFailure[]
   const tokens = matchTokens(answer);
   const key = tokens.length === 0 ? '' : ` ${tokens.join(' ')} `;
   const forms = keywordForms(truth);
-  const spans: [number, number][] = [];
+  const spans: [number, number, string][] = [];
   for (const form of forms.flat()) {
     const formTokens = matchTokens(form);
-    for (const at of occurrences(tokens, formTokens)) spans.push([at, at + formTokens.length]);
+    for (const at of occurrences(tokens, formTokens)) spans.push([at, at + formTokens.length, form]);
   }
 
   const negated = spans.find(([at]) => negatedAt(tokens, at));
-  if (negated !== undefined) {
-    failures.push({ guard: 'negation', detail: `the keyword "${tokens.slice(negated[0], negated[1]).join(' ')}" is denied` });
-  }
+  if (negated !== undefined) failures.push({ guard: 'negation', detail: `denies the keyword ${JSON.stringify(negated[2])}` });
 
   const allowed = new Set(truth.allowed_numbers.map(numberValue));
-  const keywordHasNumber = forms.flat().some((form) => numbersIn(form).length > 0);
-  const others = keywordHasNumber
-    ? [...new Set(tokens.filter((token) => /^\d/u.test(token)).map(numberValue))].filter((n) => !allowed.has(n))
-    : [];
+  // The fact's kinds: of the keyword's numbers as written, and as the answer writes them (62 said as 62岁).
+  const kinds = new Set(forms.flat().flatMap((form) => [...numberKinds(form)]));
+  for (const [start, end] of spans)
+    for (let at = start; at < end; at++) if (/^\d/u.test(tokens[at] as string)) kinds.add(numberKind(tokens, at));
+  const others = [
+    ...new Set(tokens.flatMap((token, index) => (/^\d/u.test(token) && kinds.has(numberKind(tokens, index)) ? [numberValue(token)] : []))),
+  ].filter((value) => !allowed.has(value));
   const rivalsFound = [...new Set(truth.rivals.filter((rival) => keyContains(key, rival)))];
   const hedged = HEDGE_CUES.some((cue) => cue !== '' && key.includes(cue));
-  if (others.length > 0) failures.push({ guard: 'hedge', detail: `other numbers than the fact asked for: ${others.join(', ')}` });
+  const nearCue = spans.map(([start, end]) => hedgeCueNear(tokens, [start, end])).find((cue) => cue !== undefined);
+  if (others.length > 0) failures.push({ guard: 'hedge', detail: `holds other values of the fact's kind: ${others.join(', ')}` });
+  else if (nearCue !== undefined) failures.push({ guard: 'hedge', detail: `offers a choice or a doubt ("${nearCue}") beside the keyword` });
   else if (hedged && rivalsFound.length > 0)
     failures.push({ guard: 'hedge', detail: `offers a choice with ${JSON.stringify(rivalsFound[0])}` });
 
@@ -168,7 +220,7 @@ export function guardFailures(answer: string, truth: GuardTruth): GuardFailure[]
   if (truth.reference_answer !== undefined) {
     const limit = Math.max(guards.length.floor_chars, guards.length.multiple * [...truth.reference_answer].length);
     const length = [...answer].length;
-    if (length > limit) failures.push({ guard: 'length', detail: `${length} characters; at most ${limit}` });
+    if (length > limit) failures.push({ guard: 'length', detail: `has ${length} characters; at most ${limit}` });
   }
 
   const inKeyword = new Set(spans.flatMap(([from, to]) => Array.from({ length: to - from }, (_, offset) => from + offset)));
@@ -182,7 +234,7 @@ export function guardFailures(answer: string, truth: GuardTruth): GuardFailure[]
   if (cjk + words > 0 && (truth.language === 'zh' ? cjk < words || cjk === 0 : words <= cjk)) {
     failures.push({
       guard: 'language',
-      detail: `not written in ${truth.language === 'zh' ? 'Chinese' : 'English'} (${cjk} CJK characters, ${words} Latin words)`,
+      detail: `is not written in ${truth.language === 'zh' ? 'Chinese' : 'English'} (${cjk} CJK characters, ${words} Latin words)`,
     });
   }
 

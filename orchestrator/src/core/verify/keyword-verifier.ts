@@ -5,7 +5,7 @@
  */
 import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
-import { answerText, guardFailures, guardTruth, phrasesOf, type GuardName } from './answer-guards.ts';
+import { answerText, guardFailures, guardTruth, type GuardName } from './answer-guards.ts';
 import { canonicalText, containsKeyword, isCjkChar, keyContains, matchKey, matchTokens } from './keyword-match.ts';
 import { detectLanguage, type Language } from './language.ts';
 import { LIMITS, parseModelAnswer, type SampleContent } from './model-answer.ts';
@@ -108,7 +108,7 @@ const PRONOUN_STARTS = {
   en: new Set(guards.keyword_starts.en.map(canonicalText)),
   zh: new Set(guards.keyword_starts.zh.map(canonicalText)),
 };
-const LABEL_CUES = [...guards.label_cues.en, ...guards.label_cues.zh].map(matchKey);
+const LABEL_CUES = [...guards.label_cues.en, ...guards.label_cues.zh].map((cue) => ({ cue, key: matchKey(cue) }));
 
 /** Checks that a parsed model output is a well-formed sample whose keywords verifiably hold. */
 export function verifySample(value: unknown, context: VerificationContext): Verdict {
@@ -158,8 +158,6 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
   const profileKey = profileMatchKey(context.profileText);
   const names = context.names.map(matchTokens).filter((tokens) => tokens.length > 0);
   const labels = new Set(context.fieldLabels.map(matchKey));
-  const source = context.kind === 'SBK' ? context.profileText : content.conversation_history.map((turn) => turn.content).join('\n');
-  const sourceValues = new Set(phrasesOf(source).map(matchKey));
   const seen: string[] = [];
   for (const [index, keyword] of content.keywords.entries()) {
     const shown = JSON.stringify(keyword);
@@ -202,7 +200,7 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
     const leak = valueLeak(content.question, [keyword, ...alternatives]);
     if (leak !== undefined) return reject('keyword_in_question', `${leak} (keyword ${shown}): ask without giving the answer away`);
     for (const alternative of alternatives) {
-      const problem = alternativeProblem(alternative, keyword, names, labels, source, sourceValues);
+      const problem = alternativeProblem(alternative, keyword, names, labels);
       if (problem !== undefined) {
         return reject('keyword_alternative_implausible', `alternative ${JSON.stringify(alternative)} of keyword ${shown} ${problem}`);
       }
@@ -274,8 +272,8 @@ function keywordRuleBreak(form: string, names: readonly string[][], labels: Read
     };
   }
   const key = matchKey(form);
-  const cue = LABEL_CUES.find((label) => key.includes(label));
-  if (cue !== undefined) return { reason: 'keyword_field_label', detail: `holds the label word "${cue.trim()}": copy only the value` };
+  const label = LABEL_CUES.find((candidate) => key.includes(candidate.key));
+  if (label !== undefined) return { reason: 'keyword_field_label', detail: `holds the label word "${label.cue}": copy only the value` };
   return undefined;
 }
 
@@ -349,12 +347,10 @@ function alternativeProblem(
   keyword: string,
   names: readonly string[][],
   labels: ReadonlySet<string>,
-  source: string,
-  sourceValues: ReadonlySet<string>,
 ): string | undefined {
   const ruleBreak = keywordRuleBreak(alternative, names, labels);
   if (ruleBreak !== undefined) return `${ruleBreak.detail} (${ruleBreak.reason})`;
-  return alternativeMismatch(alternative, keyword, source, sourceValues);
+  return alternativeMismatch(alternative, keyword);
 }
 
 function conversationProblem(content: SampleContent): Verdict | undefined {

@@ -6,19 +6,87 @@
 import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
 import { numberValue } from './answer-guards.ts';
-import { canonicalText, isCjkChar, keyContains, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
+import { canonicalText, isCjkChar, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
 import type { QuestionType } from './sample.ts';
 
 const INTERROGATIVES = [...guards.interrogatives.en, ...guards.interrogatives.zh].map(
-  ([phrase, types]) => [matchKey(phrase as string), new Set(types as QuestionType[])] as const,
+  ([phrase, types]) => [matchTokens(phrase as string), types as QuestionType[]] as const,
 );
 
-/** The question types a question fits: those of every interrogative it holds; empty when it holds none. */
+/**
+ * The question types a question fits: those of every interrogative it holds, where an interrogative inside
+ * a longer one counts only as the longer one (为什么 is why, not also 什么's what; how many is not also how);
+ * empty when it holds none.
+ */
 export function questionTypesOf(question: string): ReadonlySet<QuestionType> {
-  const key = matchKey(question);
-  const types = new Set<QuestionType>();
-  for (const [phrase, fits] of INTERROGATIVES) if (key.includes(phrase)) for (const type of fits) types.add(type);
-  return types;
+  const tokens = matchTokens(question);
+  const found: { start: number; end: number; types: readonly QuestionType[] }[] = [];
+  for (const [phrase, types] of INTERROGATIVES) {
+    for (let start = 0; start + phrase.length <= tokens.length; start++) {
+      if (phrase.length > 0 && phrase.every((token, offset) => tokens[start + offset] === token))
+        found.push({ start, end: start + phrase.length, types });
+    }
+  }
+  const inside = (a: (typeof found)[number], b: (typeof found)[number]) =>
+    b !== a && b.start <= a.start && a.end <= b.end && b.end - b.start > a.end - a.start;
+  return new Set(found.filter((match) => !found.some((other) => inside(match, other))).flatMap((match) => match.types));
+}
+
+const EN_UNITS: Readonly<Record<string, number>> = Object.fromEntries(
+  'zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen'
+    .split(' ')
+    .map((word, value) => [word, value]),
+);
+const EN_TENS: Readonly<Record<string, number>> = Object.fromEntries(
+  'twenty thirty forty fifty sixty seventy eighty ninety'.split(' ').map((word, index) => [word, 20 + 10 * index]),
+);
+const CJK_DIGITS: Readonly<Record<string, string>> = {
+  〇: '0',
+  零: '0',
+  一: '1',
+  二: '2',
+  三: '3',
+  四: '4',
+  五: '5',
+  六: '6',
+  七: '7',
+  八: '8',
+  九: '9',
+};
+const DATE_UNITS = new Set(['年', '月', '日', '号', '岁']);
+
+/**
+ * Numbers written in words, which the matching leaves as words: English 0 to 99 (forty-one, forty one),
+ * and CJK digits the canonical text keeps because alone they are ambiguous, read before a date or age unit
+ * (六三年 is 63, 八月 is 8).
+ */
+export function spelledNumbers(text: string): string[] {
+  const tokens = matchTokens(text);
+  const numbers: string[] = [];
+  for (let index = 0; index < tokens.length; index++) {
+    const token = tokens[index] as string;
+    if (EN_TENS[token] !== undefined) {
+      const skip = tokens[index + 1] === '-' ? 1 : 0;
+      const unit = EN_UNITS[tokens[index + 1 + skip] ?? ''];
+      if (unit !== undefined && unit > 0 && unit < 10) {
+        numbers.push(String(EN_TENS[token] + unit));
+        index += 1 + skip;
+      } else numbers.push(String(EN_TENS[token]));
+    } else if (EN_UNITS[token] !== undefined) numbers.push(String(EN_UNITS[token]));
+    else if (CJK_DIGITS[token] !== undefined) {
+      let run = '';
+      let end = index;
+      while (CJK_DIGITS[tokens[end] ?? ''] !== undefined) run += CJK_DIGITS[tokens[end++] as string];
+      if (DATE_UNITS.has(tokens[end] ?? '')) numbers.push(numberValue(run));
+      index = end - 1;
+    }
+  }
+  return numbers;
+}
+
+/** Every number a text holds, by value: digits (三十五 counts, as the matching reads it) and spelled numbers. */
+function valuesIn(text: string): string[] {
+  return [...numbersIn(text).map(numberValue), ...spelledNumbers(text)];
 }
 
 /** A four-digit year of the 20th or 21st century, which people also write with two digits ('84, 84年). */
@@ -31,11 +99,13 @@ function twoDigitYear(value: string): string | undefined {
  * for 35岁 reads as 35), or a year's last two digits written alone ('84 for 1984).
  */
 export function valueLeak(question: string, forms: readonly string[]): string | undefined {
-  const questionTokens = matchTokens(question);
-  const questionNumbers = new Set(questionTokens.filter((token) => /^\d/u.test(token)).map(numberValue));
-  const twoDigits = new Set(questionTokens.filter((token) => /^\d\d$/u.test(token)));
+  const questionNumbers = new Set(valuesIn(question));
+  const twoDigits = new Set([
+    ...matchTokens(question).filter((token) => /^\d\d$/u.test(token)),
+    ...spelledNumbers(question).filter((value) => /^\d\d$/u.test(value)),
+  ]);
   for (const form of forms) {
-    for (const number of numbersIn(form).map(numberValue)) {
+    for (const number of valuesIn(form)) {
       if (questionNumbers.has(number)) return `the question holds the keyword's number ${number}`;
       const short = twoDigitYear(number);
       if (short !== undefined && twoDigits.has(short)) return `the question holds the year ${number} as '${short}`;
@@ -50,23 +120,49 @@ const MONTHS: Readonly<Record<string, number>> = Object.fromEntries(
 const STOP = new Set(rules.stop_words.en.map(canonicalText));
 
 function numberSet(text: string): Set<string> {
-  return new Set(numbersIn(text).map(numberValue));
+  return new Set(valuesIn(text));
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return a.size === b.size && [...a].every((item) => b.has(item));
 }
 
-/** The initials of a phrase's words, with and without its stop words (University of California: uoc, uc). */
-function initials(text: string): string[] {
-  const words = matchTokens(text).filter((token) => /^\p{L}/u.test(token) && !isCjkChar(token));
-  return [
-    words.map((word) => word[0]).join(''),
+/** Whether `short` is `long` abbreviated: its characters in order, starting with long's first (St for Street, 北大 for 北京大学). */
+function abbreviates(short: string, long: string): boolean {
+  const chars = [...short];
+  const whole = [...long];
+  if (chars.length < 1 || chars.length >= whole.length || chars[0] !== whole[0]) return false;
+  let at = 0;
+  for (const char of whole) if (char === chars[at]) at++;
+  return at === chars.length;
+}
+
+function wordsOf(text: string): string[] {
+  return matchTokens(text).filter((token) => /^\p{L}/u.test(token));
+}
+
+/**
+ * Whether an alternative is the keyword abbreviated: the initials of its words, with or without stop words
+ * (NYC, UC); the same words with some abbreviated (Mott St. for Mott Street, Dr for Doctor); or, in CJK,
+ * some of its characters in order from the first (北大 for 北京大学).
+ */
+function isAbbreviation(alternative: string, keyword: string): boolean {
+  const words = wordsOf(keyword);
+  const short = wordsOf(alternative);
+  const letters = short.join('');
+  const initials = [
+    words.map((word) => [...word][0]).join(''),
     words
       .filter((word) => !STOP.has(word))
-      .map((word) => word[0])
+      .map((word) => [...word][0])
       .join(''),
   ];
+  if (short.length === 1 && words.length > 1 && initials.includes(letters)) return true;
+  if (short.length === words.length && short.length > 0 && !short.every((word) => isCjkChar(word))) {
+    return short.every((word, index) => word === words[index] || abbreviates(word, words[index] as string));
+  }
+  const cjk = (text: string) => [...canonicalText(text)].filter(isCjkChar).join('');
+  return cjk(alternative).length >= 2 && abbreviates(cjk(alternative), cjk(keyword));
 }
 
 function hasCjk(text: string): boolean {
@@ -75,22 +171,17 @@ function hasCjk(text: string): boolean {
 
 /**
  * Why an alternative is not the same fact as its keyword, or undefined when it is:
- * - numbers: its numbers are the keyword's (as a set, 03 as 3), plus the month's number when the keyword
- *   names the month (03.03.1984 for 3 March 1984);
  * - never a contiguous part of the keyword (北京 for 北京大学 names something broader);
- * - without numbers: the keyword's initials (NYC for New York City), the same name in the other script
- *   (Paris / 巴黎), or words of the source (profile or conversation) that stand beside no other value:
- *   an alternative that is a value of its own in the source (Brittany beside Brest) is another fact.
+ * - numbers: the same values as the keyword's, spelled numbers included (forty-one, 一九九〇年八月), plus the
+ *   month's number when the keyword names the month (03.03.1984 for 3 March 1984);
+ * - without numbers: the keyword abbreviated (NYC, Mott St., 北大) or the name in the other script
+ *   (Paris / 巴黎). Any other word is a different fact as far as rules can tell (Brittany for Brest).
  */
-export function alternativeMismatch(
-  alternative: string,
-  keyword: string,
-  source: string,
-  sourceValues: ReadonlySet<string>,
-): string | undefined {
+export function alternativeMismatch(alternative: string, keyword: string): string | undefined {
   const keywordKey = matchKey(keyword);
   const alternativeKey = matchKey(alternative);
-  if (alternativeKey !== keywordKey && keywordKey.includes(alternativeKey)) {
+  if (alternativeKey === keywordKey) return undefined;
+  if (keywordKey.includes(alternativeKey)) {
     return 'is a part of the keyword, so it names something broader or different: give only the whole fact written another way';
   }
   const keywordNumbers = numberSet(keyword);
@@ -102,13 +193,6 @@ export function alternativeMismatch(
     return 'holds other numbers than the keyword, so it is another fact: give only the same fact written another way (35 / 三十五)';
   }
   if (hasCjk(alternative) !== hasCjk(keyword)) return undefined;
-  const letters = canonicalText(alternative).replace(/[^\p{L}]/gu, '');
-  if (letters.length >= 2 && initials(keyword).includes(letters)) return undefined;
-  if (!keyContains(matchKey(source), alternative)) {
-    return "is neither in the source nor the keyword's initials or another script, so it may be another fact: give only forms of the same fact";
-  }
-  if (sourceValues.has(alternativeKey)) {
-    return 'is a value of its own in the source, so it is another fact: give only forms of the same fact';
-  }
-  return undefined;
+  if (isAbbreviation(alternative, keyword)) return undefined;
+  return 'is neither the keyword abbreviated nor its name in the other script, so it may be another fact: give only forms of the same fact';
 }
