@@ -4,14 +4,13 @@
  * seeded random answers) go through rewardParts/guardFailures and through `python3 raiden_reward.py` as an
  * export ships it, and must get identical answers, failures (guard and detail) and scores.
  */
-import { rmSync } from 'node:fs';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hacksFor } from '../../orchestrator/src/core/export/reward-probe.ts';
 import { renderProfileText } from '../../orchestrator/src/core/profiles/profile.ts';
 import { answerText, guardFailures, guardTruth, rewardParts, type GuardTruth } from '../../orchestrator/src/core/verify/answer-guards.ts';
 import { corpus } from '../core/verify/keyword-corpus.ts';
-import { pythonCheck, rewardDirectory } from './python-reward.ts';
+import { pythonCheck, strings, suiteRewardDirectory } from './python-reward.ts';
 
 interface PythonAnswer {
   readonly score: number;
@@ -29,14 +28,7 @@ interface GuardCase {
   readonly origin: string;
 }
 
-let directory: string;
-beforeAll(async () => {
-  directory = await rewardDirectory();
-});
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-const strings = (value: unknown): string[] =>
-  Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+const reward = suiteRewardDirectory();
 
 /** The ground truth an export would give each corpus sample that has keywords and an answer. */
 function corpusTruths(): { truth: GuardTruth; profileText: string; userTurns: string[]; id: string; accepted: boolean }[] {
@@ -199,7 +191,7 @@ describe('raiden_reward.py applies the answer guards as answer-guards.ts does', 
       ]);
     const cases = [...fromCorpus, ...CRAFTED, ...randomCases()];
     const answers = pythonCheck<PythonAnswer>(
-      directory,
+      reward.directory(),
       cases.map((c) => ({ response: c.completion, ground_truth: JSON.stringify(c.truth) })),
     );
     expect(answers).toHaveLength(cases.length);

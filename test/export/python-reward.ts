@@ -1,6 +1,7 @@
 /** raiden_reward.py as an export ships it (with its data files beside it), run by python3. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REWARD_FILE, rewardFiles } from '../../orchestrator/src/core/export/run-export.ts';
@@ -34,3 +35,24 @@ export function pythonRun<T>(directory: string, script: string, data: unknown): 
   });
   return JSON.parse(output) as T;
 }
+
+/** The suite's reward directory: made before its tests, removed after them. */
+export function suiteRewardDirectory(): { directory: () => string } {
+  let directory: string | undefined;
+  beforeAll(async () => {
+    directory = await rewardDirectory();
+  });
+  afterAll(() => {
+    if (directory !== undefined) rmSync(directory, { recursive: true, force: true });
+  });
+  return {
+    directory: () => {
+      if (directory === undefined) throw new Error('the reward directory exists only while the suite runs');
+      return directory;
+    },
+  };
+}
+
+/** The strings of a corpus value that should be a list of strings. */
+export const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];

@@ -3,13 +3,12 @@
  * edge cases and seeded random texts go through keyword-match.ts and through `python3 raiden_reward.py`
  * (as an export ships it), and must get identical verdicts (and identical canonical text and tokens).
  */
-import { rmSync } from 'node:fs';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalText, containsKeyword, matchTokens } from '../../orchestrator/src/core/verify/keyword-match.ts';
 import { renderProfileText } from '../../orchestrator/src/core/profiles/profile.ts';
 import { corpus } from '../core/verify/keyword-corpus.ts';
-import { pythonCheck, pythonRun, rewardDirectory } from './python-reward.ts';
+import { pythonCheck, pythonRun, strings, suiteRewardDirectory } from './python-reward.ts';
 
 interface TextAnswer {
   readonly canonical: string;
@@ -31,14 +30,7 @@ interface ScoreCase {
   readonly origin: string;
 }
 
-let directory: string;
-beforeAll(async () => {
-  directory = await rewardDirectory();
-});
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-const strings = (value: unknown): string[] =>
-  Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+const reward = suiteRewardDirectory();
 
 /** Verdict cases whose output has keywords and an answer: the reward's (answer, ground truth) cases. */
 function scoreCases(): ScoreCase[] {
@@ -192,7 +184,7 @@ describe('raiden_reward.py matches keyword-match.ts', () => {
 
   it('gives identical canonical text, tokens and verdicts on every case', () => {
     const answers = pythonCheck<TextAnswer>(
-      directory,
+      reward.directory(),
       containsCases.map((c) => ({ text: c.text, keyword: c.keyword, alternatives: c.alternatives })),
     );
     expect(answers).toHaveLength(containsCases.length);
@@ -212,7 +204,7 @@ describe('raiden_reward.py matches keyword-match.ts', () => {
   });
 
   it('agrees with the corpus on every match case', () => {
-    const answers = pythonCheck<TextAnswer>(directory, corpus.match_cases);
+    const answers = pythonCheck<TextAnswer>(reward.directory(), corpus.match_cases);
     expect(answers.map((answer) => answer.contains)).toEqual(corpus.match_cases.map((c) => c.expected));
   });
 
@@ -220,7 +212,7 @@ describe('raiden_reward.py matches keyword-match.ts', () => {
     const cases = scoreCases();
     const ground = (c: ScoreCase) => JSON.stringify({ keywords: c.keywords, keyword_alternatives: c.alternatives, kind: 'SBK' });
     const scores = pythonCheck<{ keywords: number }>(
-      directory,
+      reward.directory(),
       cases.map((c) => ({ response: c.response, ground_truth: ground(c) })),
     );
     const expected = cases.map((c) =>
@@ -253,7 +245,7 @@ describe('raiden_reward.py scores the answer only', () => {
       ['<think>嗯。</think>我就爱吃棒棒糖。<think>再想想', 0, 1],
     ];
     const scores = pythonRun<number[]>(
-      directory,
+      reward.directory(),
       'import raiden_reward\nprint(json.dumps([raiden_reward.compute_score("raiden/sbk", r, t, {}, format_weight=w)["score"] for r, t, w in json.load(sys.stdin)]))',
       cases.map(([response, weight]) => [response, truth, weight]),
     );

@@ -9,7 +9,10 @@ import {
 } from '../../../orchestrator/src/core/run/batch-plan.ts';
 import { planSlots } from '../../../orchestrator/src/core/profiles/plan.ts';
 import { parseProfiles } from '../../../orchestrator/src/core/profiles/profile-loader.ts';
-import { parseWorkflowSpec as parseWorkflowInput, RunSpecError as WorkflowInputError } from '../../../orchestrator/src/core/run/run-spec.ts';
+import {
+  parseWorkflowSpec as parseWorkflowInput,
+  RunSpecError as WorkflowInputError,
+} from '../../../orchestrator/src/core/run/run-spec.ts';
 import { CHARACTEREVAL_PROFILES } from '../../support/run-cli.ts';
 
 const { profiles } = parseProfiles(readFileSync(CHARACTEREVAL_PROFILES), 'c.json');
