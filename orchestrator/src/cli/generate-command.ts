@@ -22,6 +22,7 @@ import type { RunSpec } from '../core/run/run-spec.ts';
 import { responseSchema } from '../core/prompts/sample-schema.ts';
 import type { RepairedLine } from '../store/jsonl.ts';
 import { fileChunks } from '../store/file-chunks.ts';
+import { boundHeapGrowth } from './bounded-heap.ts';
 import type { LocalRunStore } from '../store/local-run-store.ts';
 import type { CliIo } from './cli-io.ts';
 import { connectLocalBackends, localBackendSettings } from './local-backends.ts';
@@ -59,6 +60,7 @@ export interface GenerateDependencies {
 }
 
 export async function runGenerate(options: GenerateOptions, io: CliIo, deps: GenerateDependencies = {}): Promise<number> {
+  boundHeapGrowth();
   const now = deps.now ?? (() => new Date());
   const { spec } = options;
   // Read in chunks at each pass over the file, so a file of a million profiles is never held whole.
