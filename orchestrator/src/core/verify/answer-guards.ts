@@ -115,6 +115,29 @@ function negatedAt(tokens: readonly string[], at: number): boolean {
   return false;
 }
 
+/**
+ * Keys of the short texts a guard compares again and again (rivals, distractor forms), kept apart from
+ * keyword-match's small recent-key cache: a profile has dozens of rivals and thrashing that cache cost
+ * every verdict a re-tokenised profile.
+ */
+const shortKeys = new Map<string, string>();
+
+function shortKey(text: string): string {
+  let key = shortKeys.get(text);
+  if (key === undefined) {
+    if (shortKeys.size >= 65_536) shortKeys.clear();
+    key = matchKey(text);
+    shortKeys.set(text, key);
+  }
+  return key;
+}
+
+/** Whether the text behind `textKey` contains the short text `form` (keyContains with a lasting key cache). */
+function holds(textKey: string, form: string): boolean {
+  const formKey = shortKey(form);
+  return formKey !== '' && textKey.includes(formKey);
+}
+
 const HEDGE_CUES = [...guards.hedge.en, ...guards.hedge.zh].map((cue) => matchKey(cue));
 const HEDGE_CUE_TOKENS = [...guards.hedge.en, ...guards.hedge.zh].map((cue) => matchTokens(cue));
 const SENTENCE_BOUNDARIES = new Set(guards.hedge.sentence_boundaries);
@@ -164,6 +187,7 @@ function numberKinds(text: string): Set<string> {
   return new Set(tokens.flatMap((token, index) => (/^\d/u.test(token) ? [numberKind(tokens, index)] : [])));
 }
 const OUT_OF_CHARACTER = [...guards.out_of_character.en, ...guards.out_of_character.zh];
+const OUT_OF_CHARACTER_CANONICAL = new Map(OUT_OF_CHARACTER.map((phrase) => [phrase, canonicalText(phrase)]));
 
 function isCjkToken(token: string): boolean {
   return [...token].length === 1 && isCjkChar(token);
@@ -196,7 +220,7 @@ export function guardFailures(answer: string, truth: GuardTruth): GuardFailure[]
   const others = [
     ...new Set(tokens.flatMap((token, index) => (/^\d/u.test(token) && kinds.has(numberKind(tokens, index)) ? [numberValue(token)] : []))),
   ].filter((value) => !allowed.has(value));
-  const rivalsFound = [...new Set(truth.rivals.filter((rival) => keyContains(key, rival)))];
+  const rivalsFound = [...new Set(truth.rivals.filter((rival) => holds(key, rival)))];
   const hedged = HEDGE_CUES.some((cue) => cue !== '' && key.includes(cue));
   const nearCue = spans.map(([start, end]) => hedgeCueNear(tokens, [start, end])).find((cue) => cue !== undefined);
   if (others.length > 0) failures.push({ guard: 'hedge', detail: `holds other values of the fact's kind: ${others.join(', ')}` });
@@ -204,7 +228,7 @@ export function guardFailures(answer: string, truth: GuardTruth): GuardFailure[]
   else if (hedged && rivalsFound.length > 0)
     failures.push({ guard: 'hedge', detail: `offers a choice with ${JSON.stringify(rivalsFound[0])}` });
 
-  const distractor = truth.distractors.find((form) => keyContains(key, form));
+  const distractor = truth.distractors.find((form) => holds(key, form));
   if (distractor !== undefined) failures.push({ guard: 'distractor', detail: `names the distractor (${JSON.stringify(distractor)})` });
 
   if (rivalsFound.length > guards.recital.max_rivals) {
@@ -238,8 +262,10 @@ export function guardFailures(answer: string, truth: GuardTruth): GuardFailure[]
     });
   }
 
-  const allowedPhrases = new Set(truth.in_character.map(canonicalText));
-  const outOfCharacter = OUT_OF_CHARACTER.find((phrase) => !allowedPhrases.has(canonicalText(phrase)) && keyContains(key, phrase));
+  const allowedPhrases = new Set(truth.in_character.map((phrase) => OUT_OF_CHARACTER_CANONICAL.get(phrase) ?? canonicalText(phrase)));
+  const outOfCharacter = OUT_OF_CHARACTER.find(
+    (phrase) => !allowedPhrases.has(OUT_OF_CHARACTER_CANONICAL.get(phrase) as string) && holds(key, phrase),
+  );
   if (outOfCharacter !== undefined) failures.push({ guard: 'in_character', detail: `steps out of character ("${outOfCharacter}")` });
   return failures;
 }
@@ -283,6 +309,32 @@ export function phrasesOf(text: string): string[] {
     });
 }
 
+interface Phrase {
+  readonly text: string;
+  readonly key: string;
+}
+
+/**
+ * A profile's phrases and the out-of-character phrases it uses, worked out once per profile text: every
+ * verdict of the profile's slots needs them, and tokenising a 1 KB profile per verdict was most of the
+ * verifier's CPU time.
+ */
+const profileFacts = new Map<string, { readonly phrases: readonly Phrase[]; readonly inCharacter: readonly string[] }>();
+
+function factsOf(profileText: string): { readonly phrases: readonly Phrase[]; readonly inCharacter: readonly string[] } {
+  let facts = profileFacts.get(profileText);
+  if (facts === undefined) {
+    if (profileFacts.size >= 1024) profileFacts.clear();
+    const key = matchKey(profileText);
+    facts = {
+      phrases: phrasesOf(profileText).map((text) => ({ text, key: shortKey(text) })),
+      inCharacter: OUT_OF_CHARACTER.filter((phrase) => holds(key, phrase)),
+    };
+    profileFacts.set(profileText, facts);
+  }
+  return facts;
+}
+
 /** Distinctive parts of a distractor: its Latin words of three letters or more that are no stop word, its numbers, each pair of adjacent CJK characters. */
 export function distractorParts(distractor: string): string[] {
   const tokens = matchTokens(distractor);
@@ -301,26 +353,25 @@ export function guardTruth(source: GuardSource): GuardTruth {
   const forms = keywordForms(source);
   const formKeys = forms
     .flat()
-    .map(matchKey)
+    .map(shortKey)
     .filter((formKey) => formKey !== '');
-  const touchesKeyword = (text: string) => {
-    const textKey = matchKey(text);
-    return formKeys.some((formKey) => textKey.includes(formKey) || formKey.includes(textKey));
-  };
+  const touchesKeyword = (textKey: string) => formKeys.some((formKey) => textKey.includes(formKey) || formKey.includes(textKey));
   const questionKey = matchKey(source.question);
-  const excluded = new Set([...source.names, ...source.fieldLabels].map(matchKey));
+  const excluded = new Set([...source.names, ...source.fieldLabels].map(shortKey));
   // A CM answer recites when it lists the user's other words or the profile's values.
-  const rivalSource = [...source.conversation.filter((turn) => turn.role === 'user').map((turn) => turn.content), source.profileText].join(
-    '\n',
-  );
+  const profile = factsOf(source.profileText);
+  const userWords = source.conversation
+    .filter((turn) => turn.role === 'user')
+    .map((turn) => turn.content)
+    .join('\n');
   const rivals: string[] = [];
   const seen = new Set<string>();
-  for (const phrase of phrasesOf(rivalSource)) {
-    const phraseKey = matchKey(phrase);
-    if (seen.has(phraseKey) || excluded.has(phraseKey) || touchesKeyword(phrase) || questionKey.includes(phraseKey)) continue;
-    if (source.distractor !== undefined && keyContains(matchKey(phrase), source.distractor)) continue;
+  for (const phrase of [...phrasesOf(userWords).map((text) => ({ text, key: shortKey(text) })), ...profile.phrases]) {
+    const { key: phraseKey } = phrase;
+    if (seen.has(phraseKey) || excluded.has(phraseKey) || touchesKeyword(phraseKey) || questionKey.includes(phraseKey)) continue;
+    if (source.distractor !== undefined && holds(phraseKey, source.distractor)) continue;
     seen.add(phraseKey);
-    rivals.push(phrase);
+    rivals.push(phrase.text);
     if (rivals.length >= MAX_RIVALS) break;
   }
   const distractors =
@@ -330,8 +381,8 @@ export function guardTruth(source: GuardSource): GuardTruth {
         )
       : [];
   const allowedNumbers = [...new Set([...forms.flat(), source.question].flatMap(numbersIn).map(numberValue))];
-  const context = matchKey([source.profileText, ...source.conversation.map((turn) => turn.content)].join('\n'));
-  const inCharacter = OUT_OF_CHARACTER.filter((phrase) => keyContains(context, phrase));
+  const conversationKey = matchKey(source.conversation.map((turn) => turn.content).join('\n'));
+  const inCharacter = OUT_OF_CHARACTER.filter((phrase) => profile.inCharacter.includes(phrase) || holds(conversationKey, phrase));
   return {
     keywords: source.keywords,
     keyword_alternatives: source.keyword_alternatives,

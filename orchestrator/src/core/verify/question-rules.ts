@@ -6,12 +6,17 @@
 import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
 import { numberValue } from './answer-guards.ts';
-import { canonicalText, isCjkChar, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
+import { canonicalText, isCjkChar, matchKey, matchTokens } from './keyword-match.ts';
 import type { QuestionType } from './sample.ts';
 
-const INTERROGATIVES = [...guards.interrogatives.en, ...guards.interrogatives.zh].map(
-  ([phrase, types]) => [matchTokens(phrase as string), types as QuestionType[]] as const,
-);
+/** Interrogatives by their first token, so a question is scanned once, not once per interrogative. */
+const INTERROGATIVES = new Map<string, { readonly tokens: readonly string[]; readonly types: readonly QuestionType[] }[]>();
+for (const [phrase, types] of [...guards.interrogatives.en, ...guards.interrogatives.zh]) {
+  const tokens = matchTokens(phrase as string);
+  const first = tokens[0];
+  if (first === undefined) continue;
+  INTERROGATIVES.set(first, [...(INTERROGATIVES.get(first) ?? []), { tokens, types: types as QuestionType[] }]);
+}
 
 /**
  * The question types a question fits: those of every interrogative it holds, where an interrogative inside
@@ -21,10 +26,9 @@ const INTERROGATIVES = [...guards.interrogatives.en, ...guards.interrogatives.zh
 export function questionTypesOf(question: string): ReadonlySet<QuestionType> {
   const tokens = matchTokens(question);
   const found: { start: number; end: number; types: readonly QuestionType[] }[] = [];
-  for (const [phrase, types] of INTERROGATIVES) {
-    for (let start = 0; start + phrase.length <= tokens.length; start++) {
-      if (phrase.length > 0 && phrase.every((token, offset) => tokens[start + offset] === token))
-        found.push({ start, end: start + phrase.length, types });
+  for (const [start, token] of tokens.entries()) {
+    for (const { tokens: phrase, types } of INTERROGATIVES.get(token) ?? []) {
+      if (phrase.every((part, offset) => tokens[start + offset] === part)) found.push({ start, end: start + phrase.length, types });
     }
   }
   const inside = (a: (typeof found)[number], b: (typeof found)[number]) =>
@@ -61,7 +65,10 @@ const DATE_UNITS = new Set(['年', '月', '日', '号', '岁']);
  * (六三年 is 63, 八月 is 8).
  */
 export function spelledNumbers(text: string): string[] {
-  const tokens = matchTokens(text);
+  return spelledIn(matchTokens(text));
+}
+
+function spelledIn(tokens: readonly string[]): string[] {
   const numbers: string[] = [];
   for (let index = 0; index < tokens.length; index++) {
     const token = tokens[index] as string;
@@ -86,7 +93,11 @@ export function spelledNumbers(text: string): string[] {
 
 /** Every number a text holds, by value: digits (三十五 counts, as the matching reads it) and spelled numbers. */
 function valuesIn(text: string): string[] {
-  return [...numbersIn(text).map(numberValue), ...spelledNumbers(text)];
+  return valuesOfTokens(matchTokens(text));
+}
+
+function valuesOfTokens(tokens: readonly string[]): string[] {
+  return [...tokens.filter((token) => /^\d/u.test(token)).map(numberValue), ...spelledIn(tokens)];
 }
 
 /** A four-digit year of the 20th or 21st century, which people also write with two digits ('84, 84年). */
@@ -99,11 +110,9 @@ function twoDigitYear(value: string): string | undefined {
  * for 35岁 reads as 35), or a year's last two digits written alone ('84 for 1984).
  */
 export function valueLeak(question: string, forms: readonly string[]): string | undefined {
-  const questionNumbers = new Set(valuesIn(question));
-  const twoDigits = new Set([
-    ...matchTokens(question).filter((token) => /^\d\d$/u.test(token)),
-    ...spelledNumbers(question).filter((value) => /^\d\d$/u.test(value)),
-  ]);
+  const tokens = matchTokens(question);
+  const questionNumbers = new Set(valuesOfTokens(tokens));
+  const twoDigits = new Set([...tokens, ...spelledIn(tokens)].filter((value) => /^\d\d$/u.test(value)));
   for (const form of forms) {
     for (const number of valuesIn(form)) {
       if (questionNumbers.has(number)) return `the question holds the keyword's number ${number}`;
