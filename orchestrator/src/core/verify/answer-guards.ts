@@ -284,6 +284,11 @@ export interface GuardSource {
   readonly conversation: readonly { readonly role: string; readonly content: string }[];
   readonly distractor?: string | undefined;
   readonly referenceAnswer?: string;
+  /**
+   * The one answer the truth will judge (the verifier's case): rivals it does not hold can never count, so
+   * only those it holds are kept. Leave it out for a truth that judges any completion (an export's).
+   */
+  readonly onlyFor?: string;
 }
 
 const PHRASE_SPLIT = /[,.;:!?"()[\]{}<>|/\\\n]+/u;
@@ -366,8 +371,10 @@ export function guardTruth(source: GuardSource): GuardTruth {
     .join('\n');
   const rivals: string[] = [];
   const seen = new Set<string>();
+  const answerKey = source.onlyFor === undefined ? undefined : matchKey(answerText(source.onlyFor));
   for (const phrase of [...phrasesOf(userWords).map((text) => ({ text, key: shortKey(text) })), ...profile.phrases]) {
     const { key: phraseKey } = phrase;
+    if (answerKey !== undefined && (phraseKey === '' || !answerKey.includes(phraseKey))) continue;
     if (seen.has(phraseKey) || excluded.has(phraseKey) || touchesKeyword(phraseKey) || questionKey.includes(phraseKey)) continue;
     if (source.distractor !== undefined && holds(phraseKey, source.distractor)) continue;
     seen.add(phraseKey);

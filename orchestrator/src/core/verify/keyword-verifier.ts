@@ -221,6 +221,7 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
     fieldLabels: context.fieldLabels,
     conversation: content.conversation_history,
     distractor: content.distractor,
+    onlyFor: answer,
   });
   const failure = guardFailures(answer, truth)[0];
   if (failure !== undefined) return reject(GUARD_REASONS[failure.guard], `the answer ${failure.detail}: ${GUARD_FIXES[failure.guard]}`);
