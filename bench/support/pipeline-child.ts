@@ -4,7 +4,7 @@
  *   mode "cli":    the real `raiden generate` with the given arguments;
  *   mode "engine": runGeneration directly, with the slots in plan order or shuffled (prefix-reuse scenario).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../orchestrator/src/cli/main.ts';
@@ -39,7 +39,8 @@ if (config.mode === 'cli') {
   const { profiles } = parseProfiles(readFileSync(config.profiles), config.profiles);
   let slots = planSlots(profiles, { samplesPerProfile: config.sbk, cmPerProfile: config.cm, language: 'auto', seed: 42 });
   if (config.order === 'random') slots = shuffled(slots, seededRandom(7));
-  const store = await LocalRunStore.open(mkdtempSync(join(tmpdir(), 'raiden-bench-')));
+  const runDirectory = mkdtempSync(join(tmpdir(), 'raiden-bench-'));
+  const store = await LocalRunStore.open(runDirectory);
   const backend = await SglangBackend.connect({ endpoints: [config.endpoint] });
   const outcome = await runGeneration({
     profiles: new Map(profiles.map((p) => [p.id, p])),
@@ -52,6 +53,7 @@ if (config.mode === 'cli') {
     strategy: 'sglang',
   });
   store.close();
+  rmSync(runDirectory, { recursive: true, force: true });
   result = { exitCode: outcome.emptySlots.length === 0 ? 0 : 3, requests: outcome.counters.requests, accepted: outcome.counters.accepted };
 }
 const cpu = process.cpuUsage(cpuBefore);
