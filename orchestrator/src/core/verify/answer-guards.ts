@@ -28,7 +28,7 @@
  */
 import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
-import { canonicalText, isCjkChar, keyContains, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
+import { canonicalText, canonicalTokens, isCjkChar, keyContains, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
 import type { Language } from './language.ts';
 import type { SampleKind } from './sample.ts';
 
@@ -297,21 +297,26 @@ const STOP = new Set(
 );
 const MAX_RIVALS = 200;
 
-/** The short phrases of a text (lines, clauses and list items), canonical and in order: the values it names. */
-export function phrasesOf(text: string): string[] {
-  return text
-    .split(/[\r\n]+/u)
-    .flatMap((line) => canonicalText(line).split(PHRASE_SPLIT))
-    .map((phrase) => phrase.trim())
-    .filter((phrase) => {
-      const tokens = matchTokens(phrase);
-      if (tokens.length === 0 || tokens.length > guards.recital.max_phrase_tokens || STOP.has(phrase)) return false;
+/** The short phrases of a text (lines, clauses and list items), canonical and in order, with their keys: the values it names. */
+export function phrasesOf(text: string): Phrase[] {
+  const phrases: Phrase[] = [];
+  for (const line of text.split(/[\r\n]+/u)) {
+    for (const part of canonicalText(line).split(PHRASE_SPLIT)) {
+      const phrase = part.trim();
+      // A part of a canonical text is canonical: tokenised as it is, never canonicalised again.
+      const tokens = canonicalTokens(phrase);
+      if (tokens.length === 0 || tokens.length > guards.recital.max_phrase_tokens || STOP.has(phrase)) continue;
       const cjk = tokens.filter(isCjkToken).length;
       const letters = tokens.filter(isWordToken).join('').length;
-      return (
-        cjk >= guards.recital.min_phrase_cjk || letters >= guards.recital.min_phrase_letters || tokens.some((token) => /^\d/u.test(token))
-      );
-    });
+      if (
+        cjk >= guards.recital.min_phrase_cjk ||
+        letters >= guards.recital.min_phrase_letters ||
+        tokens.some((token) => /^\d/u.test(token))
+      )
+        phrases.push({ text: phrase, key: ` ${tokens.join(' ')} ` });
+    }
+  }
+  return phrases;
 }
 
 interface Phrase {
@@ -331,10 +336,7 @@ function factsOf(profileText: string): { readonly phrases: readonly Phrase[]; re
   if (facts === undefined) {
     if (profileFacts.size >= 1024) profileFacts.clear();
     const key = matchKey(profileText);
-    facts = {
-      phrases: phrasesOf(profileText).map((text) => ({ text, key: shortKey(text) })),
-      inCharacter: OUT_OF_CHARACTER.filter((phrase) => holds(key, phrase)),
-    };
+    facts = { phrases: phrasesOf(profileText), inCharacter: OUT_OF_CHARACTER.filter((phrase) => holds(key, phrase)) };
     profileFacts.set(profileText, facts);
   }
   return facts;
@@ -372,7 +374,7 @@ export function guardTruth(source: GuardSource): GuardTruth {
   const rivals: string[] = [];
   const seen = new Set<string>();
   const answerKey = source.onlyFor === undefined ? undefined : matchKey(answerText(source.onlyFor));
-  for (const phrase of [...phrasesOf(userWords).map((text) => ({ text, key: shortKey(text) })), ...profile.phrases]) {
+  for (const phrase of [...phrasesOf(userWords), ...profile.phrases]) {
     const { key: phraseKey } = phrase;
     if (answerKey !== undefined && (phraseKey === '' || !answerKey.includes(phraseKey))) continue;
     if (seen.has(phraseKey) || excluded.has(phraseKey) || touchesKeyword(phraseKey) || questionKey.includes(phraseKey)) continue;

@@ -155,7 +155,11 @@ export function isCjkChar(char: string): boolean {
 
 /** Step 2: the tokens of a text, folded for comparison. */
 export function matchTokens(text: string): string[] {
-  const canonical = canonicalText(text);
+  return canonicalTokens(canonicalText(text));
+}
+
+/** Step 2 on a text that is already canonical (canonicalText is idempotent): what matchTokens does after step 1. */
+export function canonicalTokens(canonical: string): string[] {
   const raw: { text: string; kind: 'number' | 'word' | 'other'; start: number; end: number }[] = [];
   for (const match of canonical.matchAll(TOKEN)) {
     const [whole, first, , second, third, number, , letters] = match;
