@@ -139,6 +139,11 @@ const CRAFTED: GuardCase[] = (
     [ZH_CM, 'You bought a 绿萝, I remember.'],
     [ZH_CM, '作为一个AI，我记得是绿萝。'],
     [ZH_CM, '你邻居买了风筝，你周末去公园，你买了绿萝。'],
+    [ZH_CM, '我还是记得你买的是绿萝。'],
+    [ZH_CM, '绿萝还是风筝？是绿萝。'],
+    [ZH_CM, '可能是绿萝吧。'],
+    [EN, 'Brest, or thereabouts.'],
+    [EN, 'You might know Brest.'],
   ] as const
 ).map(([truth, completion]) => ({ truth, completion, origin: 'crafted' }));
 
@@ -218,6 +223,15 @@ describe('raiden_reward.py applies the answer guards as answer-guards.ts does', 
     const failed = new Set(answers.flatMap((answer) => answer.failed));
     expect([...failed].sort()).toEqual(['distractor', 'hedge', 'in_character', 'language', 'length', 'negation', 'recital']);
     expect(answers.some((answer) => answer.score === 1)).toBe(true);
+  });
+
+  it('reads 还是 before a keyword as "still", and a choice word after one, or a doubt word on either side, as a hedge', () => {
+    const failed = (truth: GuardTruth, answer: string) => guardFailures(answer, truth).map((failure) => failure.guard);
+    expect(failed(ZH_CM, '我还是记得你买的是绿萝。')).toEqual([]);
+    expect(failed(ZH_CM, '可能是绿萝吧。')).toEqual(['hedge']);
+    expect(failed(EN, 'Brest, or thereabouts.')).toEqual(['hedge']);
+    expect(failed(EN, 'Maybe Brest.')).toEqual(['hedge']);
+    expect(failed(EN, 'You might know Brest.')).toEqual([]);
   });
 
   it('pays every reference answer the verifier accepts and no hack built from it above 0.2', () => {

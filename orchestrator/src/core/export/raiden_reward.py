@@ -362,27 +362,36 @@ def _negated_at(tokens, at):
     return False
 
 
-_HEDGE_CUES = [match_key(cue) for cue in GUARDS["hedge"]["en"] + GUARDS["hedge"]["zh"]]
-_HEDGE_CUE_TOKENS = [match_tokens(cue) for cue in GUARDS["hedge"]["en"] + GUARDS["hedge"]["zh"]]
-_SENTENCE_BOUNDARIES = set(GUARDS["hedge"]["sentence_boundaries"])
+_HEDGE = GUARDS["hedge"]
+_HEDGE_CUES = [match_key(cue) for kind in ("doubt", "choice") for language in ("en", "zh") for cue in _HEDGE[kind][language]]
+_DOUBT_TOKENS = [match_tokens(cue) for cue in _HEDGE["doubt"]["en"] + _HEDGE["doubt"]["zh"]]
+_CHOICE_TOKENS = [match_tokens(cue) for cue in _HEDGE["choice"]["en"] + _HEDGE["choice"]["zh"]]
+_SENTENCE_BOUNDARIES = set(_HEDGE["sentence_boundaries"])
+
+
+def _cue_in(window, cues):
+    for index in range(len(window)):
+        for cue in cues:
+            if index + len(cue) <= len(window) and window[index : index + len(cue)] == cue:
+                return "".join(cue)
+    return None
 
 
 def _hedge_cue_near(tokens, start, end):
-    """The hedge cue within hedge.window_tokens tokens of a keyword span, in its sentence, if any."""
-    window_tokens = GUARDS["hedge"]["window_tokens"]
+    """A doubt word within hedge.window_tokens tokens of a keyword span, or a choice word after it, in its sentence."""
+    window_tokens = _HEDGE["window_tokens"]
     before = start
     while before > 0 and start - before < window_tokens and tokens[before - 1] not in _SENTENCE_BOUNDARIES:
         before -= 1
     after = end
     while after < len(tokens) and after - end < window_tokens and tokens[after] not in _SENTENCE_BOUNDARIES:
         after += 1
-    for low, high in ((before, start), (end, after)):
-        window = tokens[low:high]
-        for index in range(len(window)):
-            for cue in _HEDGE_CUE_TOKENS:
-                if index + len(cue) <= len(window) and window[index : index + len(cue)] == cue:
-                    return "".join(cue)
-    return None
+    found = _cue_in(tokens[before:start], _DOUBT_TOKENS)
+    if found is None:
+        found = _cue_in(tokens[end:after], _DOUBT_TOKENS)
+    if found is None:
+        found = _cue_in(tokens[end:after], _CHOICE_TOKENS)
+    return found
 
 
 _MONTH_NAMES = {name for name in GUARDS["months"] if name != "_about"}

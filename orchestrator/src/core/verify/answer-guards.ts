@@ -17,8 +17,8 @@
  *    clause boundary. One negated occurrence fails the answer.
  * 3. hedge: every number of the answer of a kind a keyword number has (numberKind: an age, a year, a
  *    month, a day, a number with the same unit, a plain number) is one of truth.allowed_numbers (the
- *    keywords' and the question's); no hedge cue within hedge.window_tokens tokens of a keyword in its
- *    sentence; and no rival value in an answer that holds a hedge cue anywhere.
+ *    keywords' and the question's); no doubt word within hedge.window_tokens tokens of a keyword, and no
+ *    choice word after one, in its sentence; and no rival value in an answer that holds either anywhere.
  * 4. distractor (CM): no distractor form (the distractor and each distinctive part of it) in the answer.
  * 5. recital: at most recital.max_rivals distinct rival values (the user's other words; profile phrases).
  * 6. length (when truth.reference_answer is given): at most max(floor_chars, multiple x its code points).
@@ -138,29 +138,32 @@ function holds(textKey: string, form: string): boolean {
   return formKey !== '' && textKey.includes(formKey);
 }
 
-const HEDGE_CUES = [...guards.hedge.en, ...guards.hedge.zh].map((cue) => matchKey(cue));
-const HEDGE_CUE_TOKENS = [...guards.hedge.en, ...guards.hedge.zh].map((cue) => matchTokens(cue));
+const HEDGE_WORDS = [...guards.hedge.doubt.en, ...guards.hedge.doubt.zh, ...guards.hedge.choice.en, ...guards.hedge.choice.zh];
+const HEDGE_CUES = HEDGE_WORDS.map((cue) => matchKey(cue));
+const DOUBT_TOKENS = [...guards.hedge.doubt.en, ...guards.hedge.doubt.zh].map((cue) => matchTokens(cue));
+const CHOICE_TOKENS = [...guards.hedge.choice.en, ...guards.hedge.choice.zh].map((cue) => matchTokens(cue));
 const SENTENCE_BOUNDARIES = new Set(guards.hedge.sentence_boundaries);
 
-/** The hedge cue within hedge.window_tokens tokens of a keyword span, in its sentence, if any. */
+/** The first cue of `cues` that occurs in `window`, joined, if any. */
+function cueIn(window: readonly string[], cues: readonly (readonly string[])[]): string | undefined {
+  for (let index = 0; index < window.length; index++) {
+    const cue = cues.find(
+      (parts) => index + parts.length <= window.length && parts.every((part, offset) => window[index + offset] === part),
+    );
+    if (cue !== undefined) return cue.join('');
+  }
+  return undefined;
+}
+
+/** A doubt word within hedge.window_tokens tokens of a keyword span, or a choice word after it, in its sentence. */
 function hedgeCueNear(tokens: readonly string[], [start, end]: readonly [number, number]): string | undefined {
   let from = start;
   while (from > 0 && start - from < guards.hedge.window_tokens && !SENTENCE_BOUNDARIES.has(tokens[from - 1] as string)) from--;
   let to = end;
   while (to < tokens.length && to - end < guards.hedge.window_tokens && !SENTENCE_BOUNDARIES.has(tokens[to] as string)) to++;
-  for (const [from_, to_] of [
-    [from, start],
-    [end, to],
-  ] as const) {
-    const window = tokens.slice(from_, to_);
-    for (let index = 0; index < window.length; index++) {
-      const cue = HEDGE_CUE_TOKENS.find(
-        (parts) => index + parts.length <= window.length && parts.every((part, offset) => window[index + offset] === part),
-      );
-      if (cue !== undefined) return cue.join('');
-    }
-  }
-  return undefined;
+  const before = tokens.slice(from, start);
+  const after = tokens.slice(end, to);
+  return cueIn(before, DOUBT_TOKENS) ?? cueIn(after, DOUBT_TOKENS) ?? cueIn(after, CHOICE_TOKENS);
 }
 
 const MONTH_NAMES = new Set(Object.keys(guards.months).filter((name) => name !== '_about'));
