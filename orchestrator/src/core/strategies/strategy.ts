@@ -34,13 +34,28 @@ export interface Assignment {
   readonly seed: readonly string[];
 }
 
+/**
+ * The lists of an assignment as sets, made once per list: asked once per profile, a search of a
+ * 300,000-profile list made a tiered plan quadratic.
+ */
+const listSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function setOf(list: readonly string[]): ReadonlySet<string> {
+  let set = listSets.get(list);
+  if (set === undefined) {
+    set = new Set(list);
+    listSets.set(list, set);
+  }
+  return set;
+}
+
 export function backendOfProfile(assignment: Assignment, profileId: string): BatchBackend {
-  if (!assignment.otherBackend.includes(profileId)) return assignment.backend;
+  if (!setOf(assignment.otherBackend).has(profileId)) return assignment.backend;
   return assignment.backend === 'sglang' ? 'bedrock' : 'sglang';
 }
 
 export function phaseOfProfile(assignment: Assignment, profileId: string): Phase {
-  return assignment.seed.includes(profileId) ? 'seed' : 'main';
+  return setOf(assignment.seed).has(profileId) ? 'seed' : 'main';
 }
 
 /** The backends an assignment writes with. */
