@@ -155,7 +155,23 @@ export function isCjkChar(char: string): boolean {
 
 /** Step 2: the tokens of a text, folded for comparison. */
 export function matchTokens(text: string): string[] {
-  return canonicalTokens(canonicalText(text));
+  return [...recentTokensOf(text)];
+}
+
+/**
+ * Tokens of texts seen recently, shared read-only: one verdict tokenises the same question, keywords and
+ * answer for several rules, and each tokenisation canonicalises the text again.
+ */
+const recentTokens = new Map<string, readonly string[]>();
+
+function recentTokensOf(text: string): readonly string[] {
+  let tokens = recentTokens.get(text);
+  if (tokens === undefined) {
+    tokens = Object.freeze(canonicalTokens(canonicalText(text)));
+    if (recentTokens.size >= RECENT_KEYS) recentTokens.clear();
+    recentTokens.set(text, tokens);
+  }
+  return tokens;
 }
 
 /** Step 2 on a text that is already canonical (canonicalText is idempotent): what matchTokens does after step 1. */
@@ -204,7 +220,7 @@ const RECENT_KEYS = 4096;
 export function matchKey(text: string): string {
   let key = recentKeys.get(text);
   if (key === undefined) {
-    const tokens = matchTokens(text);
+    const tokens = recentTokensOf(text);
     key = tokens.length === 0 ? '' : ` ${tokens.join(' ')} `;
     if (recentKeys.size >= RECENT_KEYS) recentKeys.clear();
     recentKeys.set(text, key);
@@ -226,5 +242,5 @@ export function containsKeyword(text: string, keyword: string, alternatives: rea
 
 /** The numbers a text holds, in order, as canonical digit strings (三十五 and 35 both give "35"). */
 export function numbersIn(text: string): string[] {
-  return matchTokens(text).filter((token) => /^\d/u.test(token));
+  return recentTokensOf(text).filter((token) => /^\d/u.test(token));
 }
