@@ -33,7 +33,7 @@ describe('the files a Lambda bundle carries', () => {
     const bundled = await loadReportPage(pathToFileURL(`${bundle}/`));
     expect(bundled).toEqual(await loadReportPage());
     const html = renderReportHtml(
-      await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events: [], prices: DEFAULT_PRICES }),
+      await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events: () => [], prices: DEFAULT_PRICES }),
       bundled,
     );
     expect(html.match(/<script/giu)).toHaveLength(3);

@@ -121,7 +121,7 @@ describe('report.html', () => {
       report: { run_id: HOSTILE },
       samples: () => samples,
       rejects: () => rejects,
-      events: eventsOf(samples, rejects),
+      events: () => eventsOf(samples, rejects),
       prices: DEFAULT_PRICES,
     });
     const html = renderReportHtml(data, page);
@@ -144,7 +144,7 @@ describe('report.html', () => {
 
   it('allows no connection and only its own two scripts, by hash', async () => {
     const html = renderReportHtml(
-      await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events: [], prices: DEFAULT_PRICES }),
+      await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events: () => [], prices: DEFAULT_PRICES }),
       page,
     );
     const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/u.exec(html)?.[1] ?? '';
@@ -161,7 +161,13 @@ describe('report.html', () => {
   });
 
   it('refuses a report.html that lost one of its links, naming the file and the link', async () => {
-    const data = await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events: [], prices: DEFAULT_PRICES });
+    const data = await buildReportData({
+      report: undefined,
+      samples: () => [],
+      rejects: () => [],
+      events: () => [],
+      prices: DEFAULT_PRICES,
+    });
     const withoutScript = { ...page, html: page.html.replace('<script src="report.js"></script>', '') };
     expect(() => renderReportHtml(data, withoutScript)).toThrow(/page\/report\.html must hold .*report\\\.js.* once, not 0 times/u);
   });
@@ -172,7 +178,7 @@ describe('report.html', () => {
       report: undefined,
       samples: () => samples,
       rejects: () => [],
-      events: [],
+      events: () => [],
       prices: DEFAULT_PRICES,
     });
     expect(data.timeline).toBeUndefined();
@@ -196,12 +202,11 @@ describe('report.html', () => {
       }
     const events = eventsOf(samples, rejects);
     for (let second = 0; second < 7500; second += 5) events.push({ at: iso(second), writer: 'w', type: 'in_flight', requests: 64 });
-    events.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
     const data = await buildReportData({
       report: { run_id: 'big', plan: { profiles: 1250, slots: 10_000 } },
       samples: () => samples,
       rejects: () => rejects,
-      events,
+      events: () => events,
       prices: DEFAULT_PRICES,
     });
     const html = renderReportHtml(data, page);

@@ -16,7 +16,7 @@ import { profileIdOf } from '../run/dataset-split.ts';
 import { bedrockPrice, tokenCostUsd, type Prices } from './model-prices.ts';
 import type { RunStore } from '../ports/run-store.ts';
 import { repriceCost, type RecordedModelRow } from './run-cost.ts';
-import { kindOfSlot, mergeSpans, readRunEvents, type OutputEvent, type RunEvent } from './run-events.ts';
+import { kindOfSlot, mergeSpans, streamRunEvents, type OutputEvent, type RunEvent } from './run-events.ts';
 import type { RejectRecord, Sample } from '../verify/sample.ts';
 
 /** The fields of report.json the page shows; absent while a run has not finished. */
@@ -58,8 +58,11 @@ export interface ReportSources {
   /** Read twice: once for the counts, once for the sample browser's rows. */
   readonly samples: () => AsyncIterable<Sample> | Iterable<Sample>;
   readonly rejects: () => AsyncIterable<RejectRecord> | Iterable<RejectRecord>;
-  /** In time order (readRunEvents). */
-  readonly events: readonly RunEvent[];
+  /**
+   * Read twice, in any order (streamRunEvents): once for the run's time range, once into the bins. The
+   * aggregates hold MAX_BINS numbers per series, per model and per writer, never the events.
+   */
+  readonly events: () => AsyncIterable<RunEvent> | Iterable<RunEvent>;
   readonly prices: Prices;
   /** GPU instances billed while SGLang served the run. @default 1 */
   readonly sglangInstances?: number;
@@ -214,7 +217,8 @@ export async function buildReportData(sources: ReportSources): Promise<ReportDat
     );
   if (report === undefined)
     notes.push('report.json is missing: the run has not finished. The counts come from the samples and rejects written so far.');
-  const timeline = buildTimeline(sources, notes);
+  const range = await eventRange(sources.events());
+  const timeline = range === undefined ? undefined : await buildTimeline(sources, range, notes);
   if (timeline === undefined)
     notes.push(
       'No events.jsonl: this run was written without the event log, so the charts over time are missing; its counts and coverage are complete.',
@@ -233,7 +237,7 @@ export async function buildReportData(sources: ReportSources): Promise<ReportDat
       .filter((part) => part !== undefined)
       .join(' · '),
     notes,
-    summary: summaryRows(report, sampleIds.length, rejectCount, sources.events),
+    summary: summaryRows(report, sampleIds.length, rejectCount, range?.starts ?? 0),
     timeline,
     rejectsByReason: sortedByCount(rejectsByReason),
     costTable: costTable(report),
@@ -376,12 +380,7 @@ async function browserSlots(
   return slots.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function summaryRows(
-  report: ReportJsonView | undefined,
-  samples: number,
-  rejects: number,
-  events: readonly RunEvent[],
-): [string, string][] {
+function summaryRows(report: ReportJsonView | undefined, samples: number, rejects: number, startEvents: number): [string, string][] {
   const n = (value: number) => value.toLocaleString('en-US');
   const usd = (value: number) => `$${value.toFixed(value < 10 ? 4 : 2)}`;
   const rows: [string, string][] = [];
@@ -408,8 +407,7 @@ function summaryRows(
     ]);
   } else {
     if (report?.wall_time_s !== undefined) rows.push(['wall time (last invocation)', duration(report.wall_time_s)]);
-    const invocations = events.filter((event) => event.type === 'start').length;
-    if (invocations > 0) rows.push(['invocations with events', n(invocations)]);
+    if (startEvents > 0) rows.push(['invocations with events', n(startEvents)]);
   }
   if (report?.cost !== undefined) rows.push(['cost', `${usd(report.cost.total_usd)} (prices as of ${report.cost.prices_as_of})`]);
   if (report?.estimate !== undefined)
@@ -456,13 +454,36 @@ function costTable(report: ReportJsonView | undefined): string[][] {
   return rows;
 }
 
-/** Per bin: rates, in flight, cumulative counts, cost per model and the estimate for the work done. */
-function buildTimeline(sources: ReportSources, notes: string[]): ReportData['timeline'] {
-  const { events, prices, report } = sources;
-  if (events.length === 0) return undefined;
-  const times = events.map((event) => Date.parse(event.at));
-  const origin = Math.min(...times);
-  const span = (Math.max(...times) - origin) / 1000;
+/** The events' first and last times and how many invocations logged a start; undefined without events. */
+interface EventRange {
+  readonly origin: number;
+  readonly end: number;
+  readonly starts: number;
+}
+
+async function eventRange(events: AsyncIterable<RunEvent> | Iterable<RunEvent>): Promise<EventRange | undefined> {
+  let origin = Infinity;
+  let end = -Infinity;
+  let starts = 0;
+  for await (const event of events) {
+    const time = Date.parse(event.at);
+    origin = Math.min(origin, time);
+    end = Math.max(end, time);
+    if (event.type === 'start') starts++;
+  }
+  return origin === Infinity ? undefined : { origin, end, starts };
+}
+
+/**
+ * Per bin: rates, in flight, cumulative counts, cost per model and the estimate for the work done, from a
+ * second read of the events into bins laid over their range. Counts are integers and the in-flight readings
+ * whole numbers, so their order does not change them; the cost sums differ by order only far below the
+ * fourth decimal they are rounded to.
+ */
+async function buildTimeline(sources: ReportSources, range: EventRange, notes: string[]): Promise<ReportData['timeline']> {
+  const { prices, report } = sources;
+  const { origin } = range;
+  const span = (range.end - origin) / 1000;
   const binSeconds = BIN_SECONDS.find((seconds) => Math.floor(span / seconds) + 1 <= MAX_BINS) ?? Math.ceil(span / (MAX_BINS - 1));
   const bins = Math.floor(span / binSeconds) + 1;
   const binOf = (time: number) => Math.min(bins - 1, Math.floor((time - origin) / 1000 / binSeconds));
@@ -476,6 +497,7 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
   const inFlight = new Map<string, { sum: number[]; count: number[] }>();
   const spans = new Map<string, [number, number]>();
   const invocations: number[] = [];
+  const usedBackends = new Set<string>();
   let onSglang = false;
 
   const addCost = (bin: number, backend: string, model: string, usage: OutputEvent['usage']) => {
@@ -492,8 +514,8 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
     series[bin] = (series[bin] ?? 0) + tokenCostUsd(usage, price, { batch: backend === 'bedrock-batch' });
   };
 
-  events.forEach((event, index) => {
-    const time = times[index] as number;
+  for await (const event of sources.events()) {
+    const time = Date.parse(event.at);
     const bin = binOf(time);
     const range = spans.get(event.writer);
     spans.set(event.writer, range === undefined ? [time, time] : [Math.min(range[0], time), Math.max(range[1], time)]);
@@ -504,13 +526,16 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
       readings.sum[bin] = (readings.sum[bin] ?? 0) + event.requests;
       readings.count[bin] = (readings.count[bin] ?? 0) + 1;
     }
-    if (event.type !== 'accepted' && event.type !== 'rejected') return;
+    if (event.type !== 'accepted' && event.type !== 'rejected') continue;
+    usedBackends.add(event.backend);
     const outputs = event.type === 'accepted' ? accepted : rejected;
     outputs[bin] = (outputs[bin] ?? 0) + 1;
     calls[bin] = (calls[bin] ?? 0) + 1 + (event.review_calls?.length ?? 0);
     if (event.model !== '') addCost(bin, event.backend, event.model, event.usage);
     for (const call of event.review_calls ?? []) addCost(bin, call.backend, call.model, call.usage);
-  });
+  }
+  // Starts arrive in the store's order; the page lists them in time order.
+  invocations.sort((a, b) => a - b);
 
   const minutes = Array.from({ length: bins }, (_, bin) => round(((bin + 1) * binSeconds) / 60, 6));
   const perMinute = (perBin: number[]) => perBin.map((count) => round((count * 60) / binSeconds, 2));
@@ -551,9 +576,6 @@ function buildTimeline(sources: ReportSources, notes: string[]): ReportData['tim
   const estimate: Series[] = [];
   const planned = report?.estimate?.slots ?? report?.plan?.slots ?? 0;
   if (report?.estimate !== undefined && planned > 0) {
-    const usedBackends = new Set(
-      events.flatMap((event) => (event.type === 'accepted' || event.type === 'rejected' ? [event.backend] : [])),
-    );
     const scaled = (usd: number) => acceptedTotal.map((done) => round((usd * done) / planned, 4));
     if ([...usedBackends].some((backend) => backend.startsWith('bedrock')))
       estimate.push({ label: 'estimate on Bedrock for the samples accepted so far', values: scaled(report.estimate.bedrock.usd) });
@@ -694,7 +716,7 @@ export async function writeReportHtml(store: RunStore, options: WriteReportOptio
     report: await store.readJson<ReportJsonView>(RUN_FILES.report),
     samples: () => store.readSamples(),
     rejects: () => store.readRejects(),
-    events: await readRunEvents(store),
+    events: () => streamRunEvents(store),
     prices: options.prices,
     ...(options.sglangInstances !== undefined ? { sglangInstances: options.sglangInstances } : {}),
   });

@@ -239,13 +239,21 @@ function isRunEvent(record: RunEventRecord): boolean {
 }
 
 /**
- * Every writer's events merged in time order (ties keep the order written). Records of a shape this
- * version does not know are skipped. A run's events take about 200 bytes each in memory.
+ * Every writer's events as the store holds them, one record at a time: not in time order (writers' objects
+ * follow one another, and an accepted sample carries its own timestamp), holding none of them. Records of a
+ * shape this version does not know are skipped.
+ */
+export async function* streamRunEvents(store: Pick<RunStore, 'readEvents'>): AsyncIterable<RunEvent> {
+  for await (const record of store.readEvents()) if (isRunEvent(record)) yield record as unknown as RunEvent;
+}
+
+/**
+ * Every writer's events merged in time order (ties keep the order written). Holds them all, about 200 bytes
+ * each in memory: a reader that can aggregate in any order takes streamRunEvents instead.
  */
 export async function readRunEvents(store: Pick<RunStore, 'readEvents'>): Promise<RunEvent[]> {
   const events: { event: RunEvent; time: number }[] = [];
-  for await (const record of store.readEvents())
-    if (isRunEvent(record)) events.push({ event: record as unknown as RunEvent, time: Date.parse(record.at as string) });
+  for await (const event of streamRunEvents(store)) events.push({ event, time: Date.parse(event.at) });
   return events.sort((a, b) => a.time - b.time).map(({ event }) => event);
 }
 
