@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
 import { DEFAULT_PRICES } from '../../orchestrator/src/core/report/model-prices.ts';
-import { buildReportData, type ReportJsonView, type ReportSources } from '../../orchestrator/src/core/report/report-html.ts';
+import { buildReportData, MAX_BINS, type ReportJsonView, type ReportSources } from '../../orchestrator/src/core/report/report-html.ts';
 import { readRunEvents, streamRunEvents, type RunEvent } from '../../orchestrator/src/core/report/run-events.ts';
 import { LocalRunStore } from '../../orchestrator/src/store/local-run-store.ts';
 import { steppingClock } from '../pipeline/run-in-process.ts';
@@ -60,5 +60,29 @@ describe('report data from the streamed event log', () => {
     };
     await buildReportData({ ...sources, events });
     expect(reads).toBe(2);
+  });
+
+  it('charts a run of 200,000 events, made one at a time (an array spread into Math.min overflowed the stack at about 120,000)', async () => {
+    const origin = Date.parse('2026-01-01T00:00:00Z');
+    function* events(): Iterable<RunEvent> {
+      yield { at: new Date(origin).toISOString(), writer: 'w', type: 'start' };
+      for (let index = 1; index < 200_000; index++)
+        yield {
+          // Out of time order within each pair, as concurrent answers are accepted.
+          at: new Date(origin + index * 100 + (index % 2) * 150).toISOString(),
+          writer: 'w',
+          type: 'accepted',
+          slot: `p${index}/SBK/0`,
+          kind: 'SBK',
+          backend: 'sglang',
+          model: 'qwen',
+          attempt: 1,
+          usage: { input_tokens: 10, output_tokens: 5 },
+        };
+    }
+    const data = await buildReportData({ report: undefined, samples: () => [], rejects: () => [], events, prices: DEFAULT_PRICES });
+    expect(data.timeline?.minutes.length).toBeLessThanOrEqual(MAX_BINS);
+    expect(data.timeline?.progress[0]?.values.at(-1)).toBe(199_999);
+    expect(data.summary).toContainEqual(['invocations with events', '1']);
   });
 });
