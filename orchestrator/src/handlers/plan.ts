@@ -7,15 +7,14 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { RUN_FILES, runPrefix, TEMP_FILES } from '../contract/run-layout.ts';
 import { parseS3ObjectUri, s3Uri } from '../contract/s3-uri.ts';
-import type { ManifestItem, PlanEvent, PlanOutput } from '../contract/workflow-payloads.ts';
-import { manifestLines, mapConcurrency, planBatches, type Batch } from '../core/run/batch-plan.ts';
+import type { BatchBackend, ManifestItem, PlanEvent, PlanOutput } from '../contract/workflow-payloads.ts';
+import { manifestLine, mapConcurrency, streamBatches } from '../core/run/batch-plan.ts';
 import { DEFAULT_COST_ASSUMPTIONS } from '../core/report/cost-estimate.ts';
 import { writeProfileTable } from '../core/export/profile-table.ts';
 import { claimPreparedRun, prepareRun } from '../core/run/prepare-run.ts';
 import { claimWriter, RunBusyError } from '../core/run/run-manifest.ts';
-import type { Profile } from '../core/profiles/profile.ts';
 import { parseWorkflowSpec, RunSpecError } from '../core/run/run-spec.ts';
-import { backendOfProfile, phaseOfProfile } from '../core/strategies/strategy.ts';
+import { backendOfProfile, phaseOfProfile, type Phase } from '../core/strategies/strategy.ts';
 import { awsClients, ENV, fleetServers, numberEnv } from './handler-env.ts';
 import { logger } from './observability.ts';
 import type { S3RunStore } from '../store/s3-run-store.ts';
@@ -57,55 +56,69 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
   await writeProfileTable(store, prepared);
 
   const { plan } = prepared;
-  const batches = planBatches(prepared.slots, {
-    backendOf: (id) => backendOfProfile(plan.assignment, id),
-    phaseOf: (id) => phaseOfProfile(plan.assignment, id),
-    maxSlots: spec.batchSlots,
-  });
-  const seedBatches = batches.filter((batch) => batch.phase === 'seed');
-  const mainBatches = batches.filter((batch) => batch.phase === 'main');
   const temp = tempPrefix(runId);
   const bucket = outputsBucket();
-  const itemOf = (batch: Batch): ManifestItem => ({
-    batchId: batch.id,
-    key: `${temp}${TEMP_FILES.batch(batch.id)}`,
-    backend: batch.backend,
-    slots: batch.slots.length,
-    profiles: batch.profileIds.length,
-  });
   const batchStore = tempStore(s3, runId);
-  await inParallel(batches, WRITE_CONCURRENCY, async (batch) => {
-    const file: BatchFile = {
-      runId,
-      executionArn: event.execution.id,
-      batchId: batch.id,
-      backend: batch.backend,
-      phase: batch.phase,
-      profiles: batch.profileIds.map((id) => prepared.profiles.get(id) as Profile),
-      slots: batch.slots,
-      seedBatchIds: batch.phase === 'main' ? seedBatches.map((seedBatch) => seedBatch.id) : [],
-    };
-    await batchStore.writeJson(TEMP_FILES.batch(batch.id), file);
-  });
-  await batchStore.writeLines(TEMP_FILES.manifest, manifestLines(mainBatches.map(itemOf)));
-  await batchStore.writeLines(TEMP_FILES.seedManifest, manifestLines(seedBatches.map(itemOf)));
+  const options = {
+    backendOf: (id: string) => backendOfProfile(plan.assignment, id),
+    phaseOf: (id: string) => phaseOfProfile(plan.assignment, id),
+    maxSlots: spec.batchSlots,
+  };
+  const counts: Record<Phase, Record<BatchBackend, number>> = { seed: { sglang: 0, bedrock: 0 }, main: { sglang: 0, bedrock: 0 } };
+  // Each phase is one pass over the plan, streamed: a batch's file is written and its manifest line sent
+  // as the batch is cut, so memory stays flat in the number of batches. Batch ids are the same in both
+  // passes (the plan is deterministic). The seed phase goes first: every main batch file names the seed batches.
+  const seedBatchIds: string[] = [];
+  const phaseLines = async function* (phase: Phase): AsyncGenerator<string> {
+    const writes = new BoundedWrites(WRITE_CONCURRENCY);
+    for (const batch of streamBatches(prepared.plannedSlots(), options)) {
+      if (batch.phase !== phase) continue;
+      counts[phase][batch.backend]++;
+      if (phase === 'seed') seedBatchIds.push(batch.id);
+      const file: BatchFile = {
+        runId,
+        executionArn: event.execution.id,
+        batchId: batch.id,
+        backend: batch.backend,
+        phase: batch.phase,
+        profiles: batch.profiles,
+        slots: batch.slots,
+        seedBatchIds: phase === 'main' ? seedBatchIds : [],
+      };
+      await writes.add(batchStore.writeJson(TEMP_FILES.batch(batch.id), file));
+      const item: ManifestItem = {
+        batchId: batch.id,
+        key: `${temp}${TEMP_FILES.batch(batch.id)}`,
+        backend: batch.backend,
+        slots: batch.slots.length,
+        profiles: batch.profileIds.length,
+      };
+      yield manifestLine(item);
+    }
+    await writes.drain();
+  };
+  // Without seed profiles the seed manifest is empty, and a pass over the plan to find that out is spared.
+  await batchStore.writeLines(TEMP_FILES.seedManifest, plan.assignment.seed.length > 0 ? phaseLines('seed') : []);
+  await batchStore.writeLines(TEMP_FILES.manifest, phaseLines('main'));
+  const total = (phase: Phase) => counts[phase].sglang + counts[phase].bedrock;
+  const batches = { main: total('main'), seed: total('seed'), all: total('main') + total('seed') };
 
   const replicas = fleetServers().reduce((sum, server) => sum + Math.max(1, server.dp), 0) * spec.instances;
   const capacity = { sglangRequests: replicas * numberEnv(ENV.sglangRequestsPerReplica, DEFAULT_REQUESTS_PER_REPLICA), bedrockRequests };
-  const maxConcurrency = mapConcurrency(mainBatches, capacity);
-  const seedMaxConcurrency = mapConcurrency(seedBatches, capacity);
-  const sglangBatches = batches.filter((batch) => batch.backend === 'sglang').length;
+  const maxConcurrency = mapConcurrency(counts.main, capacity);
+  const seedMaxConcurrency = mapConcurrency(counts.seed, capacity);
+  const sglangBatches = counts.main.sglang + counts.seed.sglang;
   const workflowPlan: WorkflowPlan = {
     ...plan,
     executionArn: event.execution.id,
     instances: spec.instances,
-    batches: { total: batches.length, sglang: sglangBatches, bedrock: batches.length - sglangBatches, seed: seedBatches.length },
+    batches: { total: batches.all, sglang: sglangBatches, bedrock: batches.all - sglangBatches, seed: batches.seed },
   };
   await store.writeJson(RUN_FILES.plan, workflowPlan);
   log.info('planned', {
     profiles: plan.profileIds.length,
     slots: plan.slots.total,
-    batches: batches.length,
+    batches: batches.all,
     sglangBatches,
     maxConcurrency,
     bucket,
@@ -115,9 +128,9 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
     runUri: s3Uri(bucket, runPrefix(runId)),
     bucket,
     manifestKey: `${temp}${TEMP_FILES.manifest}`,
-    batches: mainBatches.length,
+    batches: batches.main,
     seedManifestKey: `${temp}${TEMP_FILES.seedManifest}`,
-    seedBatches: seedBatches.length,
+    seedBatches: batches.seed,
     seedMaxConcurrency,
     slots: plan.slots.total,
     needsSglang: sglangBatches > 0,
@@ -185,11 +198,35 @@ async function readProfiles(url: string): Promise<Uint8Array> {
   }
 }
 
-async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
+/** Writes kept in flight at most `limit` at a time; the first failure is thrown by the next add or by drain. */
+class BoundedWrites {
+  private readonly pending = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  async add(write: Promise<void>): Promise<void> {
+    const tracked = write.then(
+      () => void this.pending.delete(tracked),
+      (error: unknown) => {
+        this.pending.delete(tracked);
+        this.failure ??= { error };
+      },
+    );
+    this.pending.add(tracked);
+    while (this.pending.size >= this.limit) await Promise.race(this.pending);
+    this.throwFailure();
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.pending);
+    this.throwFailure();
+  }
+
+  private throwFailure(): void {
+    if (this.failure !== undefined) throw this.failure.error;
+  }
 }

@@ -56,35 +56,52 @@ export function slotSeconds(kind: SampleKind): number {
  * never mix backends or phases. `slots` must be profile-grouped, as planSlots returns them.
  */
 export function planBatches(slots: readonly Slot[], options: BatchPlanOptions): Batch[] {
+  const planned = slots.map((slot) => ({ slot, profile: slot.profileId }));
+  return [...streamBatches(planned, options)].map(({ profiles: _profiles, ...batch }) => batch);
+}
+
+/** A batch with its profiles, as streamBatches yields it. */
+export interface PlannedBatch<P> extends Batch {
+  /** The profiles of `profileIds`, in the same order. */
+  readonly profiles: readonly P[];
+}
+
+/**
+ * planBatches one batch at a time, in id order: at most one open batch per backend and phase is held, so
+ * a caller that writes each batch away as it comes holds memory flat in the number of batches. `slots` is
+ * any profile-grouped sequence, such as a generator that derives them as they are reached.
+ */
+export function* streamBatches<P>(
+  slots: Iterable<{ readonly slot: Slot; readonly profile: P }>,
+  options: BatchPlanOptions,
+): Generator<PlannedBatch<P>> {
   const budget = BATCH_TIME_BUDGET_SECONDS * BATCH_REQUESTS_IN_FLIGHT;
   const maxSlots = options.maxSlots ?? MAX_SLOTS_PER_BATCH;
-  const batches: Batch[] = [];
-  type OpenBatch = { backend: BatchBackend; phase: Phase; profileIds: string[]; slots: Slot[]; seconds: number };
+  let closed = 0;
+  type OpenBatch = { backend: BatchBackend; phase: Phase; profileIds: string[]; profiles: P[]; slots: Slot[]; seconds: number };
   const open = new Map<string, OpenBatch>();
-  const close = (key: string) => {
+  const close = (key: string): PlannedBatch<P> | undefined => {
     const batch = open.get(key);
-    if (batch === undefined || batch.slots.length === 0) return;
-    batches.push({
-      id: batchId(batches.length),
-      backend: batch.backend,
-      phase: batch.phase,
-      profileIds: batch.profileIds,
-      slots: batch.slots,
-    });
+    if (batch === undefined || batch.slots.length === 0) return undefined;
     open.delete(key);
+    const { backend, phase, profileIds, profiles, slots } = batch;
+    return { id: batchId(closed++), backend, phase, profileIds, profiles, slots };
   };
-  for (const group of profileGroups(slots)) {
+  for (const { profile, group } of profileGroups(slots)) {
     const profileId = group[0]?.profileId ?? '';
     const backend = options.backendOf(profileId);
     const phase = options.phaseOf?.(profileId) ?? 'main';
     const key = `${backend}/${phase}`;
     const seconds = group.reduce((sum, slot) => sum + slotSeconds(slot.kind), 0);
     const current = open.get(key);
-    if (current !== undefined && (current.slots.length + group.length > maxSlots || current.seconds + seconds > budget)) close(key);
+    if (current !== undefined && (current.slots.length + group.length > maxSlots || current.seconds + seconds > budget)) {
+      const done = close(key);
+      if (done !== undefined) yield done;
+    }
     // A profile too large for one batch gets batches of its own, cut in plan order.
     let rest = group;
     while (rest.length > 0) {
-      const batch = open.get(key) ?? { backend, phase, profileIds: [], slots: [], seconds: 0 };
+      const batch = open.get(key) ?? { backend, phase, profileIds: [], profiles: [], slots: [], seconds: 0 };
       open.set(key, batch);
       let taken = 0;
       while (taken < rest.length && batch.slots.length < maxSlots) {
@@ -94,13 +111,21 @@ export function planBatches(slots: readonly Slot[], options: BatchPlanOptions): 
         batch.seconds += slotSeconds(slot.kind);
         taken++;
       }
-      if (!batch.profileIds.includes(group[0]?.profileId ?? '')) batch.profileIds.push(group[0]?.profileId ?? '');
+      if (!batch.profileIds.includes(profileId)) {
+        batch.profileIds.push(profileId);
+        batch.profiles.push(profile);
+      }
       rest = rest.slice(taken);
-      if (rest.length > 0) close(key);
+      if (rest.length > 0) {
+        const done = close(key);
+        if (done !== undefined) yield done;
+      }
     }
   }
-  for (const key of [...open.keys()]) close(key);
-  return batches;
+  for (const key of [...open.keys()]) {
+    const done = close(key);
+    if (done !== undefined) yield done;
+  }
 }
 
 /** The id of the batch at `index` in plan order. */
@@ -108,14 +133,18 @@ export function batchId(index: number): string {
   return `b${String(index).padStart(5, '0')}`;
 }
 
-function profileGroups(slots: readonly Slot[]): Slot[][] {
-  const groups: Slot[][] = [];
-  for (const slot of slots) {
-    const last = groups[groups.length - 1];
-    if (last !== undefined && last[0]?.profileId === slot.profileId) last.push(slot);
-    else groups.push([slot]);
+/** Consecutive slots of one profile, one profile at a time. */
+function* profileGroups<P>(slots: Iterable<{ readonly slot: Slot; readonly profile: P }>): Generator<{ profile: P; group: Slot[] }> {
+  let current: { profile: P; group: Slot[] } | undefined;
+  for (const { slot, profile } of slots) {
+    if (current !== undefined && current.group[0]?.profileId !== slot.profileId) {
+      yield current;
+      current = undefined;
+    }
+    current ??= { profile, group: [] };
+    current.group.push(slot);
   }
-  return groups;
+  if (current !== undefined) yield current;
 }
 
 /** Requests each backend can serve at once: the SGLang fleet's, and Bedrock's quota share for this run. */
@@ -124,17 +153,27 @@ export interface BackendCapacity {
   readonly bedrockRequests: number;
 }
 
+/** Batches per backend: all mapConcurrency needs to know of a phase's batches. */
+export type BatchCounts = Readonly<Record<BatchBackend, number>>;
+
 /**
  * The Distributed Map's MaxConcurrency: as many batches at once as the backends can serve, each batch
  * keeping BATCH_REQUESTS_IN_FLIGHT requests in flight. More would only queue requests inside the servers.
  */
-export function mapConcurrency(batches: readonly Batch[], capacity: BackendCapacity): number {
-  const uses = (backend: BatchBackend) => batches.some((batch) => batch.backend === backend);
+export function mapConcurrency(batches: readonly Batch[] | BatchCounts, capacity: BackendCapacity): number {
+  const counts = Array.isArray(batches) ? countBatches(batches as readonly Batch[]) : (batches as BatchCounts);
   const share = (requests: number) => Math.max(1, Math.ceil(requests / BATCH_REQUESTS_IN_FLIGHT));
-  const total = (uses('sglang') ? share(capacity.sglangRequests) : 0) + (uses('bedrock') ? share(capacity.bedrockRequests) : 0);
-  return Math.max(1, Math.min(total, batches.length));
+  const total = (counts.sglang > 0 ? share(capacity.sglangRequests) : 0) + (counts.bedrock > 0 ? share(capacity.bedrockRequests) : 0);
+  return Math.max(1, Math.min(total, counts.sglang + counts.bedrock));
 }
 
-export function manifestLines(items: readonly ManifestItem[]): string[] {
-  return items.map((item) => JSON.stringify(item));
+function countBatches(batches: readonly Batch[]): BatchCounts {
+  const counts = { sglang: 0, bedrock: 0 };
+  for (const batch of batches) counts[batch.backend]++;
+  return counts;
+}
+
+/** One line of a manifest: the Distributed Map's ItemReader reads the file as JSONL, one item a line. */
+export function manifestLine(item: ManifestItem): string {
+  return JSON.stringify(item);
 }
