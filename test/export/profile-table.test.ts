@@ -35,6 +35,20 @@ describe('the profile table', () => {
     }
   });
 
+  it("streams from the plan's slots, never asking for the map of every profile", async () => {
+    const { prepared, store } = tableOf({ maxProfiles: 5 });
+    const streaming = {
+      plan: prepared.plan,
+      plannedSlots: () => prepared.plannedSlots(),
+      get profiles(): never {
+        throw new Error('the profile table built the map of every profile');
+      },
+    };
+    await writeProfileTable(store, streaming);
+    const records = (store.files.get(RUN_FILES.profiles) as string[]).map((line) => JSON.parse(line) as ProfileRecord);
+    expect(records.map((record) => record.id)).toEqual(prepared.plan.profileIds);
+  });
+
   it('records the language the run forced, since the prompts used it', async () => {
     const { store, write } = tableOf({ maxProfiles: 2, language: 'en' });
     await write();

@@ -15,19 +15,29 @@ export interface ProfileRecord {
   readonly text: string;
 }
 
-export function profileRecords(prepared: PreparedRun): ProfileRecord[] {
+/**
+ * The planned profiles' records, in plan order, streamed from the plan's slots (a profile's slots are
+ * contiguous and every planned profile has some): the table of a million profiles is never held.
+ */
+export function* profileRecords(prepared: Pick<PreparedRun, 'plan' | 'plannedSlots'>): Generator<ProfileRecord> {
   const forced = prepared.plan.spec.language;
-  return prepared.plan.profileIds.flatMap((id) => {
-    const profile = prepared.profiles.get(id);
-    if (profile === undefined) return [];
-    return [{ id, name: profile.name, language: forced === 'auto' ? profile.language : forced, text: profile.text }];
-  });
+  let last: string | undefined;
+  for (const { profile } of prepared.plannedSlots()) {
+    if (profile.id === last) continue;
+    last = profile.id;
+    yield { id: profile.id, name: profile.name, language: forced === 'auto' ? profile.language : forced, text: profile.text };
+  }
 }
 
 /** Writes profiles.jsonl for a prepared run; call it once the run is claimed, before the first sample. */
-export async function writeProfileTable(store: Pick<RunStore, 'writeLines'>, prepared: PreparedRun): Promise<void> {
+export async function writeProfileTable(
+  store: Pick<RunStore, 'writeLines'>,
+  prepared: Pick<PreparedRun, 'plan' | 'plannedSlots'>,
+): Promise<void> {
   await store.writeLines(
     RUN_FILES.profiles,
-    profileRecords(prepared).map((record) => JSON.stringify(record)),
+    (function* () {
+      for (const record of profileRecords(prepared)) yield JSON.stringify(record);
+    })(),
   );
 }
