@@ -26,6 +26,7 @@
  *    at least one; an en answer more Latin words than CJK tokens; an answer with neither passes.
  * 8. in_character: no out-of-character phrase, except those in truth.in_character.
  */
+import { boundedMemo } from './bounded-memo.ts';
 import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
 import { canonicalText, canonicalTokens, isCjkChar, keyContains, matchKey, matchTokens, numbersIn } from './keyword-match.ts';
@@ -120,17 +121,7 @@ function negatedAt(tokens: readonly string[], at: number): boolean {
  * keyword-match's small recent-key cache: a profile has dozens of rivals and thrashing that cache cost
  * every verdict a re-tokenised profile.
  */
-const shortKeys = new Map<string, string>();
-
-function shortKey(text: string): string {
-  let key = shortKeys.get(text);
-  if (key === undefined) {
-    if (shortKeys.size >= 65_536) shortKeys.clear();
-    key = matchKey(text);
-    shortKeys.set(text, key);
-  }
-  return key;
-}
+const shortKey = boundedMemo(65_536, matchKey);
 
 /** Whether the text behind `textKey` contains the short text `form` (keyContains with a lasting key cache). */
 function holds(textKey: string, form: string): boolean {
@@ -332,18 +323,10 @@ interface Phrase {
  * verdict of the profile's slots needs them, and tokenising a 1 KB profile per verdict was most of the
  * verifier's CPU time.
  */
-const profileFacts = new Map<string, { readonly phrases: readonly Phrase[]; readonly inCharacter: readonly string[] }>();
-
-function factsOf(profileText: string): { readonly phrases: readonly Phrase[]; readonly inCharacter: readonly string[] } {
-  let facts = profileFacts.get(profileText);
-  if (facts === undefined) {
-    if (profileFacts.size >= 1024) profileFacts.clear();
-    const key = matchKey(profileText);
-    facts = { phrases: phrasesOf(profileText), inCharacter: OUT_OF_CHARACTER.filter((phrase) => holds(key, phrase)) };
-    profileFacts.set(profileText, facts);
-  }
-  return facts;
-}
+const factsOf = boundedMemo(1024, (profileText): { readonly phrases: readonly Phrase[]; readonly inCharacter: readonly string[] } => {
+  const key = matchKey(profileText);
+  return { phrases: phrasesOf(profileText), inCharacter: OUT_OF_CHARACTER.filter((phrase) => holds(key, phrase)) };
+});
 
 /** Distinctive parts of a distractor: its Latin words of three letters or more that are no stop word, its numbers, each pair of adjacent CJK characters. */
 export function distractorParts(distractor: string): string[] {

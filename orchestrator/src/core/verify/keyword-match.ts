@@ -29,6 +29,7 @@
  *    dates reliably.
  * 4. A keyword with alternatives (equivalent written forms) is contained when any of its forms is.
  */
+import { boundedMemo } from './bounded-memo.ts';
 import rules from './data/keyword-rules.json' with { type: 'json' };
 import traditional from './data/traditional-chinese.json' with { type: 'json' };
 
@@ -159,20 +160,13 @@ export function matchTokens(text: string): string[] {
 }
 
 /**
- * Tokens of texts seen recently, shared read-only: one verdict tokenises the same question, keywords and
- * answer for several rules, and each tokenisation canonicalises the text again.
+ * Tokens and keys of texts seen recently, the tokens shared read-only. One verdict asks for the same texts
+ * many times (the question, keywords, field labels, names, turns): tokenising them again was a fifth of the
+ * run's CPU time at 30,000 slots, and each tokenisation canonicalises the text again.
  */
-const recentTokens = new Map<string, readonly string[]>();
+const RECENT_TEXTS = 4096;
 
-function recentTokensOf(text: string): readonly string[] {
-  let tokens = recentTokens.get(text);
-  if (tokens === undefined) {
-    tokens = Object.freeze(canonicalTokens(canonicalText(text)));
-    if (recentTokens.size >= RECENT_KEYS) recentTokens.clear();
-    recentTokens.set(text, tokens);
-  }
-  return tokens;
-}
+const recentTokensOf = boundedMemo(RECENT_TEXTS, (text): readonly string[] => Object.freeze(canonicalTokens(canonicalText(text))));
 
 /** Step 2 on a text that is already canonical (canonicalText is idempotent): what matchTokens does after step 1. */
 export function canonicalTokens(canonical: string): string[] {
@@ -209,24 +203,11 @@ export function canonicalTokens(canonical: string): string[] {
   return tokens;
 }
 
-/**
- * Keys of texts seen recently. One verdict asks for the same short texts many times (field labels, names,
- * keywords, conversation turns); tokenising them again was a fifth of the run's CPU time at 30,000 slots.
- */
-const recentKeys = new Map<string, string>();
-const RECENT_KEYS = 4096;
-
 /** The tokens of a text as one string, space-delimited at both ends, for contiguous-token search. */
-export function matchKey(text: string): string {
-  let key = recentKeys.get(text);
-  if (key === undefined) {
-    const tokens = recentTokensOf(text);
-    key = tokens.length === 0 ? '' : ` ${tokens.join(' ')} `;
-    if (recentKeys.size >= RECENT_KEYS) recentKeys.clear();
-    recentKeys.set(text, key);
-  }
-  return key;
-}
+export const matchKey = boundedMemo(RECENT_TEXTS, (text): string => {
+  const tokens = recentTokensOf(text);
+  return tokens.length === 0 ? '' : ` ${tokens.join(' ')} `;
+});
 
 /** Step 3: whether the text behind `textKey` (from matchKey) contains `form`. */
 export function keyContains(textKey: string, form: string): boolean {

@@ -3,6 +3,7 @@
  * contains and a wrong one does not (SBK: from the profile; CM: said by the user earlier), and a CM
  * conversation tests memory. Matching is keyword-match.ts; this module decides what may be a keyword.
  */
+import { boundedMemo } from './bounded-memo.ts';
 import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
 import { answerText, guardFailures, guardTruth, type GuardName } from './answer-guards.ts';
@@ -328,19 +329,11 @@ function cleanEdge(text: string, at: number, boundaries: ReadonlySet<number>): b
   return /\d/u.test(around);
 }
 
-const boundaryCache = new Map<string, ReadonlySet<number>>();
-
-function segmentBoundaries(text: string): ReadonlySet<number> {
-  let boundaries = boundaryCache.get(text);
-  if (boundaries === undefined) {
-    if (boundaryCache.size >= 1024) boundaryCache.clear();
-    const set = new Set<number>([text.length]);
-    for (const segment of segmenter.segment(text)) set.add(segment.index);
-    boundaries = set;
-    boundaryCache.set(text, boundaries);
-  }
-  return boundaries;
-}
+const segmentBoundaries = boundedMemo(1024, (text): ReadonlySet<number> => {
+  const set = new Set<number>([text.length]);
+  for (const segment of segmenter.segment(text)) set.add(segment.index);
+  return set;
+});
 
 /** An alternative is another written form of the same fact: the same rules and the same numbers (a form the matching already treats as the keyword, such as 三十五 for 35, is harmless). */
 function alternativeProblem(
@@ -483,17 +476,7 @@ function detailOrderProblem(content: VerifiedContent): Verdict | undefined {
 }
 
 /** Profiles are tokenised once, not once per attempt: profiles of ~1 KB would otherwise dominate CPU time. */
-const profileKeys = new Map<string, string>();
-
-function profileMatchKey(text: string): string {
-  let key = profileKeys.get(text);
-  if (key === undefined) {
-    if (profileKeys.size >= 4096) profileKeys.clear();
-    key = matchKey(text);
-    profileKeys.set(text, key);
-  }
-  return key;
-}
+const profileMatchKey = boundedMemo(4096, matchKey);
 
 function reject(reason: RejectReason, detail: string): Verdict {
   return { ok: false, reason, detail };
