@@ -712,6 +712,27 @@ describe('Bedrock batch inference in the workflow (control plane mocked, files i
     }
   });
 
+  it('runs fewer than 100 open slots on demand and says why in report.json, as raiden generate does', async () => {
+    const service = fakeBatchService(s3.client, OUTPUTS, 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'Completed');
+    try {
+      const result = await run(
+        { ...BASE_INPUT, strategy: 'bedrock', bedrockBatchInference: true, batchPollSeconds: 10 },
+        'batch-inference-small',
+      );
+      expect(result.error, JSON.stringify(result.error)).toBeUndefined();
+      expect(result.output).toMatchObject({ status: 'complete', slots: 9, accepted: 9 });
+      expect(service.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(0);
+      const { report } = await readDataset('batch-inference-small');
+      expect((report as unknown as { bedrock_batch?: unknown }).bedrock_batch).toEqual({
+        records: 9,
+        jobs: 0,
+        skipped: '9 open slots, fewer than the 100 records Bedrock batch inference needs per job: they ran on demand',
+      });
+    } finally {
+      service.restore();
+    }
+  });
+
   it('refuses batch inference for a strategy that does not write every slot on Bedrock', async () => {
     const result = await run({ ...BASE_INPUT, strategy: 'sglang', bedrockBatchInference: true }, 'batch-inference-sglang');
     expect(result.error?.name).toBe('InvalidInput');

@@ -35,11 +35,15 @@ import { outputsBucket, runStore, tempPrefix, tempStore, type BatchFile, type Wo
 export type { BatchInferenceEvent, BatchInferenceOutput };
 
 /** jobs.json: the submitted jobs and the batch each request belongs to. */
-interface SubmittedJobs {
+export interface SubmittedJobs {
   readonly modelId: string;
   readonly jobs: readonly SubmittedJob[];
   /** Request key -> batch id. */
   readonly batchOf: Record<string, string>;
+  /** The open slots asked for when the jobs were planned. */
+  readonly records?: number;
+  /** Why no job was submitted (the open slots ran on demand): report.json's bedrock_batch.skipped, as raiden generate writes it. */
+  readonly skipped?: string;
 }
 
 export class BedrockBatchFailedError extends Error {
@@ -111,6 +115,8 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
         modelId: plan.spec.bedrockModel,
         jobs: [],
         batchOf: {},
+        records: requests.size,
+        skipped,
       } satisfies SubmittedJobs);
       return { done: true, jobs: 0, records: 0, skipped };
     };
@@ -141,7 +147,7 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
       if (error instanceof BatchModelUnsupportedError) return skip(error.message);
       throw error;
     }
-    await temp.writeJson(TEMP_FILES.batchInferenceJobs, { modelId, jobs, batchOf } satisfies SubmittedJobs);
+    await temp.writeJson(TEMP_FILES.batchInferenceJobs, { modelId, jobs, batchOf, records: requests.size } satisfies SubmittedJobs);
     log.info('batch jobs submitted', { jobs: jobs.map((job) => job.jobArn), records: requests.size, timeoutHours });
     return { done: false, jobs: jobs.length, records: requests.size, timeoutHours, waitSeconds: waitSeconds(event) };
   }

@@ -4,7 +4,7 @@
  * `runs/<run id>/`, with the counters of every batch invocation summed, through the same finishRun as the CLI.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { PARTS, RUN_FILES, runKey, runPrefix } from '../contract/run-layout.ts';
+import { PARTS, RUN_FILES, runKey, runPrefix, TEMP_FILES } from '../contract/run-layout.ts';
 import { s3Uri } from '../contract/s3-uri.ts';
 import type { BatchResult, FinalizeEvent, FinalizeOutput } from '../contract/workflow-payloads.ts';
 import { BATCH_REQUESTS_IN_FLIGHT, batchId } from '../core/run/batch-plan.ts';
@@ -19,7 +19,8 @@ import { strategyByName } from '../core/strategies/registry.ts';
 import { lambdaBackendSettings } from './lambda-backends.ts';
 import { awsClients } from './handler-env.ts';
 import { logger, type Logger } from './observability.ts';
-import { outputsBucket, runStore, type WorkflowPlan } from './run-files.ts';
+import type { SubmittedJobs } from './batch-inference.ts';
+import { outputsBucket, runStore, tempStore, type WorkflowPlan } from './run-files.ts';
 
 export type { FinalizeEvent, FinalizeOutput };
 
@@ -61,6 +62,7 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
     backends,
     concurrency: BATCH_REQUESTS_IN_FLIGHT,
     extraSections: {
+      ...(await batchInferenceSection(event.runId, plan)),
       workflow: {
         execution_arn: plan.executionArn,
         input: plan.spec,
@@ -95,6 +97,23 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
     emptySlots: emptySlots.length,
     failedBatches,
     report: uri,
+  };
+}
+
+/**
+ * report.json's bedrock_batch for a run with bedrockBatchInference, as raiden generate writes it: the
+ * records planned for batch jobs, the jobs, and why none was submitted when the slots ran on demand.
+ */
+async function batchInferenceSection(runId: string, plan: WorkflowPlan): Promise<Record<string, unknown>> {
+  if (plan.spec.bedrockBatchInference !== true) return {};
+  const submitted = await tempStore(awsClients().s3, runId).readJson<SubmittedJobs>(TEMP_FILES.batchInferenceJobs);
+  if (submitted === undefined) return {};
+  return {
+    bedrock_batch: {
+      records: submitted.records ?? submitted.jobs.reduce((sum, job) => sum + job.records.length, 0),
+      jobs: submitted.jobs.length,
+      ...(submitted.skipped !== undefined ? { skipped: `${submitted.skipped}: they ran on demand` } : {}),
+    },
   };
 }
 
