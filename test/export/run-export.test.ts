@@ -312,6 +312,9 @@ print(json.dumps(out))`,
   it('writes a dataset card with Hugging Face front matter, prompt lengths, a license note and how the run was generated, naming no local path', () => {
     const card = readFileSync(join(exportDir('zh', 'verl'), 'README.md'), 'utf8');
     const front = card.split('---\n')[1] ?? '';
+    // The card describes the reward the export ships: its guards and the data file they read.
+    expect(card).toContain('`answer-guards.json`');
+    expect(card).toMatch(/Every `<think>\.\.\.<\/think>` block is dropped first, wherever it stands/u);
     expect(front).toContain('language:\n- zh\n');
     expect(front).toContain('task_categories:\n- text-generation\n');
     expect(front).toContain('size_categories:\n- n<1K\n');

@@ -254,7 +254,7 @@ export function datasetCard(input: CardInput): string {
     ...(input.layout.format === 'sft'
       ? ["- `dataset_info.json`: LLaMA-Factory's description of the data files, so `dataset_dir` can point at this directory.", '']
       : []),
-    '- `raiden_reward.py`: the reward function (Python standard library only), with `keyword-rules.json` and `traditional-chinese.json`, the matching data it reads from its own directory. Keep the three files together.',
+    '- `raiden_reward.py`: the reward function (Python standard library only), with `keyword-rules.json`, `traditional-chinese.json` and `answer-guards.json`, the data it reads from its own directory. Keep the four files together.',
     '',
     '## Columns',
     '',
@@ -266,7 +266,7 @@ export function datasetCard(input: CardInput): string {
     ...promptLengths(input),
     '## Reward',
     '',
-    "`raiden_reward.py` scores 1.0 when the answer holds every keyword of the sample (each in any of its `keyword_alternatives`) and 0.0 otherwise, with exactly the matching the generator's verifier used to accept the sample: NFKC, case, width, punctuation variants and invisible characters folded, traditional Chinese as simplified, CJK numerals as digits; Latin keywords match whole words, a number never matches inside a longer number. A leading `<think>...</think>` block is dropped first, so only the answer counts. An optional format term (`format_weight`, off by default) adds a score for a closed `<think>` block followed by an answer.",
+    "`raiden_reward.py` pays for a right answer, not for the keywords' words alone. The keywords score 1.0 when the answer holds every keyword of the sample (each in any of its `keyword_alternatives`), with exactly the matching the generator's verifier used to accept the sample: NFKC, case, width, punctuation variants and invisible characters folded, traditional Chinese as simplified, CJK numerals as digits; Latin keywords match whole words, a number never matches inside a longer number. Every `<think>...</think>` block is dropped first, wherever it stands, so only the answer counts. Each answer guard the answer fails (it denies the keyword, hedges between values, names the CM distractor, recites the profile, runs far past the reference answer, is in the other language or steps out of character) multiplies that score by (1 - its penalty in `answer-guards.json`, 1.0 by default). An optional format term (`format_weight`, off by default; keep it at most 0.2) adds a score for a closed `<think>` block followed by an answer. `raiden probe-reward --export .` scores reward hacks built from these rows.",
     '',
     '## Train with it',
     '',
