@@ -86,7 +86,7 @@ export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDepen
 }
 
 /** Rows of a new export the probe scores: enough to meet every kind of row, quick enough for every export. */
-export const EXPORT_PROBE_ROWS = 64;
+const EXPORT_PROBE_ROWS = 64;
 
 /** Every export with a reward is probed for paid hacks before the user trains on it; a paid hack fails the command. */
 async function probeAfterExport(directory: string, io: CliIo): Promise<number> {

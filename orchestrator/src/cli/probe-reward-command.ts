@@ -38,7 +38,7 @@ export interface ExportRows {
   readonly rows: readonly Record<string, unknown>[];
 }
 
-export async function readExportRows(directory: string): Promise<ExportRows> {
+async function readExportRows(directory: string): Promise<ExportRows> {
   const rows: Record<string, unknown>[] = [];
   let format: ExportFormat | undefined;
   for (const split of SPLITS) {

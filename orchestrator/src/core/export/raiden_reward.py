@@ -353,13 +353,10 @@ def _negated_at(tokens, at):
     while start > 0 and at - start < GUARDS["negation"]["window_tokens"] and tokens[start - 1] not in _CLAUSE_BOUNDARIES:
         start -= 1
     window = tokens[start:at]
-    for index in range(len(window)):
-        if _CONTRACTION.fullmatch(window[index]) and window[index + 1 : index + 3] == ["'", "t"]:
-            return True
-        for cue in _NEGATION_CUES:
-            if index + len(cue) <= len(window) and window[index : index + len(cue)] == cue:
-                return True
-    return False
+    contraction = any(
+        _CONTRACTION.fullmatch(token) and window[index + 1 : index + 3] == ["'", "t"] for index, token in enumerate(window)
+    )
+    return contraction or _cue_in(window, _NEGATION_CUES) is not None
 
 
 _HEDGE = GUARDS["hedge"]

@@ -35,8 +35,7 @@ import type { SampleKind } from './sample.ts';
 
 export const ANSWER_GUARDS = guards;
 
-export const GUARD_NAMES = ['negation', 'hedge', 'distractor', 'recital', 'length', 'language', 'in_character'] as const;
-export type GuardName = (typeof GUARD_NAMES)[number];
+export type GuardName = 'negation' | 'hedge' | 'distractor' | 'recital' | 'length' | 'language' | 'in_character';
 
 /** Everything a guard needs besides the answer: written into an export's ground truth as it is. */
 export interface GuardTruth {
@@ -91,7 +90,7 @@ function keywordForms(truth: Pick<GuardTruth, 'keywords' | 'keyword_alternatives
 }
 
 /** Start indexes of `part` as a contiguous run in `tokens`. */
-function occurrences(tokens: readonly string[], part: readonly string[]): number[] {
+export function occurrences(tokens: readonly string[], part: readonly string[]): number[] {
   const found: number[] = [];
   if (part.length === 0) return found;
   for (let start = 0; start + part.length <= tokens.length; start++) {
@@ -108,12 +107,8 @@ function negatedAt(tokens: readonly string[], at: number): boolean {
   let from = at;
   while (from > 0 && at - from < guards.negation.window_tokens && !CLAUSE_BOUNDARIES.has(tokens[from - 1] as string)) from--;
   const window = tokens.slice(from, at);
-  for (let index = 0; index < window.length; index++) {
-    if (/^[a-z]*n$/u.test(window[index] as string) && window[index + 1] === "'" && window[index + 2] === 't') return true;
-    if (NEGATION_CUES.some((cue) => index + cue.length <= window.length && cue.every((part, offset) => window[index + offset] === part)))
-      return true;
-  }
-  return false;
+  const contraction = window.some((token, index) => /^[a-z]*n$/u.test(token) && window[index + 1] === "'" && window[index + 2] === 't');
+  return contraction || cueIn(window, NEGATION_CUES) !== undefined;
 }
 
 /**
@@ -329,7 +324,7 @@ const factsOf = boundedMemo(1024, (profileText): { readonly phrases: readonly Ph
 });
 
 /** Distinctive parts of a distractor: its Latin words of three letters or more that are no stop word, its numbers, each pair of adjacent CJK characters. */
-export function distractorParts(distractor: string): string[] {
+function distractorParts(distractor: string): string[] {
   const tokens = matchTokens(distractor);
   const parts: string[] = [];
   for (const [index, token] of tokens.entries()) {
@@ -403,7 +398,7 @@ export interface RewardParts {
 }
 
 /** 1.0 when the completion is one leading, closed `<think>` block followed by a non-empty answer. */
-export function formatScore(completion: string): number {
+function formatScore(completion: string): number {
   const text = completion.trimStart();
   if (!text.startsWith(THINK_OPEN) || text.split(THINK_OPEN).length !== 2 || text.split(THINK_CLOSE).length !== 2) return 0;
   return answerText(text) === '' ? 0 : 1;

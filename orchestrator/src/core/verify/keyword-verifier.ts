@@ -6,7 +6,7 @@
 import { boundedMemo } from './bounded-memo.ts';
 import guards from './data/answer-guards.json' with { type: 'json' };
 import rules from './data/keyword-rules.json' with { type: 'json' };
-import { answerText, guardFailures, guardTruth, type GuardName } from './answer-guards.ts';
+import { answerText, guardFailures, guardTruth, occurrences, type GuardName } from './answer-guards.ts';
 import { canonicalText, containsKeyword, isCjkChar, keyContains, matchKey, matchTokens } from './keyword-match.ts';
 import { detectLanguage, type Language } from './language.ts';
 import { LIMITS, parseModelAnswer, type SampleContent } from './model-answer.ts';
@@ -428,17 +428,8 @@ function firstUserMention(content: VerifiedContent, forms: readonly string[]): [
   for (const [index, turn] of content.conversation_history.entries()) {
     if (turn.role !== 'user') continue;
     const tokens = matchTokens(turn.content);
-    let best: number | undefined;
-    for (const form of forms) {
-      const formTokens = matchTokens(form);
-      for (let at = 0; at + formTokens.length <= tokens.length && formTokens.length > 0; at++) {
-        if (formTokens.every((token, offset) => tokens[at + offset] === token)) {
-          best = Math.min(best ?? at, at);
-          break;
-        }
-      }
-    }
-    if (best !== undefined) return [index, best];
+    const starts = forms.flatMap((form) => occurrences(tokens, matchTokens(form)).slice(0, 1));
+    if (starts.length > 0) return [index, Math.min(...starts)];
   }
   return undefined;
 }

@@ -64,10 +64,6 @@ const DATE_UNITS = new Set(['年', '月', '日', '号', '岁']);
  * and CJK digits the canonical text keeps because alone they are ambiguous, read before a date or age unit
  * (六三年 is 63, 八月 is 8).
  */
-export function spelledNumbers(text: string): string[] {
-  return spelledIn(matchTokens(text));
-}
-
 function spelledIn(tokens: readonly string[]): string[] {
   const numbers: string[] = [];
   for (let index = 0; index < tokens.length; index++) {
