@@ -172,7 +172,7 @@ export const LLAMA_FACTORY_DATASETS: Readonly<Record<Split, string>> = { train: 
  * message first (hiyouga/LLaMA-Factory at ff6d4d1: data/README.md, src/llamafactory/data/parser.py,
  * src/llamafactory/data/converter.py SharegptDatasetConverter).
  */
-export function llamaFactoryDatasetInfo(dataFiles: readonly DataFile[]): string {
+function llamaFactoryDatasetInfo(dataFiles: readonly DataFile[]): string {
   const info = Object.fromEntries(
     dataFiles.map((file) => [
       LLAMA_FACTORY_DATASETS[file.split],

@@ -7,6 +7,7 @@
  */
 import type { ChatMessage } from '../prompts/prompts.ts';
 import { estimateTokens } from '../verify/text-normalize.ts';
+import { boundedMemo } from '../verify/bounded-memo.ts';
 
 export const TOKENIZERS = ['qwen2.5', 'qwen3', 'estimate'] as const;
 export type TokenizerName = (typeof TOKENIZERS)[number];
@@ -86,16 +87,7 @@ async function load(name: TokenizerName): Promise<ChatTokenizer> {
         tokenizerJSON: { added_tokens: tokenizerJSON.added_tokens.filter((token) => token.id <= QWEN25_LAST_ADDED_TOKEN) },
       });
   const defaultSystem = qwen3 ? undefined : QWEN25_DEFAULT_SYSTEM;
-  const pieces = new Map<string, number>();
-  const piece = (text: string): number => {
-    let tokens = pieces.get(text);
-    if (tokens === undefined) {
-      tokens = tokenizer.encode(text, { add_special_tokens: false }).length;
-      if (pieces.size >= PIECE_CACHE_SIZE) pieces.clear();
-      pieces.set(text, tokens);
-    }
-    return tokens;
-  };
+  const piece = boundedMemo(PIECE_CACHE_SIZE, (text) => tokenizer.encode(text, { add_special_tokens: false }).length);
   return {
     name,
     measured: true,

@@ -6,7 +6,7 @@
  */
 import type { ChatMessage } from '../prompts/prompts.ts';
 import { numbersIn } from '../verify/keyword-match.ts';
-import type { GroundTruth } from './trainer-prompt.ts';
+import type { GuardTruth } from '../verify/answer-guards.ts';
 import type { ExportFormat } from './export-formats.ts';
 
 /** A score above this is paid: the format term alone (at most 0.2 when used as documented) is not. */
@@ -15,7 +15,7 @@ export const PAID = 0.2;
 /** What the probe knows of one exported row. */
 export interface ProbeRow {
   readonly id: string;
-  readonly truth: GroundTruth;
+  readonly truth: GuardTruth;
   /** The profile as the policy's prompt shows it. */
   readonly profileText: string;
   /** CM: what the user said before the question. */
@@ -31,8 +31,8 @@ const PROFILE_BLOCK = /<character_profile>\n([\s\S]*?)\n<\/character_profile>/u;
 
 /** A row of an export's data file as its trainer reads it, turned into what the probe needs. */
 export function probeRowOf(format: ExportFormat, row: Record<string, unknown>): ProbeRow | undefined {
-  const parse = (value: unknown) => (typeof value === 'string' ? (JSON.parse(value) as GroundTruth) : undefined);
-  let truth: GroundTruth | undefined;
+  const parse = (value: unknown) => (typeof value === 'string' ? (JSON.parse(value) as GuardTruth) : undefined);
+  let truth: GuardTruth | undefined;
   let messages: ChatMessage[] = [];
   let promptText = '';
   if (format === 'verl') {
@@ -88,7 +88,7 @@ function everyDate(zh: boolean, year: string | undefined): string {
 }
 
 /** Filler far past any length bound (four times the reference, at least 2,000 characters), but no longer: Python tokenises it. */
-function fillerUnits(truth: GroundTruth): number {
+function fillerUnits(truth: GuardTruth): number {
   const characters = Math.max(2_000, 4 * [...(truth.reference_answer ?? '')].length);
   return truth.language === 'zh' ? characters : Math.ceil(characters / 5);
 }

@@ -16,7 +16,7 @@ export interface RecipeInput {
 }
 
 /** GRPO needs a group of answers per prompt; 8 is TRL's default `num_generations`, and keeps `train_batch_size * n` divisible by any GPU count that divides 8. */
-export const ROLLOUT_N = 8;
+const ROLLOUT_N = 8;
 /** The largest prompt batch a recipe asks for; smaller exports get all their train rows in one batch. */
 const MAX_TRAIN_BATCH = 256;
 /** Lengths are rounded up to a multiple of this. */
@@ -50,7 +50,7 @@ function lengthFor(tokens: number, measured: boolean): number {
   return Math.ceil((needed + TEMPLATE_ROOM) / LENGTH_STEP) * LENGTH_STEP;
 }
 
-export function recipeSettings(input: RecipeInput): RecipeSettings {
+function recipeSettings(input: RecipeInput): RecipeSettings {
   const train = input.dataFiles.find((file) => file.split === 'train') ?? input.dataFiles[0];
   if (train === undefined) throw new Error('a recipe needs at least one data file');
   const validation = input.dataFiles.find((file) => file.split === 'validation') ?? train;

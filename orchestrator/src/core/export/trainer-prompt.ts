@@ -56,9 +56,7 @@ export function assistantTurn(sample: Sample): string {
  * What the reward checks a completion against: the keywords with their alternatives and everything the
  * answer guards need (answer-guards.ts), the accepted answer among them as the length reference.
  */
-export type GroundTruth = GuardTruth;
-
-export function groundTruthOf(sample: Sample, profile: PromptProfile): GroundTruth {
+export function groundTruthOf(sample: Sample, profile: PromptProfile): GuardTruth {
   const alternatives = (sample as { keyword_alternatives?: Sample['keyword_alternatives'] }).keyword_alternatives ?? [];
   const distractor = sample.metadata.distractor;
   return guardTruth({

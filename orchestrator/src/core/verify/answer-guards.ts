@@ -287,7 +287,7 @@ const STOP = new Set(
 const MAX_RIVALS = 200;
 
 /** The short phrases of a text (lines, clauses and list items), canonical and in order, with their keys: the values it names. */
-export function phrasesOf(text: string): Phrase[] {
+function phrasesOf(text: string): Phrase[] {
   const phrases: Phrase[] = [];
   for (const line of text.split(/[\r\n]+/u)) {
     for (const part of canonicalText(line).split(PHRASE_SPLIT)) {
