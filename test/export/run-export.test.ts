@@ -3,7 +3,7 @@
  * run in S3, every Parquet file read back by DuckDB, the reward of each trainer's entry point run on the
  * ground truth as read back, the dataset card, and runs written before the profile table existed.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -116,6 +116,19 @@ describe('the reward probe of every export', () => {
       expect(output?.stdout).toMatch(/reference answers: \d+ rows, lowest score 1\.00/u);
     },
   );
+
+  it('fails the command, naming the hacks, when the exported reward pays them (guards switched off)', async () => {
+    const weak = join(root, 'weak-reward');
+    cpSync(exportDir('characters', 'verl'), weak, { recursive: true });
+    const guards = readJson<{ reward: { penalty: Record<string, number> } }>(join(weak, 'answer-guards.json'));
+    for (const guard of Object.keys(guards.reward.penalty)) guards.reward.penalty[guard] = 0;
+    writeFileSync(join(weak, 'answer-guards.json'), JSON.stringify(guards));
+    const { runCli } = await import('../support/run-cli.ts');
+    const result = await runCli(['probe-reward', '--export', weak]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/keyword denied\s+\d+\s+[1-9]\d* \(\d+%\)/u);
+    expect(result.stderr).toMatch(/the reward pays these hacks: .*keyword denied/u);
+  });
 
   it('is not run for SFT, which has no reward', () => {
     expect(exportOutputs.get('characters/sft')?.stdout).not.toMatch(/reward probe/u);

@@ -119,7 +119,12 @@ export async function probeExport(
 ): Promise<ProbeOutcome> {
   const read = await readExportRows(directory);
   const { format } = read;
-  const rows = read.rows.slice(0, options.maxRows ?? read.rows.length);
+  // A sample spread over the whole export (train, then validation; SBK and CM rows alike), not its first rows.
+  const step = Math.max(1, read.rows.length / (options.maxRows ?? read.rows.length));
+  const rows = Array.from(
+    { length: Math.min(read.rows.length, options.maxRows ?? read.rows.length) },
+    (_, index) => read.rows[Math.floor(index * step)] as Record<string, unknown>,
+  );
   const byRow = new Map<ProbeRow, Record<string, unknown>>();
   const probeRows: ProbeRow[] = [];
   for (const row of rows) {
