@@ -712,6 +712,29 @@ describe('Bedrock batch inference in the workflow (control plane mocked, files i
     }
   });
 
+  it('fails at submit for a model batch records cannot be written for, instead of paying the on-demand price', async () => {
+    const key = 'profiles/charactereval-nova.json';
+    await s3.client.send(new PutObjectCommand({ Bucket: INPUTS, Key: key, Body: readFileSync(CHARACTEREVAL_PROFILES) }));
+    const service = fakeBatchService(s3.client, OUTPUTS, 'us.amazon.nova-pro-v1:0', 'Completed');
+    try {
+      const input = {
+        profiles: `s3://${INPUTS}/${key}`,
+        strategy: 'bedrock',
+        bedrockModel: 'us.amazon.nova-pro-v1:0',
+        samplesPerProfile: 2,
+        batchSlots: 64,
+        bedrockBatchInference: true,
+        batchPollSeconds: 10,
+      };
+      const result = await run(input, 'batch-inference-nova');
+      expect(result.error?.cause).toMatch(/bedrockBatchInference: .*us\.amazon\.nova-pro-v1:0 is not an Anthropic model/u);
+      expect(result.entered).not.toContain('GenerateBatch');
+      expect(service.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(0);
+    } finally {
+      service.restore();
+    }
+  });
+
   it('runs fewer than 100 open slots on demand and says why in report.json, as raiden generate does', async () => {
     const service = fakeBatchService(s3.client, OUTPUTS, 'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'Completed');
     try {

@@ -144,7 +144,8 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
         timeoutHours,
       });
     } catch (error) {
-      if (error instanceof BatchModelUnsupportedError) return skip(error.message);
+      // As raiden generate refuses it: batch inference was asked for, and paying the on-demand price instead is the user's call.
+      if (error instanceof BatchModelUnsupportedError) throw new BedrockBatchFailedError(`bedrockBatchInference: ${error.message}`);
       throw error;
     }
     await temp.writeJson(TEMP_FILES.batchInferenceJobs, { modelId, jobs, batchOf, records: requests.size } satisfies SubmittedJobs);

@@ -101,8 +101,9 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
 }
 
 /**
- * report.json's bedrock_batch for a run with bedrockBatchInference, as raiden generate writes it: the
- * records planned for batch jobs, the jobs, and why none was submitted when the slots ran on demand.
+ * report.json's bedrock_batch for a run with bedrockBatchInference: the records planned for batch jobs, the
+ * number of jobs, and (the same text raiden generate writes under bedrock_batch.skipped) why none was
+ * submitted when the slots ran on demand.
  */
 async function batchInferenceSection(runId: string, plan: WorkflowPlan): Promise<Record<string, unknown>> {
   if (plan.spec.bedrockBatchInference !== true) return {};
