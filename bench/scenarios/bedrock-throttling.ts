@@ -52,7 +52,15 @@ export async function bedrockThrottlingScenario(context: BenchContext): Promise<
         ],
       },
       [],
-      { AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench-secret', AWS_REGION: 'us-east-1' },
+      {
+        AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+        AWS_SECRET_ACCESS_KEY: 'bench-secret',
+        AWS_REGION: 'us-east-1',
+        // A set AWS_PROFILE makes the SDK skip the keys above and read the user's ~/.aws: the bench never does.
+        AWS_PROFILE: '',
+        AWS_CONFIG_FILE: join(context.workDir, 'no-aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(context.workDir, 'no-aws-credentials'),
+      },
     );
     const { stats } = server;
     const slots = profilesCount * 3;
