@@ -118,12 +118,15 @@ export async function acceptRateRuns(context: BenchContext): Promise<AcceptRateR
 }
 
 /**
- * Reject reasons the answer guards and question rules of issue 18 brought: what they cost on honest answers.
+ * Reject reasons the answer guards and question rules of issue 18 brought: what they cost on the simulated
+ * model's answers. That model was taught the same rules (it asks about the focused field, skips relation words),
+ * so these rows show the rules leave a careful model's answers alone, not what they cost a real model; the
+ * answer corpus test (test/core/verify/answer-corpus.test.ts) holds the real evidence.
  * Reasons they widened (question_type_mismatch by the question's interrogatives, keyword_in_question by value,
  * keyword_alternative_implausible, keyword_fragment and keyword_field_label by pronoun and label words,
  * distractor_in_answer by parts) also count rejects of the older rules, so they are listed apart.
  */
-export const GUARD_REASONS = [
+const GUARD_REASONS = [
   'answer_negated',
   'answer_hedges',
   'answer_recites',
@@ -133,7 +136,7 @@ export const GUARD_REASONS = [
   'distractor_before_detail',
   'detail_restated',
 ] as const;
-export const WIDENED_REASONS = [
+const WIDENED_REASONS = [
   'question_type_mismatch',
   'keyword_in_question',
   'keyword_alternative_implausible',
@@ -151,7 +154,7 @@ export function acceptRateFigures(run: AcceptRateRun): Figure[] {
   const share = (count: number) => fmt(run.attempts > 0 ? count / run.attempts : 0, 3);
   return [
     {
-      label: `${run.label}: rejects per 1,000 answers by the answer guards and rules new in issue 18`,
+      label: `${run.label}: rejects per 1,000 simulated answers by the answer guards and rules new in issue 18`,
       value: perThousand(run, GUARD_REASONS),
     },
     {
