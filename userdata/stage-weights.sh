@@ -18,10 +18,12 @@ hf_download() {
 }
 # aws s3 runs 10 requests at a time by default; weights are a few large files, so more parallel requests
 # fill the instance's network: https://docs.aws.amazon.com/cli/latest/topic/s3-config.html
-aws configure set default.s3.max_concurrent_requests 64
-aws configure set default.s3.multipart_chunksize 64MB
+# The settings go to a config file of the sync's own, so root's ~/.aws/config stays as the AMI left it.
+s3_sync_config="${RAIDEN_ROOT}/etc/raiden/aws-s3-sync.config"
+AWS_CONFIG_FILE="$s3_sync_config" aws configure set default.s3.max_concurrent_requests 64
+AWS_CONFIG_FILE="$s3_sync_config" aws configure set default.s3.multipart_chunksize 64MB
 s3_sync() {
-  aws s3 sync --only-show-errors --region "$RAIDEN_REGION" "$@"
+  AWS_CONFIG_FILE="$s3_sync_config" aws s3 sync --only-show-errors --region "$RAIDEN_REGION" "$@"
 }
 # stage_model s3 <s3 url> <cache dir> | stage_model hf <model id> <cache dir> <staged prefix in the weights bucket>
 stage_model() {

@@ -7,14 +7,14 @@ import type { CapacityType } from '../../config.ts';
 import { SELF_SCALE_IN_ACTIONS, SELF_TAG_ACTIONS } from '../../iam-actions.ts';
 import { acknowledgeManagedPolicy, acknowledgeWildcardResource } from '../../nag-acknowledgements.ts';
 
-/** The tag key instances set on themselves (booting, ready, failed, scaling-in). */
 /**
  * The root volume takes the container image and, without the instance store, the weights (about 145 GB for a
- * 72B model): gp3's baseline of 125 MiB/s makes that half an hour. 1,000 MiB/s needs at least 4,000 IOPS
+ * 72B model): gp3's baseline of 125 MiB/s makes that about 18 minutes. 1,000 MiB/s needs at least 4,000 IOPS
  * (0.25 MiB/s per provisioned IOPS): https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html#gp3-ebs-volume-type
  */
 const ROOT_VOLUME_PERFORMANCE = { throughput: 1000, iops: 4000 } as const;
 
+/** The tag key instances set on themselves (booting, ready, failed, scaling-in). */
 export const STATE_TAG = 'raiden:state';
 
 export interface GpuInstanceSpec {

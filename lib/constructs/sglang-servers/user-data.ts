@@ -264,18 +264,18 @@ function stageCommands(servers: readonly ServerSpec[]): string {
 }
 
 /**
- * Agent config: the log files, and SGLang's /metrics scraped into CloudWatch metrics. The agent sends those
- * as embedded-metric-format events to the server log group (PutLogEvents), and CloudWatch extracts the
- * metrics from them. Written with an unquoted heredoc, so the shell fills in ${RAIDEN_LOG_GROUP}; the
- * selectors' `$` anchors, followed by a quote, stay as they are.
- */
-/**
  * SGLang logs its ServerArgs at start-up, the API key included (`api_key='...'`, or `api_key="..."` when the
  * key holds a single quote); the agent drops such a line instead of shipping it. The agent's `filters` take
  * exclude entries with a regular expression: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-Configuration-File-Details.html
  */
 export const SECRET_LOG_LINE = `api_key=['"]`;
 
+/**
+ * Agent config: the log files, and SGLang's /metrics scraped into CloudWatch metrics. The agent sends those
+ * as embedded-metric-format events to the server log group (PutLogEvents), and CloudWatch extracts the
+ * metrics from them. Written with an unquoted heredoc, so the shell fills in ${RAIDEN_LOG_GROUP}; the
+ * selectors' `$` anchors, followed by a quote, stay as they are.
+ */
 function cloudWatchAgentConfig(servers: readonly ServerSpec[]): string {
   const files = ['user-data', 'watchdog', 'max-lifetime', ...servers.map((server) => `sglang-${server.name}`)];
   const metricNames = Object.keys(SGLANG_SERVER_METRICS);
