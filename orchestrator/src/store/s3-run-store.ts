@@ -7,6 +7,7 @@ import { PARTS, RUN_FILES } from '../contract/run-layout.ts';
 import type { RejectRecord, RunEventRecord, Sample } from '../core/ports/run-store.ts';
 import { firstById, parseJsonLineStream } from './jsonl.ts';
 import { WriteConflictError, type LeaseStore, type RunStore, type Versioned, type WriteCondition } from '../core/ports/run-store.ts';
+import { backoffDelayMs, sleep, type RetryPolicy } from '../llm/retry-policy.ts';
 
 export interface S3RunStoreOptions {
   readonly client: S3Client;
@@ -294,6 +295,11 @@ export class S3RunStore implements RunStore, LeaseStore {
  * A few tries with jittered exponential backoff; a conflict that outlasts them is reported like a 412.
  */
 export const IN_FLIGHT_CONFLICT_RETRY = { attempts: 5, baseMs: 50 } as const;
+const CONFLICT_BACKOFF: RetryPolicy = {
+  maxRetries: IN_FLIGHT_CONFLICT_RETRY.attempts - 1,
+  baseDelayMs: IN_FLIGHT_CONFLICT_RETRY.baseMs,
+  maxDelayMs: IN_FLIGHT_CONFLICT_RETRY.baseMs * 2 ** IN_FLIGHT_CONFLICT_RETRY.attempts,
+};
 
 async function retryInFlightConflict<T>(send: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -304,7 +310,7 @@ async function retryInFlightConflict<T>(send: () => Promise<T>): Promise<T> {
       const inFlight = name === 'ConditionalRequestConflict' || $metadata?.httpStatusCode === 409;
       if (!inFlight || attempt >= IN_FLIGHT_CONFLICT_RETRY.attempts) throw error;
       // Full jitter: two writers that collided do not retry in step.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * IN_FLIGHT_CONFLICT_RETRY.baseMs * 2 ** attempt));
+      await sleep(backoffDelayMs(attempt, CONFLICT_BACKOFF));
     }
   }
 }
