@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -85,6 +85,26 @@ describe('URL credentials a server echoes', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(new Set(seen)).toEqual(new Set([`Basic ${BASIC}`]));
     for (const file of readdirSync(out)) expect(readFileSync(join(out, file), 'utf8'), file).not.toContain(PASSWORD);
+  });
+});
+
+describe('the dataset card', () => {
+  it('puts the profiles file name in a code span, whatever backticks and line breaks they hold', async () => {
+    const port = await serve((request, body, response) => {
+      if (request.url === '/v1/models') return json(response, 200, { data: [{ id: 'qwen' }] });
+      const content = fakeSample(JSON.parse(body) as Parameters<typeof fakeSample>[0]);
+      json(response, 200, { model: 'qwen', choices: [{ message: { content } }], usage: { prompt_tokens: 1, completion_tokens: 1 } });
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'raiden-card-names-'));
+    const profiles = join(dir, 'ro`les\n# injected.json');
+    writeFileSync(profiles, readFileSync('examples/npc.json'));
+    const out = join(dir, 'run');
+    const generated = await runCli(['generate', '--profiles', profiles, '--endpoint', `http://127.0.0.1:${port}`, '--out', out]);
+    expect(generated.code, generated.stderr).toBe(0);
+    expect((await runCli(['export', '--run', out, '--format', 'sft', '--out', join(dir, 'sft')])).code).toBe(0);
+    const readme = readFileSync(join(dir, 'sft', 'README.md'), 'utf8');
+    expect(readme).toContain(codeSpan('ro`les\n# injected.json'));
+    expect(readme).not.toMatch(/^# injected/mu);
   });
 });
 
