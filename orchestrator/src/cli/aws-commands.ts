@@ -24,7 +24,7 @@ import { PARTS, RUN_FILES, runKey, runPrefix } from '../contract/run-layout.ts';
 import { newCounters } from '../core/run/generation-run.ts';
 import { liveCost, type LiveCost } from '../core/report/live-cost.ts';
 import { DEFAULT_PRICES } from '../core/report/model-prices.ts';
-import { addEventUsage, readRunEvents } from '../core/report/run-events.ts';
+import { addEventUsage, streamRunEvents } from '../core/report/run-events.ts';
 import type { UsageLedger } from '../core/report/run-cost.ts';
 import { s3Uri } from '../contract/s3-uri.ts';
 import type { FinalizeOutput, PlanProgress } from '../contract/workflow-payloads.ts';
@@ -268,8 +268,7 @@ async function readProgress(
   const plan = await store.readJson<PlanProgress & { instances?: number }>(RUN_FILES.plan).catch(() => undefined);
   const samples = plan === undefined ? 0 : await store.countObjects(PARTS.samples).catch(() => 0);
   // Batches write their events every few hundred records or a minute, so the cost trails by up to that.
-  const usage: UsageLedger = {};
-  for (const event of await readRunEvents(store).catch(() => [])) addEventUsage(usage, event);
+  const usage = await eventUsage(store);
   const cost =
     plan === undefined
       ? undefined
@@ -405,4 +404,15 @@ export async function runTeardown(flags: { readonly region?: string | undefined 
     `${textTable(rows)}\n\nEvery GPU fleet of raiden-datagen in ${region} is scaling to zero; instances terminate within minutes.\n`,
   );
   return EXIT.ok;
+}
+
+/** Token usage from a run's events, streamed; an event log that cannot be read counts as none, as before it exists. */
+async function eventUsage(store: S3RunStore): Promise<UsageLedger> {
+  const usage: UsageLedger = {};
+  try {
+    for await (const event of streamRunEvents(store)) addEventUsage(usage, event);
+    return usage;
+  } catch {
+    return {};
+  }
 }

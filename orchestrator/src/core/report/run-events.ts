@@ -282,15 +282,20 @@ export interface RunHistory {
  * The run's history from its events and this invocation's span (which its events may not cover yet: the
  * finish comes after the last event). A run written without events is this invocation alone.
  */
-export function runHistory(events: readonly RunEvent[], current: { readonly startedAt: Date; readonly finishedAt: Date }): RunHistory {
+export async function runHistory(
+  events: AsyncIterable<RunEvent> | Iterable<RunEvent>,
+  current: { readonly startedAt: Date; readonly finishedAt: Date },
+): Promise<RunHistory> {
+  // A fold in any order, so the event log is streamed, never held.
   const spans = new Map<string, [number, number]>();
-  for (const event of events) {
+  const starts = new Set<string>();
+  for await (const event of events) {
     const time = Date.parse(event.at);
     const span = spans.get(event.writer);
     spans.set(event.writer, span === undefined ? [time, time] : [Math.min(span[0], time), Math.max(span[1], time)]);
+    if (event.type === 'start') starts.add(event.writer);
   }
   const now: [number, number] = [current.startedAt.getTime(), current.finishedAt.getTime()];
-  const starts = new Set(events.filter((event) => event.type === 'start').map((event) => event.writer));
   const merged = mergeSpans([...spans.values(), now]);
   return {
     startedAt: new Date(Math.min(now[0], ...[...spans.values()].map(([from]) => from))),

@@ -12,7 +12,7 @@ import type { RunStore } from '../ports/run-store.ts';
 import type { PreparedRun, RunPlan } from './prepare-run.ts';
 import { composeReport, type ComposedReport } from '../report/compose-report.ts';
 import { buildUsageLedger, type CacheLedger } from '../report/run-cost.ts';
-import { readRunEvents, runHistory } from '../report/run-events.ts';
+import { runHistory, streamRunEvents } from '../report/run-events.ts';
 import type { RunBackends } from './run-backends.ts';
 import type { Sample } from '../verify/sample.ts';
 import { strategyByName } from '../strategies/registry.ts';
@@ -176,7 +176,7 @@ export async function finishRun(input: FinishInput): Promise<FinishedRun> {
   const cached: CacheLedger = {};
   const ledger = await buildUsageLedger(store.readSamples(), store.readRejects(), evaluation?.records, cached);
   const finishedAt = (input.now ?? (() => new Date()))();
-  const history = runHistory(await readRunEvents(store), { startedAt: new Date(plan.startedAt), finishedAt });
+  const history = await runHistory(streamRunEvents(store), { startedAt: new Date(plan.startedAt), finishedAt });
   // Reads and writes of the response cache that failed: answers asked of the model again, or not stored for the next run.
   const cacheErrors = input.backends?.cacheStats()?.errors;
   const composed = composeReport({
