@@ -32,7 +32,15 @@ const STUBS: Record<string, string> = {
 if [ "$1" = -m ] && [ "$2" = venv ]; then
   mkdir -p "$3/bin" && cp "$0" "$3/bin/python"
 fi`,
+  // Like the real CLI, `aws configure set` writes the file AWS_CONFIG_FILE names, else ~/.aws/config; every
+  // call records which config file it was given: https://docs.aws.amazon.com/cli/latest/reference/configure/set.html,
+  // https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html
   aws: `${LOG_LINE}
+printf "%s AWS_CONFIG_FILE=%s\\n" "$1 $2" "\${AWS_CONFIG_FILE:-unset}" >> "$STUB_LOG.aws-config"
+if [ "$1 $2" = "configure set" ]; then
+  config="\${AWS_CONFIG_FILE:-$HOME/.aws/config}"
+  mkdir -p "$(dirname "$config")" && printf "%s = %s\\n" "$3" "$4" >> "$config"
+fi
 if [ -n "\${STUB_AWS_FAIL:-}" ] && [[ "$*" == *"$STUB_AWS_FAIL"* ]]; then echo "aws stub: failing $*" >&2; exit 255; fi
 case "$1 $2" in
   "secretsmanager get-secret-value") echo "${STUB_API_KEY}" ;;
@@ -76,6 +84,8 @@ export interface StubHost {
   readonly env: NodeJS.ProcessEnv;
   /** Command lines the stubs saw, in order. */
   calls(): string[];
+  /** For each aws call, in order: its command and service (`s3 sync`) and the AWS_CONFIG_FILE it ran with (`unset` when none). */
+  awsConfigFiles(): string[];
   read(path: string): string;
   exists(path: string): boolean;
   /** Serves this text at http://127.0.0.1:<port>/metrics; null makes the port refuse connections. */
@@ -127,6 +137,7 @@ export function createStubHost(): StubHost {
     root,
     env,
     calls: () => readFileSync(log, 'utf8').split('\n').filter(Boolean),
+    awsConfigFiles: () => (existsSync(`${log}.aws-config`) ? readFileSync(`${log}.aws-config`, 'utf8').split('\n').filter(Boolean) : []),
     read: (path) => readFileSync(join(root, path), 'utf8'),
     exists: (path) => existsSync(join(root, path)),
     setMetrics(port, text) {

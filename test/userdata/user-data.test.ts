@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -258,6 +258,23 @@ describe('boot on a stub instance', () => {
     expect(index('aws configure set default.s3.max_concurrent_requests 64')).toBeGreaterThanOrEqual(0);
     expect(index('aws configure set default.s3.multipart_chunksize 64MB')).toBeGreaterThanOrEqual(0);
     expect(index('aws configure set default.s3.max_concurrent_requests')).toBeLessThan(index('aws s3 sync'));
+  });
+
+  it("writes the s3 settings to the sync's own config file, syncs with it, and leaves root's ~/.aws/config alone", () => {
+    const own = `AWS_CONFIG_FILE=${tp4x2.host.root}/etc/raiden/aws-s3-sync.config`;
+    const aws = tp4x2.host.awsConfigFiles();
+    expect(aws.filter((call) => call.startsWith('configure set'))).toEqual([`configure set ${own}`, `configure set ${own}`]);
+    const syncs = aws.filter((call) => call.startsWith('s3 sync'));
+    expect(syncs.length).toBeGreaterThan(0);
+    expect(new Set(syncs)).toEqual(new Set([`s3 sync ${own}`]));
+    expect(tp4x2.host.read('etc/raiden/aws-s3-sync.config')).toBe(
+      'default.s3.max_concurrent_requests = 64\ndefault.s3.multipart_chunksize = 64MB\n',
+    );
+    expect(existsSync(join(String(tp4x2.host.env.HOME), '.aws'))).toBe(false);
+    // The other aws calls (secrets, tags, head-object) keep the instance's own configuration.
+    expect(aws.filter((call) => !call.startsWith('configure set') && !call.startsWith('s3 sync'))).not.toContainEqual(
+      expect.stringContaining(own),
+    );
   });
 
   it('ships the user-data, watchdog and server logs to the CloudWatch log group', () => {
