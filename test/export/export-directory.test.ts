@@ -1,18 +1,24 @@
 /**
  * Where `raiden export` writes: a directory of other files is refused, an earlier export is replaced as a
  * whole (no file of it stays beside the new one), a failure mid-export leaves `--out` as it was, and a run
- * that a live process writes, or whose reverify swap was cut short, is refused.
+ * that a live process or a running workflow execution writes, or whose reverify swap was cut short, is refused,
+ * from a run directory and from a run's S3 prefix alike.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../orchestrator/src/cli/cli-io.ts';
 import { EXPORT_MARKER } from '../../orchestrator/src/cli/export-directory.ts';
 import { runExport } from '../../orchestrator/src/cli/export-command.ts';
 import { processWriter } from '../../orchestrator/src/cli/process-writer.ts';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
 import { WRITER_LEASE } from '../../orchestrator/src/core/run/run-manifest.ts';
+import { UsageError } from '../../orchestrator/src/cli/usage-error.ts';
+import { startLocalS3, type LocalS3 } from '../support/local-s3.ts';
 import { ROOT, runCli } from '../support/run-cli.ts';
 import { makeRun } from './export-run.ts';
 
@@ -111,5 +117,59 @@ describe('raiden export --run', () => {
       /holds the swap of an interrupted raiden reverify/u,
     );
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('raiden export --run s3://…', () => {
+  const BUCKET = 'raiden-outputs-export';
+  const PREFIX = 'runs/busy/';
+  const EXECUTION = 'arn:aws:states:us-east-1:000000000000:execution:raiden-generation:busy';
+  let s3: LocalS3;
+  const sfn = mockClient(SFNClient);
+  beforeAll(async () => {
+    s3 = await startLocalS3([BUCKET]);
+    for (const name of readdirSync(trainOnly).filter((entry) => !entry.startsWith('.') && entry !== WRITER_LEASE))
+      await s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}${name}`, Body: readFileSync(join(trainOnly, name)) }));
+  });
+  afterAll(async () => {
+    sfn.restore();
+    await s3?.close();
+  });
+  const put = (name: string, body: string) => s3.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}${name}`, Body: body }));
+  const remove = (name: string) => s3.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}${name}` }));
+  const exportS3 = (out: string) => runExport({ run: `s3://${BUCKET}/runs/busy`, format: 'sft', out }, io, { s3: s3.client });
+
+  it('refuses a run a running execution holds, and one whose reverify swap in S3 was cut short; exports it once both are over', async () => {
+    const out = join(root, 'exports', 'from-s3');
+    await put(WRITER_LEASE, JSON.stringify({ writer: EXECUTION, claimed_at: '2026-01-01T00:00:00.000Z' }));
+    sfn.on(DescribeExecutionCommand, { executionArn: EXECUTION }).resolves({ status: 'RUNNING' });
+    await expect(exportS3(out)).rejects.toThrow(
+      new UsageError(
+        `--run s3://${BUCKET}/${PREFIX} is being written by ${EXECUTION} since 2026-01-01T00:00:00.000Z: wait for it to end (or stop it), then export: its train.json is rewritten at its end`,
+      ),
+    );
+    // The execution ended: its lease no longer names a writer. A reverify's journal says the swap is half done.
+    sfn.on(DescribeExecutionCommand, { executionArn: EXECUTION }).resolves({ status: 'SUCCEEDED' });
+    await put('.reverify/commit.json', JSON.stringify({ keys: ['train.json'], parts: [] }));
+    await expect(exportS3(out)).rejects.toThrow(
+      new UsageError(
+        `--run s3://${BUCKET}/${PREFIX} holds the swap of an interrupted raiden reverify: run raiden reverify --run s3://${BUCKET}/runs/busy again to finish it, then export`,
+      ),
+    );
+    expect(existsSync(out)).toBe(false);
+    await remove('.reverify/commit.json');
+    await exportS3(out);
+    expect(listing(out)).toContain(EXPORT_MARKER);
+  });
+
+  it('a CLI process that holds the run in S3 is a writer while it runs', async () => {
+    const writer = processWriter('raiden reverify');
+    await put(WRITER_LEASE, JSON.stringify(writer.lease));
+    const result = await exportS3(join(root, 'exports', 'from-s3-busy')).then(
+      () => 'exported',
+      (error: unknown) => (error as Error).message,
+    );
+    expect(result).toMatch(/is being written by raiden reverify \(pid \d+ .*\) since /u);
+    await remove(WRITER_LEASE);
   });
 });

@@ -12,13 +12,15 @@ import { Option, type Command } from 'commander';
 import { parseS3Uri } from '../contract/s3-uri.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/export/export-formats.ts';
 import { ExportError, exportRun, type ExportSource } from '../core/export/run-export.ts';
-import { WRITER_LEASE, type WriterLease } from '../core/run/run-manifest.ts';
+import { WRITER_LEASE, type RunWriter } from '../core/run/run-manifest.ts';
+import { refuseRunInChange, RunInChangeError, type RunChangeProbe } from '../core/run/run-in-change.ts';
 import { DEFAULT_LICENSE } from '../core/export/dataset-card.ts';
 import { DEFAULT_TOKENIZER, TOKENIZERS, type TokenizerName } from '../core/export/prompt-tokens.ts';
 import type { CliIo } from './cli-io.ts';
 import { openExportDirectory } from './export-directory.ts';
 import { processWriter } from './process-writer.ts';
 import { probeExport, probeProblem, renderProbe } from './probe-reward-command.ts';
+import { s3RunWriter } from './s3-run-writer.ts';
 import { printable } from './terminal-text.ts';
 import { EXIT, UsageError } from './usage-error.ts';
 
@@ -113,7 +115,22 @@ async function openLocalRun(directory: string): Promise<OpenedRun> {
     () => false,
   );
   if (!isDirectory) throw new UsageError(`--run ${directory} is not a directory: pass the run directory of raiden generate`);
-  await refuseRunInChange(directory);
+  const [{ LocalRunStore }, { localRewritePending }] = await Promise.all([
+    import('../store/local-run-store.ts'),
+    import('../store/local-run-rewrite.ts'),
+  ]);
+  await refuseChangingRun(
+    {
+      location: directory,
+      lease: await LocalRunStore.open(directory),
+      rewritePending: () => localRewritePending(directory),
+    },
+    processWriter('raiden export'),
+    {
+      writer: `wait for it to finish, then export (its train.json is rewritten at its end); if that process no longer runs (a copy from another machine), delete ${join(directory, WRITER_LEASE)}`,
+      swap: `run raiden reverify --run ${directory} again to finish it, then export`,
+    },
+  );
   const path = (name: string) => join(directory, name);
   const exists = (name: string) =>
     stat(path(name)).then(
@@ -136,26 +153,25 @@ async function openLocalRun(directory: string): Promise<OpenedRun> {
 }
 
 /**
- * A run a live process writes is refused: its train.json is the one of its last invocation until it ends.
- * So is a run whose reverify was interrupted in its swap: half of its files are the new ones.
+ * Refuses a run that is changing (refuseRunInChange) with what to do about it: a live writer's train.json is
+ * the one of its last invocation until it ends, and an interrupted reverify left half of its files new.
  */
-async function refuseRunInChange(directory: string): Promise<void> {
-  const lease = await readFile(join(directory, WRITER_LEASE), 'utf8').then(
-    (text) => JSON.parse(text) as WriterLease,
-    () => undefined,
-  );
-  if (lease !== undefined && (await processWriter('raiden export').isActive(lease)))
+async function refuseChangingRun(
+  run: RunChangeProbe,
+  judge: Pick<RunWriter, 'isActive'>,
+  advice: { readonly writer: string; readonly swap: string },
+): Promise<void> {
+  try {
+    await refuseRunInChange(run, judge);
+  } catch (error) {
+    if (!(error instanceof RunInChangeError)) throw error;
+    const { change } = error;
     throw new UsageError(
-      `--run ${directory} is being written by ${printable(String(lease.writer))} since ${printable(String(lease.claimed_at))}: wait for it to finish, then export (its train.json is rewritten at its end); if that process no longer runs (a copy from another machine), delete ${join(directory, WRITER_LEASE)}`,
+      change.kind === 'writer'
+        ? `--run ${printable(run.location)} is being written by ${printable(String(change.holder.writer))} since ${printable(String(change.holder.claimed_at))}: ${advice.writer}`
+        : `--run ${printable(run.location)} holds the swap of an interrupted raiden reverify: ${advice.swap}`,
     );
-  const swapping = await stat(join(directory, '.reverify', 'commit.json')).then(
-    () => true,
-    () => false,
-  );
-  if (swapping)
-    throw new UsageError(
-      `--run ${directory} holds the swap of an interrupted raiden reverify: run raiden reverify --run ${directory} again to finish it, then export`,
-    );
+  }
 }
 
 async function openS3Run(flags: ExportFlags, deps: ExportDependencies): Promise<OpenedRun> {
@@ -163,9 +179,26 @@ async function openS3Run(flags: ExportFlags, deps: ExportDependencies): Promise<
   if (location === undefined || location.key.replace(/\/+$/u, '') === '')
     throw new UsageError(`--run ${flags.run} is not a run's S3 prefix: write s3://<outputs bucket>/runs/<run id>`);
   const prefix = `${location.key.replace(/\/+$/u, '')}/`;
-  const [{ S3Client }, { S3RunStore }] = await Promise.all([import('@aws-sdk/client-s3'), import('../store/s3-run-store.ts')]);
+  const [{ S3Client }, { S3RunStore }, { s3RewritePending }] = await Promise.all([
+    import('@aws-sdk/client-s3'),
+    import('../store/s3-run-store.ts'),
+    import('../store/s3-run-rewrite.ts'),
+  ]);
   const client = deps.s3 ?? new S3Client(flags.region !== undefined ? { region: flags.region } : {});
   const store = new S3RunStore({ client, bucket: location.bucket, prefix });
+  try {
+    await refuseChangingRun(
+      { location: store.location, lease: store, rewritePending: () => s3RewritePending({ client, bucket: location.bucket, prefix }) },
+      s3RunWriter('raiden export'),
+      {
+        writer: 'wait for it to end (or stop it), then export: its train.json is rewritten at its end',
+        swap: `run raiden reverify --run ${flags.run} again to finish it, then export`,
+      },
+    );
+  } catch (error) {
+    if (deps.s3 === undefined) client.destroy();
+    throw error;
+  }
   const source: ExportSource = {
     location: store.location,
     readJson: (name) => store.readJson(name),

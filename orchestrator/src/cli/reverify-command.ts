@@ -18,7 +18,7 @@ import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
 import type { RunRewrite } from '../core/ports/run-rewrite.ts';
 import type { RunStore } from '../core/ports/run-store.ts';
-import { claimWriter, releaseWriter, RunBusyError, type RunWriter } from '../core/run/run-manifest.ts';
+import { claimWriter, releaseWriter, RunBusyError } from '../core/run/run-manifest.ts';
 import { claimPreparedRun, prepareRun, type RunPlan } from '../core/run/prepare-run.ts';
 import { writeReportHtml } from '../core/report/report-html.ts';
 import { carriedReportSections, reverifyRun, type ReverifySummary } from '../core/run/reverify.ts';
@@ -29,6 +29,7 @@ import { connectLocalBackends, localBackendSettings } from './local-backends.ts'
 import { collect, integerAtLeast } from './option-parsers.ts';
 import { processWriter } from './process-writer.ts';
 import { ProgressDisplay } from './progress-display.ts';
+import { s3RunWriter } from './s3-run-writer.ts';
 import { addCacheOptions, openCacheOption, warnCacheErrors } from './response-cache-options.ts';
 import { reportRepairs } from './generate-command.ts';
 import { openRunDirectory } from './run-directory.ts';
@@ -282,7 +283,7 @@ async function openS3Target(flags: ReverifyFlags, io: CliIo, deps: ReverifyDepen
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     });
   const live = new S3RunStore({ client, bucket, prefix });
-  const writer = s3RunWriter();
+  const writer = s3RunWriter('raiden reverify');
   let claimed = false;
   const close = async () => {
     if (claimed) await releaseWriter(live, writer).catch(() => undefined);
@@ -338,31 +339,6 @@ async function openS3Target(flags: ReverifyFlags, io: CliIo, deps: ReverifyDepen
       });
     },
     close,
-  };
-}
-
-/**
- * This process as the writer of a run in S3. The lease there is held by a workflow execution (its ARN) or by
- * another CLI process: an execution counts as writing while Step Functions says RUNNING, or when that cannot be
- * asked, as Plan judges it; a process as processWriter judges it.
- */
-function s3RunWriter(): RunWriter {
-  const writer = processWriter('raiden reverify');
-  return {
-    lease: writer.lease,
-    isActive: async (holder) => {
-      const region = /^arn:[^:]+:states:([^:]+):[^:]*:execution:/u.exec(holder.writer)?.[1];
-      if (region === undefined) return writer.isActive(holder);
-      const { SFNClient, DescribeExecutionCommand } = await import('@aws-sdk/client-sfn');
-      const sfn = new SFNClient({ region });
-      try {
-        return (await sfn.send(new DescribeExecutionCommand({ executionArn: holder.writer }))).status === 'RUNNING';
-      } catch (error) {
-        return (error as { name?: string }).name !== 'ExecutionDoesNotExist';
-      } finally {
-        sfn.destroy();
-      }
-    },
   };
 }
 

@@ -69,6 +69,17 @@ export async function writeCommitJournal(directory: string): Promise<CommitJourn
   return journal;
 }
 
+/** Whether `directory` holds the journal of a swap that did not finish: its files are part old, part new until recoverLocalRewrite ends it. */
+export async function localRewritePending(directory: string): Promise<boolean> {
+  return stat(join(directory, STAGING, JOURNAL)).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return false;
+      throw error;
+    },
+  );
+}
+
 /**
  * Completes a swap its journal records, or drops staging a crash left before the swap began. Call with
  * the run's lock held, before anything else reads or writes the run: raiden generate and raiden reverify do.

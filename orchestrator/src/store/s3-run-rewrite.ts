@@ -13,6 +13,7 @@ import {
   paginateListObjectsV2,
   PutObjectCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { PARTS } from '../contract/run-layout.ts';
@@ -74,6 +75,17 @@ export async function writeS3CommitJournal(options: S3RunRewriteOptions): Promis
     new PutObjectCommand({ Bucket: bucket, Key: `${staging}${JOURNAL}`, Body: JSON.stringify(journal), ContentType: 'application/json' }),
   );
   return journal;
+}
+
+/** Whether the run holds the journal of a swap that did not finish: its objects are part old, part new until recoverS3Rewrite ends it. */
+export async function s3RewritePending(options: S3RunRewriteOptions): Promise<boolean> {
+  try {
+    await options.client.send(new HeadObjectCommand({ Bucket: options.bucket, Key: `${stagingOf(options)}${JOURNAL}` }));
+    return true;
+  } catch (error) {
+    if (['NotFound', 'NoSuchKey'].includes((error as { name?: string }).name ?? '')) return false;
+    throw error;
+  }
 }
 
 /**

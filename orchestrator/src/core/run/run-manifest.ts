@@ -214,3 +214,15 @@ export async function releaseWriter(store: LeaseStore, writer: RunWriter): Promi
     if (!(error instanceof WriteConflictError)) throw error;
   }
 }
+
+/**
+ * The writer holding the run's lease, when it may still be writing: a reader's check, which claims nothing.
+ * A lease its writer left behind (a process that exited, an execution that ended) names no writer.
+ */
+export async function activeWriter(
+  store: Pick<LeaseStore, 'readJsonVersion'>,
+  judge: Pick<RunWriter, 'isActive'>,
+): Promise<WriterLease | undefined> {
+  const current = await store.readJsonVersion<WriterLease>(WRITER_LEASE);
+  return current !== undefined && (await judge.isActive(current.value)) ? current.value : undefined;
+}
