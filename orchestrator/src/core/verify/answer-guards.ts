@@ -111,16 +111,9 @@ function negatedAt(tokens: readonly string[], at: number): boolean {
   return contraction || cueIn(window, NEGATION_CUES) !== undefined;
 }
 
-/**
- * Keys of the short texts a guard compares again and again (rivals, distractor forms), kept apart from
- * keyword-match's small recent-key cache: a profile has dozens of rivals and thrashing that cache cost
- * every verdict a re-tokenised profile.
- */
-const shortKey = boundedMemo(65_536, matchKey);
-
 /** Whether the text behind `textKey` contains the short text `form` (keyContains with a lasting key cache). */
 function holds(textKey: string, form: string): boolean {
-  const formKey = shortKey(form);
+  const formKey = matchKey(form);
   return formKey !== '' && textKey.includes(formKey);
 }
 
@@ -179,11 +172,16 @@ const OUT_OF_CHARACTER = [...guards.out_of_character.en, ...guards.out_of_charac
 const OUT_OF_CHARACTER_CANONICAL = new Map(OUT_OF_CHARACTER.map((phrase) => [phrase, canonicalText(phrase)]));
 
 function isCjkToken(token: string): boolean {
-  return [...token].length === 1 && isCjkChar(token);
+  const codePoint = token.codePointAt(0) ?? 0;
+  return token.length === (codePoint > 0xffff ? 2 : 1) && isCjkChar(token);
 }
 
+const LETTER_START = /^\p{L}/u;
+
 function isWordToken(token: string): boolean {
-  return /^\p{L}/u.test(token) && !isCjkToken(token);
+  const first = token.charCodeAt(0);
+  if (first < 0x80) return (first >= 0x61 && first <= 0x7a) || (first >= 0x41 && first <= 0x5a);
+  return LETTER_START.test(token) && !isCjkToken(token);
 }
 
 /** Rules 2 to 8: each guard the answer fails, with what it found. `answer` is already answerText(...). */
@@ -341,11 +339,11 @@ export function guardTruth(source: GuardSource): GuardTruth {
   const forms = keywordForms(source);
   const formKeys = forms
     .flat()
-    .map(shortKey)
+    .map(matchKey)
     .filter((formKey) => formKey !== '');
   const touchesKeyword = (textKey: string) => formKeys.some((formKey) => textKey.includes(formKey) || formKey.includes(textKey));
   const questionKey = matchKey(source.question);
-  const excluded = new Set([...source.names, ...source.fieldLabels].map(shortKey));
+  const excluded = new Set([...source.names, ...source.fieldLabels].map(matchKey));
   // A CM answer recites when it lists the user's other words or the profile's values.
   const profile = factsOf(source.profileText);
   const userWords = source.conversation

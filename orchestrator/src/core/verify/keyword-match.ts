@@ -348,11 +348,23 @@ export function canonicalTokens(canonical: string): string[] {
   return tokens;
 }
 
-/** The tokens of a text as one string, space-delimited at both ends, for contiguous-token search. */
-export const matchKey = boundedMemo(RECENT_TEXTS, (text): string => {
-  const tokens = recentTokensOf(text);
+/** Texts longer than this (a profile, a whole conversation) are remembered apart from the short ones. */
+const LONG_TEXT = 256;
+const RECENT_LONG_TEXTS = 1024;
+
+function keyOfTokens(tokens: readonly string[]): string {
   return tokens.length === 0 ? '' : ` ${tokens.join(' ')} `;
-});
+}
+
+const recentShortKeys = boundedMemo(RECENT_TEXTS, (text): string => keyOfTokens(recentTokensOf(text)));
+// A profile is asked for by every verdict of its slots: the many short texts of those verdicts (keywords,
+// rivals, turns) must not push it out, or it is tokenised again per verdict.
+const recentLongKeys = boundedMemo(RECENT_LONG_TEXTS, (text): string => keyOfTokens(canonicalTokens(canonicalText(text))));
+
+/** The tokens of a text as one string, space-delimited at both ends, for contiguous-token search. */
+export function matchKey(text: string): string {
+  return text.length > LONG_TEXT ? recentLongKeys(text) : recentShortKeys(text);
+}
 
 /** Step 3: whether the text behind `textKey` (from matchKey) contains `form`. */
 export function keyContains(textKey: string, form: string): boolean {

@@ -156,7 +156,7 @@ export function verifySample(value: unknown, context: VerificationContext): Verd
   if (answer === '') return reject('empty_field', 'answer holds nothing outside <think> blocks: write the reply itself');
   const answerKey = matchKey(answer);
   const questionKey = matchKey(content.question);
-  const profileKey = profileMatchKey(context.profileText);
+  const profileKey = matchKey(context.profileText);
   const names = context.names.map(matchTokens).filter((tokens) => tokens.length > 0);
   const labels = new Set(context.fieldLabels.map(matchKey));
   const seen: string[] = [];
@@ -465,9 +465,6 @@ function detailOrderProblem(content: VerifiedContent): Verdict | undefined {
   }
   return undefined;
 }
-
-/** Profiles are tokenised once, not once per attempt: profiles of ~1 KB would otherwise dominate CPU time. */
-const profileMatchKey = boundedMemo(4096, matchKey);
 
 function reject(reason: RejectReason, detail: string): Verdict {
   return { ok: false, reason, detail };
