@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import type { CacheChildConfig, CacheChildResult } from '../support/cache-child.ts';
 import { fmt, type BenchContext, type ScenarioResult } from '../support/scenario.ts';
 import { startSimProcess } from '../support/sim-process.ts';
@@ -27,21 +28,17 @@ function runChild(config: CacheChildConfig): Promise<CacheChildResult> {
   );
 }
 
-/** Entries and bytes on disk (whole 4 KiB blocks, as the file system allocates them) under the cache's entries. */
-function diskUse(cacheDir: string): { entries: number; bytes: number; allocated: number } {
-  const base = join(cacheDir, 'responses-v1', 'entries');
-  let entries = 0;
+/** Entries the cache holds, and the bytes its segment files (records and indexes) take on disk. */
+async function diskUse(cacheDir: string): Promise<{ entries: number; bytes: number; allocated: number }> {
+  const base = join(cacheDir, 'responses-v2', 'segments');
   let bytes = 0;
   let allocated = 0;
-  for (const sub of readdirSync(base)) {
-    for (const name of readdirSync(join(base, sub))) {
-      const info = statSync(join(base, sub, name));
-      entries++;
-      bytes += info.size;
-      allocated += info.blocks * 512;
-    }
+  for (const name of readdirSync(base)) {
+    const info = statSync(join(base, name));
+    bytes += info.size;
+    allocated += info.blocks * 512;
   }
-  return { entries, bytes, allocated };
+  return { entries: (await LocalResponseCache.open(cacheDir)).entries, bytes, allocated };
 }
 
 /**
@@ -69,7 +66,7 @@ export async function responseCacheScenario(context: BenchContext): Promise<Scen
     const afterPlain = await calls();
     const cold = await run('cache-cold', cacheDir);
     const afterCold = await calls();
-    const disk = diskUse(cacheDir);
+    const disk = await diskUse(cacheDir);
     const warm = await run('cache-warm', cacheDir);
     const afterWarm = await calls();
     const reverify = await runChild({ mode: 'reverify', out: join(context.workDir, 'cache-warm'), cacheDir });
@@ -117,7 +114,7 @@ export async function responseCacheScenario(context: BenchContext): Promise<Scen
           value: `${fmt(cold.wallMs / 1000, 1)} s / ${fmt(warm.wallMs / 1000, 1)} s`,
         },
         {
-          label: 'disk per cached answer: bytes written / allocated (4 KiB blocks)',
+          label: 'disk per cached answer: bytes written / allocated',
           value: `${fmt(disk.bytes / disk.entries, 0)} / ${fmt(disk.allocated / disk.entries, 0)}`,
         },
         {
@@ -132,7 +129,7 @@ export async function responseCacheScenario(context: BenchContext): Promise<Scen
         },
       ],
       notes: [
-        'The added CPU per request is the difference between two whole-command runs, so it carries their noise; the disk figures count the entry files only (the journal and size record add a few bytes per entry).',
+        'The added CPU per request is the difference between two whole-command runs, so it carries their noise; the disk figures count the segment files, records and indexes, of the cache directory.',
       ],
     };
   } finally {

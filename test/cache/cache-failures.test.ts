@@ -1,15 +1,16 @@
 /**
  * A response cache that cannot store answers (its disk full) costs no data and is not silent: the run
  * counts the failures in report.json and says so on stderr, and a write the disk cut short leaves no
- * staged file behind.
+ * part of a record behind.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { faultSequence, startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
 import type { RejectRecord } from '../../orchestrator/src/core/verify/sample.ts';
+import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import { readJson, readJsonl, ROOT, runCli } from '../support/run-cli.ts';
 
 let server: TestServer | undefined;
@@ -22,9 +23,10 @@ describe('a response cache that fails to store', () => {
   it('is counted in report.json and on stderr; the rejects keep their whole output in the run', async () => {
     server = await startTestServer({ fault: faultSequence(['keyword_not_in_answer', 'ungrounded']) });
     const cacheDir = mkdtempSync(join(tmpdir(), 'raiden-cache-full-'));
-    // Every directory an entry would go in is a file: the cache opens, and then every read and write fails.
-    mkdirSync(join(cacheDir, 'responses-v1', 'entries'), { recursive: true });
-    for (let byte = 0; byte < 256; byte++) writeFileSync(join(cacheDir, 'responses-v1', 'entries', byte.toString(16).padStart(2, '0')), '');
+    // The segments directory is one of procfs, where no one (root included) may create a file: the cache
+    // opens and reads it (no segment in it), and then every write fails.
+    mkdirSync(join(cacheDir, 'responses-v2'), { recursive: true });
+    symlinkSync('/proc/self/fdinfo', join(cacheDir, 'responses-v2', 'segments'));
     const out = mkdtempSync(join(tmpdir(), 'raiden-cache-full-run-'));
     const run = await runCli([
       'generate',
@@ -32,8 +34,8 @@ describe('a response cache that fails to store', () => {
     ]);
     expect(run.code, run.stderr).toBe(0);
     const report = readJson<{ cache: { errors?: number }; requests: { this_invocation: number } }>(join(out, 'report.json'));
-    // A read and a write per request.
-    expect(report.cache.errors).toBe(2 * report.requests.this_invocation);
+    // A write per request; a miss is looked up in memory, and cannot fail.
+    expect(report.cache.errors).toBe(report.requests.this_invocation);
     expect(run.stderr).toContain(`the response cache at ${cacheDir} failed ${report.cache.errors} reads or writes (is its disk full?)`);
     const rejects = readJsonl<RejectRecord>(join(out, 'rejects.jsonl'));
     expect(rejects).toHaveLength(2);
@@ -43,7 +45,7 @@ describe('a response cache that fails to store', () => {
     }
   });
 
-  it('leaves no staged file when the disk takes only part of an entry', () => {
+  it('cuts off the part of an entry the disk took, so the segment ends with its last whole record', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'raiden-cache-fsize-'));
     // A 1 KiB file size limit is a disk that fills in the middle of the entry's write.
     const script = `
@@ -59,6 +61,11 @@ describe('a response cache that fails to store', () => {
       encoding: 'utf8',
     });
     expect(child.stdout.trim(), child.stderr).toBe('EFBIG');
-    expect(readdirSync(join(cacheDir, 'responses-v1', 'tmp'))).toEqual([]);
+    const segments = join(cacheDir, 'responses-v2', 'segments');
+    expect(readdirSync(segments).map((name) => statSync(join(segments, name)).size)).toEqual([0]);
+    const cache = await LocalResponseCache.open(cacheDir);
+    expect(await cache.get('ab'.repeat(32))).toBeUndefined();
+    await cache.put('ab'.repeat(32), { text: 'stored', model: 'm', usage: { inputTokens: 1, outputTokens: 1 } });
+    expect((await (await LocalResponseCache.open(cacheDir)).get('ab'.repeat(32)))?.text).toBe('stored');
   });
 });

@@ -1,8 +1,9 @@
 /**
  * The response cache: what its key covers, how a decorated backend answers from it, and the two stores
- * (a local directory with LRU eviction, an S3 prefix through s3rver).
+ * (a local directory of append-only segments, evicted oldest first; an S3 prefix through s3rver).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,61 +169,124 @@ describe('a backend behind the cache', () => {
 
 describe('the local cache directory', () => {
   const entry = (text: string): CachedResponse => ({ text, model: 'qwen', usage: { inputTokens: 10, outputTokens: 5 } });
-  const keyOf = (n: number) => n.toString(16).padStart(64, '0');
+  // Keys are SHA-256 digests, spread over all their bits, as the index expects.
+  const keyOf = (n: number) => createHash('sha256').update(String(n)).digest('hex');
+  const segmentsOf = (dir: string) => join(dir, 'responses-v2', 'segments');
+  const files = (dir: string, extension: string) =>
+    readdirSync(segmentsOf(dir))
+      .filter((name) => name.endsWith(extension))
+      .sort()
+      .map((name) => join(segmentsOf(dir), name));
 
-  it('stores whole answers by key, leaves no staged file behind, and refuses a name that is not a key', async () => {
+  it('stores whole answers by key in a segment of its own, read again by the next process, and refuses a name that is not a key', async () => {
     const dir = tempDir();
     const cache = await LocalResponseCache.open(dir);
     await cache.put(keyOf(1), { ...entry('x'.repeat(50_000)), backend: 'bedrock-batch' });
+    await cache.put(keyOf(2), entry('two'));
     expect(await cache.get(keyOf(1))).toEqual({ ...entry('x'.repeat(50_000)), backend: 'bedrock-batch' });
-    expect(await cache.get(keyOf(2))).toBeUndefined();
-    expect(readdirSync(join(dir, 'responses-v1', 'tmp'))).toEqual([]);
-    expect(existsSync(join(dir, 'responses-v1', 'entries', '00', `${keyOf(1).slice(2)}.json`))).toBe(true);
+    expect(await cache.get(keyOf(3))).toBeUndefined();
+    expect(readdirSync(segmentsOf(dir))).toHaveLength(1);
+    const next = await LocalResponseCache.open(dir);
+    expect(await next.get(keyOf(1))).toEqual({ ...entry('x'.repeat(50_000)), backend: 'bedrock-batch' });
+    expect(await next.get(keyOf(2))).toEqual(entry('two'));
+    await next.put(keyOf(2), entry('two again'));
+    expect(await next.get(keyOf(2))).toEqual(entry('two again'));
+    expect(readdirSync(segmentsOf(dir))).toHaveLength(2);
     await expect(cache.get('../../etc/passwd')).rejects.toThrow(/not a response cache key/u);
   });
 
-  it('treats an entry that is not one of its own as a miss and removes it', async () => {
+  it('reads the answers another process stores at its next look, at most once per refresh interval', async () => {
     const dir = tempDir();
-    const cache = await LocalResponseCache.open(dir);
-    await cache.put(keyOf(3), entry('fine'));
-    const path = join(dir, 'responses-v1', 'entries', '00', `${keyOf(3).slice(2)}.json`);
-    writeFileSync(path, '{"key": "something else", "text": 1}');
-    expect(await cache.get(keyOf(3))).toBeUndefined();
-    expect(existsSync(path)).toBe(false);
+    const eager = await LocalResponseCache.open(dir, { refreshMs: 0 });
+    const slow = await LocalResponseCache.open(dir, { refreshMs: 3_600_000 });
+    const other = await LocalResponseCache.open(dir);
+    await other.put(keyOf(1), entry('from another process'));
+    expect(await eager.get(keyOf(1))).toEqual(entry('from another process'));
+    // Looked at the directory when it opened, an hour is not over: a miss without reading anything.
+    expect(await slow.get(keyOf(1))).toBeUndefined();
   });
 
-  it('stays within its bound by evicting the least recently used entries, and a read counts as a use', async () => {
+  it('a record damaged on disk is a miss, and storing its key again supersedes it, in this process and the next', async () => {
     const dir = tempDir();
-    // Each entry takes one 4 KiB block of disk, which is what the bound counts.
-    const size = 4096;
-    const cache = await LocalResponseCache.open(dir, { maxBytes: size * 10 });
-    for (let n = 0; n < 10; n++) {
-      await cache.put(keyOf(n), entry('a'.repeat(1000)));
-      // mtimes a second apart, oldest first, so the order does not rest on the clock's resolution.
-      const path = join(dir, 'responses-v1', 'entries', '00', `${keyOf(n).slice(2)}.json`);
-      utimesSync(path, new Date(1_000_000 + n * 1000), new Date(1_000_000 + n * 1000));
+    const cache = await LocalResponseCache.open(dir);
+    await cache.put(keyOf(1), entry('first'));
+    await cache.put(keyOf(2), entry('second'));
+    const [segment] = files(dir, '.seg');
+    const bytes = readFileSync(segment!);
+    // The first record's answer, "first", made "First": still JSON, caught by the checksum alone.
+    bytes[53] = bytes[53]! ^ 0x20;
+    writeFileSync(segment!, bytes);
+    const next = await LocalResponseCache.open(dir);
+    expect(await next.get(keyOf(1))).toBeUndefined();
+    expect(await next.get(keyOf(2))).toEqual(entry('second'));
+    await next.put(keyOf(1), entry('first again'));
+    expect(await next.get(keyOf(1))).toEqual(entry('first again'));
+    expect(await (await LocalResponseCache.open(dir)).get(keyOf(1))).toEqual(entry('first again'));
+  });
+
+  it('a torn record at the end of a segment (a crash in the middle of a write) is ignored, with what follows it', async () => {
+    for (const tear of ['cut', 'zeros'] as const) {
+      const dir = tempDir();
+      const cache = await LocalResponseCache.open(dir);
+      for (let n = 0; n < 3; n++) await cache.put(keyOf(n), entry(`answer ${n} ${'y'.repeat(500)}`));
+      const [segment] = files(dir, '.seg');
+      const whole = readFileSync(segment!);
+      const third = (whole.length / 3) * 2;
+      // The third record cut in its answer, or (a file system that grew the file before writing it) its last page zeros.
+      if (tear === 'cut') truncateSync(segment!, third + 100);
+      else writeFileSync(segment!, Buffer.concat([whole.subarray(0, third), Buffer.alloc(4096)]));
+      const next = await LocalResponseCache.open(dir);
+      expect(await next.get(keyOf(0)), tear).toEqual(entry(`answer 0 ${'y'.repeat(500)}`));
+      expect(await next.get(keyOf(1)), tear).toEqual(entry(`answer 1 ${'y'.repeat(500)}`));
+      expect(await next.get(keyOf(2)), tear).toBeUndefined();
+      await next.put(keyOf(2), entry('stored again'));
+      expect(await (await LocalResponseCache.open(dir)).get(keyOf(2)), tear).toEqual(entry('stored again'));
     }
-    // Entry 0 is the oldest but read now: entry 1 becomes the least recently used.
-    expect(await cache.get(keyOf(0))).toBeDefined();
-    await cache.put(keyOf(10), entry('a'.repeat(1000)));
-    const kept = [];
-    for (let n = 0; n <= 10; n++) if ((await cache.get(keyOf(n))) !== undefined) kept.push(n);
-    expect(kept).not.toContain(1);
-    expect(kept).toContain(0);
-    expect(kept).toContain(10);
-    expect(kept.length).toBeLessThanOrEqual(9);
-    expect(JSON.parse(readFileSync(join(dir, 'responses-v1', 'size.json'), 'utf8')).bytes).toBeLessThanOrEqual(size * 9);
   });
 
-  it('removes a staged entry a killed writer left behind, once it is old', async () => {
+  it('stays within its bound by deleting the oldest segments whole, and keeps an answer read from them', async () => {
     const dir = tempDir();
-    const cache = await LocalResponseCache.open(dir);
-    const stale = join(dir, 'responses-v1', 'tmp', '999-dead.json');
-    writeFileSync(stale, '{"half": ');
-    utimesSync(stale, new Date(0), new Date(0));
-    await cache.sweep();
-    expect(existsSync(stale)).toBe(false);
-    expect(statSync(join(dir, 'responses-v1', 'size.json')).isFile()).toBe(true);
+    // About 1,100 bytes a record, two records a segment (a sixteenth of the bound).
+    const maxBytes = 40_000;
+    const cache = await LocalResponseCache.open(dir, { maxBytes, refreshMs: 0 });
+    const answer = (n: number) => entry(`${n} ${'a'.repeat(1000)}`);
+    for (let n = 0; n < 30; n++) await cache.put(keyOf(n), answer(n));
+    expect(files(dir, '.seg')).toHaveLength(15);
+    // The cache is more than half full and entry 0 is in its oldest segment: reading it copies it forward.
+    expect(await cache.get(keyOf(0))).toEqual(answer(0));
+    for (let n = 30; n < 45; n++) await cache.put(keyOf(n), answer(n));
+    const onDisk = files(dir, '.seg').reduce((sum, path) => sum + statSync(path).size, 0);
+    expect(onDisk).toBeLessThanOrEqual(maxBytes);
+    expect(await cache.get(keyOf(1))).toBeUndefined();
+    expect(await cache.get(keyOf(0))).toEqual(answer(0));
+    expect(await cache.get(keyOf(44))).toEqual(answer(44));
+    const next = await LocalResponseCache.open(dir, { maxBytes });
+    expect(await next.get(keyOf(0))).toEqual(answer(0));
+    expect(await next.get(keyOf(1))).toBeUndefined();
+  });
+
+  it('the first process to read a large segment writes its index, which the next one reads instead of the records', async () => {
+    const dir = tempDir();
+    const writer = await LocalResponseCache.open(dir);
+    // A little over the 1 MiB a segment must hold past its index before one is written.
+    for (let n = 0; n < 1000; n++) await writer.put(keyOf(n), entry(`${n} ${'b'.repeat(1100)}`));
+    expect(files(dir, '.idx')).toEqual([]);
+    await LocalResponseCache.open(dir);
+    const [segment] = files(dir, '.seg');
+    const [index] = files(dir, '.idx');
+    expect(index).toBe(segment!.replace(/\.seg$/u, '.idx'));
+    // The first record's header damaged: reading the records would stop there, the index does not need them.
+    const bytes = readFileSync(segment!);
+    bytes[0] = 0;
+    writeFileSync(segment!, bytes);
+    const indexed = await LocalResponseCache.open(dir);
+    expect(await indexed.get(keyOf(0))).toBeUndefined();
+    expect(await indexed.get(keyOf(999))).toEqual(entry(`999 ${'b'.repeat(1100)}`));
+    // A damaged index is not used: the records are read (and stop at the damaged header).
+    const damaged = readFileSync(index!);
+    damaged[20] = damaged[20]! ^ 0xff;
+    writeFileSync(index!, damaged);
+    expect(await (await LocalResponseCache.open(dir)).get(keyOf(999))).toBeUndefined();
   });
 
   it('the flags win over the environment: --no-cache, then --cache-dir, then RAIDEN_NO_CACHE, then RAIDEN_CACHE_DIR', async () => {

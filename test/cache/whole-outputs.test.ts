@@ -73,9 +73,9 @@ describe('a rejected attempt', () => {
   it('with a cache that fails to store it: the whole output in the run, the failure counted', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'raiden-whole-'));
     const cache = await LocalResponseCache.open(directory);
-    // Where entries are staged is no directory any more: every put fails, as on a full disk.
-    rmSync(join(directory, 'responses-v1', 'tmp'), { recursive: true });
-    writeFileSync(join(directory, 'responses-v1', 'tmp'), '');
+    // Where segments go is no directory any more: every put fails, as on a full disk.
+    rmSync(join(directory, 'responses-v2', 'segments'), { recursive: true });
+    writeFileSync(join(directory, 'responses-v2', 'segments'), '');
     const stats = newCacheStats();
     const reject = await rejectOf(new CachedBackend(answering(longBad), cache, stats));
     expect(reject.raw_output).toBe(longBad);
