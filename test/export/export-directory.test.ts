@@ -4,15 +4,15 @@
  * that a live process or a running workflow execution writes, or whose reverify swap was cut short, is refused,
  * from a run directory and from a run's S3 prefix alike.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../orchestrator/src/cli/cli-io.ts';
-import { EXPORT_MARKER } from '../../orchestrator/src/cli/export-directory.ts';
+import { EXPORT_MARKER, openExportDirectory, WORK_MARKER } from '../../orchestrator/src/cli/export-directory.ts';
 import { runExport } from '../../orchestrator/src/cli/export-command.ts';
 import { processWriter } from '../../orchestrator/src/cli/process-writer.ts';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
@@ -99,6 +99,73 @@ describe('raiden export --out', () => {
     expect(inCwd.code).toBe(2);
     expect(inCwd.stderr).toContain('--out . is the directory you are in');
     expect(readdirSync(root).filter((name) => name.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('what a killed raiden export leaves beside --out', () => {
+  /** Makes the work directory `work` look like one whose export was killed: its process no longer runs. */
+  const orphan = (work: string) => {
+    const marker = JSON.parse(readFileSync(join(work, WORK_MARKER), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(work, WORK_MARKER), JSON.stringify({ ...marker, pid: 2 ** 22 + 1 }));
+  };
+  const workOf = (parent: string, before: readonly string[]) =>
+    join(
+      parent,
+      leftovers(parent).find((name) => !before.includes(name))!,
+    );
+
+  it('the next export into the same --out removes it, puts back an earlier export a kill displaced, and says where the rest is', async () => {
+    const parent = join(root, 'killed');
+    const out = join(parent, 'verl');
+    await runExport({ run: withValidation, format: 'verl', out }, io);
+    const earlier = Object.fromEntries(listing(out).map((name) => [name, readFileSync(join(out, name))]));
+
+    // Killed while writing its files, and killed between the two renames of its commit: --out moved into its
+    // work directory, the new export not yet in place.
+    const writing = await openExportDirectory(out);
+    await writing.sink.write('train.parquet', 'half written');
+    const first = workOf(parent, []);
+    const committing = await openExportDirectory(out);
+    await committing.sink.write('train.parquet', 'whole');
+    const second = workOf(parent, [basename(first)]);
+    renameSync(out, join(second, 'old'));
+    orphan(first);
+    orphan(second);
+    // Not recognisably an export's: a directory without the marker (as an older raiden left them), and a user's file.
+    mkdirSync(join(parent, '.verl.export-abc123.replaced'));
+    writeFileSync(join(parent, '.verl.export-abc123.replaced', 'train.parquet'), 'unknown');
+    writeFileSync(join(parent, '.verl.export-notes'), 'mine');
+
+    const opened = await openExportDirectory(out);
+    await opened.abandon();
+    const unknown = `${join(parent, '.verl.export-abc123.replaced')} looks like the work directory of a killed raiden export, but holds no marker of an export into ${out}: delete it if no raiden export runs`;
+    const putBack = `put back the earlier export into ${out}, which a killed raiden export had moved to ${second}`;
+    expect([...opened.notes].sort()).toEqual(
+      [
+        unknown,
+        putBack,
+        `removed ${first}, which a killed raiden export left`,
+        `removed ${second}, which a killed raiden export left`,
+      ].sort(),
+    );
+    expect(opened.notes.indexOf(putBack)).toBeLessThan(opened.notes.indexOf(`removed ${second}, which a killed raiden export left`));
+    expect(Object.fromEntries(listing(out).map((name) => [name, readFileSync(join(out, name))]))).toEqual(earlier);
+    expect(leftovers(parent).sort()).toEqual(['.verl.export-abc123.replaced', '.verl.export-notes']);
+    expect(readFileSync(join(parent, '.verl.export-notes'), 'utf8')).toBe('mine');
+
+    // The command prints the notes; a work directory of an export that still runs (this process) is left alone.
+    const running = await openExportDirectory(out);
+    const stderr: string[] = [];
+    await runExport({ run: trainOnly, format: 'verl', out }, { ...io, stderr: { write: (text: string) => stderr.push(text) > 0 } });
+    const printed = stderr.join('').split('\n');
+    expect(printed).toContain(`raiden: ${unknown}`);
+    expect(printed).toContainEqual(
+      expect.stringMatching(
+        /^raiden: \S+\.verl\.export-\w{6} belongs to raiden export \(pid \d+ .*\), which may still run: left as it is$/u,
+      ),
+    );
+    await running.abandon();
+    expect(leftovers(parent).sort()).toEqual(['.verl.export-abc123.replaced', '.verl.export-notes']);
   });
 });
 

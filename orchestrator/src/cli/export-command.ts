@@ -57,6 +57,7 @@ export async function runExport(flags: ExportFlags, io: CliIo, deps: ExportDepen
     opened.close();
     throw error;
   });
+  for (const note of directory.notes) io.stderr.write(`raiden: ${note}\n`);
   try {
     const summary = await exportRun(opened.source, directory.sink, {
       format: flags.format,
