@@ -151,6 +151,34 @@ describe('S3 run store (s3rver through @aws-sdk/client-s3)', () => {
     client.destroy();
   });
 
+  it('writes a file held whole with one PUT and a streamed one by multipart upload, byte for byte', async () => {
+    const { client, sent } = recordingClient();
+    const run = new S3RunStore({ client, bucket: BUCKET, prefix: 'runs/r6/' });
+    await run.writeFile('exports/verl/README.md', '# card\n');
+    expect(sent.map((c) => [c.name, c.input.Key])).toEqual([['PutObjectCommand', 'runs/r6/exports/verl/README.md']]);
+    expect(await readObject('runs/r6/exports/verl/README.md')).toBe('# card\n');
+
+    sent.length = 0;
+    // About 10 MB of every byte value (no text), in the uneven chunks a Parquet writer hands out.
+    const chunks = Array.from({ length: 7 }, (_, n) => Uint8Array.from({ length: 1_500_000 + n }, (_, i) => (i * 7 + n) % 256));
+    await run.writeFile(
+      'exports/verl/train.parquet',
+      (async function* () {
+        yield* chunks;
+      })(),
+    );
+    expect(sent.map((c) => c.name)).toEqual([
+      'CreateMultipartUploadCommand',
+      'UploadPartCommand',
+      'UploadPartCommand',
+      'CompleteMultipartUploadCommand',
+    ]);
+    expect(sent[0]?.input.ContentType).toBe('application/octet-stream');
+    const object = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'runs/r6/exports/verl/train.parquet' }));
+    expect(Buffer.from((await object.Body?.transformToByteArray()) ?? []).equals(Buffer.concat(chunks))).toBe(true);
+    client.destroy();
+  });
+
   it('aborts a multipart upload whose lines fail, rethrows the failure and leaves the old object', async () => {
     const { client, sent } = recordingClient();
     const run = new S3RunStore({ client, bucket: BUCKET, prefix: 'runs/r7/' });

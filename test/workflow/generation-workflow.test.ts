@@ -4,7 +4,7 @@
  * by s3rver through @aws-sdk/client-s3, SGLang by the simulated server, Auto Scaling / EC2 / Step Functions
  * by aws-sdk-client-mock.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -22,6 +22,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startBedrockTestServer, type BedrockFault, type BedrockTestServer } from '../../bench/simulated-bedrock/server.ts';
 import { startTestServer, type TestServer } from '../../bench/simulated-sglang/server.ts';
+import { runExport } from '../../orchestrator/src/cli/export-command.ts';
 import { RESPONSE_CACHE_ENV } from '../../orchestrator/src/contract/response-cache.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
 import {
@@ -486,6 +487,21 @@ describe('a local run of the workflow', () => {
     expect(keys).toEqual(
       expect.arrayContaining(['verl/train.parquet', 'verl/raiden_reward.py', 'verl/README.md', 'sft/train.jsonl', 'sft/raiden_reward.py']),
     );
+    // Finalize streams each data file into a multipart upload; raiden export of the same run writes the same bytes.
+    for (const format of ['verl', 'sft'] as const) {
+      const out = join(mkdtempSync(join(tmpdir(), 'raiden-workflow-export-')), format);
+      const quiet = { write: () => true };
+      expect(
+        await runExport({ run: `s3://${OUTPUTS}/runs/exported-run`, format, out }, { stdout: quiet, stderr: quiet }, { s3: s3.client }),
+      ).toBe(0);
+      const dataFiles = readdirSync(out).filter((file) => /^(train|validation)\./u.test(file));
+      expect(dataFiles).toContain(format === 'sft' ? 'train.jsonl' : 'train.parquet');
+      for (const name of dataFiles) {
+        const object = await s3.client.send(new GetObjectCommand({ Bucket: OUTPUTS, Key: `runs/exported-run/exports/${format}/${name}` }));
+        const streamed = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+        expect(streamed.equals(readFileSync(join(out, name))), `${format}/${name}`).toBe(true);
+      }
+    }
     expect(await readRunFile('exported-run', 'profiles.jsonl')).toMatch(/"text":/u);
     // Finalize's report.html, opened from disk in Chromium with the network blocked, as a user opens the link.
     const file = join(mkdtempSync(join(tmpdir(), 'raiden-workflow-report-')), 'report.html');

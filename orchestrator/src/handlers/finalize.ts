@@ -3,7 +3,6 @@
  * (samples.jsonl, rejects.jsonl, train.json, validation.json, dataset_stats.json, report.json) under
  * `runs/<run id>/`, with the counters of every batch invocation summed, through the same finishRun as the CLI.
  */
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PARTS, RUN_FILES, runKey, runPrefix, TEMP_FILES } from '../contract/run-layout.ts';
 import { s3Uri } from '../contract/s3-uri.ts';
 import type { BatchResult, FinalizeEvent, FinalizeOutput } from '../contract/workflow-payloads.ts';
@@ -30,20 +29,8 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
   const plan = await parts.readJson<WorkflowPlan>(RUN_FILES.plan);
   if (plan === undefined) throw new Error(`run ${event.runId} has no ${RUN_FILES.plan}: Plan did not finish for it`);
 
-  const latest = new Map<string, BatchResult>();
-  const counters = newCounters(plan.slots.total, 0);
-  for await (const result of parts.listJson<BatchResult>(PARTS.results)) {
-    // A rerun with the same run id reports what this execution did; earlier samples count as already done.
-    if (result.executionArn !== plan.executionArn) continue;
-    // Keys sort by batch, then by invocation time: the last one seen per batch is its latest.
-    if (!latest.has(result.batchId)) counters.alreadyDone += result.alreadyDone;
-    latest.set(result.batchId, result);
-    addCounters(counters, result);
-  }
-  const emptySlots: EmptySlot[] = [...latest.values()].flatMap((result) => result.emptySlots);
-  counters.emptySlots = emptySlots.length;
-  const finished = [...latest.values()].filter((result) => result.stopped === undefined);
-  const failedBatches = plan.batches.total - finished.length;
+  const { counters, emptySlots, finished } = await foldResults(parts.listJson<BatchResult>(PARTS.results), plan);
+  const failedBatches = plan.batches.total - finished.size;
 
   const store = await parts.consolidate();
   const strategy = strategyByName(plan.spec.strategy);
@@ -71,9 +58,9 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
           on_sglang: plan.batches.sglang,
           on_bedrock: plan.batches.bedrock,
           seed: plan.batches.seed,
-          finished: finished.length,
+          finished: finished.size,
           failed: failedBatches,
-          unfinished_batch_ids: unfinishedIds(plan.batches.total, latest),
+          unfinished_batch_ids: unfinishedIds(plan.batches.total, finished),
         },
       },
     },
@@ -123,18 +110,13 @@ async function batchInferenceSection(runId: string, plan: WorkflowPlan): Promise
  * is logged, not failed: its dataset is still there.
  */
 async function writeExport(runId: string, format: ExportFormat, log: Logger): Promise<void> {
-  const { s3 } = awsClients();
-  const bucket = outputsBucket();
-  const prefix = runPrefix(runId);
-  const out = `${prefix}exports/${format}/`;
-  const run = runStore(s3, runId);
+  const run = runStore(awsClients().s3, runId);
+  const out = `exports/${format}/`;
   const source: ExportSource = { location: run.location, readJson: (name) => run.readJson(name), readLines: (name) => run.readLines(name) };
-
   const sink: ExportSink = {
-    location: s3Uri(bucket, out),
-    write: async (name, body) => {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${out}${name}`, Body: body }));
-    },
+    location: s3Uri(outputsBucket(), `${runPrefix(runId)}${out}`),
+    // Data files arrive as chunks while the run is read: a multipart upload takes them, so no file is held whole.
+    write: (name, body) => run.writeFile(`${out}${name}`, body),
   };
   try {
     const summary = await exportRun(source, sink, { format });
@@ -157,12 +139,44 @@ function addCounters(counters: GenerationCounters, result: BatchResult): void {
 }
 
 /** Batch ids (b00000...) with no finished invocation: failed for good, or never run. */
-function unfinishedIds(total: number, latest: ReadonlyMap<string, BatchResult>): string[] {
+function unfinishedIds(total: number, finished: ReadonlySet<string>): string[] {
   const ids: string[] = [];
   for (let index = 0; index < total; index++) {
     const id = batchId(index);
-    const result = latest.get(id);
-    if (result === undefined || result.stopped !== undefined) ids.push(id);
+    if (!finished.has(id)) ids.push(id);
   }
   return ids;
+}
+
+/**
+ * The counters of every batch invocation of this execution summed, the empty slots of each batch's latest
+ * invocation, and the batches whose latest invocation finished. Results come in key order (by batch, then
+ * by invocation time), so a batch's latest is the last of its run of results: one result is held at a time.
+ */
+async function foldResults(
+  results: AsyncIterable<BatchResult>,
+  plan: WorkflowPlan,
+): Promise<{ counters: GenerationCounters; emptySlots: EmptySlot[]; finished: Set<string> }> {
+  const counters = newCounters(plan.slots.total, 0);
+  const emptySlots: EmptySlot[] = [];
+  const finished = new Set<string>();
+  let latest: BatchResult | undefined;
+  const close = () => {
+    if (latest === undefined) return;
+    for (const slot of latest.emptySlots) emptySlots.push(slot);
+    if (latest.stopped === undefined) finished.add(latest.batchId);
+  };
+  for await (const result of results) {
+    // A rerun with the same run id reports what this execution did; earlier samples count as already done.
+    if (result.executionArn !== plan.executionArn) continue;
+    if (result.batchId !== latest?.batchId) {
+      close();
+      counters.alreadyDone += result.alreadyDone;
+    }
+    latest = result;
+    addCounters(counters, result);
+  }
+  close();
+  counters.emptySlots = emptySlots.length;
+  return { counters, emptySlots, finished };
 }

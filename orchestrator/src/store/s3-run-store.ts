@@ -178,9 +178,22 @@ export class S3RunStore implements RunStore, LeaseStore {
     const withNewlines = async function* () {
       for await (const line of lines) yield `${line}\n`;
     };
+    await this.upload(name, withNewlines());
+  }
+
+  /**
+   * Writes one file of the run (an export's, under a sub-prefix such as `exports/verl/`): a body held whole
+   * in one PUT, chunks made as they are read in a multipart upload, so a data file of any size is never held.
+   */
+  async writeFile(name: string, body: string | Uint8Array | AsyncIterable<string | Uint8Array>): Promise<void> {
+    if (typeof body === 'string' || body instanceof Uint8Array) await this.put(`${this.prefix}${name}`, body);
+    else await this.upload(name, body);
+  }
+
+  private async upload(name: string, chunks: AsyncIterable<string | Uint8Array>): Promise<void> {
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: `${this.prefix}${name}`, Body: Readable.from(withNewlines()), ContentType: contentType(name) },
+      params: { Bucket: this.bucket, Key: `${this.prefix}${name}`, Body: Readable.from(chunks), ContentType: contentType(name) },
       partSize: PART_BYTES,
       queueSize: UPLOAD_QUEUE,
       // An abandoned upload keeps billing for its parts, so a failed one is aborted; the buckets' lifecycle rule is only the backstop.
@@ -209,7 +222,7 @@ export class S3RunStore implements RunStore, LeaseStore {
     return `${this.prefix}${PARTS[kind]}${this.partition === undefined ? '' : `${this.partition}/`}`;
   }
 
-  private async put(key: string, body: string, condition?: WriteCondition): Promise<void> {
+  private async put(key: string, body: string | Uint8Array, condition?: WriteCondition): Promise<void> {
     const precondition = condition === undefined ? {} : 'ifAbsent' in condition ? { IfNoneMatch: '*' } : { IfMatch: condition.ifVersion };
     try {
       const send = () =>
@@ -334,5 +347,6 @@ export function objectKeyOf(id: string): string {
 
 function contentType(name: string): string {
   if (name.endsWith('.html')) return 'text/html; charset=utf-8';
+  if (name.endsWith('.parquet')) return 'application/octet-stream';
   return name.endsWith('.jsonl') ? 'application/x-ndjson' : name.endsWith('.json') ? 'application/json' : 'text/plain';
 }

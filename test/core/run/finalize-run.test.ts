@@ -172,6 +172,45 @@ describe('finalizeRun', () => {
     });
   });
 
+  it('holds no split in memory: each validation sample is written as the next is read', async () => {
+    // A store that logs, in order, every sample read and every line a split file takes.
+    const log: string[] = [];
+    const store = new (class extends MemoryRunStore {
+      override async *readSamples() {
+        for await (const item of super.readSamples()) {
+          log.push(`read ${item.id}`);
+          yield item;
+        }
+      }
+      override async writeLines(name: string, lines: Iterable<string> | AsyncIterable<string>) {
+        const all: string[] = [];
+        for await (const line of lines) {
+          log.push(`line ${name}`);
+          all.push(line);
+        }
+        this.files.set(name, all);
+      }
+    })();
+    for (let index = 0; index < 20; index++) for (const id of PROFILES) await store.appendSample(sample(id, 'SBK', index));
+    const validationProfiles = chooseValidationProfiles(PROFILES, OPTIONS.validationRatio, OPTIONS.seed);
+    await finalizeRun(store, OPTIONS);
+    expect(readArray(store, 'validation.json')).toHaveLength(40);
+    const isValidation = (entry: string) => entry.startsWith('read ') && validationProfiles.has(entry.slice(5).split('/')[0] as string);
+    // Once validation.json is being written, each validation sample read goes out once the next one is read
+    // (a line's comma waits for the next sample): never more than two are held.
+    const start = log.indexOf('line validation.json');
+    let pending = 0;
+    let mostPending = 0;
+    for (const entry of log.slice(start)) {
+      if (isValidation(entry)) pending++;
+      if (entry === 'line validation.json' && pending > 0) pending--;
+      mostPending = Math.max(mostPending, pending);
+    }
+    expect(mostPending).toBeLessThanOrEqual(2);
+    // validation.json is open before the run's last validation sample is read, not written from a held list.
+    expect(start).toBeLessThan(log.findLastIndex(isValidation));
+  });
+
   it('puts everything in train.json with a validation ratio of 0', async () => {
     const store = new MemoryRunStore();
     for (const id of PROFILES) await store.appendSample(sample(id, 'SBK', 0));

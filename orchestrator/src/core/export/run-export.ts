@@ -13,7 +13,7 @@ import { renderProfileText } from '../profiles/profile.ts';
 import type { Sample } from '../verify/sample.ts';
 import { datasetCard, DEFAULT_LICENSE, type CardRun, type ExportTally } from './dataset-card.ts';
 import { FORMAT_LAYOUTS, splitFileName, SPLITS, type DataFile, type ExportFormat, type Split } from './export-formats.ts';
-import { parquetBytes } from './parquet-table.ts';
+import { parquetChunks } from './parquet-table.ts';
 import type { ProfileRecord } from './profile-table.ts';
 import { chatTokenizer, DEFAULT_TOKENIZER, LengthTally, rowTokens, type TokenizerName } from './prompt-tokens.ts';
 import type { PromptProfile } from './trainer-prompt.ts';
@@ -27,10 +27,17 @@ export interface ExportSource {
   readLines(name: string): Promise<AsyncIterable<string> | undefined>;
 }
 
+/**
+ * A file of an export: small ones whole, the data files as chunks made while the run's samples are read, so
+ * a sink writes a file of any size without holding it (locally a file stream, in S3 a multipart upload).
+ */
+export type ExportBody = string | Uint8Array | AsyncIterable<string | Uint8Array>;
+
 /** Where an export's files go. */
 export interface ExportSink {
   readonly location: string;
-  write(name: string, body: Uint8Array | string): Promise<void>;
+  /** Writes the whole body, pulling the chunks of a streamed one as it goes. */
+  write(name: string, body: ExportBody): Promise<void>;
 }
 
 /** The run cannot be exported as it is (not finished, nothing accepted, a damaged file); the message says what to do. */
@@ -103,8 +110,7 @@ export async function exportRun(source: ExportSource, sink: ExportSink, options:
     // An empty split gets no file: some trainers fail on a data file without rows.
     if (nonEmpty === undefined) continue;
     const name = splitFileName(layout, split);
-    const body = layout.table === undefined ? await jsonLines(nonEmpty) : await parquetBytes(layout.table, nonEmpty);
-    await sink.write(name, body);
+    await sink.write(name, layout.table === undefined ? jsonLines(nonEmpty) : parquetChunks(layout.table, nonEmpty));
     dataFiles.push({ split, name, rows: tally.rows[split] });
   }
   if (dataFiles.length === 0)
@@ -193,10 +199,20 @@ async function unlessEmpty<T>(items: AsyncIterable<T>): Promise<AsyncIterable<T>
   })();
 }
 
-async function jsonLines(rows: AsyncIterable<Record<string, unknown>>): Promise<string> {
-  const lines: string[] = [];
-  for await (const row of rows) lines.push(JSON.stringify(row));
-  return `${lines.join('\n')}\n`;
+/** Text of a JSONL data file given to the sink at a time: few writes, and never more than this held. */
+const JSONL_CHUNK_CHARS = 1 << 20;
+
+/** One JSON line per row, handed out in chunks of about JSONL_CHUNK_CHARS as the rows are made. */
+async function* jsonLines(rows: AsyncIterable<Record<string, unknown>>): AsyncGenerator<string> {
+  let chunk = '';
+  for await (const row of rows) {
+    chunk += `${JSON.stringify(row)}\n`;
+    if (chunk.length >= JSONL_CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
 }
 
 async function cardRun(source: ExportSource): Promise<CardRun> {

@@ -30,7 +30,8 @@ export interface DatasetSummary {
 
 /**
  * Writes train.json, validation.json (JSON arrays, one sample per line, in acceptance order) and
- * dataset_stats.json in one streaming pass over samples.jsonl, so memory stays flat however large the run.
+ * dataset_stats.json in two streaming passes over samples.jsonl, one per split file, so memory stays flat
+ * however large the run: every sample goes straight from the read to its file, and none is held.
  */
 export async function finalizeRun(store: RunStore, options: FinalizeOptions): Promise<DatasetSummary> {
   const planned = new Set(options.profileIds);
@@ -40,25 +41,24 @@ export async function finalizeRun(store: RunStore, options: FinalizeOptions): Pr
   const usage = (backend: string, model: string) =>
     (usageByModel[`${backend}:${model}`] ??= { samples: 0, rejects: 0, input_tokens: 0, output_tokens: 0 });
 
-  // One pass over samples.jsonl: training samples stream straight to train.json; validation samples (the
-  // small share the split ratio gives) are held as JSON text until train.json is closed.
-  const validationLines: string[] = [];
-  const train = async function* () {
+  // The first pass counts every sample and writes the training ones; the second writes the validation ones.
+  const split = async function* (validation: boolean) {
     for await (const sample of store.readSamples()) {
       const profileId = profileIdOf(sample.id);
       if (!planned.has(profileId)) continue;
       const inValidation = validationProfiles.has(profileId);
-      stats.add(sample, profileId, inValidation);
-      const row = usage(sample.metadata.backend, sample.metadata.model);
-      row.samples++;
-      row.input_tokens += sample.metadata.usage.input_tokens;
-      row.output_tokens += sample.metadata.usage.output_tokens;
-      if (inValidation) validationLines.push(JSON.stringify(sample));
-      else yield JSON.stringify(sample);
+      if (!validation) {
+        stats.add(sample, profileId, inValidation);
+        const row = usage(sample.metadata.backend, sample.metadata.model);
+        row.samples++;
+        row.input_tokens += sample.metadata.usage.input_tokens;
+        row.output_tokens += sample.metadata.usage.output_tokens;
+      }
+      if (inValidation === validation) yield JSON.stringify(sample);
     }
   };
-  await store.writeLines('train.json', jsonArrayLines(train()));
-  await store.writeLines('validation.json', jsonArrayLines(validationLines));
+  await store.writeLines('train.json', jsonArrayLines(split(false)));
+  await store.writeLines('validation.json', jsonArrayLines(split(true)));
   const dataset = stats.result();
   await store.writeJson('dataset_stats.json', dataset);
 
@@ -88,7 +88,7 @@ export async function finalizeRun(store: RunStore, options: FinalizeOptions): Pr
 }
 
 /** A JSON array written line by line: `[`, one compact sample per line with commas, `]`. */
-async function* jsonArrayLines(lines: AsyncIterable<string> | Iterable<string>): AsyncGenerator<string> {
+async function* jsonArrayLines(lines: AsyncIterable<string>): AsyncGenerator<string> {
   let previous: string | undefined;
   yield '[';
   for await (const line of lines) {
