@@ -19,6 +19,7 @@ import {
   requestKey,
   runBatchJobs,
   splitIntoJobs,
+  submitBatchJobs,
   type BatchJobOptions,
 } from '../../orchestrator/src/llm/bedrock-batch.ts';
 import { anthropicBody, readAnthropicOutput } from '../../orchestrator/src/llm/bedrock-batch-native.ts';
@@ -182,6 +183,48 @@ describe('batch records in the native InvokeModel format (tool calling is refuse
     });
     expect(() => readAnthropicOutput({ output: { message: {} } })).toThrow(ServerDataError);
     expect(() => readAnthropicOutput({ content: [], usage: { input_tokens: -1 } })).toThrow(/usage.input_tokens = -1/u);
+  });
+
+  it('builds each record once on the way to Bedrock: sizing, the client token, the check and the upload share its text', async () => {
+    let built = 0;
+    // anthropicBody reads a request's temperature once per body it builds.
+    const counted = new Map(
+      [...requests].map(([key, request]) => [
+        key,
+        Object.defineProperty({ ...request }, 'temperature', {
+          get: () => {
+            built++;
+            return request.temperature;
+          },
+        }) as GenerateRequest,
+      ]),
+    );
+    const bedrock = fakeBatchService(s3, BUCKET, MODEL, 'Completed');
+    try {
+      const submitted = await submitBatchJobs(counted, {
+        bedrock: new BedrockClient({ region: 'us-east-1' }),
+        s3,
+        modelId: MODEL,
+        roleArn: ROLE,
+        s3Uri: `s3://${BUCKET}/runs/built-once`,
+        jobName: 'raiden-once',
+      });
+      expect(submitted.map((job) => job.records.length)).toEqual([120]);
+    } finally {
+      bedrock.restore();
+    }
+    expect(built).toBe(requests.size);
+  });
+
+  it('what the plan would send is checked against the documented rules first: a broken job is never uploaded or previewed', () => {
+    const zero = new Map([...requests].map(([key, request], index) => [key, index === 3 ? { ...request, maxTokens: 0 } : request]));
+    expect(() =>
+      planBatchJobs(zero, { modelId: MODEL, roleArn: 'raiden-batch', s3Uri: 's3://bucket/runs/x', jobName: 'raiden-x' }),
+    ).toThrow(
+      new Error(
+        `batch job raiden-x-0 breaks Bedrock's batch inference rules:\n  roleArn "raiden-batch" is not an IAM role ARN\n  record 4: max_tokens 0 is not a positive whole number`,
+      ),
+    );
   });
 
   it('a model without a native format here is refused before anything is written', () => {

@@ -8,14 +8,14 @@ import { MIN_BATCH_RECORDS } from './bedrock-settings.ts';
 import { ANTHROPIC_BEDROCK_VERSION, hasNativeBatchFormat } from './bedrock-batch-native.ts';
 
 /**
- * Default quotas of a job: records per job (and per input file), the input file's size and the job's size.
- * Service Quotas may hold other values for an account; these are the defaults listed at
+ * Default quotas of a job: records per job (and per input file) and the input file's size. Service Quotas may
+ * hold other values for an account; these are the defaults listed at
  * https://docs.aws.amazon.com/general/latest/gr/bedrock.html#limits_bedrock (quota names in
- * https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html). Each job here has one file.
+ * https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html). Each job here has one file,
+ * so the larger quota on a job's total size never binds before the file's.
  */
 export const MAX_BATCH_RECORDS = 50_000;
 export const MAX_BATCH_FILE_BYTES = 1_000_000_000;
-export const MAX_BATCH_JOB_BYTES = 5_000_000_000;
 
 /**
  * CreateModelInvocationJob's field constraints:
@@ -32,28 +32,30 @@ const RECORD_ID = /^[A-Za-z0-9]+$/u;
 
 export interface BatchJobUnderCheck {
   readonly request: CreateModelInvocationJobCommandInput;
-  /** The lines of the job's one JSONL input file. */
-  readonly lines: readonly string[];
+  /** The lines of the job's one JSONL input file, read once. */
+  readonly lines: Iterable<string>;
 }
 
 /** Every rule the job breaks, each naming the field and the value; empty when it meets them all. */
 export function batchContractProblems(job: BatchJobUnderCheck): string[] {
-  const records = job.lines.filter((line) => line.trim() !== '');
-  const bytes = records.reduce((sum, line) => sum + Buffer.byteLength(line) + 1, 0);
-  const problems = jobRequestProblems(job.request, records.length, bytes);
+  const found: string[] = [];
   const seen = new Set<string>();
-  records.forEach((line, index) => {
-    const found = recordProblems(line, job.request);
-    const id = recordIdOf(line);
-    if (id !== undefined && seen.has(id)) found.push(`recordId ${id} appears twice`);
+  let records = 0;
+  let bytes = 0;
+  for (const line of job.lines) {
+    if (line.trim() === '') continue;
+    records++;
+    bytes += Buffer.byteLength(line) + 1;
+    const { id, problems } = checkRecord(line, job.request);
+    if (id !== undefined && seen.has(id)) problems.push(`recordId ${id} appears twice`);
     if (id !== undefined) seen.add(id);
-    problems.push(...found.map((problem) => `record ${index + 1}: ${problem}`));
-  });
-  return problems;
+    found.push(...problems.map((problem) => `record ${records}: ${problem}`));
+  }
+  return [...jobRequestProblems(job.request, records, bytes), ...found];
 }
 
 /** The rules on the CreateModelInvocationJob request itself, and on its records' count and size. */
-export function jobRequestProblems(request: CreateModelInvocationJobCommandInput, records: number, bytes: number): string[] {
+function jobRequestProblems(request: CreateModelInvocationJobCommandInput, records: number, bytes: number): string[] {
   const problems: string[] = [];
   const jobName = request.jobName ?? '';
   if (jobName.length > 63 || !JOB_NAME.test(jobName))
@@ -77,21 +79,21 @@ export function jobRequestProblems(request: CreateModelInvocationJobCommandInput
   return problems;
 }
 
-/** The rules on one line of the input file, for the job's invocation type and model. */
-export function recordProblems(
+/** The rules on one line of the input file, for the job's invocation type and model; and its record id. */
+function checkRecord(
   line: string,
   request: Pick<CreateModelInvocationJobCommandInput, 'modelId' | 'modelInvocationType'>,
-): string[] {
+): { id: string | undefined; problems: string[] } {
   let record: { recordId?: unknown; modelInput?: unknown };
   try {
     record = JSON.parse(line) as typeof record;
   } catch {
-    return ['not JSON'];
+    return { id: undefined, problems: ['not JSON'] };
   }
+  const id = typeof record.recordId === 'string' ? record.recordId : undefined;
   const problems: string[] = [];
-  if (typeof record.recordId !== 'string' || !RECORD_ID.test(record.recordId))
-    problems.push(`recordId ${JSON.stringify(record.recordId)} is not alphanumeric`);
-  if (typeof record.modelInput !== 'object' || record.modelInput === null) return [...problems, 'no modelInput object'];
+  if (id === undefined || !RECORD_ID.test(id)) problems.push(`recordId ${JSON.stringify(record.recordId)} is not alphanumeric`);
+  if (typeof record.modelInput !== 'object' || record.modelInput === null) return { id, problems: [...problems, 'no modelInput object'] };
   const body = record.modelInput as Record<string, unknown>;
   if ((request.modelInvocationType ?? 'InvokeModel') === 'Converse') {
     // https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference.html
@@ -99,16 +101,7 @@ export function recordProblems(
   } else if (hasNativeBatchFormat(request.modelId ?? '')) {
     problems.push(...anthropicProblems(body));
   }
-  return problems;
-}
-
-function recordIdOf(line: string): string | undefined {
-  try {
-    const id = (JSON.parse(line) as { recordId?: unknown }).recordId;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
+  return { id, problems };
 }
 
 /** Throws with every broken rule: a job that breaks one is never uploaded or created. */

@@ -16,7 +16,7 @@ import { ServerDataError } from './server-numbers.ts';
 import { MIN_BATCH_RECORDS } from './bedrock-settings.ts';
 import { parseS3Uri } from '../contract/s3-uri.ts';
 import { anthropicBody, hasNativeBatchFormat, readAnthropicOutput } from './bedrock-batch-native.ts';
-import { jobRequestProblems, MAX_BATCH_FILE_BYTES, MAX_BATCH_RECORDS, recordProblems } from './bedrock-batch-contract.ts';
+import { assertBatchContract, MAX_BATCH_FILE_BYTES, MAX_BATCH_RECORDS } from './bedrock-batch-contract.ts';
 
 export { MAX_BATCH_RECORDS };
 
@@ -121,7 +121,7 @@ export interface PlannedJob {
   readonly bytes: number;
   /** Where the input file goes, in the batch bucket. */
   readonly inputKey: string;
-  /** The input file's lines, built again on each call, so no job is ever held as one string. */
+  /** The input file's lines, joined to their record ids on each call, so no job is ever held as one string. */
   lines(): Generator<string>;
 }
 
@@ -140,12 +140,12 @@ export function planBatchJobs(
       `batch records are written in Anthropic's native InvokeModel format, and ${options.modelId} is not an Anthropic model: use a Claude model or run on demand`,
     );
   const { bucket, prefix } = batchLocation(options.s3Uri);
-  const entries = [...requests.entries()];
-  const line = (recordId: string, request: GenerateRequest) => JSON.stringify({ recordId, modelInput: anthropicBody(request) });
-  // Record ids have a fixed width, so a line's size does not depend on which job it lands in.
-  const sizes = entries.map(([, request]) => Buffer.byteLength(line(batchRecordId(0, 0), request)) + 1);
+  // Each record's body is built and serialized once, here: the same text sizes the jobs, makes the client
+  // token, is checked, previewed and uploaded; only its record id, of fixed width, is put in front per job.
+  const bodies = [...requests].map(([key, request]) => [key, JSON.stringify(anthropicBody(request))] as const);
+  const sizes = bodies.map(([, body]) => Buffer.byteLength(recordLine(batchRecordId(0, 0), body)) + 1);
   const chunks = splitIntoJobs(
-    entries.map((entry, index) => [entry, sizes[index] ?? 0] as const),
+    bodies.map((entry, index) => [entry, sizes[index] ?? 0] as const),
     options.maxRecordsPerJob,
     sizes,
     options.maxBytesPerJob,
@@ -155,10 +155,11 @@ export function planBatchJobs(
     const inputKey = join(prefix, 'input', `${jobName}.jsonl`);
     const records = chunk.map(([[key]], index) => [batchRecordId(job, index), key] as const);
     const lines = function* () {
-      for (const [index, [[, request]]] of chunk.entries()) yield line(batchRecordId(job, index), request);
+      for (const [index, [[, body]]] of chunk.entries()) yield recordLine(batchRecordId(job, index), body);
     };
     const digest = createHash('sha256').update(`${jobName}\n${options.modelId}\n`);
-    const partial: Omit<CreateModelInvocationJobCommandInput, 'clientRequestToken'> = {
+    for (const text of lines()) digest.update(`${text}\n`);
+    const request: CreateModelInvocationJobCommandInput = {
       jobName,
       roleArn: options.roleArn,
       modelId: options.modelId,
@@ -166,18 +167,17 @@ export function planBatchJobs(
       inputDataConfig: { s3InputDataConfig: { s3Uri: `s3://${bucket}/${inputKey}`, s3InputFormat: 'JSONL' } },
       outputDataConfig: { s3OutputDataConfig: { s3Uri: `s3://${bucket}/${join(prefix, 'output')}/` } },
       timeoutDurationInHours: options.timeoutHours ?? 24,
+      clientRequestToken: digest.digest('hex').slice(0, 32),
     };
-    const problems: string[] = [];
-    for (const text of lines()) {
-      digest.update(`${text}\n`);
-      if (problems.length < 10) problems.push(...recordProblems(text, partial));
-    }
-    const request = { ...partial, clientRequestToken: digest.digest('hex').slice(0, 32) };
-    const bytes = chunk.reduce((sum, [, size]) => sum + size, 0);
-    problems.push(...jobRequestProblems(request, chunk.length, bytes));
-    if (problems.length > 0) throw new Error(`batch job ${jobName} breaks Bedrock's batch inference rules:\n  ${problems.join('\n  ')}`);
-    return { request, records, bytes, inputKey, lines };
+    // What is sent (and previewed) is what the documented rules were checked on.
+    assertBatchContract({ request, lines: lines() });
+    return { request, records, bytes: chunk.reduce((sum, [, size]) => sum + size, 0), inputKey, lines };
   });
+}
+
+/** One line of the input file: JSON.stringify({ recordId, modelInput }) of the parsed body, without parsing it again. */
+function recordLine(recordId: string, body: string): string {
+  return `{"recordId":${JSON.stringify(recordId)},"modelInput":${body}}`;
 }
 
 /** Uploads each planned job's input file as a stream (multipart when large) and creates the jobs. */
