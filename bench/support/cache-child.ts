@@ -64,7 +64,6 @@ if (config.mode === 'reverify') {
     store,
     backends,
     concurrency: spec.concurrency,
-    workers: spec.concurrency * 2,
   });
   store.close();
   result = { requests: counters.requests, cacheHits: counters.cacheHits, accepted: counters.accepted, usdSaved: report.cache.usd_saved };

@@ -7,7 +7,6 @@ import {
   JUDGE_OUTPUT_TOKENS,
   type CostAssumptions,
 } from '../core/report/cost-estimate.ts';
-import { WORKERS_PER_IN_FLIGHT_REQUEST } from '../core/run/generation-run.ts';
 import { baseModelId, bedrockPrice, DEFAULT_BEDROCK_MODEL, type Prices } from '../core/report/model-prices.ts';
 import type { BackendFactory } from '../core/ports/backend-factory.ts';
 import type { ResponseCache } from '../core/ports/response-cache.ts';
@@ -17,7 +16,14 @@ import { writeReportHtml } from '../core/report/report-html.ts';
 import { RunEventLog } from '../core/report/run-events.ts';
 import { buildMessages } from '../core/prompts/prompts.ts';
 import { modelLabels } from '../core/run/run-backends.ts';
-import { resumeCounters, existingSamples, finishRun, generateAllPhases } from '../core/run/run-pipeline.ts';
+import {
+  resumeCounters,
+  existingSamples,
+  finishRun,
+  generateAllPhases,
+  localGenerationSettings,
+  stoppedReasonOf,
+} from '../core/run/run-pipeline.ts';
 import type { RunSpec } from '../core/run/run-spec.ts';
 import { responseSchema } from '../core/prompts/sample-schema.ts';
 import type { RepairedLine } from '../store/jsonl.ts';
@@ -71,7 +77,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
   const prices = await loadPricesFlag(spec.priceFile);
   const costs = estimateAssumptions(spec, options.estimate, prices);
   const prepared = await withFlagErrors(() => prepareRun(spec, { bytes, location: spec.profiles }, { startedAt: now(), costs }));
-  for (const rejection of prepared.loaded.rejected)
+  for (const rejection of prepared.plan.input.rejected)
     io.stderr.write(`raiden: skipped profile at ${printable(rejection.location)}: ${printable(rejection.reason)}\n`);
   const { plan } = prepared;
   const outDir = options.out ?? join('runs', plan.runId);
@@ -100,7 +106,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
     await events.prepareAppends();
     reportRepairs(store.repaired, io);
     const existing = await existingSamples(events);
-    const counters = resumeCounters(prepared.slots, existing);
+    const counters = resumeCounters(prepared, existing);
     io.stderr.write(
       `raiden: run ${plan.runId} in ${outDir}: ${plan.profileIds.length} profiles, ${plan.slots.total} slots (${counters.alreadyDone} already done), model ${modelLabels(
         backends.all(),
@@ -109,11 +115,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
         .join(', ')}\n`,
     );
     const seedData = spec.seedData !== undefined ? await loadSeedData(spec.seedData) : undefined;
-    const generation = {
-      concurrency: spec.concurrency * WORKERS_PER_IN_FLIGHT_REQUEST,
-      now,
-      ...(io.stopRequested ? { shouldStop: io.stopRequested } : {}),
-    };
+    const generation = localGenerationSettings(spec.concurrency, { now, shouldStop: io.stopRequested });
     let batchReport: Record<string, unknown> = {};
     if (spec.bedrockBatch !== undefined) {
       const prefetch = await (
@@ -139,7 +141,7 @@ export async function runGenerate(options: GenerateOptions, io: CliIo, deps: Gen
       stopSampling();
       progress.stop();
     });
-    const stoppedReason = outcome.fatalError ?? (io.stopRequested?.() ? 'interrupted' : undefined);
+    const stoppedReason = stoppedReasonOf(outcome, generation);
     const { report } = await finishRun({
       plan,
       store: events,
@@ -206,7 +208,7 @@ function estimateAssumptions(spec: RunSpec, flags: GenerateOptions['estimate'], 
 
 /** Plans and prices the run without any network: every prompt goes to prompts.jsonl for inspection. */
 async function dryRun(prepared: PreparedRun, store: LocalRunStore, c: CostAssumptions, prices: Prices, io: CliIo): Promise<number> {
-  const { plan, loaded, strategy } = prepared;
+  const { plan, strategy } = prepared;
   // Streamed from the plan, so a dry run of a million profiles never holds their prompts or slots.
   function* promptLines(): Generator<string> {
     for (const { profile, slot } of prepared.plannedSlots()) {
@@ -265,7 +267,7 @@ async function dryRun(prepared: PreparedRun, store: LocalRunStore, c: CostAssump
     [
       `Dry run: no model was called. Prompts written to ${join(store.location, RUN_FILES.prompts)}`,
       '',
-      `Profiles: ${plan.input.usable} usable, ${loaded.rejected.length} rejected (format ${loaded.format}); planned: ${plan.profileIds.length}`,
+      `Profiles: ${plan.input.usable} usable, ${plan.input.rejected.length} rejected (format ${plan.input.format}); planned: ${plan.profileIds.length}`,
       `Slots: ${plan.slots.total} (${plan.slots.sbk} SBK, ${plan.slots.cm} CM)`,
       `Strategy ${strategy.name}: ${strategy.description}`,
       `Estimated tokens: ${n(estimate.inputTokens)} input (counted from the prompts at ~1 token per CJK character and per 4 other characters), ${n(estimate.outputTokens)} output (assumed ${EXPECTED_OUTPUT_TOKENS.SBK} per SBK and ${EXPECTED_OUTPUT_TOKENS.CM} per CM sample, ${JUDGE_OUTPUT_TOKENS} per verdict)`,

@@ -47,7 +47,8 @@ export async function handler(event: PlanEvent): Promise<PlanOutput> {
       costs: { ...DEFAULT_COST_ASSUMPTIONS, bedrockConcurrency: bedrockRequests },
     },
   );
-  for (const rejection of prepared.loaded.rejected) log.warn('profile skipped', { location: rejection.location, reason: rejection.reason });
+  for (const rejection of prepared.plan.input.rejected)
+    log.warn('profile skipped', { location: rejection.location, reason: rejection.reason });
   // A run id is the unit of resume: one execution writes it at a time, and the same id with other
   // settings would mix two datasets.
   const store = runStore(s3, runId);

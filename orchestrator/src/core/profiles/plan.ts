@@ -74,6 +74,21 @@ export function slotId(profileId: string, kind: SampleKind, index: number): stri
   return `${profileId}/${kind}/${index}`;
 }
 
+/** A slot with the profile it is about. */
+export interface PlannedSlot {
+  readonly profile: Profile;
+  readonly slot: Slot;
+}
+
+/**
+ * The ids of a profile's slots in plan order (planProfileSlots gives them in the same order), from its id
+ * alone: a plan's slot ids are known without reading a profile.
+ */
+export function* planSlotIds(profileId: string, settings: Pick<PlanSettings, 'samplesPerProfile' | 'cmPerProfile'>): Generator<string> {
+  for (let index = 0; index < settings.samplesPerProfile; index++) yield slotId(profileId, 'SBK', index);
+  for (let index = 0; index < settings.cmPerProfile; index++) yield slotId(profileId, 'CM', index);
+}
+
 export function selectProfiles(profiles: readonly Profile[], maxProfiles?: number): Profile[] {
   return maxProfiles === undefined ? [...profiles] : profiles.slice(0, maxProfiles);
 }

@@ -10,7 +10,7 @@ import type { Candidate, CandidateDecision, CandidateReview } from '../review/ca
 import { profileIdOf } from './dataset-split.ts';
 import { verifySample, type Verdict, type VerifiedContent } from '../verify/keyword-verifier.ts';
 import { parseModelJson } from '../verify/model-output.ts';
-import { describeFocus, type Slot } from '../profiles/plan.ts';
+import { describeFocus, type PlannedSlot, type Slot } from '../profiles/plan.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { buildMessages, type ChatMessage } from '../prompts/prompts.ts';
 import { storedUsage } from '../review/review-call.ts';
@@ -28,9 +28,22 @@ export const WORKERS_PER_IN_FLIGHT_REQUEST = 2;
 /** What a resumed run needs of an accepted sample; the rest stays on disk. */
 export type ExistingSample = Pick<Sample, 'id' | 'question'>;
 
+/**
+ * Slots streamed in plan order, grouped by profile, instead of held (a local run's): a run of a million
+ * slots holds only the slots in flight and their profiles.
+ */
+export interface SlotStream {
+  /** Every slot id in plan order, made without reading a profile. */
+  slotIds(): Iterable<string>;
+  /** Every slot in plan order with its profile, read as it is reached. */
+  plannedSlots(): Iterable<PlannedSlot>;
+}
+
 export interface GenerationOptions {
-  readonly profiles: ReadonlyMap<string, Profile>;
-  readonly slots: readonly Slot[];
+  /** The profiles of `slots` by id when `slots` is a list; a stream brings each slot's profile. */
+  readonly profiles?: ReadonlyMap<string, Profile>;
+  /** The slots to fill: a list (a workflow batch, in any order) or a stream in plan order (a local run). */
+  readonly slots: readonly Slot[] | SlotStream;
   /** The backend of every slot, unless backendFor picks one per slot. */
   readonly backend?: LlmBackend;
   readonly store: RunStore;
@@ -108,9 +121,63 @@ export function newCounters(totalSlots: number, alreadyDone: number): Generation
 }
 
 /** The slots runGeneration still has to fill: those without an accepted sample. */
-export function openSlots(options: Pick<GenerationOptions, 'slots' | 'existing'>): Slot[] {
-  const done = new Set(options.existing.map((sample) => sample.id));
-  return options.slots.filter((slot) => !done.has(slot.id));
+export function openSlots(slots: readonly Slot[], existing: readonly ExistingSample[]): Slot[] {
+  const done = doneIds(existing);
+  return slots.filter((slot) => !done.has(slot.id));
+}
+
+function doneIds(existing: readonly ExistingSample[]): Set<string> {
+  return new Set(existing.map((sample) => sample.id));
+}
+
+/** How many slots `slots` has, and how many of them `existing` already filled; a stream is counted by its ids alone. */
+export function slotTally(slots: GenerationOptions['slots'], existing: readonly ExistingSample[]): { total: number; done: number } {
+  const done = doneIds(existing);
+  let total = 0;
+  let filled = 0;
+  for (const id of isStream(slots) ? slots.slotIds() : slots.map((slot) => slot.id)) {
+    total++;
+    if (done.has(id)) filled++;
+  }
+  return { total, done: filled };
+}
+
+function isStream(slots: GenerationOptions['slots']): slots is SlotStream {
+  return 'plannedSlots' in slots;
+}
+
+/** An open slot as a worker takes it: `last` when no later open slot of its profile follows in this generation. */
+interface OpenSlot extends PlannedSlot {
+  readonly last: boolean;
+}
+
+/**
+ * The open slots in order with their profiles, made as the workers take them. A stream is grouped by
+ * profile, so a slot is its profile's last when the next open slot is another profile's; a list may be in
+ * any order (the prefix-reuse bench shuffles it), so its open slots are counted per profile first.
+ */
+function* openWork(options: Pick<GenerationOptions, 'slots' | 'profiles'>, done: ReadonlySet<string>): Generator<OpenSlot> {
+  const { slots } = options;
+  if (isStream(slots)) {
+    let held: PlannedSlot | undefined;
+    for (const planned of slots.plannedSlots()) {
+      if (done.has(planned.slot.id)) continue;
+      if (held !== undefined) yield { ...held, last: held.profile.id !== planned.profile.id };
+      held = planned;
+    }
+    if (held !== undefined) yield { ...held, last: true };
+    return;
+  }
+  const open = slots.filter((slot) => !done.has(slot.id));
+  const remaining = new Map<string, number>();
+  for (const slot of open) remaining.set(slot.profileId, (remaining.get(slot.profileId) ?? 0) + 1);
+  for (const slot of open) {
+    const profile = options.profiles?.get(slot.profileId);
+    if (profile === undefined) throw new Error(`slot ${slot.id} refers to unknown profile ${slot.profileId}`);
+    const left = (remaining.get(slot.profileId) ?? 1) - 1;
+    remaining.set(slot.profileId, left);
+    yield { profile, slot, last: left === 0 };
+  }
 }
 
 /** The model request runGeneration sends for a slot (batch inference builds the same, so the answers match). */
@@ -137,7 +204,7 @@ export function openSlotRequests(
   existing: readonly ExistingSample[],
   options: Pick<GenerationOptions, 'maxTokens' | 'temperature'>,
 ): { readonly slot: Slot; readonly request: GenerateRequest }[] {
-  return openSlots({ slots, existing }).flatMap((slot) => {
+  return openSlots(slots, existing).flatMap((slot) => {
     const profile = profiles.get(slot.profileId);
     return profile === undefined ? [] : [{ slot, request: slotRequest(profile, slot, options) }];
   });
@@ -149,13 +216,12 @@ export function openSlotRequests(
  * barriers: a slow request only ever holds its own worker.
  */
 export async function runGeneration(options: GenerationOptions, counters?: GenerationCounters): Promise<GenerationOutcome> {
-  const open = openSlots(options);
-  const live = counters ?? newCounters(options.slots.length, options.slots.length - open.length);
-  const questions = new Map<string, Set<string>>();
-  for (const sample of options.existing) questionsOf(questions, profileIdOf(sample.id)).add(questionFingerprint(sample.question));
+  const live = counters ?? tallied(options);
+  const questions = new ProfileQuestions();
+  for (const sample of options.existing) questions.of(profileIdOf(sample.id)).add(questionFingerprint(sample.question));
+  const work = openWork(options, doneIds(options.existing));
 
   const emptySlots: EmptySlot[] = [];
-  let next = 0;
   let newSamples = 0;
   let fatalError: string | undefined;
   const now = options.now ?? (() => new Date());
@@ -201,13 +267,11 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
     }
   };
 
-  const fillSlot = async (slot: Slot): Promise<void> => {
-    const profile = options.profiles.get(slot.profileId);
-    if (profile === undefined) throw new Error(`slot ${slot.id} refers to unknown profile ${slot.profileId}`);
+  const fillSlot = async ({ profile, slot }: PlannedSlot): Promise<void> => {
     const backend = options.backendFor?.(slot) ?? options.backend;
     if (backend === undefined) throw new Error(`no backend for slot ${slot.id}: give runGeneration a backend or backendFor`);
     const request = slotRequest(profile, slot, options);
-    const accepted = questionsOf(questions, profile.id);
+    const accepted = questions.of(profile.id);
     const before = options.attemptsBefore?.get(slot.id) ?? 0;
     let lastReason = '';
     for (let attempt = before + 1; attempt <= before + options.maxAttempts; attempt++) {
@@ -331,12 +395,19 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
   };
 
   const worker = async (): Promise<void> => {
-    while (next < open.length && fatalError === undefined && !options.shouldStop?.()) {
-      const slot = open[next++] as Slot;
-      await fillSlot(slot);
+    while (fatalError === undefined && !options.shouldStop?.()) {
+      const next = work.next();
+      if (next.done === true) return;
+      const open = next.value;
+      questions.take(open.profile.id, open.last);
+      try {
+        await fillSlot(open);
+      } finally {
+        questions.release(open.profile.id);
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, open.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
   return { counters: live, emptySlots, newSamples, ...(fatalError !== undefined ? { fatalError } : {}) };
 }
 
@@ -358,13 +429,47 @@ export function verifyOutput(raw: string, profile: Profile, slot: Slot, accepted
   });
 }
 
-function questionsOf(map: Map<string, Set<string>>, profileId: string): Set<string> {
-  let set = map.get(profileId);
-  if (set === undefined) {
-    set = new Set();
-    map.set(profileId, set);
+/** New counters for the slots of `options`. */
+function tallied(options: Pick<GenerationOptions, 'slots' | 'existing'>): GenerationCounters {
+  const { total, done } = slotTally(options.slots, options.existing);
+  return newCounters(total, done);
+}
+
+/**
+ * The questions accepted per profile, for the duplicate check, held while a profile has slots to fill: a
+ * profile's set goes once its last open slot is taken and no slot of it is in flight, so a run holds the
+ * sets of the profiles in flight (and of the profiles a resumed run's samples name), not of every profile.
+ */
+class ProfileQuestions {
+  private readonly sets = new Map<string, { readonly questions: Set<string>; inFlight: number; lastTaken: boolean }>();
+
+  of(profileId: string): Set<string> {
+    return this.entry(profileId).questions;
   }
-  return set;
+
+  /** A slot of the profile is taken; `last` when no other open slot of it follows. */
+  take(profileId: string, last: boolean): void {
+    const entry = this.entry(profileId);
+    entry.inFlight++;
+    if (last) entry.lastTaken = true;
+  }
+
+  /** A slot of the profile finished (filled, empty or stopped). */
+  release(profileId: string): void {
+    const entry = this.sets.get(profileId);
+    if (entry === undefined) return;
+    entry.inFlight--;
+    if (entry.inFlight === 0 && entry.lastTaken) this.sets.delete(profileId);
+  }
+
+  private entry(profileId: string) {
+    let entry = this.sets.get(profileId);
+    if (entry === undefined) {
+      entry = { questions: new Set(), inFlight: 0, lastTaken: false };
+      this.sets.set(profileId, entry);
+    }
+    return entry;
+  }
 }
 
 /** Where a sample's answer came from and when. */

@@ -5,16 +5,18 @@
  *
  * A plan of a million profiles is made without holding them: a JSONL file is read one line at a time, once
  * to choose the profiles and once to estimate them, and the profiles and slots of the plan are made only
- * when a front door asks for them (PreparedRun.plannedSlots streams them again; `slots` and `profiles`
- * hold them all, for a run that generates on this machine).
+ * when a front door asks for them: PreparedRun.plannedSlots reads them again in plan order at each call
+ * (a generating run holds those in flight), slotIds derives the slot ids from the profile ids alone, and
+ * `slots` and `profiles` hold them all for a command that looks them up by id.
  */
 import { DEFAULT_COST_ASSUMPTIONS, estimateRun, type CostAssumptions, type RunEstimate } from '../report/cost-estimate.ts';
 import { chooseValidationProfiles } from './dataset-split.ts';
-import { planProfileSlots, type PlanSettings, type Slot } from '../profiles/plan.ts';
+import { planProfileSlots, planSlotIds, type PlannedSlot, type PlanSettings, type Slot } from '../profiles/plan.ts';
 import type { RunStore } from '../ports/run-store.ts';
 import { normalizedProfiles, type InputRejection, type Profile, type RawProfileRecord } from '../profiles/profile.ts';
 import { jsonLineRecords, jsonLinesFormat, ProfileFormatError, type ProfileFormat } from '../profiles/profile-formats.ts';
 import { parseProfiles, type LoadedProfiles } from '../profiles/profile-loader.ts';
+import type { SlotStream } from './generation-run.ts';
 import { canonicalText } from '../verify/keyword-match.ts';
 import { estimatePromptTokens } from '../prompts/prompts.ts';
 import { claimRun, deriveRunId, manifestPlan, sha256Of, type RunManifest } from './run-manifest.ts';
@@ -55,25 +57,20 @@ export interface RunPlan {
   readonly estimate: RunEstimate;
 }
 
-export interface PreparedRun {
+export interface PreparedRun extends SlotStream {
   readonly plan: RunPlan;
   readonly strategy: Strategy;
-  /** The input's profiles are read when first asked for (format and rejections are known at once). */
-  readonly loaded: LoadedProfiles;
-  /** The planned profiles by id, made when first asked for. */
+  /** The planned profiles by id, made when first asked for and then held: for a command that looks profiles up by id. */
   readonly profiles: ReadonlyMap<string, Profile>;
-  /** Every slot of the plan in plan order, made when first asked for. */
+  /** Every slot of the plan in plan order, made when first asked for and then held: for a command that looks slots up by id. */
   readonly slots: readonly Slot[];
   /** Slots per backend that writes them. */
   readonly slotsOn: Readonly<Record<BatchBackend, number>>;
   readonly manifest: RunManifest;
-  /** Every slot of the plan with its profile, in plan order, made as it is reached and held by no one. */
+  /** Every slot of the plan with its profile, in plan order, read again from the input at each call and held by no one. */
   plannedSlots(): Generator<PlannedSlot>;
-}
-
-export interface PlannedSlot {
-  readonly profile: Profile;
-  readonly slot: Slot;
+  /** Every slot id of the plan in plan order, from the planned profile ids without reading a profile. */
+  slotIds(): Generator<string>;
 }
 
 export interface PrepareOptions {
@@ -81,11 +78,15 @@ export interface PrepareOptions {
   readonly runId?: string | undefined;
   readonly startedAt: Date;
   readonly costs?: CostAssumptions | undefined;
-  /** Profiles held between the passes over a JSONL input; a larger input is read again for each pass. */
+  /** Profiles held between the passes over a JSONL input while planning; a larger input is read again for each pass. */
   readonly keepProfiles?: number;
 }
 
-/** Profiles held between the passes over the input; a larger input is read again instead, so memory stays flat. */
+/**
+ * Profiles held between prepareRun's own passes over the input; a larger input is read again instead, so
+ * memory stays flat. They are let go when prepareRun returns: later passes (the profile table, the
+ * generation) read the input again, so a run never holds this many profiles while it generates.
+ */
 const PROFILES_KEPT = 20_000;
 
 export function prepareRun(spec: RunSpec, source: ProfileSource, options: PrepareOptions): PreparedRun {
@@ -115,10 +116,13 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
   const slotsPerProfile = settings.samplesPerProfile + settings.cmPerProfile;
   if (profileIds.length * slotsPerProfile === 0)
     throw new RunSpecError([{ message: 'nothing to generate: set {samplesPerProfile} above zero or ask for CM samples with {includeCm}' }]);
-  const planned = kept;
-  const plannedProfiles = (): Iterable<Profile> => planned ?? firstOf(input.read(), profileIds.length);
-  function* plannedSlots(): Generator<PlannedSlot> {
-    for (const profile of plannedProfiles()) for (const slot of planProfileSlots(profile, settings)) yield { profile, slot };
+  const plannedProfiles = (): Iterable<Profile> => firstOf(input.read(), profileIds.length);
+  function* slotsOf(profiles: Iterable<Profile>): Generator<PlannedSlot> {
+    for (const profile of profiles) for (const slot of planProfileSlots(profile, settings)) yield { profile, slot };
+  }
+  const plannedSlots = () => slotsOf(plannedProfiles());
+  function* slotIds(): Generator<string> {
+    for (const profileId of profileIds) yield* planSlotIds(profileId, settings);
   }
 
   const digest = sha256Of(chunksOf(source));
@@ -137,7 +141,7 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
   function* slotWork() {
     let profileId = '';
     let backend = assignment.backend;
-    for (const { profile, slot } of plannedSlots()) {
+    for (const { profile, slot } of slotsOf(kept ?? plannedProfiles())) {
       if (profile.id !== profileId) {
         profileId = profile.id;
         backend = onOther.has(profileId) ? backendOfProfile(assignment, profileId) : assignment.backend;
@@ -148,19 +152,13 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     }
   }
   const estimate = estimateRun(slotWork(), options.costs ?? DEFAULT_COST_ASSUMPTIONS, strategy.estimateShape?.(spec));
+  // The closures returned below share this scope: let the kept profiles go, or a run would hold them while it generates.
+  kept = undefined;
   const startedAt = options.startedAt.toISOString();
   let profiles: ReadonlyMap<string, Profile> | undefined;
   let slots: readonly Slot[] | undefined;
-  let loadedProfiles: Profile[] | undefined;
   return {
     strategy,
-    loaded: {
-      format: input.format,
-      rejected,
-      get profiles() {
-        return (loadedProfiles ??= [...input.read()]);
-      },
-    },
     get profiles() {
       return (profiles ??= new Map([...plannedProfiles()].map((profile) => [profile.id, profile])));
     },
@@ -169,6 +167,7 @@ export function prepareRun(spec: RunSpec, source: ProfileSource, options: Prepar
     },
     slotsOn,
     plannedSlots,
+    slotIds,
     manifest: {
       run_id: runId,
       created_at: startedAt,

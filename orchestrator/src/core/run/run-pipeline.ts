@@ -6,7 +6,15 @@
 import { RUN_FILES } from '../../contract/run-layout.ts';
 import { profileIdOf } from './dataset-split.ts';
 import { finalizeRun, type DatasetSummary } from './finalize-run.ts';
-import { newCounters, openSlots, type EmptySlot, type ExistingSample, type GenerationCounters } from './generation-run.ts';
+import {
+  newCounters,
+  slotTally,
+  type EmptySlot,
+  type ExistingSample,
+  type GenerationCounters,
+  type SlotStream,
+  WORKERS_PER_IN_FLIGHT_REQUEST,
+} from './generation-run.ts';
 import type { Prices } from '../report/model-prices.ts';
 import type { RunStore } from '../ports/run-store.ts';
 import type { PreparedRun, RunPlan } from './prepare-run.ts';
@@ -16,7 +24,7 @@ import { runHistory, streamRunEvents } from '../report/run-events.ts';
 import type { RunBackends } from './run-backends.ts';
 import type { Sample } from '../verify/sample.ts';
 import { strategyByName } from '../strategies/registry.ts';
-import { phaseOfProfile, PHASES, type Evaluation, type GenerationBase } from '../strategies/strategy.ts';
+import { phaseOfProfile, PHASES, type Assignment, type Evaluation, type GenerationBase, type Phase } from '../strategies/strategy.ts';
 
 /** What a front door's generation settings add to the plan: workers, stop signal, clock, prompt override. */
 export type GenerationSettings = Pick<GenerationBase, 'concurrency' | 'shouldStop' | 'now'>;
@@ -44,6 +52,26 @@ export interface LocalGenerationOutcome {
   readonly fatalError?: string;
 }
 
+/**
+ * The generation settings of a run on this machine, raiden generate's and the harnesses' alike: workers
+ * for `inFlight` requests in flight (WORKERS_PER_IN_FLIGHT_REQUEST each), the clock and the stop signal.
+ */
+export function localGenerationSettings(
+  inFlight: number,
+  options: { readonly now?: (() => Date) | undefined; readonly shouldStop?: (() => boolean) | undefined },
+): GenerationSettings {
+  return {
+    concurrency: inFlight * WORKERS_PER_IN_FLIGHT_REQUEST,
+    ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(options.shouldStop !== undefined ? { shouldStop: options.shouldStop } : {}),
+  };
+}
+
+/** Why a local run ended before its end: the backend's fatal error, else the stop it was asked for; undefined when it ran through. */
+export function stoppedReasonOf(outcome: LocalGenerationOutcome, settings: GenerationSettings): string | undefined {
+  return outcome.fatalError ?? (settings.shouldStop?.() === true ? 'interrupted' : undefined);
+}
+
 /** Every phase of the strategy in order over every slot of the plan, on this machine. */
 export async function generateAllPhases(input: LocalGenerationInput): Promise<LocalGenerationOutcome> {
   const { prepared, store, backends, counters } = input;
@@ -53,14 +81,12 @@ export async function generateAllPhases(input: LocalGenerationInput): Promise<Lo
   const emptySlots: EmptySlot[] = [];
   let newSamples = 0;
   for (const phase of PHASES) {
-    const slots = prepared.slots.filter((slot) => phaseOfProfile(plan.assignment, slot.profileId) === phase);
-    if (slots.length === 0) continue;
+    if (!plan.profileIds.some((profileId) => phaseOfProfile(plan.assignment, profileId) === phase)) continue;
     const outcome = await strategy.runPhase({
       phase,
       generation: {
         ...input.settings,
-        profiles: prepared.profiles,
-        slots,
+        slots: phaseSlots(prepared, plan.assignment, phase),
         store,
         existing: input.existing,
         maxAttempts: plan.spec.maxAttempts,
@@ -81,6 +107,19 @@ export async function generateAllPhases(input: LocalGenerationInput): Promise<Lo
     if (input.settings.shouldStop?.()) break;
   }
   return { emptySlots, newSamples };
+}
+
+/** The slots of a phase, streamed from the plan's: a phase takes whole profiles, so they stay grouped by profile. */
+function phaseSlots(slots: SlotStream, assignment: Assignment, phase: Phase): SlotStream {
+  const inPhase = (profileId: string) => phaseOfProfile(assignment, profileId) === phase;
+  return {
+    *slotIds() {
+      for (const id of slots.slotIds()) if (inPhase(profileIdOf(id))) yield id;
+    },
+    *plannedSlots() {
+      for (const planned of slots.plannedSlots()) if (inPhase(planned.profile.id)) yield planned;
+    },
+  };
 }
 
 /** The highest attempt each slot's rejects record: where a resumed slot goes on numbering. */
@@ -128,7 +167,8 @@ export async function existingSamples(store: RunStore): Promise<ExistingSample[]
 
 /** The counters of a generation over `slots` that resumes from `existing`: their slots count as already done. */
 export function resumeCounters(slots: GenerationBase['slots'], existing: readonly ExistingSample[]): GenerationCounters {
-  return newCounters(slots.length, slots.length - openSlots({ slots, existing }).length);
+  const { total, done } = slotTally(slots, existing);
+  return newCounters(total, done);
 }
 
 export interface FinishInput {
