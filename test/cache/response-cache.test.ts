@@ -79,6 +79,30 @@ describe('the key', () => {
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
   });
 
+  it('tells apart messages that split the same text differently, another system prompt and another role', () => {
+    const split = (first: string, second: string): GenerateRequest => ({
+      ...REQUEST,
+      messages: [
+        { role: 'user', content: first },
+        { role: 'user', content: second },
+      ],
+    });
+    expect(key(split('ab', 'c'))).not.toBe(key(split('a', 'bc')));
+    expect(key(split('a\n', 'b'))).not.toBe(key(split('a', '\nb')));
+    const [system, user] = REQUEST.messages as [GenerateRequest['messages'][number], GenerateRequest['messages'][number]];
+    expect(key({ ...REQUEST, messages: [{ role: 'system', content: 'You write samples!' }, user] })).not.toBe(key(REQUEST));
+    expect(key({ ...REQUEST, messages: [{ role: 'user', content: system.content }, user] })).not.toBe(key(REQUEST));
+  });
+
+  it('is the same for an equal request built apart (its system prompt and schema made again)', () => {
+    const rebuilt: GenerateRequest = {
+      ...REQUEST,
+      messages: REQUEST.messages.map((message) => ({ role: message.role, content: [...message.content].join('') })),
+      schema: structuredClone(REQUEST.schema),
+    };
+    expect(key(rebuilt)).toBe(key(REQUEST));
+  });
+
   it('does not change with the order a schema was built in, or the order the server lists its models in', () => {
     const reordered = {
       ...REQUEST,

@@ -10,12 +10,12 @@
  * draw; their n-th identical request in a process is draw n, so a judge's retry or a gate's four student
  * answers are four draws, and a rerun asks the same four again.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { GenerateRequest, GenerateResult, LlmBackend, ResponseSchema } from '../ports/llm-backend.ts';
 import type { ResponseCache } from '../ports/response-cache.ts';
 
-/** Bumped when what a key covers changes, so old entries are never served for the new meaning. */
-const KEY_VERSION = 'raiden-response-v1';
+/** Bumped when what a key covers, or how it is written, changes, so old entries are never served for the new meaning. */
+const KEY_VERSION = 'raiden-response-v2';
 
 /** What the cache did for a run's backends, for summaries and benchmarks (report.json counts from the records). */
 export interface ResponseCacheStats {
@@ -31,17 +31,15 @@ export function newCacheStats(): ResponseCacheStats {
   return { hits: 0, misses: 0, errors: 0, savedInputTokens: 0, savedOutputTokens: 0 };
 }
 
+type KeyedBackend = Pick<LlmBackend, 'name' | 'models' | 'servedModels'>;
+
 /** The key of one draw of a request to a backend. */
-export function responseCacheKey(
-  backend: Pick<LlmBackend, 'name' | 'models' | 'servedModels'>,
-  request: GenerateRequest,
-  draw: string,
-): string {
-  return keyOf(requestIdentity(backend, request), draw);
+export function responseCacheKey(backend: KeyedBackend, request: GenerateRequest, draw: string): string {
+  return keyOf(requestHash(backend, request), draw);
 }
 
-function keyOf(identity: string, draw: string): string {
-  return createHash('sha256').update(KEY_VERSION).update('\n').update(identity).update('\n').update(draw).digest('hex');
+function keyOf(request: Hash, draw: string): string {
+  return request.update('\n').update(draw).digest('hex');
 }
 
 /** A slot's draw: its attempt and candidate. */
@@ -49,31 +47,58 @@ export function slotDraw(draw: NonNullable<GenerateRequest['draw']>): string {
   return `attempt ${draw.attempt} candidate ${draw.candidate}`;
 }
 
-/** Everything but the draw, as text: two requests that would be answered alike give the same text. */
-function requestIdentity(backend: Pick<LlmBackend, 'name' | 'models' | 'servedModels'>, request: GenerateRequest): string {
+/**
+ * A SHA-256 fed everything but the draw: two requests that would be answered alike feed it the same bytes.
+ * First one line of JSON: the backend, its models, what its servers serve, max tokens, temperature, the
+ * schema's digest and, per message, its role and either its length or (a system prompt) its digest; then
+ * each other message's text after a line break, whose length the line gave. System prompts are the same few
+ * texts in every request, and the messages' JSON text was most of a key's cost: each is hashed once here,
+ * and the per-request text (the profile and task) is hashed as it is.
+ */
+function requestHash(backend: KeyedBackend, request: GenerateRequest): Hash {
   const served = [...(backend.servedModels?.() ?? [])].sort();
-  const fields = [
+  const messages: (string | number)[] = [];
+  for (const message of request.messages)
+    messages.push(message.role, message.role === 'system' ? systemDigest(message.content) : message.content.length);
+  const head = JSON.stringify([
+    KEY_VERSION,
     backend.name,
     [...(backend.models?.() ?? [])].sort(),
-    // Only when there is something: the keys of backends that report nothing more stay those of earlier versions.
-    ...(served.length > 0 ? [served] : []),
-    request.messages.map((message) => [message.role, message.content]),
+    served,
     request.maxTokens,
     request.temperature,
-  ];
-  return `${JSON.stringify(fields)}\n${schemaText(request.schema)}`;
+    schemaDigest(request.schema),
+    messages,
+  ]);
+  const hash = createHash('sha256').update(head);
+  for (const message of request.messages) if (message.role !== 'system') hash.update('\n').update(message.content);
+  return hash;
 }
 
-/** Response schemas are built once and reused by every request: their canonical text is too. */
-const schemaTexts = new WeakMap<ResponseSchema, string>();
+/** Digests of system prompts; a process sees a few (one per language and role), so the bound only guards against a prompt made per request. */
+const systemDigests = new Map<string, string>();
+const MAX_SYSTEM_DIGESTS = 256;
 
-function schemaText(schema: ResponseSchema): string {
-  let text = schemaTexts.get(schema);
-  if (text === undefined) {
-    text = canonicalJson(schema);
-    schemaTexts.set(schema, text);
+function systemDigest(content: string): string {
+  let digest = systemDigests.get(content);
+  if (digest === undefined) {
+    if (systemDigests.size >= MAX_SYSTEM_DIGESTS) systemDigests.clear();
+    digest = createHash('sha256').update(content).digest('base64');
+    systemDigests.set(content, digest);
   }
-  return text;
+  return digest;
+}
+
+/** Response schemas are built once and reused by every request: their digest is too. */
+const schemaDigests = new WeakMap<ResponseSchema, string>();
+
+function schemaDigest(schema: ResponseSchema): string {
+  let digest = schemaDigests.get(schema);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(canonicalJson(schema)).digest('base64');
+    schemaDigests.set(schema, digest);
+  }
+  return digest;
 }
 
 /** JSON with object keys sorted at every level, so the order a schema was built in does not change its key. */
@@ -92,7 +117,7 @@ function canonicalJson(value: unknown): string {
  */
 export class CachedBackend implements LlmBackend {
   readonly name: string;
-  /** Draws of requests without one, taken in this process: per request identity, the draw numbers in use or spent. */
+  /** Draws of requests without one, taken in this process: per request digest, the draw numbers in use or spent. */
   private readonly occurrences = new Map<string, Set<number>>();
 
   constructor(
@@ -116,9 +141,9 @@ export class CachedBackend implements LlmBackend {
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
-    const identity = requestIdentity(this.inner, request);
-    const { draw, release } = this.takeDraw(request, identity);
-    const key = keyOf(identity, draw);
+    const hash = requestHash(this.inner, request);
+    const { draw, release } = this.takeDraw(request, hash);
+    const key = keyOf(hash, draw);
     const stored = await this.cache.get(key).catch(() => {
       this.stats.errors++;
       return undefined;
@@ -159,11 +184,11 @@ export class CachedBackend implements LlmBackend {
     return { ...result, cache: { key, hit: false } };
   }
 
-  /** The request's own draw, or the lowest occurrence of its identity not taken yet in this process. */
-  private takeDraw(request: GenerateRequest, identity: string): { draw: string; release: () => void } {
+  /** The request's own draw, or the lowest occurrence of the request not taken yet in this process. */
+  private takeDraw(request: GenerateRequest, hash: Hash): { draw: string; release: () => void } {
     if (request.draw !== undefined) return { draw: slotDraw(request.draw), release: () => {} };
-    // The digest, not the identity: a run keeps one entry per distinct review request, and prompts are long.
-    const id = createHash('sha256').update(identity).digest('base64');
+    // The request's digest (of a copy: the key goes on from the same state): one short entry per distinct review request.
+    const id = hash.copy().digest('base64');
     let taken = this.occurrences.get(id);
     if (taken === undefined) {
       taken = new Set();
