@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { RUN_FILES } from '../../orchestrator/src/contract/run-layout.ts';
-import { writeProfileTable, type ProfileRecord } from '../../orchestrator/src/core/export/profile-table.ts';
+import { ProfileWindow, writeProfileTable, type ProfileRecord } from '../../orchestrator/src/core/export/profile-table.ts';
+import { seededRandom, shuffled } from '../../orchestrator/src/core/profiles/rng.ts';
 import { prepareRun } from '../../orchestrator/src/core/run/prepare-run.ts';
 import { buildMessages } from '../../orchestrator/src/core/prompts/prompts.ts';
 import { parseRunSpec } from '../../orchestrator/src/core/run/run-spec.ts';
@@ -54,5 +55,61 @@ describe('the profile table', () => {
     await write();
     const records = (store.files.get(RUN_FILES.profiles) as string[]).map((line) => JSON.parse(line) as ProfileRecord);
     expect(records.map((record) => record.language)).toEqual(['en', 'en']);
+  });
+});
+
+describe('the profile table read through a bounded window', () => {
+  /** A table of `count` profiles of 100 characters of text, opened anew at each pass; counts the lines read. */
+  function table(count: number) {
+    const records = Array.from({ length: count }, (_, index) => ({
+      id: `p${String(index).padStart(4, '0')}`,
+      name: `Character ${index}`,
+      language: 'en' as const,
+      text: `${index} `.padEnd(100, 'x'),
+    }));
+    let linesRead = 0;
+    const open = async () =>
+      (async function* () {
+        for (const record of records) {
+          linesRead++;
+          yield JSON.stringify(record);
+        }
+      })();
+    // A budget of ten profiles' text.
+    const window = () => ProfileWindow.open(open, (line) => JSON.parse(line) as ProfileRecord, 1_000);
+    return { records, window, linesRead: () => linesRead };
+  }
+
+  it('reads the table once for lookups in its order, holding only the last profiles read', async () => {
+    const { records, window, linesRead } = table(1_000);
+    const profiles = (await window()) as ProfileWindow;
+    for (const record of records) expect(await profiles.get(record.id)).toEqual(record);
+    expect(profiles.passes).toBe(1);
+    expect(linesRead()).toBe(1_000);
+    // The ten last ones are held; the first was let go and costs a second pass, which reads up to it only.
+    expect(await profiles.get('p0990')).toEqual(records[990]);
+    expect(linesRead()).toBe(1_000);
+    expect(await profiles.get('p0000')).toEqual(records[0]);
+    expect(profiles.passes).toBe(2);
+    expect(linesRead()).toBe(1_001);
+  });
+
+  it('finds every profile in any order, and remembers one the table lacks', async () => {
+    const { records, window } = table(300);
+    const profiles = (await window()) as ProfileWindow;
+    for (const record of shuffled(records, seededRandom(3))) expect(await profiles.get(record.id)).toEqual(record);
+    expect(await profiles.get('nobody')).toBeUndefined();
+    const passes = profiles.passes;
+    expect(await profiles.get('nobody')).toBeUndefined();
+    expect(profiles.passes).toBe(passes);
+  });
+
+  it('is undefined for a run without a table', async () => {
+    expect(
+      await ProfileWindow.open(
+        async () => undefined,
+        (line) => JSON.parse(line) as ProfileRecord,
+      ),
+    ).toBeUndefined();
   });
 });

@@ -45,14 +45,27 @@ function sample(index: number): Sample {
   };
 }
 
-/** A finished run of `count` training samples whose train.json is made line by line, counting the lines read. */
-function countingRun(count: number): { source: ExportSource; linesRead: () => number } {
+/**
+ * A finished run of `count` training samples (three per profile) whose train.json and profiles.jsonl are
+ * made line by line, counting the lines read of each.
+ */
+function countingRun(count: number): { source: ExportSource; linesRead: () => number; profilesRead: () => number } {
   let read = 0;
+  let profilesRead = 0;
+  const profiles = Math.ceil(count / 3);
   const source: ExportSource = {
     location: 'memory://run/',
     readJson: async () => undefined,
     readLines: async (name) => {
       if (name === 'validation.json') return (async function* () {})();
+      if (name === 'profiles.jsonl')
+        return (async function* () {
+          for (let index = 0; index < profiles; index++) {
+            profilesRead++;
+            const id = sample(index * 3).id.split('/')[0] as string;
+            yield JSON.stringify({ id, name: `Character ${id}`, language: 'en', text: `the table's text of ${id}` });
+          }
+        })();
       if (name !== 'train.json') return undefined;
       return (async function* () {
         yield '[';
@@ -64,7 +77,7 @@ function countingRun(count: number): { source: ExportSource; linesRead: () => nu
       })();
     },
   };
-  return { source, linesRead: () => read };
+  return { source, linesRead: () => read, profilesRead: () => profilesRead };
 }
 
 describe('Parquet written one row group at a time', () => {
@@ -139,13 +152,14 @@ describe('Parquet written one row group at a time', () => {
   });
 });
 
-describe('an export hands its data files to the sink while the run is read', () => {
+describe('an export hands its data files to the sink while the run and its profile table are read', () => {
   it.each<ExportFormat>(['verl', 'sft'])(
-    '%s: the first bytes of the training file arrive before the last sample is read',
+    '%s: the first bytes of the training file arrive before the last sample and the last profile are read',
     async (format) => {
       const count = 2_500;
-      const { source, linesRead } = countingRun(count);
+      const { source, linesRead, profilesRead } = countingRun(count);
       const firstChunkAt = new Map<string, number>();
+      let profilesAtFirstChunk = 0;
       const files = new Map<string, Buffer>();
       const summary = await exportRun(
         source,
@@ -158,7 +172,10 @@ describe('an export hands its data files to the sink while the run is read', () 
             }
             const chunks: Buffer[] = [];
             for await (const chunk of body) {
-              if (!firstChunkAt.has(name)) firstChunkAt.set(name, linesRead());
+              if (!firstChunkAt.has(name)) {
+                firstChunkAt.set(name, linesRead());
+                profilesAtFirstChunk = profilesRead();
+              }
               chunks.push(Buffer.from(chunk));
             }
             files.set(name, Buffer.concat(chunks));
@@ -167,6 +184,10 @@ describe('an export hands its data files to the sink while the run is read', () 
         { format, now: () => new Date('2026-02-01T00:00:00Z') },
       );
       expect(summary.rows).toEqual({ train: count, validation: 0 });
+      // Every prompt holds the table's text, read as the samples needed it: not the whole table first.
+      expect(summary.renderedProfiles).toBe(0);
+      expect(profilesAtFirstChunk).toBeGreaterThan(0);
+      expect(profilesAtFirstChunk).toBeLessThan(Math.ceil(count / 3));
       const name = format === 'sft' ? 'train.jsonl' : 'train.parquet';
       expect(firstChunkAt.get(name)).toBeLessThan(count);
       expect(linesRead()).toBe(count);

@@ -14,7 +14,7 @@ import type { Sample } from '../verify/sample.ts';
 import { datasetCard, DEFAULT_LICENSE, type CardRun, type ExportTally } from './dataset-card.ts';
 import { FORMAT_LAYOUTS, splitFileName, SPLITS, type DataFile, type ExportFormat, type Split } from './export-formats.ts';
 import { parquetChunks } from './parquet-table.ts';
-import type { ProfileRecord } from './profile-table.ts';
+import { ProfileWindow, type ProfileRecord } from './profile-table.ts';
 import { chatTokenizer, DEFAULT_TOKENIZER, LengthTally, rowTokens, type TokenizerName } from './prompt-tokens.ts';
 import type { PromptProfile } from './trainer-prompt.ts';
 
@@ -80,11 +80,15 @@ export async function exportRun(source: ExportSource, sink: ExportSink, options:
   const layout = FORMAT_LAYOUTS[options.format];
   const tokenizer = await chatTokenizer(options.tokenizer ?? DEFAULT_TOKENIZER);
   const lengths = new LengthTally();
-  const table = await readProfileTable(source);
+  const profilesFile = `${source.location}${RUN_FILES.profiles}`;
+  const table = await ProfileWindow.open(
+    () => source.readLines(RUN_FILES.profiles),
+    (line) => parseLine<ProfileRecord>(line, profilesFile),
+  );
   const tally: ExportTally = { rows: { train: 0, validation: 0 }, kinds: {}, languages: new Set(), characters: new Set() };
   let renderedProfiles = 0;
-  const profileOf = (sample: Sample): PromptProfile => {
-    const record = table?.get(profileIdOf(sample.id));
+  const profileOf = async (sample: Sample): Promise<PromptProfile> => {
+    const record = await table?.get(profileIdOf(sample.id));
     if (record !== undefined) return record;
     renderedProfiles++;
     return { name: sample.character_name, language: sample.metadata.language, text: renderProfileText({ ...sample.character_profile }) };
@@ -95,7 +99,7 @@ export async function exportRun(source: ExportSource, sink: ExportSink, options:
     const samples = await splitSamples(source, split);
     const rows = (async function* () {
       for await (const sample of samples) {
-        const profile = profileOf(sample);
+        const profile = await profileOf(sample);
         const input = { sample, profile, split, index: tally.rows[split] };
         const row = layout.row(input);
         lengths.add(split, sample.metadata.kind, rowTokens(tokenizer, layout.chat(input)));
@@ -144,18 +148,6 @@ export async function exportRun(source: ExportSource, sink: ExportSink, options:
     rows: tally.rows,
     renderedProfiles,
   };
-}
-
-async function readProfileTable(source: ExportSource): Promise<Map<string, ProfileRecord> | undefined> {
-  const lines = await source.readLines(RUN_FILES.profiles);
-  if (lines === undefined) return undefined;
-  const table = new Map<string, ProfileRecord>();
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
-    const record = parseLine<ProfileRecord>(line, `${source.location}${RUN_FILES.profiles}`);
-    table.set(record.id, record);
-  }
-  return table;
 }
 
 /**
