@@ -238,6 +238,7 @@ describe('raiden generate --bedrock-batch (Bedrock control plane mocked, S3 on s
     expect(report.bedrock_batch).toEqual({
       s3_uri: `s3://${BUCKET}/runs/small`,
       records: 20,
+      jobs: [],
       skipped: '20 open slots, fewer than the 100 records Bedrock batch inference needs per job: they ran on demand',
     });
     expect(samples.filter((s) => s.metadata.backend === 'bedrock')).toHaveLength(20);

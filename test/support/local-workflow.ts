@@ -210,6 +210,8 @@ export interface LocalRunResult {
   readonly error?: { readonly name: string; readonly cause: string };
   /** State names in the order they were entered (nested states included). */
   readonly entered: readonly string[];
+  /** Each state's output when it last exited. */
+  readonly exited: ReadonlyMap<string, unknown>;
 }
 
 export async function runWorkflowLocally(options: LocalRunOptions): Promise<LocalRunResult> {
@@ -259,9 +261,11 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<Loca
     },
   );
   const entered: string[] = [];
+  const exited = new Map<string, unknown>();
   const logging = (async () => {
     for await (const event of execution.eventLogs) {
       if (event.type === 'StateEntered') entered.push(event.state.name);
+      if (event.type === 'StateExited') exited.set(event.state.name, event.state.output);
       if (process.env.RAIDEN_DEBUG_WORKFLOW)
         process.stderr.write(
           `[workflow] ${event.type} ${'state' in event ? event.state.name : ''} ${'Error' in event ? String(event.Error) : ''}\n`,
@@ -271,11 +275,11 @@ export async function runWorkflowLocally(options: LocalRunOptions): Promise<Loca
   try {
     const output = await execution.result;
     await logging;
-    return { output, entered };
+    return { output, entered, exited };
   } catch (error) {
     await logging.catch(() => undefined);
     const cause = (error as { cause?: Error }).cause ?? (error as Error);
-    return { error: { name: cause.name, cause: cause.message }, entered };
+    return { error: { name: cause.name, cause: cause.message }, entered, exited };
   }
 }
 

@@ -712,6 +712,15 @@ describe('Bedrock batch inference in the workflow (control plane mocked, files i
       expect(fromBatch).toBeLessThanOrEqual(150);
       expect(samples.length - fromBatch).toBeGreaterThanOrEqual(6);
       expect(Object.keys(report.backends)).toEqual(expect.arrayContaining(['bedrock-batch', 'bedrock']));
+      // The same shape as raiden generate's: each job with its status, and what the jobs answered.
+      expect((report as unknown as { bedrock_batch?: unknown }).bedrock_batch).toEqual({
+        s3_uri: `s3://${OUTPUTS}/tmp/runs/batch-inference-run/bedrock-batch/`,
+        records: 156,
+        jobs: [{ job_arn: expect.stringContaining('model-invocation-job/job1'), status: 'PartiallyCompleted', records: 156 }],
+        answered: 150,
+        record_errors: 0,
+        missing: 6,
+      });
       expect(service.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(1);
       expect(service.commandCalls(CreateModelInvocationJobCommand)[0]?.args[0].input).toMatchObject({
         roleArn: 'arn:aws:iam::000000000000:role/raiden-batch-inference',
@@ -762,11 +771,14 @@ describe('Bedrock batch inference in the workflow (control plane mocked, files i
       expect(result.output).toMatchObject({ status: 'complete', slots: 9, accepted: 9 });
       expect(service.commandCalls(CreateModelInvocationJobCommand)).toHaveLength(0);
       const { report } = await readDataset('batch-inference-small');
+      // The same shape as raiden generate's: the open slots that ran on demand, no job.
       expect((report as unknown as { bedrock_batch?: unknown }).bedrock_batch).toEqual({
+        s3_uri: `s3://${OUTPUTS}/tmp/runs/batch-inference-small/bedrock-batch/`,
         records: 9,
-        jobs: 0,
+        jobs: [],
         skipped: '9 open slots, fewer than the 100 records Bedrock batch inference needs per job: they ran on demand',
       });
+      expect(result.exited.get('SubmitBatchJobs')).toMatchObject({ batchJobs: { done: true, jobs: 0, records: 9 } });
     } finally {
       service.restore();
     }

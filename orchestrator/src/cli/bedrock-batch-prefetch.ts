@@ -13,10 +13,12 @@ import {
   BatchJobFailedError,
   BatchModelUnsupportedError,
   BatchPrefetchBackend,
+  batchReport,
   planBatchJobs,
   requestKey,
   runBatchJobs,
   type BatchOutcome,
+  type BatchReport,
 } from '../llm/bedrock-batch.ts';
 import { MIN_BATCH_RECORDS } from '../llm/bedrock-settings.ts';
 import { hasNativeBatchFormat } from '../llm/bedrock-batch-native.ts';
@@ -92,8 +94,8 @@ export interface BatchPrefetchInput {
 export interface BatchPrefetch {
   /** The run's backends, its Bedrock backend answering from the batch results first. */
   readonly backends: RunBackends;
-  /** report.json's `bedrock_batch` section, when batch inference ran. */
-  readonly report: { readonly bedrock_batch?: Record<string, unknown> };
+  /** report.json's `bedrock_batch` section, when batch inference ran or was skipped. */
+  readonly report: { readonly bedrock_batch?: BatchReport };
 }
 
 /**
@@ -120,7 +122,7 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
     // Bedrock refuses a job below its minimum: https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html
     const skipped = `${requests.size} open slots, fewer than the ${MIN_BATCH_RECORDS} records Bedrock batch inference needs per job: they ran on demand`;
     input.stderr.write(`raiden: --bedrock-batch: ${skipped}\n`);
-    return { backends: input.backends, report: { bedrock_batch: { s3_uri: batch.s3Uri, records: requests.size, skipped } } };
+    return { backends: input.backends, report: { bedrock_batch: batchReport(batch.s3Uri, requests.size, { skipped }) } };
   }
 
   const modelId = spec.bedrockModel;
@@ -166,16 +168,7 @@ export async function prefetchBedrockBatch(input: BatchPrefetchInput): Promise<B
   );
   return {
     backends: withBackend(input.backends, 'bedrock', new BatchPrefetchBackend(prefetched, live)),
-    report: {
-      bedrock_batch: {
-        s3_uri: batch.s3Uri,
-        jobs: outcome.jobs.map((job) => ({ job_arn: job.jobArn, status: job.status, records: job.records })),
-        records: requests.size,
-        answered: prefetched.size,
-        record_errors: recordErrors,
-        missing: outcome.missing.length,
-      },
-    },
+    report: { bedrock_batch: batchReport(batch.s3Uri, requests.size, outcome) },
   };
 }
 

@@ -21,9 +21,11 @@ import { RUN_DEFAULTS } from '../core/run/run-spec.ts';
 import {
   batchJobStatuses,
   BatchModelUnsupportedError,
+  batchReport,
   collectBatchResults,
   requestKey,
   submitBatchJobs,
+  type BatchReport,
   type SubmittedJob,
 } from '../llm/bedrock-batch.ts';
 import { MIN_BATCH_TIMEOUT_HOURS } from '../llm/bedrock-batch-contract.ts';
@@ -42,8 +44,10 @@ export interface SubmittedJobs {
   readonly batchOf: Record<string, string>;
   /** The open slots asked for when the jobs were planned. */
   readonly records?: number;
-  /** Why no job was submitted (the open slots ran on demand): report.json's bedrock_batch.skipped, as raiden generate writes it. */
+  /** Why no job was submitted (the open slots ran on demand). */
   readonly skipped?: string;
+  /** report.json's bedrock_batch, in raiden generate's shape: written at submit when skipped, else by collect. */
+  readonly report?: BatchReport;
 }
 
 export class BedrockBatchFailedError extends Error {
@@ -86,11 +90,31 @@ export function fittedJobTimeoutHours(requestedHours: number, executionDeadline:
 
 let bedrock: BedrockClient | undefined;
 
+/**
+ * report.json's bedrock_batch for a run with bedrockBatchInference, as collect (or a skipped submit) recorded
+ * it; jobs.json of an older raiden has none, and gives the jobs without their outcome.
+ */
+export function batchInferenceReport(submitted: SubmittedJobs, location: string): BatchReport {
+  const records = submitted.records ?? submitted.jobs.reduce((sum, job) => sum + job.records.length, 0);
+  if (submitted.report !== undefined) return submitted.report;
+  if (submitted.skipped !== undefined) return batchReport(location, records, { skipped: `${submitted.skipped}: they ran on demand` });
+  return {
+    s3_uri: location,
+    records,
+    jobs: submitted.jobs.map((job) => ({ job_arn: job.jobArn, status: 'unknown', records: job.records.length })),
+  };
+}
+
+/** Where a run's batch jobs keep their files: under its temporary prefix in the outputs bucket. */
+export function batchInferenceLocation(runId: string): string {
+  return s3Uri(outputsBucket(), `${tempPrefix(runId)}${TEMP_FILES.batchInferencePrefix}`);
+}
+
 export async function handler(event: BatchInferenceEvent): Promise<BatchInferenceOutput> {
   const log = logger({ handler: 'batch-inference', runId: event.runId });
   const { s3 } = awsClients();
   const temp = tempStore(s3, event.runId);
-  const location = s3Uri(outputsBucket(), `${tempPrefix(event.runId)}${TEMP_FILES.batchInferencePrefix}`);
+  const location = batchInferenceLocation(event.runId);
   bedrock ??= new BedrockClient({});
   if (event.action === 'submit') {
     const plan = await runStore(s3, event.runId).readJson<WorkflowPlan>(RUN_FILES.plan);
@@ -117,8 +141,10 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
         batchOf: {},
         records: requests.size,
         skipped,
+        report: batchReport(location, requests.size, { skipped: `${skipped}: they ran on demand` }),
       } satisfies SubmittedJobs);
-      return { done: true, jobs: 0, records: 0, skipped };
+      // The records are the open slots, which run on demand instead.
+      return { done: true, jobs: 0, records: requests.size, skipped };
     };
     // Bedrock refuses a job below its minimum record count: https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html
     if (requests.size < MIN_BATCH_RECORDS)
@@ -179,6 +205,26 @@ export async function handler(event: BatchInferenceEvent): Promise<BatchInferenc
   }
 
   const results = await collectBatchResults(s3, location, submitted.modelId, submitted.jobs);
+  // A skipped submit wrote its report already; jobs that ran are reported with their final status and answers.
+  if (submitted.skipped === undefined) {
+    const statuses = new Map(
+      (
+        await batchJobStatuses(
+          bedrock,
+          submitted.jobs.map((job) => job.jobArn),
+        )
+      ).map((status) => [status.jobArn, status.status]),
+    );
+    const jobs = submitted.jobs.map((job) => ({
+      jobArn: job.jobArn,
+      status: statuses.get(job.jobArn) ?? 'unknown',
+      records: job.records.length,
+    }));
+    await temp.writeJson(TEMP_FILES.batchInferenceJobs, {
+      ...submitted,
+      report: batchReport(location, submitted.records ?? records, { jobs, results }),
+    } satisfies SubmittedJobs);
+  }
   const answers = new Map<string, Record<string, GenerateResult>>();
   for (const [key, result] of results) {
     const batchId = submitted.batchOf[key];

@@ -18,7 +18,7 @@ import { strategyByName } from '../core/strategies/registry.ts';
 import { lambdaBackendSettings } from './lambda-backends.ts';
 import { awsClients } from './handler-env.ts';
 import { logger, type Logger } from './observability.ts';
-import type { SubmittedJobs } from './batch-inference.ts';
+import { batchInferenceLocation, batchInferenceReport, type SubmittedJobs } from './batch-inference.ts';
 import { outputsBucket, runStore, tempStore, type WorkflowPlan } from './run-files.ts';
 
 export type { FinalizeEvent, FinalizeOutput };
@@ -88,21 +88,14 @@ export async function handler(event: FinalizeEvent): Promise<FinalizeOutput> {
 }
 
 /**
- * report.json's bedrock_batch for a run with bedrockBatchInference: the records planned for batch jobs, the
- * number of jobs, and (the same text raiden generate writes under bedrock_batch.skipped) why none was
- * submitted when the slots ran on demand.
+ * report.json's bedrock_batch for a run with bedrockBatchInference, in raiden generate's shape: the jobs with
+ * their status and records, what they answered, or why none was submitted when the slots ran on demand.
  */
 async function batchInferenceSection(runId: string, plan: WorkflowPlan): Promise<Record<string, unknown>> {
   if (plan.spec.bedrockBatchInference !== true) return {};
   const submitted = await tempStore(awsClients().s3, runId).readJson<SubmittedJobs>(TEMP_FILES.batchInferenceJobs);
   if (submitted === undefined) return {};
-  return {
-    bedrock_batch: {
-      records: submitted.records ?? submitted.jobs.reduce((sum, job) => sum + job.records.length, 0),
-      jobs: submitted.jobs.length,
-      ...(submitted.skipped !== undefined ? { skipped: `${submitted.skipped}: they ran on demand` } : {}),
-    },
-  };
+  return { bedrock_batch: batchInferenceReport(submitted, batchInferenceLocation(runId)) };
 }
 
 /**

@@ -303,6 +303,39 @@ function parseOutputLine(text: string): OutputLine | undefined {
   }
 }
 
+/** report.json's bedrock_batch: one shape whether raiden generate or the workflow ran the jobs. */
+export interface BatchReport {
+  /** Where the jobs' input and output files are. */
+  readonly s3_uri: string;
+  /** The open slots: sent to the jobs, or, when `skipped` says why, run on demand. */
+  readonly records: number;
+  /** Each job with its last status and its record count; none when skipped. */
+  readonly jobs: readonly { readonly job_arn: string; readonly status: string; readonly records: number }[];
+  /** Of the records sent: answered, answered with a record error, and without any output line (these ran on demand). */
+  readonly answered?: number;
+  readonly record_errors?: number;
+  readonly missing?: number;
+  readonly skipped?: string;
+}
+
+/** The bedrock_batch section of jobs that ran, from their statuses and collected results, or of a batch skipped. */
+export function batchReport(
+  s3Uri: string,
+  records: number,
+  outcome: { readonly skipped: string } | (Pick<BatchOutcome, 'jobs'> & { readonly results: ReadonlyMap<string, BatchRecordResult> }),
+): BatchReport {
+  if ('skipped' in outcome) return { s3_uri: s3Uri, records, jobs: [], skipped: outcome.skipped };
+  const answered = [...outcome.results.values()].filter((result) => result.ok).length;
+  return {
+    s3_uri: s3Uri,
+    records,
+    jobs: outcome.jobs.map((job) => ({ job_arn: job.jobArn, status: job.status, records: job.records })),
+    answered,
+    record_errors: outcome.results.size - answered,
+    missing: records - outcome.results.size,
+  };
+}
+
 /** The key a request is matched by: the same slot prompt always gives the same key. */
 export function requestKey(request: GenerateRequest): string {
   return createHash('sha256')
