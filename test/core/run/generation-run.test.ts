@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runGeneration } from '../../../orchestrator/src/core/run/generation-run.ts';
-import { planSlots } from '../../../orchestrator/src/core/profiles/plan.ts';
+import { planSlots, type Slot } from '../../../orchestrator/src/core/profiles/plan.ts';
 import { parseProfiles } from '../../../orchestrator/src/core/profiles/profile-loader.ts';
 import { SglangBackend } from '../../../orchestrator/src/llm/sglang-backend.ts';
 import { LocalRunStore } from '../../../orchestrator/src/store/local-run-store.ts';
@@ -18,19 +18,27 @@ afterEach(async () => server?.close());
 
 async function generate(
   serverOptions: TestServerOptions,
-  settings: { profiles: number; sbk: number; cm: number; maxAttempts?: number; concurrency?: number },
+  settings: {
+    profiles: number;
+    sbk: number;
+    cm: number;
+    maxAttempts?: number;
+    concurrency?: number;
+    order?: (slots: Slot[]) => Slot[];
+  },
 ) {
   server = await startTestServer(serverOptions);
   const backend = await SglangBackend.connect({ endpoints: [server.url], retry: { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 20 } });
   const dir = mkdtempSync(join(tmpdir(), 'raiden-run-'));
   const store = await LocalRunStore.open(dir);
-  const slots = planSlots(profiles, {
+  const planned = planSlots(profiles, {
     samplesPerProfile: settings.sbk,
     cmPerProfile: settings.cm,
     maxProfiles: settings.profiles,
     language: 'auto',
     seed: 1,
   });
+  const slots = settings.order?.(planned) ?? planned;
   const outcome = await runGeneration({
     profiles: byId,
     slots,
@@ -79,6 +87,17 @@ describe('generation run', () => {
       ['老默/SBK/1', 'duplicate_question'],
       ['老默/SBK/1', 'duplicate_question'],
     ]);
+    expect(outcome.emptySlots).toEqual([]);
+  });
+
+  it('rejects a duplicate question of a profile whose slots are apart in the list (the question sets outlive other profiles)', async () => {
+    // Slots A/0, B/0, A/1: requests 1 (A/0) and 3 (A/1) ask the same question, B's in between is another profile's.
+    const { rejects, outcome, slots } = await generate(
+      { fault: (n) => (n === 1 || n === 3 ? 'duplicate' : undefined) },
+      { profiles: 2, sbk: 2, cm: 0, concurrency: 1, order: ([a0, a1, b0, b1]) => [a0, b0, a1, b1] as Slot[] },
+    );
+    expect(rejects.map((r) => [r.slot_id, r.reason])).toEqual([[slots[2]?.id, 'duplicate_question']]);
+    expect(slots[2]?.profileId).toBe(slots[0]?.profileId);
     expect(outcome.emptySlots).toEqual([]);
   });
 

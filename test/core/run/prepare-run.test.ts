@@ -68,6 +68,7 @@ describe('prepareRun reads a JSONL file a line at a time', () => {
     expect([...prepared.profiles.values()]).toEqual(whole.profiles);
     expect(prepared.slots).toEqual(planSlots(whole.profiles, settings));
     expect([...prepared.plannedSlots()].map(({ slot }) => slot)).toEqual(prepared.slots);
+    expect([...prepared.slotIds()], 'the slot ids from the profile ids alone').toEqual(prepared.slots.map((slot) => slot.id));
     expect(prepared.plan.slots).toEqual({ total: 15, sbk: 10, cm: 5 });
     expect(prepared.slotsOn).toEqual({ sglang: 15, bedrock: 0 });
 
