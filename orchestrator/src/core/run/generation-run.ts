@@ -407,7 +407,12 @@ export async function runGeneration(options: GenerationOptions, counters?: Gener
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  } finally {
+    // A run that stops early closes the stream, and with it the input file it reads.
+    work.return(undefined);
+  }
   return { counters: live, emptySlots, newSamples, ...(fatalError !== undefined ? { fatalError } : {}) };
 }
 
