@@ -3,7 +3,7 @@
  * (a local directory of append-only segments, evicted oldest first; an S3 prefix through s3rver).
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -273,6 +273,12 @@ describe('the local cache directory', () => {
     // About 1,100 bytes a record, two records a segment (a sixteenth of the bound).
     const maxBytes = 40_000;
     const cache = await LocalResponseCache.open(dir, { maxBytes, refreshMs: 0 });
+    // What a process killed at the wrong moment leaves: the index of a deleted segment, index files being staged.
+    const orphan = join(segmentsOf(dir), '00000000a-1-dead.idx');
+    const abandoned = join(segmentsOf(dir), '00000000a-1-dead.idx.1-aa.tmp');
+    const staging = join(segmentsOf(dir), '00000000a-1-live.idx.2-bb.tmp');
+    for (const path of [orphan, abandoned, staging]) writeFileSync(path, 'x');
+    utimesSync(abandoned, new Date(0), new Date(0));
     const answer = (n: number) => entry(`${n} ${'a'.repeat(1000)}`);
     for (let n = 0; n < 30; n++) await cache.put(keyOf(n), answer(n));
     expect(files(dir, '.seg')).toHaveLength(15);
@@ -284,6 +290,7 @@ describe('the local cache directory', () => {
     expect(await cache.get(keyOf(1))).toBeUndefined();
     expect(await cache.get(keyOf(0))).toEqual(answer(0));
     expect(await cache.get(keyOf(44))).toEqual(answer(44));
+    expect([orphan, abandoned, staging].map((path) => existsSync(path))).toEqual([false, false, true]);
     const next = await LocalResponseCache.open(dir, { maxBytes });
     expect(await next.get(keyOf(0))).toEqual(answer(0));
     expect(await next.get(keyOf(1))).toBeUndefined();

@@ -60,6 +60,8 @@ const SCAN_CHUNK_BYTES = 1024 ** 2;
 const MAX_READ_FDS = 64;
 /** An eviction lock older than this was left by a process killed while evicting. */
 const ABANDONED_LOCK_MS = 60_000;
+/** A staged index file older than this was left by a process killed while writing it. */
+const ABANDONED_TMP_MS = 3_600_000;
 const DEFAULT_REFRESH_MS = 1000;
 /** A segment's name starts with its creation time in milliseconds, base 36: nine digits last until the year 5188. */
 const SEGMENT_TIME_DIGITS = 9;
@@ -135,7 +137,7 @@ export class LocalResponseCache implements ResponseCache {
     return cache;
   }
 
-  /** Entries the index holds (a key stored twice counts once). */
+  /** Keys indexed, each once wherever it was stored: in a cache just opened, its entries. */
   get entries(): number {
     return this.index.size;
   }
@@ -355,12 +357,27 @@ export class LocalResponseCache implements ResponseCache {
         ignoreFailure(() => unlinkSync(join(this.directory, `${segment.name}.idx`)));
         this.drop(segment);
       }
+      this.removeLeftovers();
       this.index.compact((number) => !this.segments[number]!.removed);
       this.markAtRisk();
       if (this.total <= this.maxBytes) this.evictBlockedUntil = 0;
     } finally {
       closeSync(lock);
       ignoreFailure(() => unlinkSync(lockPath));
+    }
+  }
+
+  /** Index files of deleted segments and staged index files, which a process killed at the wrong moment leaves. */
+  private removeLeftovers(): void {
+    const files = readdirSync(this.directory);
+    const segments = new Set(files.filter((file) => file.endsWith('.seg')).map((file) => file.slice(0, -'.seg'.length)));
+    for (const file of files) {
+      const path = join(this.directory, file);
+      if (file.endsWith('.idx') && !segments.has(file.slice(0, -'.idx'.length))) ignoreFailure(() => unlinkSync(path));
+      else if (file.endsWith('.tmp'))
+        ignoreFailure(() => {
+          if (Date.now() - statSync(path).mtimeMs > ABANDONED_TMP_MS) unlinkSync(path);
+        });
     }
   }
 
