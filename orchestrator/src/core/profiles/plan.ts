@@ -138,8 +138,15 @@ export function fieldQuestionTypes(label: string): readonly QuestionType[] {
 
 /** Whether a field can be an SBK focus: not a name, alias, gender or type, and more than one character. */
 export function isFocusField(label: string, value: string): boolean {
-  const names: readonly string[] = [...NAME_FIELDS, ...ALIAS_FIELDS];
-  return !names.includes(label) && !TRIVIAL_FIELD.test(label.trim()) && [...value.trim()].length > 1;
+  return !NAME_LABELS.has(label) && !TRIVIAL_FIELD.test(label.trim()) && moreThanOneCharacter(value.trim());
+}
+
+const NAME_LABELS: ReadonlySet<string> = new Set([...NAME_FIELDS, ...ALIAS_FIELDS]);
+
+/** More than one character (code point): a field's text is asked once per profile and pass, so long ones are not spread. */
+function moreThanOneCharacter(text: string): boolean {
+  // Three UTF-16 units are at least two code points.
+  return text.length > 2 || [...text].length > 1;
 }
 
 /**
