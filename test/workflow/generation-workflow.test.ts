@@ -25,14 +25,8 @@ import { startTestServer, type TestServer } from '../../bench/simulated-sglang/s
 import { runExport } from '../../orchestrator/src/cli/export-command.ts';
 import { RESPONSE_CACHE_ENV } from '../../orchestrator/src/contract/response-cache.ts';
 import type { RejectRecord, Sample } from '../../orchestrator/src/core/verify/sample.ts';
-import {
-  BATCH_TIMEOUT_MARGIN_HOURS,
-  batchWaitSeconds,
-  EVENTS_PER_BATCH_POLL,
-  EVENTS_RESERVED,
-  fittedJobTimeoutHours,
-  HISTORY_EVENT_LIMIT,
-} from '../../orchestrator/src/handlers/batch-inference.ts';
+import { batchWaitSeconds, fittedJobTimeoutHours } from '../../orchestrator/src/handlers/batch-inference.ts';
+import { parseWorkflowSpec } from '../../orchestrator/src/core/run/run-spec.ts';
 import { resetAwsClients } from '../../orchestrator/src/handlers/handler-env.ts';
 import { synthApp } from '../support/cdk-app.ts';
 import { LOCAL_S3_CREDENTIALS, startLocalS3, type LocalS3 } from '../support/local-s3.ts';
@@ -346,33 +340,92 @@ describe('the workflow outlives a batch job, and the fleet is raised for Generat
   const branch = () =>
     (workflow.definition.States.Run?.Branches as unknown as { StartAt: string; States: Record<string, Record<string, unknown>> }[])[0]!;
 
-  it('the wait loop stays inside the history quota for the largest settings, and the job ends before the execution times out', () => {
-    const { States } = branch();
-    const timeoutSeconds = (workflow.definition as unknown as { TimeoutSeconds: number }).TimeoutSeconds;
-    // One pass of the loop: a Wait (entered, exited), a Lambda Task (entered, scheduled, started, succeeded,
-    // exited) and a Choice (entered, exited).
-    const loop = ['WaitForBatchJobs', 'BatchJobsStatus', 'BatchJobsDone'].map((name) => States[name]?.Type);
-    expect(loop).toEqual(['Wait', 'Task', 'Choice']);
-    expect(2 + 5 + 2).toBe(EVENTS_PER_BATCH_POLL);
-    expect(States.WaitForBatchJobs).toMatchObject({ SecondsPath: '$.batchJobs.waitSeconds', Next: 'BatchJobsStatus' });
-    expect(States.BatchJobsStatus).toMatchObject({
-      Parameters: expect.objectContaining({ 'executionStartTime.$': '$$.Execution.StartTime', executionTimeoutSeconds: timeoutSeconds }),
+  it('the wait loops stay inside the history quota for the largest settings, and the job ends before the execution times out', () => {
+    // Counted from the synthesized state machine and the documented event types, not from the handler's constants:
+    // a state that runs once without failing adds these events (Task: entered, scheduled, started, succeeded,
+    // exited; a Distributed Map also starts and ends its Map Run), and a failed attempt that is retried adds
+    // three (scheduled, started, failed). https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html
+    const eventsPerState: Record<string, number> = { Pass: 2, Wait: 2, Choice: 2, Task: 5, Parallel: 4, Map: 6, Succeed: 2, Fail: 1 };
+    // A Standard execution fails when its history reaches this many events, and runs for at most a year:
+    // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+    const historyQuota = 25_000;
+    const longestExecutionSeconds = 365 * 24 * 3600;
+    type State = {
+      Type: string;
+      Next?: string;
+      Default?: string;
+      Seconds?: number;
+      TimeoutSeconds?: number;
+      Retry?: { MaxAttempts?: number }[];
+    };
+    const top = workflow.definition as unknown as { TimeoutSeconds: number; States: Record<string, State> };
+    const { States } = branch() as unknown as { States: Record<string, State> };
+    const events = (name: string) => eventsPerState[States[name]?.Type ?? top.States[name]?.Type ?? ''] ?? Number.NaN;
+    /** The states of the loop that `start` begins, following Next and each Choice's Default back to `start`. */
+    const loop = (start: string): string[] => {
+      const names = [start];
+      for (let name = States[start]?.Next; name !== start;) {
+        names.push(name!);
+        const state = States[name!];
+        name = state?.Next ?? state?.Default;
+        if (names.length > 10) throw new Error(`${start} does not loop back`);
+      }
+      return names;
+    };
+    const batchLoop = loop('WaitForBatchJobs');
+    const fleetLoop = loop('WaitForFleet');
+    expect(batchLoop).toEqual(['WaitForBatchJobs', 'BatchJobsStatus', 'BatchJobsDone']);
+    const passEvents = (names: string[]) => names.reduce((sum, name) => sum + events(name), 0);
+    // Every other state runs at most once, each of its retries spent, plus the execution's start and end.
+    const retried = (state: State) => 3 * (state.Retry ?? []).reduce((sum, retry) => sum + (retry.MaxAttempts ?? 3), 0);
+    const once =
+      2 +
+      [...Object.entries(top.States), ...Object.entries(States)]
+        .filter(([name]) => !batchLoop.includes(name) && !fleetLoop.includes(name))
+        .reduce((sum, [name, state]) => sum + events(name) + retried(state), 0);
+
+    // The largest settings a run input may give: the most minutes to wait for the fleet, the fastest polls; and the
+    // longest job Bedrock accepts (timeoutDurationInHours 24 to 168):
+    // https://docs.aws.amazon.com/bedrock/latest/APIReference/API_CreateModelInvocationJob.html
+    const longestJobHours = 168;
+    const largest = parseWorkflowSpec({
+      profiles: 's3://my-inputs/roles.json',
+      readinessTimeoutMinutes: 240,
+      batchPollSeconds: 10,
     });
-    // The largest settings a run input may give: polls every 10 s, a 168-hour job; and a state machine deployed
-    // with the longest timeout Step Functions allows (1 year).
-    for (const executionSeconds of [timeoutSeconds, 365 * 24 * 3600]) {
-      const start = Date.parse('2026-01-01T00:00:00Z');
-      const jobHours = fittedJobTimeoutHours(168, start + executionSeconds * 1000, start);
-      expect(jobHours).toBeDefined();
-      expect((jobHours! + BATCH_TIMEOUT_MARGIN_HOURS) * 3600).toBeLessThanOrEqual(executionSeconds);
-      // Worst case: the loop polls until the execution itself times out.
-      const polls = Math.ceil(executionSeconds / batchWaitSeconds(10, executionSeconds));
-      expect(polls * EVENTS_PER_BATCH_POLL).toBeLessThanOrEqual(HISTORY_EVENT_LIMIT - EVENTS_RESERVED);
-    }
-    // The default timeout leaves room for a 24-hour job; a longer request is fitted into it.
-    expect(fittedJobTimeoutHours(24, Date.parse('2026-01-01T00:00:00Z') + timeoutSeconds * 1000, Date.parse('2026-01-01T00:00:00Z'))).toBe(
-      24,
+    expect(() => parseWorkflowSpec({ profiles: 's3://my-inputs/roles.json', readinessTimeoutMinutes: 241 })).toThrow(
+      /readinessTimeoutMinutes/u,
     );
+    expect(() => parseWorkflowSpec({ profiles: 's3://my-inputs/roles.json', batchPollSeconds: 9 })).toThrow(/batchPollSeconds/u);
+    // FleetStatus fails the run at the readiness deadline: one pass per WaitForFleet, plus the last.
+    const fleetPasses = Math.ceil((largest.readinessTimeoutMinutes! * 60) / States.WaitForFleet!.Seconds!) + 1;
+
+    const executionSeconds = top.TimeoutSeconds;
+    expect(States.BatchJobsStatus).toMatchObject({
+      Parameters: expect.objectContaining({ 'executionStartTime.$': '$$.Execution.StartTime', executionTimeoutSeconds: executionSeconds }),
+    });
+    expect(States.WaitForBatchJobs).toMatchObject({ SecondsPath: '$.batchJobs.waitSeconds' });
+    // The deployed timeout, and a state machine deployed with the longest one Step Functions allows.
+    for (const timeoutSeconds of [executionSeconds, longestExecutionSeconds]) {
+      // What BatchJobsStatus answers for WaitForBatchJobs; the loop polls, at worst, until the execution times out.
+      const waitSeconds = batchWaitSeconds(largest.batchPollSeconds!, timeoutSeconds);
+      const batchPasses = Math.ceil(timeoutSeconds / waitSeconds) + 1;
+      const worst = once + fleetPasses * passEvents(fleetLoop) + batchPasses * passEvents(batchLoop);
+      expect(worst, `${timeoutSeconds} s: ${batchPasses} polls of ${passEvents(batchLoop)} events`).toBeLessThanOrEqual(historyQuota);
+
+      // The job, fitted into what the execution has left, ends early enough for the last poll, collecting and the teardown.
+      const start = Date.parse('2026-01-01T00:00:00Z');
+      const jobHours = fittedJobTimeoutHours(longestJobHours, start + timeoutSeconds * 1000, start);
+      const after =
+        ['CollectBatchResults', 'Finalize'].reduce((sum, name) => sum + States[name]!.TimeoutSeconds!, 0) +
+        top.States.FleetDown!.TimeoutSeconds!;
+      expect(jobHours).toBeDefined();
+      expect(jobHours! * 3600 + waitSeconds + after).toBeLessThanOrEqual(timeoutSeconds);
+    }
+    // The default timeout leaves room for a 24-hour job; a deadline closer than that is refused at submit.
+    expect(
+      fittedJobTimeoutHours(24, Date.parse('2026-01-01T00:00:00Z') + executionSeconds * 1000, Date.parse('2026-01-01T00:00:00Z')),
+    ).toBe(24);
     expect(fittedJobTimeoutHours(168, Date.parse('2026-01-02T00:00:00Z'), Date.parse('2026-01-01T00:00:00Z'))).toBeUndefined();
   });
 

@@ -58,16 +58,20 @@ export class BedrockBatchFailedError extends Error {
  * Step Functions fails a Standard execution whose history reaches 25,000 events:
  * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
  */
-export const HISTORY_EVENT_LIMIT = 25_000;
+const HISTORY_EVENT_LIMIT = 25_000;
 /**
  * Events one pass of the wait loop adds: WaitForBatchJobs entered and exited (2), BatchJobsStatus entered,
  * its Lambda scheduled, started and succeeded, and exited (5), BatchJobsDone entered and exited (2).
  */
-export const EVENTS_PER_BATCH_POLL = 9;
-/** Events kept for the rest of the execution: Plan, the fleet loop, the Map states, Finalize and teardown. */
-export const EVENTS_RESERVED = 5_000;
+const EVENTS_PER_BATCH_POLL = 9;
+/**
+ * Events kept for the rest of the execution: the fleet's wait loop (about 4,300 at the longest readiness wait an
+ * input may ask for), Plan, the Map states, Finalize and teardown with their retries. The workflow test counts
+ * them from the synthesized state machine.
+ */
+const EVENTS_RESERVED = 5_000;
 /** Hours the execution keeps after the job's own timeout: collect, the on-demand leftovers, Finalize, FleetDown. */
-export const BATCH_TIMEOUT_MARGIN_HOURS = 3;
+const BATCH_TIMEOUT_MARGIN_HOURS = 3;
 
 /**
  * The wait between two status checks: the input's poll interval, raised so that polling for the whole
