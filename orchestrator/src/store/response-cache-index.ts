@@ -29,6 +29,7 @@ export class ResponseCacheIndex {
   private lengths: Uint32Array;
   private used = 0;
 
+  /** `capacity`: slots to start with, a power of two (a slot is the low bits of a key). */
   constructor(capacity = FIRST_CAPACITY) {
     this.high = new Uint32Array(capacity);
     this.low = new Uint32Array(capacity);
