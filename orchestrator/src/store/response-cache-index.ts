@@ -1,7 +1,7 @@
 /**
  * Where each response cache entry lies on disk, by key, in typed arrays: a full 2 GiB cache holds about three
- * million answers of 650 bytes, which as a Map of 64-character strings would take most of a gigabyte; here an
- * entry takes 20 bytes in a table kept at most half full.
+ * million answers of 650 bytes, which as a Map of 64-character strings would take most of a gigabyte; here a
+ * slot takes 20 bytes in a table kept at most three quarters full (linear probing stays short there).
  *
  * An entry is found by its key's first 64 bits (a SHA-256, so they are evenly spread); two keys sharing them
  * share one slot, the later put winning, and a reader compares the whole key the record holds, so a shared
@@ -53,7 +53,7 @@ export class ResponseCacheIndex {
   set(high: number, low: number, segment: number, offset: number, length: number): void {
     let slot = this.slotOf(high, low);
     if (this.segments[slot] === EMPTY) {
-      if ((this.used + 1) * 2 > this.segments.length) {
+      if ((this.used + 1) * 4 > this.segments.length * 3) {
         this.grow();
         slot = this.slotOf(high, low);
       }
