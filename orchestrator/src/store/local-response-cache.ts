@@ -300,6 +300,7 @@ export class LocalResponseCache implements ResponseCache {
     }
     const entries = indexEntries(data, size);
     if (entries === undefined) return;
+    this.index.reserve(entries.length / INDEX_ENTRY_BYTES);
     for (let at = 0; at < entries.length; at += INDEX_ENTRY_BYTES)
       this.index.set(
         entries.readUInt32LE(at),
