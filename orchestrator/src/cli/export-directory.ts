@@ -71,9 +71,16 @@ export async function openExportDirectory(out: string): Promise<ExportDirectory>
       throw new UsageError(`cannot write beside ${label} (${error.code ?? error.message}): give a directory you can write to`);
     });
   const owner: WorkMarker = { ...processWriter('raiden export').lease, out: target };
-  await writeFile(join(work, WORK_MARKER), `${JSON.stringify(owner, null, 2)}\n`);
   const staging = join(work, STAGED);
-  await mkdir(staging);
+  try {
+    await writeFile(join(work, WORK_MARKER), `${JSON.stringify(owner, null, 2)}\n`);
+    await mkdir(staging);
+  } catch (error) {
+    await rm(work, { recursive: true, force: true });
+    throw new UsageError(
+      `cannot write beside ${label} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give a directory you can write to`,
+    );
+  }
   const files: string[] = [];
   return {
     sink: {
