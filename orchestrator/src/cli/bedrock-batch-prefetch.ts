@@ -1,8 +1,11 @@
 import { BedrockClient } from '@aws-sdk/client-bedrock';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { openSlotRequests, type ExistingSample } from '../core/run/generation-run.ts';
 import type { GenerateRequest, GenerateResult } from '../core/ports/llm-backend.ts';
 import type { PreparedRun } from '../core/run/prepare-run.ts';
@@ -55,9 +58,15 @@ export async function bedrockBatchDryRun(prepared: PreparedRun, outDir: string):
   for (const [index, job] of jobs.entries()) {
     const name = jobs.length === 1 ? 'job.json' : `job-${index}.json`;
     await writeFile(join(preview, name), `${JSON.stringify(job.request, null, 2)}\n`);
-    const lines: string[] = [];
-    for (const line of job.lines()) lines.push(`${line}\n`);
-    await writeFile(join(preview, `${job.request.jobName ?? index}.jsonl`), lines.join(''));
+    // Streamed line by line, as the submission uploads it: a job's file may reach the 1 GB quota.
+    await pipeline(
+      Readable.from(
+        (function* () {
+          for (const line of job.lines()) yield `${line}\n`;
+        })(),
+      ),
+      createWriteStream(join(preview, `${job.request.jobName ?? index}.jsonl`)),
+    );
   }
   return [
     '',
