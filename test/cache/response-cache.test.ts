@@ -3,7 +3,7 @@
  * (a local directory of append-only segments, evicted oldest first; an S3 prefix through s3rver).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -228,6 +228,19 @@ describe('the local cache directory', () => {
     expect(await eager.get(keyOf(1))).toEqual(entry('from another process'));
     // Looked at the directory when it opened, an hour is not over: a miss without reading anything.
     expect(await slow.get(keyOf(1))).toBeUndefined();
+  });
+
+  it('a process whose segment another process evicted appends to a new one, which others read', async () => {
+    const dir = tempDir();
+    const cache = await LocalResponseCache.open(dir, { refreshMs: 0 });
+    await cache.put(keyOf(1), entry('one'));
+    const [evicted] = files(dir, '.seg');
+    unlinkSync(evicted!);
+    // A miss looks at the directory again.
+    expect(await cache.get(keyOf(2))).toBeUndefined();
+    await cache.put(keyOf(3), entry('three'));
+    expect(files(dir, '.seg')).toHaveLength(1);
+    expect(await (await LocalResponseCache.open(dir)).get(keyOf(3))).toEqual(entry('three'));
   });
 
   it('a record damaged on disk is a miss, and storing its key again supersedes it, in this process and the next', async () => {

@@ -255,9 +255,10 @@ export class LocalResponseCache implements ResponseCache {
     const names = new Set<string>();
     for (const file of readdirSync(this.directory)) if (file.endsWith('.seg')) names.add(file.slice(0, -'.seg'.length));
     for (const segment of this.segments) {
-      if (segment.removed || segment === this.writer?.segment) continue;
+      if (segment.removed) continue;
+      // This process's own segment too: evicted by another process, it is left for a new one, whose records others can read.
       if (!names.has(segment.name)) this.drop(segment);
-      else this.scan(segment, false);
+      else if (segment !== this.writer?.segment) this.scan(segment, false);
     }
     // Oldest first: where a key was stored twice (again after a torn record, or copied forward), the later record wins.
     for (const name of [...names].sort()) if (!this.byName.has(name)) this.scan(this.addSegment(name), true);
