@@ -52,8 +52,8 @@ export function slotDraw(draw: NonNullable<GenerateRequest['draw']>): string {
  * First one line of JSON: the backend, its models, what its servers serve, max tokens, temperature, the
  * schema's digest and, per message, its role and either its length or (a system prompt) its digest; then
  * each other message's text after a line break, whose length the line gave. System prompts are the same few
- * texts in every request, and the messages' JSON text was most of a key's cost: each is hashed once here,
- * and the per-request text (the profile and task) is hashed as it is.
+ * long texts in every request: each is hashed once per process, and a request's own text (profile and
+ * task) is hashed as it is, never escaped into JSON.
  */
 function requestHash(backend: KeyedBackend, request: GenerateRequest): Hash {
   const served = [...(backend.servedModels?.() ?? [])].sort();
