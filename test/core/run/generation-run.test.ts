@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runGeneration } from '../../../orchestrator/src/core/run/generation-run.ts';
+import { runGeneration, type ExistingSample } from '../../../orchestrator/src/core/run/generation-run.ts';
 import { planSlots, type Slot } from '../../../orchestrator/src/core/profiles/plan.ts';
 import { parseProfiles } from '../../../orchestrator/src/core/profiles/profile-loader.ts';
 import { SglangBackend } from '../../../orchestrator/src/llm/sglang-backend.ts';
@@ -25,6 +25,7 @@ async function generate(
     maxAttempts?: number;
     concurrency?: number;
     order?: (slots: Slot[]) => Slot[];
+    existing?: (slots: Slot[]) => ExistingSample[];
   },
 ) {
   server = await startTestServer(serverOptions);
@@ -44,7 +45,7 @@ async function generate(
     slots,
     backend,
     store,
-    existing: [],
+    existing: settings.existing?.(slots) ?? [],
     concurrency: settings.concurrency ?? 8,
     maxAttempts: settings.maxAttempts ?? 3,
     strategy: 'sglang',
@@ -99,6 +100,24 @@ describe('generation run', () => {
     expect(rejects.map((r) => [r.slot_id, r.reason])).toEqual([[slots[2]?.id, 'duplicate_question']]);
     expect(slots[2]?.profileId).toBe(slots[0]?.profileId);
     expect(outcome.emptySlots).toEqual([]);
+  });
+
+  it("counts a resumed run's accepted questions as taken, and skips their slots", async () => {
+    // The first slot of each of two profiles is done, with the question the duplicate flaw asks: the first
+    // request (the first profile's second slot) asks it again.
+    const { rejects, outcome, slots } = await generate(
+      { fault: (n) => (n === 1 ? 'duplicate' : undefined) },
+      {
+        profiles: 2,
+        sbk: 2,
+        cm: 0,
+        concurrency: 1,
+        existing: ([a0, , b0]) => [a0, b0].map((slot) => ({ id: slot?.id ?? '', question: '你能说说自己吗？' })),
+      },
+    );
+    expect(rejects.map((r) => [r.slot_id, r.reason])).toEqual([[slots[1]?.id, 'duplicate_question']]);
+    expect(outcome.newSamples).toBe(2);
+    expect(outcome.counters.alreadyDone).toBe(2);
   });
 
   it('leaves a slot empty after max attempts and names it', async () => {

@@ -217,8 +217,7 @@ export function openSlotRequests(
  */
 export async function runGeneration(options: GenerationOptions, counters?: GenerationCounters): Promise<GenerationOutcome> {
   const live = counters ?? tallied(options);
-  const questions = new ProfileQuestions();
-  for (const sample of options.existing) questions.of(profileIdOf(sample.id)).add(questionFingerprint(sample.question));
+  const questions = new ProfileQuestions(options.existing);
   const work = openWork(options, doneIds(options.existing));
 
   const emptySlots: EmptySlot[] = [];
@@ -442,11 +441,23 @@ function tallied(options: Pick<GenerationOptions, 'slots' | 'existing'>): Genera
 
 /**
  * The questions accepted per profile, for the duplicate check, held while a profile has slots to fill: a
- * profile's set goes once its last open slot is taken and no slot of it is in flight, so a run holds the
- * sets of the profiles in flight (and of the profiles a resumed run's samples name), not of every profile.
+ * profile's set is made when its first slot is taken (from the questions of the samples a resumed run
+ * already has) and goes once its last open slot is taken and no slot of it is in flight, so a run holds
+ * the sets of the profiles in flight, not of every profile.
  */
 class ProfileQuestions {
   private readonly sets = new Map<string, { readonly questions: Set<string>; inFlight: number; lastTaken: boolean }>();
+  /** The questions of the samples already accepted, by profile, until the profile's set is made. */
+  private readonly existing = new Map<string, string[]>();
+
+  constructor(existing: readonly ExistingSample[]) {
+    for (const sample of existing) {
+      const profileId = profileIdOf(sample.id);
+      let questions = this.existing.get(profileId);
+      if (questions === undefined) this.existing.set(profileId, (questions = []));
+      questions.push(sample.question);
+    }
+  }
 
   of(profileId: string): Set<string> {
     return this.entry(profileId).questions;
@@ -470,7 +481,8 @@ class ProfileQuestions {
   private entry(profileId: string) {
     let entry = this.sets.get(profileId);
     if (entry === undefined) {
-      entry = { questions: new Set(), inFlight: 0, lastTaken: false };
+      entry = { questions: new Set((this.existing.get(profileId) ?? []).map(questionFingerprint)), inFlight: 0, lastTaken: false };
+      this.existing.delete(profileId);
       this.sets.set(profileId, entry);
     }
     return entry;
