@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { startLocalWorkflow, type WorkflowRun } from '../support/local-workflow-run.ts';
 import { runPipelineChild } from '../support/run-child.ts';
 import type { ChildResult } from '../support/pipeline-child.ts';
 import { fmt, type BenchContext, type Figure, type ScenarioResult } from '../support/scenario.ts';
@@ -12,6 +13,9 @@ const SLOTS_PER_PROFILE = 3;
 const DRY_RUN_RSS_MB = 512;
 /** How much the dry run's peak RSS may grow from the curve's smallest run to its largest: memory flat in slots. */
 const DRY_RUN_GROWTH = 1.3;
+
+/** The model the simulated server answers as, which the workflow's fleet settings name. */
+const SIM_MODEL = 'simulated-sglang';
 
 const slotsLabel = (slots: number) => (slots >= 1e6 ? `${slots / 1e6}M` : `${slots / 1e3}k`);
 const profilesFor = (slots: number) => Math.ceil(slots / SLOTS_PER_PROFILE);
@@ -30,7 +34,9 @@ async function measured(args: string[], out: string): Promise<ChildResult> {
 /**
  * The orchestrator at scale, each run in its own process: `raiden generate` of 30,000 slots against an instant
  * server with the response cache on (CPU per request and peak RSS), then the memory curve, peak RSS and wall time per slot of the dry run
- * (the whole plan: profiles read, slots planned and estimated, every prompt written) at 30k, 300k and 1M slots.
+ * (the whole plan: profiles read, slots planned and estimated, every prompt written) at 30k, 300k and 1M slots,
+ * and the generation workflow at 30k (and 300k) slots through the local workflow harness: the whole execution,
+ * then Finalize alone again on the finished run, each in a process of its own.
  */
 export async function scaleMemoryScenario(context: BenchContext): Promise<ScenarioResult> {
   const count = context.quick ? 2_000 : 10_000;
@@ -68,6 +74,31 @@ export async function scaleMemoryScenario(context: BenchContext): Promise<Scenar
     rmSync(file, { force: true });
     curve.push({ slots, run });
   }
+  const workflowSlots = context.quick ? [30_000] : [30_000, 300_000];
+  const workflowRuns: { slots: number; run: WorkflowRun }[] = [];
+  const workflowSim = await startSimProcess({ model: SIM_MODEL });
+  const local = await startLocalWorkflow(join(context.workDir, 'workflow'), workflowSim, SIM_MODEL);
+  try {
+    for (const slots of workflowSlots) {
+      const file = writeSyntheticProfiles(join(context.workDir, `workflow-${slots}.jsonl`), profilesFor(slots));
+      workflowRuns.push({ slots, run: await local.run({ runId: `scale-${slots}`, samplesPerProfile: 2, includeCm: true }, file) });
+      rmSync(file, { force: true });
+    }
+  } finally {
+    await local.close();
+    await workflowSim.stop();
+  }
+  const perSlot = (result: { maxRssMb: number; wallMs: number; cpuMs: number }, slots: number) =>
+    `${fmt(result.maxRssMb, 0)} MB / ${fmt((result.wallMs * 1000) / slots, 0)} us / ${fmt((result.cpuMs * 1000) / slots, 0)} us`;
+  // Not run at 1M slots (hours on s3rver): the line through the 30k and 300k runs, said to be extrapolated.
+  const extrapolated = (pick: (run: WorkflowRun) => { maxRssMb: number; wallMs: number; cpuMs: number }) => {
+    const [small, large] = workflowRuns as [(typeof workflowRuns)[number], (typeof workflowRuns)[number]];
+    const at = (value: (result: ReturnType<typeof pick>) => number) =>
+      value(pick(large.run)) +
+      ((value(pick(large.run)) - value(pick(small.run))) / (large.slots - small.slots)) * (1_000_000 - large.slots);
+    return perSlot({ maxRssMb: at((r) => r.maxRssMb), wallMs: at((r) => r.wallMs), cpuMs: at((r) => r.cpuMs) }, 1_000_000);
+  };
+
   const smallest = curve[0] as (typeof curve)[number];
   const largest = curve[curve.length - 1] as (typeof curve)[number];
   const growth = largest.run.maxRssMb / smallest.run.maxRssMb;
@@ -99,11 +130,30 @@ export async function scaleMemoryScenario(context: BenchContext): Promise<Scenar
       target: `<= ${DRY_RUN_GROWTH}`,
       met: growth <= DRY_RUN_GROWTH,
     },
+    ...workflowRuns.flatMap(({ slots, run }) => [
+      {
+        label: `workflow of ${slotsLabel(slots)} slots, local harness: peak RSS / wall time per slot / CPU per slot`,
+        value: perSlot(run.workflow, slots),
+      },
+      {
+        label: `Finalize alone of the ${slotsLabel(slots)}-slot run: peak RSS / wall time per slot / CPU per slot`,
+        value: perSlot(run.finalize, slots),
+      },
+    ]),
+    ...(workflowRuns.length < 2
+      ? []
+      : [
+          { label: 'workflow of 1M slots, extrapolated from 30k and 300k (not run)', value: extrapolated((run) => run.workflow) },
+          { label: 'Finalize alone of 1M slots, extrapolated from 30k and 300k (not run)', value: extrapolated((run) => run.finalize) },
+        ]),
   ];
   return {
     name: 'Scale and memory',
-    settings: `${count.toLocaleString('en-US')} synthetic profiles x (2 SBK + 1 CM) through \`raiden generate\`, --concurrency 64, simulated server answering at once (in its own process), every answer stored in an empty response cache; memory curve: \`raiden generate --dry-run --include-cm\` of ${curve.map(({ slots }) => `${profilesFor(slots).toLocaleString('en-US')}`).join(', ')} synthetic profiles (${curve.map(({ slots }) => slotsLabel(slots)).join(', ')} slots; about 1,000 characters of profile text each, every prompt written to prompts.jsonl)`,
+    settings: `workflow: ${workflowSlots.map(slotsLabel).join(' and ')} slots (2 SBK + 1 CM per synthetic profile) through the local workflow harness; ${count.toLocaleString('en-US')} synthetic profiles x (2 SBK + 1 CM) through \`raiden generate\`, --concurrency 64, simulated server answering at once (in its own process), every answer stored in an empty response cache; memory curve: \`raiden generate --dry-run --include-cm\` of ${curve.map(({ slots }) => `${profilesFor(slots).toLocaleString('en-US')}`).join(', ')} synthetic profiles (${curve.map(({ slots }) => slotsLabel(slots)).join(', ')} slots; about 1,000 characters of profile text each, every prompt written to prompts.jsonl)`,
     figures,
-    notes: ['Peak RSS is the process maximum (getrusage), Node.js and the TypeScript loader included (about 100 MB before any work).'],
+    notes: [
+      'Peak RSS is the process maximum (getrusage), Node.js and the TypeScript loader included (about 100 MB before any work).',
+      `Workflow rows: the synthesized state machine on aws-local-stepfunctions (test/support/local-workflow.ts), every Lambda Task on its real handler in one child process, so the batches the Map runs side by side share that process where AWS gives each a Lambda of its own; S3 is s3rver and the SGLang server the simulated one, each in a process of its own, and the fleet's control plane is mocked. The wall time beyond the CPU time is mostly waiting on s3rver (one object per sample, written by GenerateBatch and read back by Finalize). Finalize alone is what its Lambda holds: it is run again on the finished run in a fresh process.`,
+    ],
   };
 }
