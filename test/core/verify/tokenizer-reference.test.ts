@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalText, canonicalTokens, cjkNumeralValue, KEYWORD_RULES } from '../../../orchestrator/src/core/verify/keyword-match.ts';
+import { cjkRatio, textWeight } from '../../../orchestrator/src/core/verify/text-normalize.ts';
 import traditional from '../../../orchestrator/src/core/verify/data/traditional-chinese.json' with { type: 'json' };
 
 const rules = KEYWORD_RULES;
@@ -89,6 +90,7 @@ function referenceCanonical(text: string): string {
 // with marks, CJK (BMP and astral), traditional characters, numerals, invisible code points, every kind of
 // space, lone surrogates, emoji.
 const EDGE_CHARS = [
+  ...'한글가',
   ..."0123456789./-,'’sSaZéü",
   '\u0301',
   ...'王國體这三十五岁两〇万ｶカ々',
@@ -164,5 +166,20 @@ describe('keyword-match scanner and canonicaliser against the definitions', () =
       '3.3.1984.5',
     ])
       expect(canonicalTokens(text)).toEqual(referenceRaw(text).map((token) => token.text));
+  });
+
+  it('counts CJK and non-space characters as the regular expressions of text-normalize did', () => {
+    const CJK = /[\u3400-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]/gu;
+    const referenceRatio = (text: string) => {
+      const letters = text.replace(/\s+/gu, '').length;
+      return letters === 0 ? 0 : (text.match(CJK)?.length ?? 0) / letters;
+    };
+    fc.assert(
+      fc.property(anyText, (text) => {
+        expect(cjkRatio(text)).toBe(referenceRatio(text));
+        expect(textWeight(text).cjk).toBe(text.match(CJK)?.length ?? 0);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -219,6 +219,11 @@ for (const [from = '0', to = '0'] of rules.cjk.ranges)
   for (let codePoint = parseInt(from, 16); codePoint <= Math.min(parseInt(to, 16), 0xffff); codePoint++)
     BMP_CLASS[codePoint] = CharClass.Cjk;
 
+/** Whether a UTF-16 code unit is one of JavaScript's \s (every one of them is a single code unit). */
+export function isSpaceUnit(unit: number): boolean {
+  return BMP_CLASS[unit] === CharClass.Space;
+}
+
 function charClass(codePoint: number): CharClass {
   if (codePoint > 0xffff) {
     if (isCjkCodePoint(codePoint)) return CharClass.Cjk;
