@@ -13,6 +13,8 @@ const SLOTS_PER_PROFILE = 3;
 const DRY_RUN_RSS_MB = 512;
 /** How much the dry run's peak RSS may grow from the curve's smallest run to its largest: memory flat in slots. */
 const DRY_RUN_GROWTH = 1.3;
+/** The dry runs issue 24 measures memory by: 200,000 and 600,000 profiles, whose peaks may differ by DRY_RUN_GROWTH at most. */
+const ISSUE_SLOTS = [200_000 * SLOTS_PER_PROFILE, 600_000 * SLOTS_PER_PROFILE] as const;
 
 /** The model the simulated server answers as, which the workflow's fleet settings name. */
 const SIM_MODEL = 'simulated-sglang';
@@ -66,7 +68,8 @@ export async function scaleMemoryScenario(context: BenchContext): Promise<Scenar
   }
   const cpuPerRequest = live.cpuMs / requests;
 
-  const curveSlots = context.quick ? [30_000, 300_000] : [30_000, 300_000, 1_000_000];
+  // The full curve holds the issue's own measure: 200,000 and 600,000 profiles (600k and 1.8M slots).
+  const curveSlots = context.quick ? [30_000, 300_000] : [30_000, 300_000, ISSUE_SLOTS[0], 1_000_000, ISSUE_SLOTS[1]];
   const curve: { slots: number; run: ChildResult }[] = [];
   for (const slots of curveSlots) {
     const file = writeSyntheticProfiles(join(context.workDir, `curve-${slots}.jsonl`), profilesFor(slots));
@@ -102,6 +105,7 @@ export async function scaleMemoryScenario(context: BenchContext): Promise<Scenar
   const smallest = curve[0] as (typeof curve)[number];
   const largest = curve[curve.length - 1] as (typeof curve)[number];
   const growth = largest.run.maxRssMb / smallest.run.maxRssMb;
+  const issueRuns = ISSUE_SLOTS.map((slots) => curve.find((point) => point.slots === slots));
 
   const figures: Figure[] = [
     { label: 'requests', value: requests.toLocaleString('en-US') },
@@ -130,6 +134,16 @@ export async function scaleMemoryScenario(context: BenchContext): Promise<Scenar
       target: `<= ${DRY_RUN_GROWTH}`,
       met: growth <= DRY_RUN_GROWTH,
     },
+    ...(issueRuns[0] === undefined || issueRuns[1] === undefined
+      ? []
+      : [
+          {
+            label: 'dry run: peak RSS at 600,000 profiles / at 200,000 profiles',
+            value: fmt(issueRuns[1].run.maxRssMb / issueRuns[0].run.maxRssMb, 2),
+            target: `<= ${DRY_RUN_GROWTH}`,
+            met: issueRuns[1].run.maxRssMb / issueRuns[0].run.maxRssMb <= DRY_RUN_GROWTH,
+          },
+        ]),
     ...workflowRuns.flatMap(({ slots, run }) => [
       {
         label: `workflow of ${slotsLabel(slots)} slots, local harness: peak RSS / wall time per slot / CPU per slot`,
