@@ -36,6 +36,7 @@ export async function startLocalWorkflow(workDir: string, sim: SimProcess, simMo
   const app = synthApp();
   const workflow = extractWorkflow(app.stacks.orchestrator, app.orchestrator);
   const workflowFile = join(workDir, 'workflow.json');
+  mkdirSync(workDir, { recursive: true });
   writeFileSync(workflowFile, JSON.stringify({ ...workflow, functions: [...workflow.functions] }));
   const s3 = await startS3Process(join(workDir, 's3rver'), [INPUTS, OUTPUTS]);
   const child = (config: Omit<WorkflowChildConfig, 'workflowFile' | 's3Endpoint' | 'outputsBucket' | 'simUrl' | 'simModel'>) =>
