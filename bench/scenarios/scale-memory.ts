@@ -80,15 +80,18 @@ export async function scaleMemoryScenario(context: BenchContext): Promise<Scenar
   const workflowSlots = context.quick ? [30_000] : [30_000, 300_000];
   const workflowRuns: { slots: number; run: WorkflowRun }[] = [];
   const workflowSim = await startSimProcess({ model: SIM_MODEL });
-  const local = await startLocalWorkflow(join(context.workDir, 'workflow'), workflowSim, SIM_MODEL);
   try {
-    for (const slots of workflowSlots) {
-      const file = writeSyntheticProfiles(join(context.workDir, `workflow-${slots}.jsonl`), profilesFor(slots));
-      workflowRuns.push({ slots, run: await local.run({ runId: `scale-${slots}`, samplesPerProfile: 2, includeCm: true }, file) });
-      rmSync(file, { force: true });
+    const local = await startLocalWorkflow(join(context.workDir, 'workflow'), workflowSim, SIM_MODEL);
+    try {
+      for (const slots of workflowSlots) {
+        const file = writeSyntheticProfiles(join(context.workDir, `workflow-${slots}.jsonl`), profilesFor(slots));
+        workflowRuns.push({ slots, run: await local.run({ runId: `scale-${slots}`, samplesPerProfile: 2, includeCm: true }, file) });
+        rmSync(file, { force: true });
+      }
+    } finally {
+      await local.close();
     }
   } finally {
-    await local.close();
     await workflowSim.stop();
   }
   const perSlot = (result: { maxRssMb: number; wallMs: number; cpuMs: number }, slots: number) =>
@@ -167,7 +170,7 @@ export async function scaleMemoryScenario(context: BenchContext): Promise<Scenar
     figures,
     notes: [
       'Peak RSS is the process maximum (getrusage), Node.js and the TypeScript loader included (about 100 MB before any work).',
-      `Workflow rows: the synthesized state machine on aws-local-stepfunctions (test/support/local-workflow.ts), every Lambda Task on its real handler in one child process, so the batches the Map runs side by side share that process where AWS gives each a Lambda of its own; S3 is s3rver and the SGLang server the simulated one, each in a process of its own, and the fleet's control plane is mocked. The wall time beyond the CPU time is mostly waiting on s3rver (one object per sample, written by GenerateBatch and read back by Finalize). Finalize alone is what its Lambda holds: it is run again on the finished run in a fresh process.`,
+      `Workflow rows: the synthesized state machine on aws-local-stepfunctions (test/support/local-workflow.ts), every Lambda Task on its real handler in one child process, so the batches the Map runs side by side share that process where AWS gives each a Lambda of its own; S3 is s3rver and the SGLang server the simulated one, each in a process of its own, and the fleet's control plane is mocked. Beyond its CPU time the child waits on s3rver (one object per sample, written by GenerateBatch and read back by Finalize) and on the simulated server. Finalize alone is what its Lambda holds: it is run again on the finished run in a fresh process.`,
     ],
   };
 }

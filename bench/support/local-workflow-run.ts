@@ -35,6 +35,7 @@ export interface WorkflowRun {
 export async function startLocalWorkflow(workDir: string, sim: SimProcess, simModel: string): Promise<LocalWorkflow> {
   const app = synthApp();
   const workflow = extractWorkflow(app.stacks.orchestrator, app.orchestrator);
+  mkdirSync(workDir, { recursive: true });
   const workflowFile = join(workDir, 'workflow.json');
   mkdirSync(workDir, { recursive: true });
   writeFileSync(workflowFile, JSON.stringify({ ...workflow, functions: [...workflow.functions] }));
