@@ -37,7 +37,6 @@ export async function startLocalWorkflow(workDir: string, sim: SimProcess, simMo
   const workflow = extractWorkflow(app.stacks.orchestrator, app.orchestrator);
   mkdirSync(workDir, { recursive: true });
   const workflowFile = join(workDir, 'workflow.json');
-  mkdirSync(workDir, { recursive: true });
   writeFileSync(workflowFile, JSON.stringify({ ...workflow, functions: [...workflow.functions] }));
   const s3 = await startS3Process(join(workDir, 's3rver'), [INPUTS, OUTPUTS]);
   const child = (config: Omit<WorkflowChildConfig, 'workflowFile' | 's3Endpoint' | 'outputsBucket' | 'simUrl' | 'simModel'>) =>
