@@ -115,6 +115,6 @@ const markdown = [
     ...(result.notes ?? []).flatMap((note) => ['', note]),
   ]),
 ].join('\n');
-writeFileSync(outFile as string, markdown);
+writeFileSync(outFile as string, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
 process.stdout.write(`Wrote ${outFile}\n`);
 if (missed.length > 0) process.exitCode = 1;
