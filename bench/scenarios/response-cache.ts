@@ -1,31 +1,16 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalResponseCache } from '../../orchestrator/src/store/local-response-cache.ts';
 import type { CacheChildConfig, CacheChildResult } from '../support/cache-child.ts';
+import { runJsonChild } from '../support/run-child.ts';
 import { fmt, type BenchContext, type ScenarioResult } from '../support/scenario.ts';
 import { startSimProcess } from '../support/sim-process.ts';
 import { writeSyntheticProfiles } from '../support/synthetic-profiles.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const CHILD = new URL('../support/cache-child.ts', import.meta.url).pathname;
 
 function runChild(config: CacheChildConfig): Promise<CacheChildResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) => {
-      try {
-        resolve(JSON.parse(stdout.trimEnd().split('\n').pop() ?? '') as CacheChildResult);
-      } catch {
-        reject(new Error(`cache child exited with ${code} without a result: ${stdout.slice(-500)}`));
-      }
-    }),
-  );
+  return runJsonChild<CacheChildResult>(CHILD, config);
 }
 
 /** Entries the cache holds, and the bytes its segment files (records and indexes) take on disk. */

@@ -12,6 +12,7 @@ import { synthApp } from '../../test/support/cdk-app.ts';
 import { LOCAL_S3_CREDENTIALS } from '../../test/support/local-s3.ts';
 import { extractWorkflow } from '../../test/support/local-workflow.ts';
 import type { WorkflowChildConfig, WorkflowChildResult } from './workflow-child.ts';
+import { runJsonChild } from './run-child.ts';
 import type { SimProcess } from './sim-process.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -62,23 +63,7 @@ export async function startLocalWorkflow(workDir: string, sim: SimProcess, simMo
 }
 
 function runWorkflowChild(config: WorkflowChildConfig): Promise<WorkflowChildResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(config)], {
-    cwd: ROOT,
-    env: { ...process.env, RAIDEN_NO_CACHE: '1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) => {
-      const last = stdout.trimEnd().split('\n').pop() ?? '';
-      try {
-        resolve(JSON.parse(last) as WorkflowChildResult);
-      } catch {
-        reject(new Error(`workflow child exited with ${code} without a result: ${stdout.slice(-500)}`));
-      }
-    }),
-  );
+  return runJsonChild<WorkflowChildResult>(CHILD, config);
 }
 
 interface S3Process {
