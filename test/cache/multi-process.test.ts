@@ -57,9 +57,9 @@ describe('one cache directory, several processes at once', () => {
     expect(segmentFiles(directory)).toHaveLength(WRITERS);
   });
 
-  it('with a small bound, sweeps in several processes keep every entry whole and the directory near its bound', async () => {
+  it('with a small bound, evictions in several processes keep every entry whole and the directory near its bound', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'raiden-cache-mp-'));
-    // Room for 60 entries of one 4 KiB block each; the writers store 300 between them.
+    // A bound of 240 KiB of segment bytes, far below what the 300 entries the writers store take, so they evict.
     const maxBytes = 60 * 4096;
     const results = await Promise.all(Array.from({ length: WRITERS }, (_, id) => writer(directory, id, maxBytes)));
     expect(results.map((result) => result.torn)).toEqual([0, 0, 0, 0]);

@@ -149,7 +149,7 @@ export async function runReverify(flags: ReverifyFlags, io: CliIo, deps: Reverif
       '\nThe run is re-verified already; give --endpoint (and --api-key) for the fill, or --no-fill to skip it',
     );
     const existing = await existingSamples(store);
-    const counters = resumeCounters(prepared.slots, existing);
+    const counters = resumeCounters(prepared, existing);
     const seedData = spec.seedData !== undefined ? await loadSeedData(spec.seedData) : undefined;
     const progress = new ProgressDisplay(counters, () => backends.all().reduce((sum, backend) => sum + backend.inFlight(), 0), io.stderr);
     progress.start();

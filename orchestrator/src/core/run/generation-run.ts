@@ -121,7 +121,7 @@ export function newCounters(totalSlots: number, alreadyDone: number): Generation
 }
 
 /** The slots runGeneration still has to fill: those without an accepted sample. */
-export function openSlots(slots: readonly Slot[], existing: readonly ExistingSample[]): Slot[] {
+function openSlots(slots: readonly Slot[], existing: readonly ExistingSample[]): Slot[] {
   const done = doneIds(existing);
   return slots.filter((slot) => !done.has(slot.id));
 }
@@ -216,7 +216,7 @@ export function openSlotRequests(
  * barriers: a slow request only ever holds its own worker.
  */
 export async function runGeneration(options: GenerationOptions, counters?: GenerationCounters): Promise<GenerationOutcome> {
-  const live = counters ?? tallied(options);
+  const live = counters ?? resumeCounters(options.slots, options.existing);
   const questions = new ProfileQuestions(options.existing);
   const work = openWork(options, doneIds(options.existing));
 
@@ -433,9 +433,9 @@ export function verifyOutput(raw: string, profile: Profile, slot: Slot, accepted
   });
 }
 
-/** New counters for the slots of `options`. */
-function tallied(options: Pick<GenerationOptions, 'slots' | 'existing'>): GenerationCounters {
-  const { total, done } = slotTally(options.slots, options.existing);
+/** The counters of a generation over `slots` that resumes from `existing`: their slots count as already done. */
+export function resumeCounters(slots: GenerationOptions['slots'], existing: readonly ExistingSample[]): GenerationCounters {
+  const { total, done } = slotTally(slots, existing);
   return newCounters(total, done);
 }
 

@@ -7,14 +7,14 @@ import { RUN_FILES } from '../../contract/run-layout.ts';
 import { profileIdOf } from './dataset-split.ts';
 import { finalizeRun, type DatasetSummary } from './finalize-run.ts';
 import {
-  newCounters,
-  slotTally,
   type EmptySlot,
   type ExistingSample,
   type GenerationCounters,
   type SlotStream,
   WORKERS_PER_IN_FLIGHT_REQUEST,
 } from './generation-run.ts';
+
+export { resumeCounters } from './generation-run.ts';
 import type { Prices } from '../report/model-prices.ts';
 import type { RunStore } from '../ports/run-store.ts';
 import type { PreparedRun, RunPlan } from './prepare-run.ts';
@@ -163,12 +163,6 @@ export async function existingSamples(store: RunStore): Promise<ExistingSample[]
   const existing: ExistingSample[] = [];
   for await (const sample of store.readSamples()) existing.push({ id: sample.id, question: sample.question });
   return existing;
-}
-
-/** The counters of a generation over `slots` that resumes from `existing`: their slots count as already done. */
-export function resumeCounters(slots: GenerationBase['slots'], existing: readonly ExistingSample[]): GenerationCounters {
-  const { total, done } = slotTally(slots, existing);
-  return newCounters(total, done);
 }
 
 export interface FinishInput {
